@@ -1,0 +1,59 @@
+"""gunicorn settings for every Loket web process, tunable from the environment."""
+
+import os
+import shutil
+from pathlib import Path
+
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# No max_requests: recycled workers pile up prometheus multiprocess files.
+max_requests = 0
+limit_request_line = 8190
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Access lines without the client address or the query string: tracking and survey
+# tokens travel in queries, and addresses are personal data.
+accesslog = "-" if os.environ.get("LOKET_ACCESS_LOG", "1") == "1" else None
+access_log_format = '"%(m)s %(U)s" %(s)s %(B)sB %(M)sms rid=%({x-request-id}o)s'
+errorlog = "-"
+service = os.environ.get("LOKET_SERVICE", "web")
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "loket": {"format": f"%(asctime)s %(levelname)s [{service}-web] %(name)s: %(message)s"}
+    },
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "loket",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": os.environ.get("LOKET_LOG_LEVEL", "INFO"), "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+    },
+}
+
+
+def on_starting(server):
+    """Empty the metrics directory before any worker writes to it."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

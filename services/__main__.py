@@ -1,0 +1,71 @@
+"""Every Loket process starts here: `python -m services <service> web|worker|migrate`.
+
+Settings are checked before anything else, so a bad value stops the process at once with
+a message naming the variable (exit status 2), instead of a traceback from a thread later.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from services.common import logs
+from services.common.auth import KeyRing
+from services.common.config import REPO_ROOT, SERVICES, ConfigError, load_settings
+from services.common.db import migrate
+
+GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
+USAGE = f"usage: python -m services {{{'|'.join(SERVICES)}}} {{web|worker|migrate}}"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in SERVICES or argv[1] not in ("web", "worker", "migrate"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    service, kind = argv
+    logs.configure(f"{service}-{kind}")
+    try:
+        settings = load_settings(service)
+        KeyRing.load(settings.api_keys_file)
+    except ConfigError as exc:
+        print(f"loket {service}-{kind}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if kind == "migrate":
+        migrate(service, settings.database_url)
+        print(f"loket {service}: database migrated")
+        return 0
+    if kind == "worker":
+        # A worker is one process and serves its own registry; multiprocess files are
+        # only for gunicorn's web workers.
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        importlib.import_module(f"services.{service}.worker").main(settings)
+        return 0
+    os.environ.setdefault("LOKET_SERVICE", service)
+    # Must be in the environment before gunicorn's Python starts (prometheus_client reads
+    # it at import); gunicorn's on_starting empties it.
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR",
+        str(REPO_ROOT / "var" / "prometheus" / f"{service}-{settings.http_port}"),
+    )
+    bind = f"{settings.http_host}:{settings.http_port}"
+    os.execvp(  # noqa: S606 (replace this process with gunicorn)
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            str(GUNICORN_CONFIG),
+            "--bind",
+            bind,
+            "--name",
+            f"loket-{service}-web",
+            f"services.{service}.app:create_app()",
+        ],
+    )
+    return 1  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

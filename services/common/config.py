@@ -1,0 +1,169 @@
+"""Configuration from the environment and the `LOKET_CONFIG` YAML file.
+
+Every bad value stops the process at start with a message naming the variable, so an
+operator never has to guess which of a dozen settings was wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_FILE = REPO_ROOT / "config" / "loket.yaml"
+SERVICES = ("intake", "queue", "notify", "feedback")
+DEFAULT_WEB_PORTS = {"intake": 8001, "queue": 8002, "notify": 8003, "feedback": 8004}
+DEFAULT_WORKER_METRICS_PORTS = {"intake": 9101, "queue": 9102, "notify": 9103, "feedback": 9104}
+_NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class ConfigError(Exception):
+    """A configuration value that the process cannot start with."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    database_url: str
+    amqp_url: str
+    namespace: str
+    api_keys_file: Path | None
+    public_base_url: str
+    smtp_url: str | None
+    sms_gateway_url: str | None
+    queue_service_url: str
+    max_body_bytes: int
+    http_host: str
+    http_port: int
+    worker_metrics_port: int | None
+    delivery_limit: int
+    desk: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _env(environ: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = _env(environ, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _url(
+    environ: Mapping[str, str], name: str, default: str | None, schemes: set[str]
+) -> str | None:
+    value = _env(environ, name, default)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        allowed = ", ".join(sorted(schemes))
+        raise ConfigError(name, f"must be a URL with scheme {allowed}, got {value!r}")
+    return value
+
+
+def default_database_url(service: str) -> str:
+    return f"sqlite:///{REPO_ROOT / 'var' / f'{service}.db'}"
+
+
+def database_url(environ: Mapping[str, str], service: str) -> str:
+    name = f"LOKET_{service.upper()}_DATABASE_URL"
+    value = _env(environ, name, default_database_url(service))
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError(name, f"is not a database URL: {value!r}") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(name, "only sqlite and postgresql databases are supported")
+    if url.get_backend_name() == "postgresql" and url.drivername != "postgresql+psycopg":
+        # Operators write postgresql://; the psycopg 3 driver is the one we ship.
+        value = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return value
+
+
+def load_desk_config(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The desk's own YAML: queues, SLA targets, opening hours, catalogue."""
+    path = Path(_env(environ, "LOKET_CONFIG", str(DEFAULT_CONFIG_FILE)))
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError("LOKET_CONFIG", f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("LOKET_CONFIG", f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError("LOKET_CONFIG", f"{path} must hold a mapping at the top level")
+    return loaded
+
+
+def load_settings(service: str, environ: Mapping[str, str] | None = None) -> Settings:
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    environ = os.environ if environ is None else environ
+
+    namespace = _env(environ, "LOKET_NAMESPACE", "") or ""
+    if namespace and not _NAMESPACE_RE.match(namespace):
+        raise ConfigError(
+            "LOKET_NAMESPACE",
+            f"must be lower-case letters, digits, '-' or '_' (at most 63), got {namespace!r}",
+        )
+    keys_file = _env(environ, "LOKET_API_KEYS_FILE")
+    if keys_file is not None and not Path(keys_file).is_file():
+        raise ConfigError("LOKET_API_KEYS_FILE", f"no such file: {keys_file}")
+    prefix = f"LOKET_{service.upper()}"
+    http_port = _int(environ, f"{prefix}_HTTP_PORT", DEFAULT_WEB_PORTS[service], minimum=1)
+    metrics_port = _int(environ, f"{prefix}_METRICS_PORT", DEFAULT_WORKER_METRICS_PORTS[service])
+
+    return Settings(
+        service=service,
+        database_url=database_url(environ, service),
+        amqp_url=_url(
+            environ,
+            "LOKET_AMQP_URL",
+            "amqp://guest:guest@localhost:5672/%2F",
+            {"amqp", "amqps"},
+        ),
+        namespace=namespace,
+        api_keys_file=Path(keys_file) if keys_file else None,
+        public_base_url=_url(
+            environ, "LOKET_PUBLIC_BASE_URL", "http://localhost:8001", {"http", "https"}
+        ),
+        smtp_url=_url(environ, "LOKET_SMTP_URL", None, {"smtp", "smtps"}),
+        sms_gateway_url=_url(environ, "LOKET_SMS_GATEWAY_URL", None, {"http", "https"}),
+        queue_service_url=_url(
+            environ, "LOKET_QUEUE_URL", "http://127.0.0.1:8002", {"http", "https"}
+        ),
+        max_body_bytes=_int(environ, "LOKET_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+        http_host=_env(environ, "LOKET_HTTP_HOST", "127.0.0.1"),
+        http_port=http_port,
+        worker_metrics_port=metrics_port or None,
+        delivery_limit=_int(environ, "LOKET_DELIVERY_LIMIT", 5, minimum=1),
+        desk=load_desk_config(environ),
+    )

@@ -1,0 +1,216 @@
+"""The idempotent consumer of a service's queue.
+
+One thread owns the pika connection and does nothing but I/O (so heartbeats always flow);
+handlers run in a worker thread and hand their ack back with `add_callback_threadsafe`,
+as pika's threaded-acks example does.
+
+Per message:
+- unusable (not JSON, bad envelope, unknown type or version, data a handler rejects):
+  rejected without requeue, so the queue dead-letters it to `loket.<service>.dead`;
+- already in the inbox: acknowledged, nothing changes;
+- otherwise the handler runs and the event id enters the inbox in one transaction, and
+  the message is acknowledged only after that commit;
+- the database unreachable: retried in place with backoff (not counted as a delivery);
+- any other failure: requeued, and after the queue's delivery limit dead-lettered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from enum import Enum
+
+import pika
+from marshmallow import ValidationError
+from sqlalchemy import Table, insert
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common import broker
+from services.common.db import transaction
+from services.common.events import Event, parse_event, utcnow
+from services.common.metrics import EVENTS_CONSUMED
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, Event], None]
+Handlers = Mapping[tuple[str, int], Handler]
+
+
+class Outcome(Enum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead_lettered"
+    REQUEUED = "requeued"
+    STOPPED = "stopped"
+
+
+class EventProcessor:
+    """Turns one message body into an outcome; knows nothing about the broker."""
+
+    def __init__(
+        self, *, service: str, sessions: sessionmaker[Session], inbox: Table, handlers: Handlers
+    ) -> None:
+        self.service = service
+        self.sessions = sessions
+        self.inbox = inbox
+        self.handlers = dict(handlers)
+        self.known_types = {event_type for event_type, _ in self.handlers}
+
+    def process(self, body: bytes, stop: threading.Event | None = None) -> Outcome:
+        try:
+            event = parse_event(body)
+        except ValidationError as exc:
+            log.warning("consumer: dead-lettering an invalid envelope: %s", exc.messages)
+            return self._count("invalid", Outcome.DEAD_LETTERED)
+        label = event.type if event.type in self.known_types else "unknown"
+        handler = self.handlers.get((event.type, event.version))
+        if handler is None:
+            log.warning(
+                "consumer: dead-lettering event %s: no handler for %s v%s",
+                event.id,
+                label,
+                event.version,
+            )
+            return self._count(label, Outcome.DEAD_LETTERED)
+
+        delays = broker.backoff_delays(initial=0.5, cap=10.0)
+        while True:
+            try:
+                outcome = self._apply(handler, event)
+            except ValidationError as exc:
+                log.warning(
+                    "consumer: dead-lettering event %s (%s): invalid data %s",
+                    event.id,
+                    event.type,
+                    exc.messages,
+                )
+                outcome = Outcome.DEAD_LETTERED
+            except OperationalError as exc:
+                log.warning("consumer: database unavailable (%s); retrying", exc.orig)
+                if stop is not None and stop.wait(next(delays)):
+                    return Outcome.STOPPED
+                continue
+            except Exception:
+                log.exception("consumer: handler failed on event %s (%s)", event.id, event.type)
+                outcome = Outcome.REQUEUED
+            return self._count(label, outcome)
+
+    def _apply(self, handler: Handler, event: Event) -> Outcome:
+        try:
+            with transaction(self.sessions) as session:
+                # The inbox row goes first: a competing consumer with the same event
+                # waits on it and then fails the unique key instead of doing the work twice.
+                session.execute(
+                    insert(self.inbox).values(
+                        event_id=event.id, type=event.type, processed_at=utcnow()
+                    )
+                )
+                session.flush()
+                handler(session, event)
+        except IntegrityError:
+            if self._seen(event.id):
+                return Outcome.DUPLICATE
+            raise
+        return Outcome.PROCESSED
+
+    def _seen(self, event_id: str) -> bool:
+        with transaction(self.sessions) as session:
+            found = session.execute(
+                self.inbox.select().where(self.inbox.c.event_id == event_id)
+            ).first()
+        return found is not None
+
+    def _count(self, label: str, outcome: Outcome) -> Outcome:
+        EVENTS_CONSUMED.labels(self.service, label, outcome.value).inc()
+        return outcome
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        processor: EventProcessor,
+        amqp_url: str,
+        namespace: str,
+        delivery_limit: int,
+        prefetch: int = 20,
+    ) -> None:
+        self.processor = processor
+        self.amqp_url = amqp_url
+        self.namespace = namespace
+        self.delivery_limit = delivery_limit
+        self.prefetch = prefetch
+        self.queue = broker.queue_name(namespace, processor.service)
+
+    def run(self, stop: threading.Event) -> None:
+        delays = broker.backoff_delays()
+        while not stop.is_set():
+            try:
+                connection = broker.connect(self.amqp_url, f"{self.processor.service}-consumer")
+            except broker.CONNECTION_ERRORS as exc:
+                log.warning("consumer: broker unreachable (%s); retrying", type(exc).__name__)
+                broker.wait(stop, next(delays))
+                continue
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handler")
+            try:
+                self._consume(connection, executor, stop)
+                delays = broker.backoff_delays()
+            except broker.CONNECTION_ERRORS as exc:
+                log.warning("consumer: lost the broker (%s); reconnecting", type(exc).__name__)
+                broker.wait(stop, next(delays))
+            except Exception:
+                log.exception("consumer: unexpected error; reconnecting")
+                broker.wait(stop, next(delays))
+            finally:
+                # Unacknowledged deliveries return to the queue when the channel closes;
+                # the inbox makes their redelivery harmless.
+                executor.shutdown(wait=True, cancel_futures=True)
+                if connection.is_open:
+                    with contextlib.suppress(*broker.CONNECTION_ERRORS):
+                        connection.close()
+
+    def _consume(
+        self,
+        connection: pika.BlockingConnection,
+        executor: ThreadPoolExecutor,
+        stop: threading.Event,
+    ) -> None:
+        channel = connection.channel()
+        broker.declare_topology(channel, self.namespace, self.delivery_limit)
+        channel.basic_qos(prefetch_count=self.prefetch)
+        pending = [0]
+
+        def settle(delivery_tag: int, outcome: Outcome) -> None:
+            pending[0] -= 1
+            if outcome is Outcome.STOPPED or not channel.is_open:
+                return
+            if outcome in (Outcome.PROCESSED, Outcome.DUPLICATE):
+                channel.basic_ack(delivery_tag)
+            elif outcome is Outcome.DEAD_LETTERED:
+                channel.basic_reject(delivery_tag, requeue=False)
+            else:
+                channel.basic_nack(delivery_tag, requeue=True)
+
+        def work(delivery_tag: int, body: bytes) -> None:
+            outcome = self.processor.process(body, stop)
+            connection.add_callback_threadsafe(functools.partial(settle, delivery_tag, outcome))
+
+        def on_message(_ch: object, method: object, _props: object, body: bytes) -> None:
+            pending[0] += 1
+            executor.submit(work, method.delivery_tag, body)
+
+        tag = channel.basic_consume(self.queue, on_message)
+        log.info("consumer: consuming %s", self.queue)
+        while not stop.is_set():
+            connection.process_data_events(time_limit=0.5)
+        channel.basic_cancel(tag)
+        # Let the handler finish what it holds and send its acks before closing.
+        deadline = 100
+        while pending[0] > 0 and deadline > 0:
+            connection.process_data_events(time_limit=0.1)
+            deadline -= 1

@@ -1,0 +1,215 @@
+"""Transactional outbox and inbox, and the relay that empties the outbox.
+
+A state change and its events commit in one transaction (`add_events`). The relay
+publishes unsent rows with publisher confirms and marks them sent only after the confirm;
+on PostgreSQL `FOR UPDATE SKIP LOCKED` keeps two relays off the same rows, on SQLite the
+immediate transaction does. A row may be published twice (confirm received, commit lost):
+consumers are idempotent through the inbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable
+from datetime import timedelta
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common import broker
+from services.common.db import transaction
+from services.common.events import Event, utcnow
+from services.common.metrics import EVENTS_PUBLISHED
+
+log = logging.getLogger(__name__)
+
+_Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", _Id, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("type", String(64), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("available_at", DateTime(timezone=True), nullable=False),
+        Column("sent_at", DateTime(timezone=True), nullable=True, index=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text, nullable=True),
+    )
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("type", String(64), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+def add_events(session: Session, outbox: Table, events: Iterable[Event]) -> None:
+    """Stage events in the caller's transaction; they leave only if it commits."""
+    now = utcnow()
+    rows = [
+        {
+            "event_id": e.id,
+            "type": e.type,
+            "body": e.to_json(),
+            "created_at": now,
+            "available_at": now,
+            "attempts": 0,
+        }
+        for e in events
+    ]
+    if rows:
+        session.execute(insert(outbox), rows)
+
+
+def backlog(session: Session, outbox: Table) -> int:
+    return session.scalar(select(func.count()).where(outbox.c.sent_at.is_(None))) or 0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        sessions: sessionmaker[Session],
+        outbox: Table,
+        amqp_url: str,
+        namespace: str,
+        delivery_limit: int,
+        batch_size: int = 200,
+        idle_seconds: float = 0.05,
+    ) -> None:
+        self.service = service
+        self.sessions = sessions
+        self.outbox = outbox
+        self.amqp_url = amqp_url
+        self.namespace = namespace
+        self.delivery_limit = delivery_limit
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self.exchange = broker.name(namespace, broker.EVENTS_EXCHANGE)
+        self.skip_locked = sessions.kw["bind"].dialect.name == "postgresql"
+
+    def run(self, stop: threading.Event) -> None:
+        """Relay until asked to stop, reconnecting with backoff when the broker goes."""
+        delays = broker.backoff_delays()
+        while not stop.is_set():
+            try:
+                connection = broker.connect(self.amqp_url, f"{self.service}-relay")
+            except broker.CONNECTION_ERRORS as exc:
+                log.warning("relay: broker unreachable (%s); retrying", type(exc).__name__)
+                broker.wait(stop, next(delays))
+                continue
+            try:
+                channel = connection.channel()
+                broker.declare_topology(channel, self.namespace, self.delivery_limit)
+                channel.confirm_delivery()
+                log.info("relay: connected")
+                delays = broker.backoff_delays()
+                while not stop.is_set():
+                    if self.relay_batch(channel) < self.batch_size:
+                        # Sleeping through the connection keeps its heartbeats flowing.
+                        connection.sleep(self.idle_seconds)
+            except broker.CONNECTION_ERRORS as exc:
+                log.warning("relay: lost the broker (%s); reconnecting", type(exc).__name__)
+                broker.wait(stop, next(delays))
+            except Exception:
+                log.exception("relay: unexpected error; retrying")
+                broker.wait(stop, next(delays))
+            finally:
+                if connection.is_open:
+                    with contextlib.suppress(*broker.CONNECTION_ERRORS):
+                        connection.close()
+
+    def relay_batch(self, channel: BlockingChannel) -> int:
+        """Publish one batch of due rows; returns how many rows it looked at."""
+        sent: list[tuple[int, str]] = []
+        with transaction(self.sessions) as session:
+            now = utcnow()
+            query = (
+                select(
+                    self.outbox.c.id, self.outbox.c.type, self.outbox.c.event_id, self.outbox.c.body
+                )
+                .where(self.outbox.c.sent_at.is_(None), self.outbox.c.available_at <= now)
+                .order_by(self.outbox.c.id)
+                .limit(self.batch_size)
+            )
+            if self.skip_locked:
+                query = query.with_for_update(skip_locked=True)
+            rows = session.execute(query).all()
+            for row in rows:
+                try:
+                    self._publish(channel, row.type, row.event_id, row.body)
+                except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+                    self._postpone(session, row.id, repr(exc))
+                    continue
+                sent.append((row.id, row.type))
+            if sent:
+                session.execute(
+                    update(self.outbox)
+                    .where(self.outbox.c.id.in_([row_id for row_id, _ in sent]))
+                    .values(sent_at=now)
+                )
+        for _, event_type in sent:
+            EVENTS_PUBLISHED.labels(self.service, event_type).inc()
+        return len(rows)
+
+    def _publish(self, channel: BlockingChannel, event_type: str, event_id: str, body: str) -> None:
+        channel.basic_publish(
+            exchange=self.exchange,
+            routing_key=event_type,
+            body=body.encode(),
+            properties=pika.BasicProperties(
+                message_id=event_id,
+                type=event_type,
+                content_type="application/json",
+                delivery_mode=pika.DeliveryMode.Persistent,
+                app_id=self.service,
+            ),
+            mandatory=True,
+        )
+
+    def _postpone(self, session: Session, row_id: int, error: str) -> None:
+        log.error("relay: broker refused outbox row %s: %s", row_id, error)
+        attempts = self.outbox.c.attempts
+        session.execute(
+            update(self.outbox)
+            .where(self.outbox.c.id == row_id)
+            .values(
+                attempts=attempts + 1,
+                last_error=error,
+                available_at=utcnow() + timedelta(seconds=30),
+            )
+        )
+
+
+def purge_sent(session: Session, outbox: Table, older_than: timedelta) -> int:
+    """Sent rows are kept a while for audit, then dropped so the table stays small."""
+    cutoff = utcnow() - older_than
+    result = session.execute(outbox.delete().where(outbox.c.sent_at < cutoff))
+    return result.rowcount or 0

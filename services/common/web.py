@@ -1,0 +1,193 @@
+"""What every service's web process shares: request ids, errors, health, metrics, docs.
+
+A service's `create_app()` calls `create_service_app()` and registers its own blueprints.
+Web processes never open a broker connection: events leave through the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, Table, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common import metrics
+from services.common.auth import KeyRing
+from services.common.config import Settings
+from services.common.db import make_engine, make_session_factory
+from services.common.errors import ApiError, register_error_handlers
+from services.common.events import utcnow
+
+log = logging.getLogger(__name__)
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@dataclass
+class Runtime:
+    """A web process's resources, reachable from views as `runtime()`."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keyring: KeyRing
+    outbox: Table
+    openapi: Callable[[], dict[str, Any]]
+    collectors: list[Collector] = field(default_factory=list)
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["loket"]
+
+
+def request_id() -> str:
+    return g.get("request_id") or str(uuid.uuid4())
+
+
+def json_body() -> Any:
+    """The request's JSON, or a 400 in the contract's format when it is not JSON."""
+    data = request.get_json(silent=True, force=True)
+    if data is None:
+        raise ApiError(400, "malformed_json", "The body must be a JSON document.")
+    return data
+
+
+def create_service_app(
+    settings: Settings,
+    *,
+    outbox: Table,
+    openapi: Callable[[], dict[str, Any]],
+    engine: Engine | None = None,
+) -> Flask:
+    app = Flask(f"loket.{settings.service}")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    engine = engine or make_engine(settings.database_url)
+    rt = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        keyring=KeyRing.load(settings.api_keys_file),
+        outbox=outbox,
+        openapi=_cached(openapi),
+    )
+    rt.collectors.append(
+        metrics.CallbackGauge(
+            "loket_outbox_backlog",
+            "Events waiting in the outbox for the relay",
+            ["service"],
+            lambda: [((settings.service,), float(_backlog(rt)[0]))],
+        )
+    )
+    app.extensions["loket"] = rt
+    register_error_handlers(app)
+    _install_request_hooks(app, settings.service)
+    app.register_blueprint(_operations_blueprint())
+    return app
+
+
+def _cached(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    document: dict[str, Any] = {}
+
+    def get() -> dict[str, Any]:
+        if not document:
+            document.update(build())
+        return document
+
+    return get
+
+
+def _install_request_hooks(app: Flask, service: str) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else str(uuid.uuid4())
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        started = g.get("started")
+        if started is not None:
+            metrics.HTTP_DURATION.labels(
+                service, request.method, route, str(response.status_code)
+            ).observe(time.perf_counter() - started)
+        return response
+
+
+def _backlog(rt: Runtime) -> tuple[int, datetime | None]:
+    with rt.sessions() as session:
+        count, oldest = session.execute(
+            select(func.count(), func.min(rt.outbox.c.created_at)).where(
+                rt.outbox.c.sent_at.is_(None)
+            )
+        ).one()
+    return count or 0, oldest
+
+
+def _operations_blueprint() -> Blueprint:
+    ops = Blueprint("operations", __name__)
+
+    @ops.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @ops.get("/readyz")
+    def readyz() -> Response | tuple[Response, int]:
+        rt = runtime()
+        try:
+            count, oldest = _backlog(rt)
+        except SQLAlchemyError as exc:
+            log.warning("readyz: database unreachable: %s", type(exc).__name__)
+            raise ApiError(503, "not_ready", "The database does not answer.") from None
+        lag = None
+        if oldest is not None:
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=utcnow().tzinfo)
+            lag = round((utcnow() - oldest).total_seconds(), 3)
+        return jsonify(
+            status="ready", database="ok", outbox_backlog=count, oldest_unsent_seconds=lag
+        )
+
+    @ops.get("/metrics")
+    def metrics_view() -> Response:
+        rt = runtime()
+        body, content_type = metrics.render(_safe(rt.collectors))
+        return Response(body, content_type=content_type)
+
+    @ops.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(runtime().openapi())
+
+    return ops
+
+
+class _Guarded(Collector):
+    """A database-backed collector must not turn a scrape into a 500 when the DB is down."""
+
+    def __init__(self, inner: Collector) -> None:
+        self.inner = inner
+
+    def collect(self) -> Iterable[Any]:
+        try:
+            return list(self.inner.collect())
+        except SQLAlchemyError:
+            log.warning("metrics: a database-backed collector could not read")
+            return []
+
+
+def _safe(collectors: Iterable[Collector]) -> list[Collector]:
+    return [_Guarded(c) for c in collectors]

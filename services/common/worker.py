@@ -1,0 +1,104 @@
+"""A service's worker process: outbox relay, event consumer and timers, each a thread.
+
+Each thread that talks to the broker makes its own connection (pika connections are not
+thread-safe). SIGTERM or SIGINT stops all of them; unacknowledged messages return to the
+queue and the inbox makes their redelivery harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+from prometheus_client import start_http_server
+from sqlalchemy import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common.config import Settings
+from services.common.consumer import Consumer, EventProcessor, Handlers
+from services.common.db import make_engine, make_session_factory
+from services.common.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A periodic task, such as an SLA check; it gets the session factory."""
+
+    name: str
+    interval_seconds: float
+    run: Callable[[sessionmaker[Session]], None]
+
+
+@dataclass
+class WorkerSpec:
+    outbox: Table
+    inbox: Table | None = None
+    handlers: Handlers = field(default_factory=dict)
+    timers: list[Timer] = field(default_factory=list)
+
+
+def _run_timer(timer: Timer, sessions: sessionmaker[Session], stop: threading.Event) -> None:
+    while not stop.wait(timer.interval_seconds):
+        try:
+            timer.run(sessions)
+        except Exception:
+            log.exception(
+                "timer %s failed; it runs again in %ss", timer.name, timer.interval_seconds
+            )
+
+
+def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr="0.0.0.0")  # noqa: S104
+
+    relay = OutboxRelay(
+        service=settings.service,
+        sessions=sessions,
+        outbox=spec.outbox,
+        amqp_url=settings.amqp_url,
+        namespace=settings.namespace,
+        delivery_limit=settings.delivery_limit,
+    )
+    threads = [threading.Thread(target=relay.run, args=(stop,), name="relay")]
+    if spec.handlers:
+        if spec.inbox is None:
+            raise ValueError("a consuming worker needs an inbox table")
+        processor = EventProcessor(
+            service=settings.service, sessions=sessions, inbox=spec.inbox, handlers=spec.handlers
+        )
+        consumer = Consumer(
+            processor=processor,
+            amqp_url=settings.amqp_url,
+            namespace=settings.namespace,
+            delivery_limit=settings.delivery_limit,
+        )
+        threads.append(threading.Thread(target=consumer.run, args=(stop,), name="consumer"))
+    for timer in spec.timers:
+        threads.append(
+            threading.Thread(target=_run_timer, args=(timer, sessions, stop), name=timer.name)
+        )
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("worker: %s received, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    for thread in threads:
+        thread.start()
+    log.info("worker: started %s", ", ".join(t.name for t in threads))
+    stop.wait()
+    for thread in threads:
+        thread.join(timeout=30)
+    engine.dispose()
+    log.info("worker: stopped")

@@ -1,0 +1,1 @@
+"""Feedback: satisfaction, contact reasons, problems and the knowledge base."""

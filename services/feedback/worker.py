@@ -1,0 +1,14 @@
+"""Feedback's worker: records contacts, relays its outbox."""
+
+from __future__ import annotations
+
+from services.common.config import Settings
+from services.common.worker import WorkerSpec, run_worker
+from services.feedback import handlers, storage
+
+
+def main(settings: Settings) -> None:
+    run_worker(
+        settings,
+        WorkerSpec(outbox=storage.outbox, inbox=storage.inbox, handlers=handlers.handlers()),
+    )

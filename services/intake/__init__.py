@@ -1,0 +1,1 @@
+"""Intake: the desk's front door for every channel."""

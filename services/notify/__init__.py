@@ -1,0 +1,1 @@
+"""Notify: every change reaches the customer and the organisation."""

@@ -1,0 +1,23 @@
+"""Notify's application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from services.common.config import Settings, load_settings
+from services.common.openapi import build_spec
+from services.common.web import create_service_app
+from services.notify import storage
+
+OPENAPI_PATHS = Path(__file__).with_name("openapi.yaml")
+
+
+def openapi() -> dict:
+    return build_spec("Loket notify", OPENAPI_PATHS, {})
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings("notify")
+    return create_service_app(settings, outbox=storage.outbox, openapi=openapi)

@@ -1,0 +1,1 @@
+"""Queue: fair order across channels, honest status and wait."""
