@@ -1,0 +1,41 @@
+# Loket: `make run` runs every process of the desk, `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format migrate key clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	$(BIN)/python -m services.launcher
+
+test: $(VENV)/.dev lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+migrate: $(VENV)/.runtime
+	for s in intake queue notify feedback; do $(BIN)/python -m services $$s migrate || exit 1; done
+
+# make key NAME=alice ROLE=agent [CHANNELS=web,phone]
+key: $(VENV)/.runtime
+	$(BIN)/python -m services.common.keys add --name "$(NAME)" --role "$(ROLE)" --channels "$(CHANNELS)"
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,151 @@
+"""The idempotent consumer against the real broker, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+
+from services.common import broker
+from services.common.consumer import Consumer, EventProcessor
+from services.common.db import make_engine, make_session_factory
+from services.common.events import Event
+from services.common.worker import run_worker
+from services.queue import storage
+from services.queue.worker import spec
+from tests.support import AMQP_URL, publish_raw, queue_depth, wait_until
+
+
+def ticket_created(**changes) -> Event:
+    data = {
+        "ticket_id": str(uuid.uuid4()),
+        "reference": f"LKT-{uuid.uuid4().int % 10**8:08d}",
+        "channel": "web",
+        "category": "password_reset",
+        "queue": "frontoffice",
+        "priority": 3,
+        "subject": "Locked out",
+        "description": "Cannot sign in",
+        "fields": {"account": "jdoe"},
+        "requester": {"name": "J. Doe", "email": "j@example.org", "phone": None,
+                      "language": "en", "preferred_contact": "email"},
+        "tracking_token": "t" * 32,
+        "created_at": datetime.now(UTC).isoformat(),
+        "contact_started_at": datetime.now(UTC).isoformat(),
+        "resolved_on_contact": False,
+        "resolution": None,
+        "a_field_from_the_future": {"ignored": True},
+    }  # fmt: skip
+    data.update(changes)
+    return Event(type="ticket.created", data=data, source="intake")
+
+
+def consumed(outcome: str, service: str = "queue", type: str = "ticket.created") -> float:
+    value = REGISTRY.get_sample_value(
+        "loket_events_consumed_total", {"service": service, "type": type, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+@pytest.fixture
+def queue_worker(make_settings):
+    settings = make_settings("queue")
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(settings, spec(settings), stop))
+    thread.start()
+    wait_until(lambda: _declared(settings.namespace), what="the worker's queue")
+    engine = make_engine(settings.database_url)
+    yield settings, make_session_factory(engine)
+    stop.set()
+    thread.join(timeout=30)
+    engine.dispose()
+
+
+def count(sessions, table, *where) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(table).where(*where))
+
+
+def test_a_redelivered_event_changes_nothing(queue_worker):
+    settings, sessions = queue_worker
+    event = ticket_created()
+    duplicates_before = consumed("duplicate")
+    for _ in range(3):
+        publish_raw(settings.namespace, event.type, event.to_json().encode(), message_id=event.id)
+    wait_until(lambda: consumed("duplicate") - duplicates_before >= 2, what="two duplicates")
+
+    assert count(sessions, storage.tickets) == 1
+    assert count(sessions, storage.history) == 1
+    assert count(sessions, storage.inbox) == 1
+    assert count(sessions, storage.outbox, storage.outbox.c.type == "ticket.queued") == 1
+
+
+def test_poison_messages_are_dead_lettered_and_the_consumer_goes_on(queue_worker):
+    settings, sessions = queue_worker
+    valid = ticket_created()
+    wrong_data = ticket_created(priority="urgent")
+    future = Event(type="ticket.created", data=valid.data, source="intake", version=99)
+    envelope_without_id = json.loads(valid.to_json())
+    del envelope_without_id["id"]
+    poison = [
+        b"this is not JSON",
+        json.dumps(envelope_without_id).encode(),
+        wrong_data.to_json().encode(),
+        future.to_json().encode(),
+    ]
+    for body in poison:
+        publish_raw(settings.namespace, "ticket.created", body)
+    publish_raw(settings.namespace, "ticket.created", valid.to_json().encode())
+
+    dead = broker.dead_letter_queue_name(settings.namespace, "queue")
+    wait_until(lambda: queue_depth(dead) == len(poison), what="poison in the dead-letter queue")
+    wait_until(lambda: count(sessions, storage.tickets) == 1, what="the valid event processed")
+    assert count(sessions, storage.inbox) == 1
+
+
+def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_delivery_limit(
+    make_settings, namespaces
+):
+    namespace = namespaces()
+    settings = make_settings("queue")
+    engine = make_engine(settings.database_url)
+    attempts = []
+
+    def always_fails(session, event):
+        attempts.append(event.id)
+        raise RuntimeError("bug in a handler")
+
+    processor = EventProcessor(
+        service="queue", sessions=make_session_factory(engine), inbox=storage.inbox,
+        handlers={("ticket.created", 1): always_fails},
+    )  # fmt: skip
+    consumer = Consumer(processor=processor, amqp_url=AMQP_URL, namespace=namespace,
+                        delivery_limit=2)  # fmt: skip
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: _declared(namespace), what="the consumer's queue")
+        event = ticket_created()
+        publish_raw(namespace, event.type, event.to_json().encode())
+        dead = broker.dead_letter_queue_name(namespace, "queue")
+        wait_until(lambda: queue_depth(dead) == 1, timeout=30, what="the dead-lettered event")
+        assert len(attempts) == 3  # the first delivery and two redeliveries
+        assert count(processor.sessions, storage.inbox) == 0
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        engine.dispose()
+
+
+def _declared(namespace: str) -> bool:
+    try:
+        queue_depth(broker.queue_name(namespace, "queue"))
+    except Exception:
+        return False
+    return True

@@ -1,0 +1,130 @@
+"""The outbox and its relay against the real broker, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+
+import pika
+import pytest
+from sqlalchemy import func, select
+
+from services.common import broker
+from services.common.db import make_engine, make_session_factory, transaction
+from services.common.events import Event
+from services.common.outbox import OutboxRelay, add_events
+from services.intake import storage
+from tests.support import AMQP_URL, wait_until
+
+
+@pytest.fixture
+def intake_db(make_settings):
+    settings = make_settings("intake")
+    engine = make_engine(settings.database_url)
+    yield settings, make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def probe(namespace):
+    """A private queue that receives every event of the namespace."""
+    connection = broker.connect(AMQP_URL, "loket-tests-probe")
+    channel = connection.channel()
+    broker.declare_topology(channel, namespace, 5)
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, broker.name(namespace, broker.EVENTS_EXCHANGE), "#")
+
+    def received() -> list[tuple[pika.BasicProperties, bytes]]:
+        got = []
+        while (message := channel.basic_get(queue, auto_ack=True))[0] is not None:
+            got.append((message[1], message[2]))
+        return got
+
+    yield received
+    connection.close()
+
+
+def _events(n: int) -> list[Event]:
+    return [Event(type="ticket.created", data={"n": i}, source="intake") for i in range(n)]
+
+
+def _relay(settings, sessions, **kw) -> OutboxRelay:
+    return OutboxRelay(
+        service="intake", sessions=sessions, outbox=storage.outbox, amqp_url=AMQP_URL,
+        namespace=settings.namespace, delivery_limit=5, **kw,
+    )  # fmt: skip
+
+
+def _unsent(sessions) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).where(storage.outbox.c.sent_at.is_(None)))
+
+
+def _run_until_empty(relays, sessions):
+    stop = threading.Event()
+    threads = [threading.Thread(target=r.run, args=(stop,)) for r in relays]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: _unsent(sessions) == 0, timeout=60, what="an empty outbox")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+
+
+def test_relay_publishes_with_the_contract_properties_and_marks_rows_sent(intake_db, probe):
+    settings, sessions = intake_db
+    events = _events(3)
+    with transaction(sessions) as session:
+        add_events(session, storage.outbox, events)
+    _run_until_empty([_relay(settings, sessions)], sessions)
+
+    received = wait_until(lambda: probe() or None, what="published events")
+    while len(received) < 3:
+        received += wait_until(probe, what="the rest of the events")
+    by_id = {props.message_id: (props, body) for props, body in received}
+    assert set(by_id) == {e.id for e in events}
+    for event in events:
+        props, body = by_id[event.id]
+        assert props.type == "ticket.created"
+        assert props.content_type == "application/json"
+        assert props.delivery_mode == 2
+        assert json.loads(body)["data"] == event.data
+
+
+def test_events_of_a_rolled_back_change_never_leave(intake_db, probe):
+    settings, sessions = intake_db
+    with pytest.raises(RuntimeError), transaction(sessions) as session:
+        add_events(session, storage.outbox, _events(2))
+        raise RuntimeError("the state change failed")
+    with transaction(sessions) as session:
+        add_events(session, storage.outbox, _events(1))
+    _run_until_empty([_relay(settings, sessions)], sessions)
+    assert len(wait_until(probe, what="the committed event")) == 1
+
+
+def test_two_relays_at_once_publish_each_row_once(intake_db, probe, make_settings):
+    settings, sessions = intake_db
+    total = 600
+    with transaction(sessions) as session:
+        add_events(session, storage.outbox, _events(total))
+    # Each relay with its own engine, as two worker processes would have.
+    second_engine = make_engine(settings.database_url)
+    relays = [
+        _relay(settings, sessions, batch_size=25),
+        _relay(settings, make_session_factory(second_engine), batch_size=25),
+    ]
+    _run_until_empty(relays, sessions)
+    second_engine.dispose()
+
+    seen: Counter[str] = Counter()
+
+    def all_arrived() -> bool:
+        seen.update(props.message_id for props, _ in probe())
+        return sum(seen.values()) >= total
+
+    wait_until(all_arrived, timeout=30, what=f"{total} events")
+    assert len(seen) == total
+    assert max(seen.values()) == 1

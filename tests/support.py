@@ -1,0 +1,243 @@
+"""Helpers for tests that talk to the real broker, databases and processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pika
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from services.common import broker
+from services.common.auth import add_key
+from services.common.db import migrate
+
+REPO = Path(__file__).resolve().parents[1]
+AMQP_URL = os.environ.get("LOKET_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+PG_ADMIN_URL = os.environ.get(
+    "LOKET_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ("sqlite", "postgresql")
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(
+    probe: Callable[[], T], timeout: float = 20.0, interval: float = 0.1, what: str = ""
+) -> T:
+    """Poll until `probe` answers something truthy; fail naming what never happened."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or probe}")
+        time.sleep(interval)
+
+
+def require_broker() -> None:
+    try:
+        broker.connect(AMQP_URL, "loket-tests").close()
+    except (pika.exceptions.AMQPError, OSError) as exc:
+        pytest.fail(
+            f"RabbitMQ does not answer at {AMQP_URL} ({type(exc).__name__}). These tests need "
+            "it: start it with `rabbitmq-server -detached` (see DEVELOPERS.md).",
+            pytrace=False,
+        )
+
+
+def require_postgres() -> None:
+    engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL does not answer at {PG_ADMIN_URL} ({type(exc).__name__}). Start it "
+            "with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`.",
+            pytrace=False,
+        )
+    finally:
+        engine.dispose()
+
+
+class Databases:
+    """Fresh, migrated databases for one test run; PostgreSQL ones dropped afterwards."""
+
+    def __init__(self, run_id: str, directory: Path) -> None:
+        self.run_id = run_id
+        self.directory = directory
+        self.pg_databases: list[str] = []
+
+    def url(self, backend: str, service: str, *, migrated: bool = True) -> str:
+        suffix = uuid.uuid4().hex[:6]
+        if backend == "sqlite":
+            url = f"sqlite:///{self.directory / f'{service}-{suffix}.db'}"
+        else:
+            name = f"loket_{self.run_id}_{service}_{suffix}".replace("-", "_")
+            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            self.pg_databases.append(name)
+            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        if migrated:
+            migrate(service, url)
+        return url
+
+    def drop_all(self) -> None:
+        if not self.pg_databases:
+            return
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in self.pg_databases:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def delete_namespace(namespace: str) -> None:
+    """Remove a test namespace's exchanges and queues from the shared broker."""
+    with contextlib.suppress(pika.exceptions.AMQPError, OSError):
+        connection = broker.connect(AMQP_URL, "loket-tests-cleanup")
+        channel = connection.channel()
+        for service in broker.BINDINGS:
+            channel.queue_delete(broker.queue_name(namespace, service))
+            channel.queue_delete(broker.dead_letter_queue_name(namespace, service))
+        channel.exchange_delete(broker.name(namespace, broker.EVENTS_EXCHANGE))
+        channel.exchange_delete(broker.name(namespace, broker.DEAD_EXCHANGE))
+        connection.close()
+
+
+def write_keys(path: Path) -> dict[str, str]:
+    """One key per role, plus a phone system that may not submit walk-ins."""
+    return {
+        "portal": add_key(path, "portal", "client", ["web", "email", "chat", "walk_in",
+                                                     "phone", "callback"]),
+        "phone": add_key(path, "phone-ivr", "client", ["phone", "callback"]),
+        "agent": add_key(path, "alice", "agent"),
+        "supervisor": add_key(path, "bob", "supervisor"),
+        "admin": add_key(path, "carol", "admin"),
+    }  # fmt: skip
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def publish_raw(namespace: str, routing_key: str, body: bytes, **props: Any) -> None:
+    connection = broker.connect(AMQP_URL, "loket-tests-publisher")
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(
+            broker.name(namespace, broker.EVENTS_EXCHANGE),
+            routing_key,
+            body,
+            properties=pika.BasicProperties(delivery_mode=2, **props),
+            mandatory=True,
+        )
+    finally:
+        connection.close()
+
+
+def queue_depth(queue: str) -> int:
+    connection = broker.connect(AMQP_URL, "loket-tests-depth")
+    try:
+        return connection.channel().queue_declare(queue, passive=True).method.message_count
+    finally:
+        connection.close()
+
+
+def drain(queue: str) -> list[bytes]:
+    connection = broker.connect(AMQP_URL, "loket-tests-drain")
+    bodies = []
+    try:
+        channel = connection.channel()
+        while True:
+            method, _props, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return bodies
+            bodies.append(body)
+    finally:
+        connection.close()
+
+
+class Proc:
+    """A real process of the project, its output kept for the failure message."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.output: list[str] = []
+        self.popen = subprocess.Popen(
+            argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in iter(self.popen.stdout.readline, b""):
+            self.output.append(line.decode(errors="replace"))
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output[-200:])
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self._reader.join(timeout=5)
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait()
+
+
+def python_module(*args: str) -> list[str]:
+    return [sys.executable, "-m", *args]
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@contextlib.contextmanager
+def started(proc: Proc, health_url: str | None = None, timeout: float = 30) -> Iterator[Proc]:
+    try:
+        if health_url:
+            deadline = time.monotonic() + timeout
+            while not http_ok(health_url):
+                if proc.popen.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"process did not become healthy at {health_url}:\n{proc.log}")
+                time.sleep(0.1)
+        yield proc
+    finally:
+        proc.stop()

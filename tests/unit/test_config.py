@@ -1,0 +1,49 @@
+import pytest
+
+from services.common.config import ConfigError, load_settings
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LOKET_AMQP_URL", "http://localhost:5672"),
+        ("LOKET_NAMESPACE", "Has Spaces"),
+        ("LOKET_INTAKE_DATABASE_URL", "mysql://localhost/x"),
+        ("LOKET_INTAKE_DATABASE_URL", "::not a url::"),
+        ("LOKET_MAX_BODY_BYTES", "lots"),
+        ("LOKET_INTAKE_HTTP_PORT", "0"),
+        ("LOKET_PUBLIC_BASE_URL", "example.org"),
+        ("LOKET_SMTP_URL", "mail.example.org"),
+        ("LOKET_API_KEYS_FILE", "/nonexistent/keys.yaml"),
+        ("LOKET_CONFIG", "/nonexistent/loket.yaml"),
+        ("LOKET_DELIVERY_LIMIT", "0"),
+    ],
+)
+def test_a_bad_value_names_its_variable(variable, value):
+    with pytest.raises(ConfigError) as failure:
+        load_settings("intake", {variable: value})
+    assert failure.value.variable == variable
+    assert str(failure.value).startswith(f"{variable}:")
+
+
+def test_invalid_yaml_config_names_the_variable(tmp_path):
+    bad = tmp_path / "loket.yaml"
+    bad.write_text("queues: [unclosed\n")
+    with pytest.raises(ConfigError) as failure:
+        load_settings("queue", {"LOKET_CONFIG": str(bad)})
+    assert failure.value.variable == "LOKET_CONFIG"
+
+
+def test_defaults_work_out_of_the_box():
+    settings = load_settings("queue", {})
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith(
+        "var/queue.db"
+    )
+    assert settings.http_port == 8002
+    assert settings.namespace == ""
+    assert settings.desk["catalogue"]
+
+
+def test_postgres_urls_use_the_shipped_driver():
+    settings = load_settings("intake", {"LOKET_INTAKE_DATABASE_URL": "postgresql://u@db/intake"})
+    assert settings.database_url.startswith("postgresql+psycopg://")
