@@ -12,7 +12,7 @@ import sys
 
 from services.common import logs
 from services.common.auth import KeyRing
-from services.common.config import REPO_ROOT, SERVICES, ConfigError, load_settings
+from services.common.config import REPO_ROOT, SERVICES, ConfigError, load_settings, var_dir
 from services.common.db import migrate
 
 GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     # it at import); gunicorn's on_starting empties it.
     os.environ.setdefault(
         "PROMETHEUS_MULTIPROC_DIR",
-        str(REPO_ROOT / "var" / "prometheus" / f"{service}-{settings.http_port}"),
+        str(var_dir() / "prometheus" / f"{service}-{settings.http_port}"),
     )
     bind = f"{settings.http_host}:{settings.http_port}"
     os.execvp(  # noqa: S606 (replace this process with gunicorn)

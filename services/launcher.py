@@ -13,13 +13,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from types import FrameType
 
 import pika
 
 from services.common import broker
-from services.common.config import REPO_ROOT, SERVICES, ConfigError, load_settings
+from services.common.config import REPO_ROOT, SERVICES, ConfigError, load_settings, var_dir
 from services.common.logs import configure
 
 BROKER_HELP = """\
@@ -49,7 +48,7 @@ def ensure_dev_keys(environ: dict[str, str]) -> None:
     """A desk on a developer's machine gets one key per role, printed once."""
     if environ.get("LOKET_API_KEYS_FILE"):
         return
-    path = REPO_ROOT / "var" / "api-keys.yaml"
+    path = var_dir(environ) / "api-keys.yaml"
     environ["LOKET_API_KEYS_FILE"] = str(path)
     if path.exists():
         return
@@ -118,7 +117,7 @@ def main() -> int:
             if kind == "web":
                 port = settings[service].http_port
                 env["PROMETHEUS_MULTIPROC_DIR"] = str(
-                    Path(REPO_ROOT, "var", "prometheus", f"{service}-{port}")
+                    var_dir(environ) / "prometheus" / f"{service}-{port}"
                 )
             processes.append(
                 Process(f"{service}-{kind}", [python, "-m", "services", service, kind], env)

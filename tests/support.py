@@ -209,13 +209,19 @@ class Proc:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait()
-        self._reader.join(timeout=5)
+        self._close()
         return self.popen.returncode
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait()
+        self._close()
+
+    def _close(self) -> None:
+        self._reader.join(timeout=5)
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
 
 
 def python_module(*args: str) -> list[str]:

@@ -90,13 +90,15 @@ def _url(
     return value
 
 
-def default_database_url(service: str) -> str:
-    return f"sqlite:///{REPO_ROOT / 'var' / f'{service}.db'}"
+def var_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where a desk on one machine keeps its state: SQLite files, dev keys, metric files."""
+    environ = os.environ if environ is None else environ
+    return Path(_env(environ, "LOKET_VAR_DIR", str(REPO_ROOT / "var")))
 
 
 def database_url(environ: Mapping[str, str], service: str) -> str:
     name = f"LOKET_{service.upper()}_DATABASE_URL"
-    value = _env(environ, name, default_database_url(service))
+    value = _env(environ, name, f"sqlite:///{var_dir(environ) / f'{service}.db'}")
     try:
         url = make_url(value)
     except ArgumentError:

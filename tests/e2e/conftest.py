@@ -1,0 +1,77 @@
+"""A whole desk, started by the same launcher `make run` uses, on free ports."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from services.common.config import SERVICES
+from tests import support
+
+
+@dataclass
+class Desk:
+    namespace: str
+    urls: dict[str, str]
+    metrics_urls: dict[str, str]
+    keys: dict[str, str]
+    process: support.Proc
+
+
+@pytest.fixture(scope="module", params=support.BACKENDS)
+def desk(request, namespaces, databases, tmp_path_factory):
+    backend = request.param
+    support.require_broker()
+    if backend == "postgresql":
+        support.require_postgres()
+    namespace = namespaces()
+    state = tmp_path_factory.mktemp(f"desk-{backend}")
+    keys_path: Path = state / "api-keys.yaml"
+    keys = support.write_keys(keys_path)
+    env = {
+        "PATH": os.environ["PATH"],
+        "LOKET_NAMESPACE": namespace,
+        "LOKET_AMQP_URL": support.AMQP_URL,
+        "LOKET_API_KEYS_FILE": str(keys_path),
+        "LOKET_VAR_DIR": str(state),
+        "GUNICORN_WORKERS": "2",
+        "LOKET_ACCESS_LOG": "0",
+    }
+    urls, metrics_urls = {}, {}
+    for service in SERVICES:
+        port, metrics_port = support.free_port(), support.free_port()
+        env[f"LOKET_{service.upper()}_HTTP_PORT"] = str(port)
+        env[f"LOKET_{service.upper()}_METRICS_PORT"] = str(metrics_port)
+        env[f"LOKET_{service.upper()}_DATABASE_URL"] = databases.url(
+            backend, service, migrated=False
+        )
+        urls[service] = f"http://127.0.0.1:{port}"
+        metrics_urls[service] = f"http://127.0.0.1:{metrics_port}/metrics"
+    env["LOKET_PUBLIC_BASE_URL"] = urls["intake"]
+    env["LOKET_QUEUE_URL"] = urls["queue"]
+    process = support.Proc(support.python_module("services.launcher"), env)
+    try:
+        for service in SERVICES:
+            support.wait_until(
+                lambda s=service: (
+                    support.http_ok(f"{urls[s]}/healthz") or process.popen.poll() is not None
+                ),
+                timeout=60,
+                what=f"{service} to answer",
+            )
+            support.wait_until(
+                lambda s=service: (
+                    support.http_ok(metrics_urls[s]) or process.popen.poll() is not None
+                ),
+                timeout=60,
+                what=f"{service}'s worker to answer",
+            )
+        if process.popen.poll() is not None:
+            pytest.fail(f"the launcher stopped:\n{process.log}")
+        yield Desk(namespace, urls, metrics_urls, keys, process)
+    finally:
+        status = process.stop(timeout=40)
+        assert status == 0, f"the launcher did not stop cleanly ({status}):\n{process.log}"

@@ -1,0 +1,90 @@
+"""One request followed from intake into the queue, across real processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import requests
+
+from services.common.config import SERVICES
+from tests.support import AMQP_URL, REPO, bearer, wait_until
+
+
+def submit(desk, channel="web", **changes):
+    body = {
+        "channel": channel,
+        "category": "password_reset",
+        "subject": "Locked out",
+        "description": "I cannot sign in since this morning.",
+        "fields": {"account": "jdoe"},
+        "requester": {"name": "J. Doe", "email": "j.doe@example.org", "language": "en"},
+    }
+    body.update(changes)
+    response = requests.post(f"{desk.urls['intake']}/v1/requests", json=body,
+                             headers=bearer(desk.keys["portal"]), timeout=10)  # fmt: skip
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def tracked(desk, accepted):
+    response = requests.get(
+        f"{desk.urls['queue']}/v1/track/{accepted['reference']}",
+        params={"token": accepted["tracking_token"]},
+        timeout=5,
+    )
+    return response.json() if response.status_code == 200 else None
+
+
+def test_a_request_reaches_the_queue_and_its_customer_can_track_it(desk):
+    accepted = submit(desk)
+    status = wait_until(lambda: tracked(desk, accepted), timeout=30, what="the ticket in queue")
+    assert status["reference"] == accepted["reference"]
+    assert status["status"] == "queued"
+    assert status["queue_position"] >= 1
+    assert status["estimated_wait_seconds"] is None  # too little history: never made up
+    assert status["updates"][0]["status"] == "queued"
+
+    wrong = requests.get(f"{desk.urls['queue']}/v1/track/{accepted['reference']}",
+                         params={"token": "x" * 32}, timeout=5)  # fmt: skip
+    unknown = requests.get(f"{desk.urls['queue']}/v1/track/LKT-999999999",
+                           params={"token": accepted["tracking_token"]}, timeout=5)  # fmt: skip
+    missing = requests.get(f"{desk.urls['queue']}/v1/track/{accepted['reference']}", timeout=5)
+    assert wrong.status_code == unknown.status_code == missing.status_code == 404
+    assert wrong.json() == unknown.json() == missing.json()
+
+
+def test_requests_of_every_channel_arrive_once_in_fair_order(desk):
+    channels = ("web", "email", "phone", "chat", "walk_in", "callback")
+    accepted = [submit(desk, channel=c) for c in channels]
+    statuses = [wait_until(lambda a=a: tracked(desk, a), timeout=30, what=a["reference"])
+                for a in accepted]  # fmt: skip
+    positions = [s["queue_position"] for s in statuses]
+    assert len(set(positions)) == len(positions)
+
+
+def test_every_process_exports_metrics_and_the_pipeline_is_counted(desk):
+    accepted = submit(desk)
+    wait_until(lambda: tracked(desk, accepted), timeout=30, what="the ticket in queue")
+    for service in SERVICES:
+        web = requests.get(f"{desk.urls[service]}/metrics", timeout=5).text
+        assert f'loket_outbox_backlog{{service="{service}"}}' in web
+        assert "loket_http_request_duration_seconds" in web
+    intake_worker = requests.get(desk.metrics_urls["intake"], timeout=5).text
+    assert 'loket_events_published_total{service="intake",type="ticket.created"}' in intake_worker
+    queue_worker = requests.get(desk.metrics_urls["queue"], timeout=5).text
+    assert ('loket_events_consumed_total{outcome="processed",service="queue",'
+            'type="ticket.created"}') in queue_worker  # fmt: skip
+
+
+def test_the_launcher_refuses_to_start_without_a_broker(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "services.launcher"],
+        cwd=REPO,
+        env={"LOKET_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F", "LOKET_VAR_DIR": str(tmp_path),
+             "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "No RabbitMQ answers" in result.stderr and "rabbitmq-server" in result.stderr
+    assert AMQP_URL not in result.stderr
