@@ -16,10 +16,15 @@ from services.common.config import REPO_ROOT, SERVICES, ConfigError, load_settin
 from services.common.db import migrate
 
 GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
-USAGE = f"usage: python -m services {{{'|'.join(SERVICES)}}} {{web|worker|migrate}}"
+USAGE = (
+    f"usage: python -m services {{{'|'.join(SERVICES)}}} {{web|worker|migrate}}\n"
+    "       python -m services all migrate"
+)
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["all", "migrate"]:
+        return max(main([service, "migrate"]) for service in SERVICES)
     if len(argv) != 2 or argv[0] not in SERVICES or argv[1] not in ("web", "worker", "migrate"):
         print(USAGE, file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ import logging
 import random
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
@@ -72,6 +73,18 @@ def connect(amqp_url: str, connection_name: str) -> pika.BlockingConnection:
     return pika.BlockingConnection(connection_parameters(amqp_url, connection_name))
 
 
+def queue_arguments(namespace: str, service: str, delivery_limit: int) -> dict[str, Any]:
+    """A quorum queue that dead-letters, at least once, after an explicit delivery limit."""
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": delivery_limit,
+        "x-dead-letter-exchange": name(namespace, DEAD_EXCHANGE),
+        "x-dead-letter-routing-key": service,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
 def declare_topology(channel: BlockingChannel, namespace: str, delivery_limit: int) -> None:
     events = name(namespace, EVENTS_EXCHANGE)
     dead = name(namespace, DEAD_EXCHANGE)
@@ -83,16 +96,7 @@ def declare_topology(channel: BlockingChannel, namespace: str, delivery_limit: i
         channel.queue_declare(dead_queue, durable=True, arguments={"x-queue-type": "quorum"})
         channel.queue_bind(dead_queue, dead, routing_key=service)
         channel.queue_declare(
-            queue,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": delivery_limit,
-                "x-dead-letter-exchange": dead,
-                "x-dead-letter-routing-key": service,
-                "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish",
-            },
+            queue, durable=True, arguments=queue_arguments(namespace, service, delivery_limit)
         )
         for pattern in patterns:
             channel.queue_bind(queue, events, routing_key=pattern)
@@ -109,3 +113,83 @@ def backoff_delays(initial: float = 0.5, cap: float = 15.0) -> Iterator[float]:
 def wait(stop: threading.Event, seconds: float) -> bool:
     """Sleep unless asked to stop; answers whether the process should go on."""
     return not stop.wait(seconds)
+
+
+def definitions(vhost: str, delivery_limit: int, namespace: str = "") -> dict[str, Any]:
+    """The topology as a RabbitMQ definitions document, for operators who pre-declare it.
+
+    Users are not in it: the broker's operator creates them with their own passwords.
+    """
+    events = name(namespace, EVENTS_EXCHANGE)
+    dead = name(namespace, DEAD_EXCHANGE)
+    exchanges = [
+        {
+            "name": n,
+            "vhost": vhost,
+            "type": t,
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        }
+        for n, t in ((events, "topic"), (dead, "direct"))
+    ]
+    queues, bindings = [], []
+    for service, patterns in BINDINGS.items():
+        queue, dead_queue = (
+            queue_name(namespace, service),
+            dead_letter_queue_name(namespace, service),
+        )
+        queues.append(
+            {
+                "name": dead_queue,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": {"x-queue-type": "quorum"},
+            }
+        )
+        queues.append(
+            {
+                "name": queue,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": queue_arguments(namespace, service, delivery_limit),
+            }
+        )
+        bindings.append(
+            {
+                "source": dead,
+                "vhost": vhost,
+                "destination": dead_queue,
+                "destination_type": "queue",
+                "routing_key": service,
+                "arguments": {},
+            }
+        )
+        bindings.extend(
+            {
+                "source": events,
+                "vhost": vhost,
+                "destination": queue,
+                "destination_type": "queue",
+                "routing_key": pattern,
+                "arguments": {},
+            }
+            for pattern in patterns
+        )
+    return {
+        "vhosts": [{"name": vhost}],
+        "exchanges": exchanges,
+        "queues": queues,
+        "bindings": bindings,
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    json.dump(definitions("loket", 5), sys.stdout, indent=2)
+    sys.stdout.write("\n")

@@ -1,0 +1,103 @@
+"""The deployment files, checked without a Docker engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from services.common import broker
+from services.common.config import DEFAULT_WEB_PORTS, DEFAULT_WORKER_METRICS_PORTS, SERVICES
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_SPEC = REPO / "tests" / "data" / "compose-spec.json"
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+PROCESSES = [(s, k) for s in SERVICES for k in ("web", "worker")]
+
+
+def test_compose_file_follows_the_compose_specification():
+    schema = json.loads(COMPOSE_SPEC.read_text())
+    jsonschema.Draft7Validator(schema).validate(COMPOSE)
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSE["services"]))
+def test_every_container_has_an_image_a_health_check_and_a_restart_policy(name):
+    service = COMPOSE["services"][name]
+    assert "image" in service or "build" in service
+    assert "restart" in service
+    health = service.get("healthcheck", {})
+    if name == "migrate":  # a one-shot job: done is healthy
+        assert health == {"disable": True} and service["restart"] == "no"
+    else:
+        assert health.get("test"), f"{name} has no health check"
+
+
+@pytest.mark.parametrize(("service", "kind"), PROCESSES)
+def test_every_process_of_every_service_runs_from_the_one_image(service, kind):
+    container = COMPOSE["services"][f"{service}-{kind}"]
+    assert container["image"] == "loket:latest"
+    assert container["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert container["command"] == [service, kind]
+    port = DEFAULT_WEB_PORTS[service] if kind == "web" else DEFAULT_WORKER_METRICS_PORTS[service]
+    assert str(port) in container["expose"]
+    assert str(port) in " ".join(container["healthcheck"]["test"])
+    env = container["environment"]
+    assert env[f"LOKET_{service.upper()}_DATABASE_URL"].startswith("postgresql://")
+    assert env["LOKET_AMQP_URL"].startswith("amqp://")
+    assert container["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert container["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
+
+
+def test_the_infrastructure_is_all_there():
+    assert {"rabbitmq", "postgres", "migrate", "gateway", "prometheus", "grafana",
+            "mailpit"} <= set(COMPOSE["services"])  # fmt: skip
+    assert "management" in COMPOSE["services"]["rabbitmq"]["image"]
+    assert COMPOSE["services"]["migrate"]["command"] == ["all", "migrate"]
+
+
+def test_no_secret_is_written_into_the_compose_file():
+    text = (REPO / "docker-compose.yml").read_text()
+    assert "guest" not in text
+    passwords = re.findall(r"^\s+\w*PASS\w*:\s*(\S+)", text, re.MULTILINE)
+    assert len(passwords) >= 6
+    for value in passwords:
+        assert value.startswith("${"), value
+    assert (REPO / ".env.example").exists()
+    assert ".env" in (REPO / ".gitignore").read_text().split()
+
+
+def test_prometheus_scrapes_every_web_and_worker_process():
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        target for job in config["scrape_configs"] for group in job["static_configs"]
+        for target in group["targets"]
+    }  # fmt: skip
+    for service in SERVICES:
+        assert f"{service}-web:{DEFAULT_WEB_PORTS[service]}" in targets
+        assert f"{service}-worker:{DEFAULT_WORKER_METRICS_PORTS[service]}" in targets
+    assert "rabbitmq:15692" in targets
+
+
+def test_the_image_runs_as_a_non_root_user_with_a_command_per_process():
+    dockerfile = (REPO / "deploy" / "Dockerfile").read_text()
+    users = re.findall(r"^USER (\S+)", dockerfile, re.MULTILINE)
+    assert users and users[-1] not in ("root", "0")
+    assert 'ENTRYPOINT ["python", "-m", "services"]' in dockerfile
+
+
+def test_the_rabbitmq_definitions_match_the_topology_the_services_declare():
+    committed = json.loads((REPO / "deploy" / "rabbitmq" / "definitions.json").read_text())
+    assert committed == broker.definitions("loket", 5)
+
+
+def test_the_gateway_exposes_exactly_the_public_paths():
+    config = (REPO / "deploy" / "nginx" / "loket.conf").read_text()
+    public = config.split("listen 8080;")[1].split("server {")[0]
+    for path in ("/v1/requests", "/v1/catalogue", "/v1/contact-options", "/v1/track/",
+                 "/v1/surveys/", "/v1/knowledge/search"):  # fmt: skip
+        assert path in public
+    assert "/v1/queues" not in public and "/v1/tickets" not in public
