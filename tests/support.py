@@ -247,3 +247,17 @@ def started(proc: Proc, health_url: str | None = None, timeout: float = 30) -> I
         yield proc
     finally:
         proc.stop()
+
+
+def valid_request(**changes: Any) -> dict[str, Any]:
+    """A request that the default catalogue accepts on the portal."""
+    body: dict[str, Any] = {
+        "channel": "web",
+        "category": "password_reset",
+        "subject": "Locked out",
+        "description": "I cannot sign in since this morning.",
+        "fields": {"account": "jdoe", "system": "workstation"},
+        "requester": {"name": "J. Doe", "email": "j.doe@example.org", "language": "en"},
+    }
+    body.update(changes)
+    return body

@@ -46,6 +46,11 @@ class Settings:
     sms_gateway_url: str | None
     queue_service_url: str
     max_body_bytes: int
+    max_email_bytes: int
+    rate_limit_per_key: str
+    rate_limit_per_address: str
+    rate_limit_storage_url: str
+    proxy_hops: int
     http_host: str
     http_port: int
     worker_metrics_port: int | None
@@ -88,6 +93,28 @@ def _url(
         allowed = ", ".join(sorted(schemes))
         raise ConfigError(name, f"must be a URL with scheme {allowed}, got {value!r}")
     return value
+
+
+_RATE_RE = re.compile(r"^\d+\s*(/|per)\s*(second|minute|hour|day)s?$")
+
+
+def _rate(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = _env(environ, name, default)
+    for part in value.split(";"):
+        if not _RATE_RE.match(part.strip()):
+            raise ConfigError(
+                name, f"must look like '600/minute' (';' between several), got {value!r}"
+            )
+    return value
+
+
+def _limit_storage(environ: Mapping[str, str]) -> str:
+    """Where rate-limit counters live: per process, or shared by every web worker (Redis)."""
+    name = "LOKET_RATE_LIMIT_STORAGE_URL"
+    value = _env(environ, name, "memory://")
+    if value == "memory://":
+        return value
+    return _url(environ, name, None, {"redis", "rediss"})
 
 
 def var_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -163,6 +190,11 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None) -> Set
             environ, "LOKET_QUEUE_URL", "http://127.0.0.1:8002", {"http", "https"}
         ),
         max_body_bytes=_int(environ, "LOKET_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+        max_email_bytes=_int(environ, "LOKET_MAX_EMAIL_BYTES", 10_485_760, minimum=1024),
+        rate_limit_per_key=_rate(environ, "LOKET_RATE_LIMIT_PER_KEY", "1200/minute"),
+        rate_limit_per_address=_rate(environ, "LOKET_RATE_LIMIT_PER_ADDRESS", "600/minute"),
+        rate_limit_storage_url=_limit_storage(environ),
+        proxy_hops=_int(environ, "LOKET_PROXY_HOPS", 0),
         http_host=_env(environ, "LOKET_HTTP_HOST", "127.0.0.1"),
         http_port=http_port,
         worker_metrics_port=metrics_port or None,

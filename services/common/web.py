@@ -16,10 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask_limiter import Limit, Limiter
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import metrics
 from services.common.auth import KeyRing
@@ -27,6 +29,7 @@ from services.common.config import Settings
 from services.common.db import make_engine, make_session_factory
 from services.common.errors import ApiError, register_error_handlers
 from services.common.events import utcnow
+from services.common.hashing import secret_digest
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Runtime:
     outbox: Table
     openapi: Callable[[], dict[str, Any]]
     collectors: list[Collector] = field(default_factory=list)
+    limiter: Any = None
 
 
 def runtime() -> Runtime:
@@ -90,10 +94,49 @@ def create_service_app(
         )
     )
     app.extensions["loket"] = rt
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
     register_error_handlers(app)
     _install_request_hooks(app, settings.service)
-    app.register_blueprint(_operations_blueprint())
+    operations = _operations_blueprint()
+    app.register_blueprint(operations)
+    limiter = _install_rate_limits(app, settings)
+    limiter.exempt(operations)
     return app
+
+
+def _caller_key() -> str:
+    """Rate-limit bucket of the presented key (its digest: never the key itself)."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "key:" + secret_digest(header)[:32]
+    return "addr:" + (request.remote_addr or "unknown")
+
+
+def _address_key() -> str:
+    return "addr:" + (request.remote_addr or "unknown")
+
+
+def _install_rate_limits(app: Flask, settings: Settings) -> Limiter:
+    limiter = Limiter(
+        key_func=_address_key,
+        app=app,
+        default_limits=[
+            Limit(settings.rate_limit_per_key, key_function=_caller_key),
+            Limit(settings.rate_limit_per_address, key_function=_address_key),
+        ],
+        storage_uri=settings.rate_limit_storage_url,
+        key_prefix=f"loket:{settings.namespace}:{settings.service}",
+        headers_enabled=True,
+        strategy="moving-window",
+        # A limiter whose shared store is down must not take the desk down with it.
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
+    )
+    app.extensions["loket"].limiter = limiter
+    return limiter
 
 
 def _cached(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:

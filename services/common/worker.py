@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import FrameType
 
 from prometheus_client import start_http_server
@@ -20,10 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.config import Settings
 from services.common.consumer import Consumer, EventProcessor, Handlers
-from services.common.db import make_engine, make_session_factory
-from services.common.outbox import OutboxRelay
+from services.common.db import make_engine, make_session_factory, transaction
+from services.common.outbox import OutboxRelay, purge_sent
 
 log = logging.getLogger(__name__)
+
+# Sent events stay a week: enough to answer "was it published?" when a consumer doubts it.
+SENT_EVENTS_KEPT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,13 @@ def _run_timer(timer: Timer, sessions: sessionmaker[Session], stop: threading.Ev
             log.exception(
                 "timer %s failed; it runs again in %ss", timer.name, timer.interval_seconds
             )
+
+
+def _purge_outbox(sessions: sessionmaker[Session], outbox: Table) -> None:
+    with transaction(sessions) as session:
+        purged = purge_sent(session, outbox, older_than=SENT_EVENTS_KEPT)
+    if purged:
+        log.info("outbox: purged %s sent events", purged)
 
 
 def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | None = None) -> None:
@@ -82,7 +93,8 @@ def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | Non
             delivery_limit=settings.delivery_limit,
         )
         threads.append(threading.Thread(target=consumer.run, args=(stop,), name="consumer"))
-    for timer in spec.timers:
+    purge = Timer("outbox-purge", 3600, lambda s: _purge_outbox(s, spec.outbox))
+    for timer in [*spec.timers, purge]:
         threads.append(
             threading.Thread(target=_run_timer, args=(timer, sessions, stop), name=timer.name)
         )

@@ -1,90 +1,163 @@
-"""Intake's HTTP adapter: thin views around the domain functions."""
+"""Intake's HTTP adapter: thin views around the use cases in `service`."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+import hashlib
+from typing import Any
 
-from services.common.auth import current_principal, require
-from services.common.db import transaction
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+from services.common.auth import CHANNELS, current_principal, require
 from services.common.errors import ApiError
-from services.common.events import Event, utcnow
-from services.common.outbox import add_events
+from services.common.events import utcnow
 from services.common.web import json_body, request_id, runtime
-from services.intake import domain, storage
-from services.intake.schemas import AcceptedSchema, RequestSchema, check_category_fields
+from services.intake import inbound_email, service
+from services.intake.contact_options import OpeningHours, WaitEstimates, contact_options
+from services.intake.domain import body_digest
+from services.intake.metrics import CONTACT_WAIT, REJECTED, REQUESTS
+from services.intake.schemas import AcceptedSchema, RequestValidator
 
 bp = Blueprint("intake", __name__, url_prefix="/v1")
+COUNTED_ENDPOINTS = {"intake.submit_request", "intake.receive_email"}
+MAX_IDEMPOTENCY_KEY = 255
 
 
-def _catalogue() -> dict[str, domain.Category]:
-    return domain.load_catalogue(runtime().settings.desk)
+class IntakeContext:
+    """What intake's views need, built once per process from the configuration."""
+
+    def __init__(self, app: Flask, intake: service.Intake, hours: OpeningHours) -> None:
+        self.intake = intake
+        self.validator = RequestValidator(intake.catalogue)
+        self.hours = hours
+        self.estimates = WaitEstimates(runtime_of(app).settings.queue_service_url)
+        self.localized = {lang: intake.catalogue.localized(lang) for lang in ("nl", "en")}
 
 
-@bp.get("/catalogue")
-def catalogue() -> Response:
+def runtime_of(app: Flask) -> Any:
+    return app.extensions["loket"]
+
+
+def context() -> IntakeContext:
+    return current_app.extensions["intake"]
+
+
+def _language() -> str:
     lang = request.args.get("lang", "nl")
     if lang not in ("nl", "en"):
         raise ApiError(
             422, "validation_failed", "Unknown language.", {"lang": ["Must be nl or en."]}
         )
+    return lang
 
-    def text(value: object) -> object:
-        return value.get(lang) if isinstance(value, dict) else value
 
-    categories = [
-        {
-            "id": c.id,
-            "name": text(c.raw["name"]),
-            "description": text(c.raw.get("description", "")),
-            "queue": c.queue,
-            "default_priority": c.default_priority,
-            "fields": [
-                {
-                    "name": f["name"],
-                    "label": text(f.get("label", f["name"])),
-                    "type": f.get("type", "text"),
-                    "required": bool(f.get("required", False)),
-                    "options": [o.get("value") for o in f.get("options", [])] or None,
-                }
-                for f in c.raw.get("fields", [])
-            ],
-        }
-        for c in _catalogue().values()
-    ]
-    return jsonify(categories=categories)
+@bp.get("/catalogue")
+def catalogue() -> Response:
+    return jsonify(context().localized[_language()])
+
+
+@bp.get("/contact-options")
+def contact_options_view() -> Response:
+    ctx = context()
+    lang = _language()
+    return jsonify(contact_options(ctx.hours, ctx.estimates.get(), lang, utcnow()))
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise ApiError(
+            422,
+            "validation_failed",
+            "Invalid Idempotency-Key header.",
+            {"Idempotency-Key": [f"1 to {MAX_IDEMPOTENCY_KEY} printable characters."]},
+        )
+    return key
+
+
+def _answer(answer: tuple[int, dict[str, Any]], replayed: bool) -> tuple[Response, int]:
+    status, body = answer
+    response = jsonify(body)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, status
+
+
+def _count(channel: str, category: str, contact_wait: float | None) -> None:
+    REQUESTS.labels(channel, category).inc()
+    if contact_wait is not None:
+        CONTACT_WAIT.labels(channel).observe(contact_wait)
 
 
 @bp.post("/requests")
 @require("client")
 def submit_request() -> tuple[Response, int]:
-    rt = runtime()
-    submitted = RequestSchema().load(json_body())
-    if not current_principal().may_submit(submitted["channel"]):
+    ctx = context()
+    body = json_body()
+    if isinstance(body, dict) and body.get("channel") in CHANNELS:
+        g.channel = body["channel"]
+    key = _idempotency_key()
+    submitted = ctx.validator.load(body)
+    principal = current_principal()
+    if not principal.may_submit(submitted["channel"]):
         raise ApiError(
             403,
             "channel_not_allowed",
             f"This key may not submit requests for channel {submitted['channel']}.",
         )
-    catalogue = _catalogue()
-    check_category_fields(submitted, catalogue)
-    new = domain.new_request(
-        submitted, catalogue[submitted["category"]], rt.settings.desk["priority_matrix"], utcnow()
-    )
-    with transaction(rt.sessions) as session:
-        reference = storage.insert_request(session, new.row, domain.reference_for)
-        created = Event(
-            type="ticket.created",
-            data=domain.ticket_created_data(new.row, reference, new.tracking_token),
-            source="intake",
+    try:
+        answer, replayed = service.submit_request(
+            ctx.intake,
+            submitted,
+            submitted_by=principal.name,
+            idempotency_key=key,
+            body_sha256=body_digest(body),
             correlation_id=request_id(),
+            now=utcnow(),
         )
-        add_events(session, storage.outbox, [created])
-    base = rt.settings.public_base_url.rstrip("/")
-    accepted = {
-        "id": new.id,
-        "reference": reference,
-        "tracking_token": new.tracking_token,
-        "status_url": f"{base}/v1/track/{reference}?token={new.tracking_token}",
-        "status": "received",
-    }
-    return jsonify(AcceptedSchema().dump(accepted)), 201
+    except service.IdempotencyConflict:
+        raise ApiError(
+            409, "idempotency_conflict", "This Idempotency-Key was used for a different request."
+        ) from None
+    if not replayed:
+        _count(submitted["channel"], submitted["category"], submitted.get("contact_wait_seconds"))
+    AcceptedSchema().validate(answer[1])
+    return _answer(answer, replayed)
+
+
+@bp.post("/inbound/email")
+@require("client")
+def receive_email() -> tuple[Response, int]:
+    ctx = context()
+    g.channel = "email"
+    if not current_principal().may_submit("email"):
+        raise ApiError(403, "channel_not_allowed", "This key may not submit e-mail.")
+    request.max_content_length = runtime().settings.max_email_bytes
+    raw = request.get_data(cache=False)
+    try:
+        email = inbound_email.parse(raw)
+    except inbound_email.MalformedEmail as exc:
+        raise ApiError(422, "malformed_email", exc.message, {exc.field: [exc.message]}) from None
+    answer, replayed = service.receive_email(
+        ctx.intake,
+        email,
+        submitted_by=current_principal().name,
+        body_sha256=hashlib.sha256(raw).hexdigest(),
+        correlation_id=request_id(),
+        now=utcnow(),
+    )
+    if not replayed and answer[0] == 201:
+        _count("email", "unclassified", None)
+    return _answer(answer, replayed)
+
+
+@bp.after_request
+def _count_rejections(response: Response) -> Response:
+    if response.status_code >= 400 and request.endpoint in COUNTED_ENDPOINTS:
+        reason = "error"
+        if response.is_json and isinstance(response.get_json(silent=True), dict):
+            reason = response.get_json()["error"]["code"]
+        REJECTED.labels(g.get("channel", "unknown"), reason).inc()
+    return response

@@ -9,7 +9,9 @@ from flask import Flask
 from services.common.config import Settings, load_settings
 from services.common.openapi import build_spec
 from services.common.web import create_service_app
-from services.intake import api, schemas, storage
+from services.intake import api, schemas, service, storage
+from services.intake.catalogue import load_catalogue
+from services.intake.contact_options import load_opening_hours
 
 OPENAPI_PATHS = Path(__file__).with_name("openapi.yaml")
 
@@ -18,12 +20,25 @@ def openapi() -> dict:
     return build_spec(
         "Loket intake",
         OPENAPI_PATHS,
-        {"Request": schemas.RequestSchema, "Accepted": schemas.AcceptedSchema},
+        {
+            "Request": schemas.RequestSchema,
+            "Accepted": schemas.AcceptedSchema,
+            "FormField": schemas.FormFieldSchema,
+        },
     )
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings("intake")
+    catalogue = load_catalogue(settings.desk)
+    hours = load_opening_hours(settings.desk)
     app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
+    intake = service.Intake(
+        sessions=app.extensions["loket"].sessions,
+        catalogue=catalogue,
+        public_base_url=settings.public_base_url,
+        default_language=settings.desk.get("default_language", "nl"),
+    )
+    app.extensions["intake"] = api.IntakeContext(app, intake, hours)
     app.register_blueprint(api.bp)
     return app

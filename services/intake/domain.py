@@ -1,7 +1,10 @@
-"""Intake's rules, free of Flask and the broker: priority, references, the created event."""
+"""Intake's rules, free of Flask, SQL and the broker: priority, references, tokens, and
+the events a new request or a customer's reply causes."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -11,23 +14,10 @@ from typing import Any
 
 from services.common.events import isoformat, to_utc
 from services.common.hashing import secret_digest
+from services.intake.catalogue import UNCLASSIFIED, Catalogue, Category
+from services.intake.inbound_email import InboundEmail
 
 REFERENCE_PREFIX = "LKT-"
-
-
-@dataclass(frozen=True)
-class Category:
-    id: str
-    queue: str
-    default_priority: int
-    raw: Mapping[str, Any]
-
-
-def load_catalogue(desk: Mapping[str, Any]) -> dict[str, Category]:
-    return {
-        entry["id"]: Category(entry["id"], entry["queue"], int(entry["default_priority"]), entry)
-        for entry in desk.get("catalogue", [])
-    }
 
 
 def derive_priority(
@@ -36,7 +26,7 @@ def derive_priority(
     urgency: str | None,
     matrix: Mapping[str, Mapping[str, int]],
 ) -> int:
-    """ITIL impact x urgency; the category's default when the customer did not say."""
+    """ITIL impact x urgency; the category's default when the customer did not say both."""
     if impact is None or urgency is None:
         return default
     return int(matrix[impact][urgency])
@@ -51,6 +41,12 @@ def new_tracking_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def body_digest(body: Any) -> str:
+    """The same JSON document in any key order or spacing gives the same digest."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class NewRequest:
     id: str
@@ -61,42 +57,77 @@ class NewRequest:
 def new_request(
     submitted: Mapping[str, Any],
     category: Category,
-    priority_matrix: Mapping[str, Mapping[str, int]],
+    catalogue: Catalogue,
+    submitted_by: str,
     now: datetime,
 ) -> NewRequest:
+    """A request as the desk stores it: queue and priority come from the catalogue."""
     token = new_tracking_token()
-    request_id = str(uuid.uuid4())
-    priority = derive_priority(
-        category.default_priority,
-        submitted.get("impact"),
-        submitted.get("urgency"),
-        priority_matrix,
-    )
+    started = submitted.get("contact_started_at")
+    callback = submitted.get("callback")
     row = {
-        "id": request_id,
+        "id": str(uuid.uuid4()),
         "tracking_token_sha256": secret_digest(token),
+        "submitted_by": submitted_by,
         "channel": submitted["channel"],
         "category": category.id,
         "queue": category.queue,
-        "priority": priority,
+        "priority": derive_priority(
+            category.default_priority,
+            submitted.get("impact"),
+            submitted.get("urgency"),
+            catalogue.priority_matrix,
+        ),
+        "impact": submitted.get("impact"),
+        "urgency": submitted.get("urgency"),
         "subject": submitted["subject"],
         "description": submitted["description"],
         "fields": dict(submitted.get("fields") or {}),
         "requester": dict(submitted["requester"]),
-        "resolved_on_contact": bool(submitted.get("resolved_on_contact", False)),
+        "callback": {k: isoformat(to_utc(v)) for k, v in callback.items()} if callback else None,
+        "resolved_on_contact": bool(submitted.get("resolved_on_contact")),
         "resolution": submitted.get("resolution"),
-        "contact_started_at": (
-            to_utc(submitted["contact_started_at"]) if submitted.get("contact_started_at") else None
-        ),
+        "contact_started_at": to_utc(started) if started else None,
+        "contact_wait_seconds": submitted.get("contact_wait_seconds"),
+        "attachments": submitted.get("attachments"),
         "created_at": now,
     }
-    return NewRequest(request_id, token, row)
+    return NewRequest(row["id"], token, row)
+
+
+def request_from_email(
+    email: InboundEmail, catalogue: Catalogue, default_language: str
+) -> dict[str, Any]:
+    """An e-mail is never refused: it becomes an unclassified request, and the customer
+    is invited to complete the form."""
+    language = email.language if email.language in ("nl", "en") else default_language
+    return {
+        "channel": "email",
+        "category": UNCLASSIFIED,
+        "subject": email.subject or "(no subject)",
+        "description": email.body or "(no text)",
+        "fields": {},
+        "requester": {
+            "name": email.sender_name,
+            "email": email.sender_address,
+            "phone": None,
+            "language": language,
+            "preferred_contact": "email",
+        },
+        "attachments": email.attachments or None,
+    }
+
+
+def is_reply_from_requester(email: InboundEmail, request: Mapping[str, Any]) -> bool:
+    """Only the requester's own address may add to a request: a reference alone is no key."""
+    stored = (request["requester"] or {}).get("email") or ""
+    return bool(stored) and stored.lower() == email.sender_address
 
 
 def ticket_created_data(row: Mapping[str, Any], reference: str, token: str) -> dict[str, Any]:
     """The `ticket.created` data of the contract; the only place the plain token travels."""
-    contact_started_at = row["contact_started_at"] or row["created_at"]
-    return {
+    started = row["contact_started_at"]
+    data = {
         "ticket_id": row["id"],
         "reference": reference,
         "channel": row["channel"],
@@ -109,7 +140,27 @@ def ticket_created_data(row: Mapping[str, Any], reference: str, token: str) -> d
         "requester": row["requester"],
         "tracking_token": token,
         "created_at": isoformat(row["created_at"]),
-        "contact_started_at": isoformat(contact_started_at),
+        "contact_started_at": isoformat(started or row["created_at"]),
         "resolved_on_contact": row["resolved_on_contact"],
         "resolution": row["resolution"],
+        "impact": row["impact"],
+        "urgency": row["urgency"],
+        "attachments": row["attachments"],
+    }
+    if row["callback"]:
+        data["callback"] = row["callback"]
+    if row["contact_wait_seconds"] is not None:
+        data["contact_wait_seconds"] = row["contact_wait_seconds"]
+    return data
+
+
+def customer_replied_data(
+    request: Mapping[str, Any], channel: str, message: str, received_at: datetime
+) -> dict[str, Any]:
+    return {
+        "ticket_id": request["id"],
+        "reference": request["reference"],
+        "channel": channel,
+        "message": message,
+        "received_at": isoformat(received_at),
     }

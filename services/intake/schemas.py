@@ -1,19 +1,45 @@
-"""What intake accepts, as marshmallow schemas (unknown fields are refused)."""
+"""What intake accepts, as marshmallow schemas: unknown fields are refused, and each
+category's own form fields are checked by a schema built from the catalogue."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.auth import CHANNELS
-from services.intake.domain import Category
+from services.common.events import utcnow
+from services.intake.catalogue import LANGUAGES, LEVELS, Catalogue, Category, FormField
 
-LEVELS = ("high", "medium", "low")
-LANGUAGES = ("nl", "en")
 CONTACT_MEDIA = ("email", "sms", "phone", "none")
 PHONE = validate.Regexp(r"^\+?[0-9][0-9 ()-]{5,22}[0-9]$", error="Not a valid phone number.")
+CLOCK_SKEW = timedelta(minutes=5)
+MAX_CONTACT_AGE = timedelta(days=7)
+
+
+class StrictNumber(fields.Number):
+    """A JSON number: neither a numeric string nor a boolean, nor NaN or infinity."""
+
+    num_type = float
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ValidationError("Not a valid number.")
+        return value
+
+
+def _iso_date(value: str) -> None:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("Not a valid date (YYYY-MM-DD).") from None
 
 
 class RequesterSchema(Schema):
@@ -26,9 +52,30 @@ class RequesterSchema(Schema):
     language = fields.String(load_default="nl", validate=validate.OneOf(LANGUAGES))
     preferred_contact = fields.String(load_default="email", validate=validate.OneOf(CONTACT_MEDIA))
 
+    @validates_schema
+    def _reachable_on_the_preferred_medium(self, data: Mapping[str, Any], **_: Any) -> None:
+        medium = data.get("preferred_contact", "email")
+        if medium == "email" and not data.get("email"):
+            raise ValidationError("Needed to keep you informed by e-mail.", "email")
+        if medium in ("sms", "phone") and not data.get("phone"):
+            raise ValidationError(f"Needed to keep you informed by {medium}.", "phone")
+
+
+class CallbackSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    not_before = fields.AwareDateTime(required=True)
+    not_after = fields.AwareDateTime(required=True)
+
+    @validates_schema
+    def _a_window(self, data: Mapping[str, Any], **_: Any) -> None:
+        if data["not_after"] <= data["not_before"]:
+            raise ValidationError("Must be after not_before.", "not_after")
+
 
 class RequestSchema(Schema):
-    """The body of `POST /v1/requests`; category fields are checked by the catalogue."""
+    """The body of `POST /v1/requests`; status, queue and priority are never accepted."""
 
     class Meta:
         unknown = RAISE
@@ -43,14 +90,32 @@ class RequestSchema(Schema):
     requester = fields.Nested(RequesterSchema, required=True)
     impact = fields.String(load_default=None, validate=validate.OneOf(LEVELS))
     urgency = fields.String(load_default=None, validate=validate.OneOf(LEVELS))
+    callback = fields.Nested(CallbackSchema, load_default=None)
     resolved_on_contact = fields.Boolean(load_default=False)
     resolution = fields.String(load_default=None, validate=validate.Length(min=1, max=20_000))
     contact_started_at = fields.AwareDateTime(load_default=None)
+    contact_wait_seconds = StrictNumber(
+        load_default=None, validate=validate.Range(min=0, max=86_400)
+    )
 
     @validates_schema
-    def _resolution_when_resolved(self, data: Mapping[str, Any], **_: Any) -> None:
+    def _consistent(self, data: Mapping[str, Any], **_: Any) -> None:
+        errors: dict[str, list[str]] = {}
         if data.get("resolved_on_contact") and not data.get("resolution"):
-            raise ValidationError("Required when resolved_on_contact is true.", "resolution")
+            errors["resolution"] = ["Required when resolved_on_contact is true."]
+        if data.get("resolution") and not data.get("resolved_on_contact"):
+            errors["resolution"] = ["Only with resolved_on_contact."]
+        if data.get("callback") and data.get("channel") != "callback":
+            errors["callback"] = ["Only for channel callback."]
+        started: datetime | None = data.get("contact_started_at")
+        if started is not None:
+            now = utcnow()
+            if started > now + CLOCK_SKEW:
+                errors["contact_started_at"] = ["Must not be in the future."]
+            elif started < now - MAX_CONTACT_AGE:
+                errors["contact_started_at"] = ["Must be within the last 7 days."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class AcceptedSchema(Schema):
@@ -61,19 +126,73 @@ class AcceptedSchema(Schema):
     status = fields.String(required=True)
 
 
-def check_category_fields(data: Mapping[str, Any], catalogue: Mapping[str, Category]) -> None:
-    """The category must exist and its own required fields be answered."""
-    category = catalogue.get(data["category"])
-    if category is None:
-        raise ValidationError({"category": ["Unknown category."]})
-    known = {f["name"]: f for f in category.raw.get("fields", [])}
-    answers = data.get("fields") or {}
-    errors: dict[str, list[str]] = {}
-    for name in answers:
-        if name not in known:
-            errors[f"fields.{name}"] = ["Unknown field for this category."]
-    for name, spec in known.items():
-        if spec.get("required") and answers.get(name) in (None, ""):
-            errors[f"fields.{name}"] = ["Missing data for required field."]
-    if errors:
-        raise ValidationError(errors)
+class FormFieldSchema(Schema):
+    """A form field or question as the catalogue shows it."""
+
+    name = fields.String(required=True)
+    label = fields.String(required=True)
+    type = fields.String(required=True)
+    required = fields.Boolean(required=True)
+    options = fields.List(fields.String(), allow_none=True)
+    option_labels = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+
+
+def _form_field(spec: FormField) -> fields.Field:
+    required = {"required": True} if spec.required else {"load_default": None, "allow_none": True}
+    match spec.type:
+        case "text" | "textarea":
+            minimum = 1 if spec.required else 0
+            return fields.String(
+                validate=validate.Length(min=minimum, max=spec.max_length), **required
+            )
+        case "number":
+            return StrictNumber(validate=validate.Range(min=spec.min, max=spec.max), **required)
+        case "choice":
+            return fields.String(
+                validate=validate.OneOf([o.value for o in spec.options]), **required
+            )
+        case "date":
+            return fields.String(validate=_iso_date, **required)
+        case "email":
+            return fields.Email(validate=validate.Length(max=254), **required)
+        case "phone":
+            return fields.String(validate=PHONE, **required)
+    raise ValueError(spec.type)
+
+
+def form_schema(category: Category) -> Schema:
+    schema_class = Schema.from_dict(
+        {f.name: _form_field(f) for f in category.fields}, name=f"Form_{category.id}"
+    )
+    return schema_class(unknown=RAISE)
+
+
+class RequestValidator:
+    """Checks a whole request at once, so the customer sees every problem in one answer."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.forms = {c.id: form_schema(c) for c in catalogue.categories.values()}
+
+    def load(self, body: Any) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        try:
+            data = RequestSchema().load(body)
+        except ValidationError as exc:
+            if not isinstance(exc.messages, dict) or not isinstance(body, dict):
+                raise
+            errors.update(exc.messages)
+            data = exc.valid_data or {}
+        category = body.get("category") if isinstance(body, dict) else None
+        form = self.forms.get(category) if isinstance(category, str) else None
+        if isinstance(category, str) and form is None and "category" not in errors:
+            errors["category"] = ["Unknown category."]
+        answers = body.get("fields", {}) if isinstance(body, dict) else {}
+        if form is not None and isinstance(answers, dict) and "fields" not in errors:
+            try:
+                data["fields"] = {k: v for k, v in form.load(answers).items() if v is not None}
+            except ValidationError as exc:
+                errors["fields"] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return data

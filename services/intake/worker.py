@@ -1,11 +1,31 @@
-"""Intake's worker: intake consumes nothing; it relays its outbox."""
+"""Intake's worker: intake consumes nothing; it relays its outbox and forgets old
+idempotency keys (their answers hold tracking tokens, which must not stay)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
 from services.common.config import Settings
-from services.common.worker import WorkerSpec, run_worker
+from services.common.db import transaction
+from services.common.events import utcnow
+from services.common.worker import Timer, WorkerSpec, run_worker
 from services.intake import storage
+
+IDEMPOTENCY_KEYS_KEPT = timedelta(hours=24)
+
+
+def forget_old_answers(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        storage.forget_answers_before(session, utcnow() - IDEMPOTENCY_KEYS_KEPT)
+
+
+def spec() -> WorkerSpec:
+    return WorkerSpec(
+        outbox=storage.outbox, timers=[Timer("idempotency-purge", 600, forget_old_answers)]
+    )
 
 
 def main(settings: Settings) -> None:
-    run_worker(settings, WorkerSpec(outbox=storage.outbox))
+    run_worker(settings, spec())

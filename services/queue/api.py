@@ -6,6 +6,7 @@ import hmac
 
 from flask import Blueprint, Response, jsonify, request
 
+from services.common.auth import CHANNELS
 from services.common.errors import not_found
 from services.common.events import isoformat
 from services.common.hashing import secret_digest
@@ -43,3 +44,17 @@ def track(reference: str) -> Response:
         "updates": updates,
     }
     return jsonify(TrackSchema().dump(status))
+
+
+@bp.get("/estimates")
+def estimates() -> Response:
+    """Expected waits per channel, public: what the contact options show customers.
+
+    Null until the queue has enough recent history to estimate honestly.
+    """
+    unknown = {
+        "estimated_wait_seconds": None,
+        "estimated_wait_low_seconds": None,
+        "estimated_wait_high_seconds": None,
+    }
+    return jsonify(channels={channel: dict(unknown) for channel in CHANNELS})

@@ -8,19 +8,11 @@ import sys
 import requests
 
 from services.common.config import SERVICES
-from tests.support import AMQP_URL, REPO, bearer, wait_until
+from tests.support import AMQP_URL, REPO, bearer, valid_request, wait_until
 
 
 def submit(desk, channel="web", **changes):
-    body = {
-        "channel": channel,
-        "category": "password_reset",
-        "subject": "Locked out",
-        "description": "I cannot sign in since this morning.",
-        "fields": {"account": "jdoe"},
-        "requester": {"name": "J. Doe", "email": "j.doe@example.org", "language": "en"},
-    }
-    body.update(changes)
+    body = valid_request(channel=channel, **changes)
     response = requests.post(f"{desk.urls['intake']}/v1/requests", json=body,
                              headers=bearer(desk.keys["portal"]), timeout=10)  # fmt: skip
     assert response.status_code == 201, response.text

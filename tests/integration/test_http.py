@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.intake import storage as intake_storage
-from tests.support import bearer
+from tests.support import bearer, valid_request
 
 SERVICES = ("intake", "queue", "notify", "feedback")
 
@@ -17,19 +17,6 @@ SERVICES = ("intake", "queue", "notify", "feedback")
 def app_for(service, make_settings, **extra):
     module = importlib.import_module(f"services.{service}.app")
     return module.create_app(make_settings(service, **extra))
-
-
-def valid_request(**changes):
-    body = {
-        "channel": "web",
-        "category": "password_reset",
-        "subject": "Locked out",
-        "description": "I cannot sign in since this morning.",
-        "fields": {"account": "jdoe"},
-        "requester": {"name": "J. Doe", "email": "j.doe@example.org", "language": "en"},
-    }
-    body.update(changes)
-    return body
 
 
 @pytest.fixture

@@ -1,0 +1,162 @@
+"""Channels, opening hours and expected waits for `GET /v1/contact-options`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import time as clock
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import requests
+
+from services.common.auth import CHANNELS
+from services.common.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CHANNEL_NAMES = {
+    "web": {"nl": "Selfserviceportaal", "en": "Self-service portal"},
+    "email": {"nl": "E-mail", "en": "E-mail"},
+    "phone": {"nl": "Telefoon", "en": "Phone"},
+    "chat": {"nl": "Chat", "en": "Chat"},
+    "walk_in": {"nl": "Balie", "en": "Walk-in counter"},
+    "callback": {"nl": "Terugbelverzoek", "en": "Call-back request"},
+}
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Period:
+    days: frozenset[int]
+    label: str
+    opens: clock
+    closes: clock
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    timezone: ZoneInfo
+    channels: Mapping[str, tuple[Period, ...] | None]  # None: always open
+
+    def is_open(self, channel: str, now: datetime) -> bool:
+        periods = self.channels[channel]
+        if periods is None:
+            return True
+        local = now.astimezone(self.timezone)
+        return any(
+            local.weekday() in p.days and p.opens <= local.time() < p.closes for p in periods
+        )
+
+    def describe(self, channel: str) -> list[dict[str, str]] | str:
+        periods = self.channels[channel]
+        if periods is None:
+            return "always"
+        return [
+            {
+                "days": p.label,
+                "opens": p.opens.strftime("%H:%M"),
+                "closes": p.closes.strftime("%H:%M"),
+            }
+            for p in periods
+        ]
+
+
+def _days(label: str) -> frozenset[int]:
+    first, _, last = label.partition("-")
+    start, end = DAYS.index(first), DAYS.index(last or first)
+    if end < start:
+        raise ValueError(label)
+    return frozenset(range(start, end + 1))
+
+
+def load_opening_hours(desk: Mapping[str, Any]) -> OpeningHours:
+    config = desk.get("opening_hours") or {}
+    try:
+        zone = ZoneInfo(config.get("timezone", "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("LOKET_CONFIG", "opening_hours.timezone: unknown zone") from None
+    channels: dict[str, tuple[Period, ...] | None] = {}
+    for channel in CHANNELS:
+        spec = config.get(channel, "always")
+        if spec == "always":
+            channels[channel] = None
+            continue
+        try:
+            periods = []
+            for label, hours in spec.items():
+                match = _HOURS.match(hours)
+                if not match:
+                    raise ValueError(hours)
+                h1, m1, h2, m2 = (int(g) for g in match.groups())
+                closes = clock(23, 59, 59) if h2 == 24 else clock(h2, m2)
+                periods.append(Period(_days(label), label, clock(h1, m1), closes))
+        except (AttributeError, ValueError):
+            raise ConfigError(
+                "LOKET_CONFIG",
+                f"opening_hours.{channel}: use 'always' or {{mon-fri: '08:00-17:00'}}",
+            ) from None
+        channels[channel] = tuple(periods)
+    return OpeningHours(zone, channels)
+
+
+class WaitEstimates:
+    """Expected waits per channel from the queue service, cached briefly.
+
+    The portal asks on every visit; the queue service should not feel that. When it does
+    not answer within the timeout, every wait is unknown, never invented.
+    """
+
+    def __init__(self, queue_url: str, timeout: float = 0.5, ttl: float = 5.0) -> None:
+        self.url = queue_url.rstrip("/") + "/v1/estimates"
+        self.timeout, self.ttl = timeout, ttl
+        self._lock = threading.Lock()
+        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._session = requests.Session()
+
+    def get(self) -> dict[str, Any]:
+        with self._lock:
+            if self._cached and time.monotonic() - self._cached[0] < self.ttl:
+                return self._cached[1]
+        try:
+            response = self._session.get(self.url, timeout=self.timeout)
+            response.raise_for_status()
+            channels = response.json()["channels"]
+            if not isinstance(channels, dict):
+                raise ValueError("channels is not an object")
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "contact options: queue service estimates unavailable (%s)", type(exc).__name__
+            )
+            return {}
+        with self._lock:
+            self._cached = (time.monotonic(), channels)
+        return channels
+
+
+def contact_options(
+    hours: OpeningHours, estimates: Mapping[str, Any], lang: str, now: datetime
+) -> dict[str, Any]:
+    options = []
+    for channel in CHANNELS:
+        estimate = estimates.get(channel) if isinstance(estimates.get(channel), dict) else {}
+        seconds = estimate.get("estimated_wait_seconds")
+        options.append(
+            {
+                "channel": channel,
+                "name": CHANNEL_NAMES[channel][lang],
+                "open_now": hours.is_open(channel, now),
+                "opening_hours": hours.describe(channel),
+                "estimated_wait_seconds": seconds if isinstance(seconds, int | float) else None,
+                "estimated_wait_low_seconds": estimate.get("estimated_wait_low_seconds"),
+                "estimated_wait_high_seconds": estimate.get("estimated_wait_high_seconds"),
+                "wait_known": isinstance(seconds, int | float),
+            }
+        )
+    return {"timezone": str(hours.timezone), "channels": options}
