@@ -1,0 +1,347 @@
+"""Intake through HTTP on SQLite and PostgreSQL: every channel, every bad input, nothing
+lost or doubled."""
+
+from __future__ import annotations
+
+import json
+import threading
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import redis
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+
+from services.intake import storage
+from services.intake.app import create_app
+from tests.support import bearer, free_port, valid_request
+
+
+@pytest.fixture
+def make_intake(make_settings):
+    apps = []
+
+    def make(**extra):
+        app = create_app(make_settings("intake", **extra))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["loket"].engine.dispose()
+
+
+@pytest.fixture
+def intake(make_intake):
+    app = make_intake()
+    return app.test_client(), app
+
+
+def rows(app, table=storage.requests):
+    with app.extensions["loket"].sessions() as session:
+        return session.execute(select(table)).all()
+
+
+def events(app, type="ticket.created"):
+    with app.extensions["loket"].sessions() as session:
+        bodies = session.scalars(
+            select(storage.outbox.c.body).where(storage.outbox.c.type == type)
+        ).all()
+    return [json.loads(b) for b in bodies]
+
+
+def post(client, key, body=None, **headers):
+    return client.post("/v1/requests", json=body or valid_request(),
+                       headers={**bearer(key), **headers})  # fmt: skip
+
+
+def test_the_catalogue_in_both_languages(intake):
+    client, _ = intake
+    nl = client.get("/v1/catalogue?lang=nl").json["categories"]
+    en = client.get("/v1/catalogue?lang=en").json["categories"]
+    assert [c["id"] for c in nl] == [c["id"] for c in en]
+    reset_nl, reset_en = nl[0], en[0]
+    assert reset_nl["name"] != reset_en["name"]
+    assert reset_en["fields"][1]["options"] == ["workstation", "email", "vpn", "other"]
+    assert client.get("/v1/catalogue?lang=fr").status_code == 422
+
+
+@pytest.mark.parametrize("channel", ["web", "email", "phone", "chat", "walk_in", "callback"])
+def test_every_channel_is_accepted_and_published(intake, keys, channel):
+    client, app = intake
+    response = post(client, keys["portal"], valid_request(channel=channel))
+    assert response.status_code == 201, response.json
+    [event] = events(app)
+    assert event["data"]["channel"] == channel
+    assert event["data"]["reference"] == response.json["reference"]
+
+
+def test_priority_comes_from_impact_and_urgency_never_from_the_client(intake, keys):
+    client, app = intake
+    assert (
+        post(client, keys["portal"], valid_request(impact="high", urgency="high")).status_code
+        == 201
+    )
+    forced = post(client, keys["portal"], valid_request(priority=1, queue="x", status="closed"))
+    assert forced.status_code == 422
+    assert set(forced.json["error"]["fields"]) == {"priority", "queue", "status"}
+    [event] = events(app)
+    assert event["data"]["priority"] == 1 and event["data"]["queue"] == "frontoffice"
+
+
+def test_a_contact_solved_on_the_spot_is_stored_published_and_its_wait_measured(intake, keys):
+    client, app = intake
+    body = valid_request(
+        channel="walk_in",
+        resolved_on_contact=True,
+        resolution="Reset the password at the counter.",
+        contact_wait_seconds=95,
+    )
+    waits, accepted = counted_walk_ins()
+    assert post(client, keys["portal"], body).status_code == 201
+    [event] = events(app)
+    assert event["data"]["resolved_on_contact"] is True
+    assert event["data"]["resolution"] == "Reset the password at the counter."
+    assert event["data"]["contact_wait_seconds"] == 95
+    assert counted_walk_ins() == (waits + 1, accepted + 1)
+    assert (
+        'loket_contact_wait_seconds_bucket{channel="walk_in",le="120.0"}'
+        in client.get("/metrics").text
+    )
+
+
+def counted_walk_ins() -> tuple[float, float]:
+    return (
+        sample("loket_contact_wait_seconds_count", channel="walk_in"),
+        sample("loket_requests_total", channel="walk_in", category="password_reset"),
+    )
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_callback_keeps_the_first_contact_time_and_its_window(intake, keys):
+    client, app = intake
+    from datetime import UTC, datetime, timedelta
+
+    started = (datetime.now(UTC) - timedelta(minutes=12)).replace(microsecond=0)
+    window = {"not_before": "2026-11-23T13:00:00+01:00", "not_after": "2026-11-23T15:00:00+01:00"}
+    body = valid_request(channel="callback", callback=window,
+                         contact_started_at=started.isoformat())  # fmt: skip
+    assert post(client, keys["phone"], body).status_code == 201
+    [event] = events(app)
+    assert event["data"]["contact_started_at"].startswith(started.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert event["data"]["callback"] == {
+        "not_before": "2026-11-23T12:00:00.000Z",
+        "not_after": "2026-11-23T14:00:00.000Z",
+    }
+
+
+def test_the_same_idempotency_key_and_body_give_the_same_answer_even_after_a_restart(
+    make_intake, keys
+):
+    first_app = make_intake()
+    first = post(first_app.test_client(), keys["portal"], **{"Idempotency-Key": "order-1"})
+    assert first.status_code == 201
+    second_app = create_app(first_app.extensions["loket"].settings)
+    try:
+        again = post(second_app.test_client(), keys["portal"], **{"Idempotency-Key": "order-1"})
+    finally:
+        second_app.extensions["loket"].engine.dispose()
+    assert again.status_code == 201
+    assert again.json == first.json
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(rows(first_app)) == 1 and len(events(first_app)) == 1
+
+
+def test_the_same_key_with_another_body_is_a_conflict(intake, keys):
+    client, app = intake
+    assert post(client, keys["portal"], **{"Idempotency-Key": "k"}).status_code == 201
+    other = post(client, keys["portal"], valid_request(subject="Other"), **{"Idempotency-Key": "k"})
+    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_conflict"
+    # Keys belong to the front-end that used them.
+    assert post(client, keys["phone"], valid_request(channel="phone"),
+                **{"Idempotency-Key": "k"}).status_code == 201  # fmt: skip
+    assert len(rows(app)) == 2
+
+
+def test_racing_identical_requests_with_one_key_store_one_request(make_intake, keys):
+    app = make_intake()
+    answers = []
+    barrier = threading.Barrier(6)
+
+    def send():
+        client = app.test_client()
+        barrier.wait()
+        response = post(client, keys["portal"], **{"Idempotency-Key": "race"})
+        answers.append((response.status_code, response.json))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {status for status, _ in answers} == {201}
+    assert len({json.dumps(body, sort_keys=True) for _, body in answers}) == 1
+    assert len(rows(app)) == 1 and len(events(app)) == 1
+
+
+def email(sender="Jan <jan@example.org>", subject="Printer on fire", message_id="<m1@x>",
+          body="It is really on fire."):  # fmt: skip
+    msg = EmailMessage()
+    msg["From"], msg["Subject"], msg["Message-ID"] = sender, subject, message_id
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def send_email(client, key, raw):
+    return client.post("/v1/inbound/email", data=raw, content_type="message/rfc822",
+                       headers=bearer(key))  # fmt: skip
+
+
+def test_an_email_becomes_an_unclassified_request_once(intake, keys):
+    client, app = intake
+    first = send_email(client, keys["portal"], email())
+    assert first.status_code == 201 and first.json["status"] == "received"
+    again = send_email(client, keys["portal"], email())
+    assert again.json == first.json
+    [event] = events(app)
+    assert event["data"]["category"] == "unclassified"
+    assert event["data"]["channel"] == "email"
+    assert event["data"]["requester"]["email"] == "jan@example.org"
+
+
+def test_a_reply_from_the_requester_is_appended_and_published(intake, keys):
+    client, app = intake
+    reference = send_email(client, keys["portal"], email()).json["reference"]
+    reply = email(subject=f"Re: [{reference}] Printer on fire", message_id="<m2@x>",
+                  body="Now the scanner too.")  # fmt: skip
+    appended = send_email(client, keys["portal"], reply)
+    assert appended.status_code == 200 and appended.json["status"] == "appended"
+    [replied] = events(app, "ticket.customer_replied")
+    assert replied["data"]["reference"] == reference
+    assert replied["data"]["message"] == "Now the scanner too."
+    assert len(rows(app, storage.messages)) == 1
+    # Someone else quoting the reference opens a request of their own.
+    stranger = email(sender="eve@example.net", subject=f"Re: {reference}", message_id="<m3@x>")
+    assert send_email(client, keys["portal"], stranger).status_code == 201
+    assert len(rows(app)) == 2
+
+
+def test_malformed_and_oversize_mail_get_clear_errors_and_do_not_block_the_next(make_intake, keys):
+    app = make_intake(LOKET_MAX_EMAIL_BYTES="2048")
+    client = app.test_client()
+    before = {reason: sample("loket_requests_rejected_total", channel="email", reason=reason)
+              for reason in ("malformed_email", "payload_too_large")}  # fmt: skip
+
+    malformed = send_email(client, keys["portal"], b"Subject: who sent this?\r\n\r\nbody")
+    assert malformed.status_code == 422
+    assert malformed.json["error"]["fields"] == {
+        "from": ["The message needs a sender address (From)."]
+    }
+    oversize = send_email(client, keys["portal"], email(body="x" * 5000))
+    assert oversize.status_code == 413
+    assert send_email(client, keys["portal"], email()).status_code == 201
+
+    for reason, count in before.items():
+        assert sample("loket_requests_rejected_total", channel="email", reason=reason) == count + 1
+
+
+def test_a_key_without_the_email_channel_may_not_post_mail(intake, keys):
+    client, _ = intake
+    assert send_email(client, keys["phone"], email()).status_code == 403
+    assert send_email(client, keys["agent"], email()).status_code == 403
+    assert client.post("/v1/inbound/email", data=email()).status_code == 401
+
+
+class _Estimates(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.server.hang:
+            self.server.release.wait(5)
+        phone = {"estimated_wait_seconds": 300, "estimated_wait_low_seconds": 120,
+                 "estimated_wait_high_seconds": 600}  # fmt: skip
+        body = json.dumps({"channels": {"phone": phone}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def queue_stub():
+    servers = []
+
+    def start(hang=False):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Estimates)
+        server.hang, server.release = hang, threading.Event()
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_contact_options_show_the_queue_services_estimates(make_intake, queue_stub):
+    client = make_intake(LOKET_QUEUE_URL=queue_stub()).test_client()
+    channels = {c["channel"]: c for c in client.get("/v1/contact-options?lang=en").json["channels"]}
+    assert len(channels) == 6
+    assert channels["phone"]["estimated_wait_seconds"] == 300 and channels["phone"]["wait_known"]
+    assert channels["web"]["wait_known"] is False
+
+
+@pytest.mark.parametrize("queue", ["down", "hanging"])
+def test_contact_options_list_every_channel_when_the_queue_service_does_not_answer(
+    make_intake, queue_stub, queue
+):
+    url = f"http://127.0.0.1:{free_port()}" if queue == "down" else queue_stub(hang=True)
+    client = make_intake(LOKET_QUEUE_URL=url).test_client()
+    response = client.get("/v1/contact-options?lang=nl")
+    assert response.status_code == 200
+    channels = response.json["channels"]
+    assert len(channels) == 6
+    assert all(c["estimated_wait_seconds"] is None and not c["wait_known"] for c in channels)
+
+
+def test_a_client_key_over_its_rate_limit_gets_429_with_retry_after(make_intake, keys):
+    client = make_intake(LOKET_RATE_LIMIT_PER_KEY="3/minute").test_client()
+    statuses = [post(client, keys["portal"]).status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+    limited = post(client, keys["portal"])
+    assert limited.json["error"]["code"] == "rate_limited"
+    assert int(limited.headers["Retry-After"]) > 0
+    # Another key has its own budget; health checks are never limited.
+    assert post(client, keys["phone"], valid_request(channel="phone")).status_code == 201
+    assert all(client.get("/healthz").status_code == 200 for _ in range(5))
+    assert (
+        'loket_requests_rejected_total{channel="web",reason="rate_limited"}'
+        in client.get("/metrics").text
+    )
+
+
+def test_an_address_over_its_rate_limit_gets_429_whatever_key_it_uses(make_intake, keys):
+    client = make_intake(LOKET_RATE_LIMIT_PER_ADDRESS="2/minute").test_client()
+    assert post(client, keys["portal"]).status_code == 201
+    assert post(client, keys["phone"], valid_request(channel="phone")).status_code == 201
+    assert post(client, "made-up-key").status_code == 429
+
+
+def test_web_workers_can_share_their_rate_limit_counts_in_redis(make_intake, keys, namespace):
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis does not answer at {url} ({exc}); start it with redis-server")
+    settings = {"LOKET_RATE_LIMIT_PER_KEY": "3/minute", "LOKET_RATE_LIMIT_STORAGE_URL": url}
+    first, second = make_intake(**settings).test_client(), make_intake(**settings).test_client()
+    assert [post(c, keys["portal"]).status_code for c in (first, second, first)] == [201] * 3
+    assert post(second, keys["portal"]).status_code == 429
