@@ -23,10 +23,12 @@ PUBLIC_MESSAGES = {
     "en": {
         "queued": "We received your request; it is waiting for the next available agent.",
         "resolved": "Your request was resolved.",
+        "customer_replied": "We received your message; it was added to your request.",
     },
     "nl": {
         "queued": "We hebben je verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
         "resolved": "Je verzoek is opgelost.",
+        "customer_replied": "We hebben je bericht ontvangen en bij je verzoek gevoegd.",
     },
 }
 

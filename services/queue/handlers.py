@@ -12,7 +12,7 @@ from services.common.events import Event, isoformat, to_utc
 from services.common.hashing import secret_digest
 from services.common.outbox import add_events
 from services.queue import domain, storage
-from services.queue.schemas import TicketCreatedSchema
+from services.queue.schemas import CustomerRepliedSchema, TicketCreatedSchema
 
 
 def on_ticket_created(sla: Mapping[str, Any]) -> Handler:
@@ -70,5 +70,29 @@ def on_ticket_created(sla: Mapping[str, Any]) -> Handler:
     return handle
 
 
+def on_customer_replied(session: Session, event: Event) -> None:
+    """The customer's own words go to the agents; the status page confirms receipt."""
+    data = CustomerRepliedSchema().load(event.data)
+    ticket = storage.ticket_by_id(session, data["ticket_id"])
+    if ticket is None:
+        # Redelivery can overtake the ticket's creation: requeue; the delivery limit
+        # dead-letters a reply to a ticket that never comes.
+        raise LookupError(f"ticket {data['ticket_id']} is not known yet")
+    language = (ticket.requester or {}).get("language", "nl")
+    storage.add_history(
+        session,
+        ticket.id,
+        to_utc(data["received_at"]),
+        "customer_replied",
+        ticket.status,
+        public_message=domain.public_message("customer_replied", language),
+        internal_note=data["message"],
+        actor="customer",
+    )
+
+
 def handlers(desk: Mapping[str, Any]) -> dict[tuple[str, int], Handler]:
-    return {("ticket.created", 1): on_ticket_created(desk["sla"])}
+    return {
+        ("ticket.created", 1): on_ticket_created(desk["sla"]),
+        ("ticket.customer_replied", 1): on_customer_replied,
+    }

@@ -41,6 +41,19 @@ class TicketCreatedSchema(Schema):
     resolution = fields.String(load_default=None, allow_none=True)
 
 
+class CustomerRepliedSchema(Schema):
+    """`ticket.customer_replied` v1 data."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    reference = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    message = fields.String(required=True)
+    received_at = fields.AwareDateTime(required=True)
+
+
 class UpdateSchema(Schema):
     at = fields.String(required=True)
     status = fields.String(required=True)

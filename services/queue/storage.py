@@ -86,6 +86,7 @@ def add_history(
     status: str,
     public_message: str | None = None,
     actor: str | None = None,
+    internal_note: str | None = None,
 ) -> None:
     session.execute(
         insert(history).values(
@@ -95,8 +96,13 @@ def add_history(
             status=status,
             public_message=public_message,
             actor=actor,
+            internal_note=internal_note,
         )
     )
+
+
+def ticket_by_id(session: Session, ticket_id: str) -> Row | None:
+    return session.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
 
 
 def ticket_by_reference(session: Session, reference: str) -> Row | None:

@@ -80,3 +80,32 @@ def test_the_launcher_refuses_to_start_without_a_broker(tmp_path):
     assert result.returncode == 1
     assert "No RabbitMQ answers" in result.stderr and "rabbitmq-server" in result.stderr
     assert AMQP_URL not in result.stderr
+
+
+def test_an_email_and_its_reply_reach_the_queue_and_the_status_page(desk):
+    from email.message import EmailMessage
+
+    def mail(subject: str, message_id: str, body: str) -> bytes:
+        msg = EmailMessage()
+        msg["From"], msg["Subject"], msg["Message-ID"] = (
+            "Jan <jan@example.org>",
+            subject,
+            message_id,
+        )
+        msg.set_content(body)
+        msg["Content-Language"] = "en"
+        return msg.as_bytes()
+
+    url = f"{desk.urls['intake']}/v1/inbound/email"
+    headers = {**bearer(desk.keys["portal"]), "Content-Type": "message/rfc822"}
+    accepted = requests.post(url, data=mail("Printer", "<e2e-1@x>", "On fire"), headers=headers,
+                             timeout=10).json()  # fmt: skip
+    wait_until(lambda: tracked(desk, accepted), timeout=30, what="the e-mailed request")
+    reply = mail(f"Re: [{accepted['reference']}] Printer", "<e2e-2@x>", "Still on fire")
+    assert requests.post(url, data=reply, headers=headers, timeout=10).status_code == 200
+    status = wait_until(
+        lambda: (s := tracked(desk, accepted)) and len(s["updates"]) == 2 and s,
+        timeout=30, what="the reply on the status page",
+    )  # fmt: skip
+    assert "message" in status["updates"][1]["message"]
+    assert "Still on fire" not in str(status)  # the customer's words stay with the agents
