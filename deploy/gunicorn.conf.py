@@ -10,6 +10,9 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Several gunicorns run side by side (one per service); their control sockets would share
+# one path, and nothing of ours uses them.
+control_socket_disable = True
 # No max_requests: recycled workers pile up prometheus multiprocess files.
 max_requests = 0
 limit_request_line = 8190

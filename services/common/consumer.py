@@ -26,9 +26,8 @@ from enum import Enum
 
 import pika
 from marshmallow import ValidationError
-from sqlalchemy import Table, insert
+from sqlalchemy import Connection, Engine, Table, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from services.common import broker
 from services.common.db import transaction
@@ -37,7 +36,7 @@ from services.common.metrics import EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Session, Event], None]
+Handler = Callable[[Connection, Event], None]
 Handlers = Mapping[tuple[str, int], Handler]
 
 
@@ -52,11 +51,9 @@ class Outcome(Enum):
 class EventProcessor:
     """Turns one message body into an outcome; knows nothing about the broker."""
 
-    def __init__(
-        self, *, service: str, sessions: sessionmaker[Session], inbox: Table, handlers: Handlers
-    ) -> None:
+    def __init__(self, *, service: str, engine: Engine, inbox: Table, handlers: Handlers) -> None:
         self.service = service
-        self.sessions = sessions
+        self.engine = engine
         self.inbox = inbox
         self.handlers = dict(handlers)
         self.known_types = {event_type for event_type, _ in self.handlers}
@@ -102,16 +99,15 @@ class EventProcessor:
 
     def _apply(self, handler: Handler, event: Event) -> Outcome:
         try:
-            with transaction(self.sessions) as session:
+            with transaction(self.engine) as conn:
                 # The inbox row goes first: a competing consumer with the same event
                 # waits on it and then fails the unique key instead of doing the work twice.
-                session.execute(
+                conn.execute(
                     insert(self.inbox).values(
                         event_id=event.id, type=event.type, processed_at=utcnow()
                     )
                 )
-                session.flush()
-                handler(session, event)
+                handler(conn, event)
         except IntegrityError:
             if self._seen(event.id):
                 return Outcome.DUPLICATE
@@ -119,8 +115,8 @@ class EventProcessor:
         return Outcome.PROCESSED
 
     def _seen(self, event_id: str) -> bool:
-        with transaction(self.sessions) as session:
-            found = session.execute(
+        with transaction(self.engine) as conn:
+            found = conn.execute(
                 self.inbox.select().where(self.inbox.c.event_id == event_id)
             ).first()
         return found is not None

@@ -44,7 +44,17 @@ class Event:
     causation_id: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(EnvelopeSchema().dump(self), separators=(",", ":"), sort_keys=True)
+        envelope = {
+            "id": self.id,
+            "type": self.type,
+            "version": self.version,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "data": self.data,
+        }
+        return json.dumps(envelope, separators=(",", ":"), sort_keys=True)
 
     def caused(self, type: str, data: dict[str, Any], source: str) -> Event:
         """A follow-up event that keeps this one's correlation and names it as cause."""

@@ -20,7 +20,9 @@ from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     DateTime,
+    Engine,
     Integer,
     MetaData,
     String,
@@ -31,7 +33,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session, sessionmaker
 
 from services.common import broker
 from services.common.db import transaction
@@ -69,7 +70,7 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
-def add_events(session: Session, outbox: Table, events: Iterable[Event]) -> None:
+def add_events(conn: Connection, outbox: Table, events: Iterable[Event]) -> None:
     """Stage events in the caller's transaction; they leave only if it commits."""
     now = utcnow()
     rows = [
@@ -84,11 +85,11 @@ def add_events(session: Session, outbox: Table, events: Iterable[Event]) -> None
         for e in events
     ]
     if rows:
-        session.execute(insert(outbox), rows)
+        conn.execute(insert(outbox), rows)
 
 
-def backlog(session: Session, outbox: Table) -> int:
-    return session.scalar(select(func.count()).where(outbox.c.sent_at.is_(None))) or 0
+def backlog(conn: Connection, outbox: Table) -> int:
+    return conn.scalar(select(func.count()).where(outbox.c.sent_at.is_(None))) or 0
 
 
 class OutboxRelay:
@@ -96,7 +97,7 @@ class OutboxRelay:
         self,
         *,
         service: str,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         outbox: Table,
         amqp_url: str,
         namespace: str,
@@ -105,7 +106,7 @@ class OutboxRelay:
         idle_seconds: float = 0.05,
     ) -> None:
         self.service = service
-        self.sessions = sessions
+        self.engine = engine
         self.outbox = outbox
         self.amqp_url = amqp_url
         self.namespace = namespace
@@ -113,7 +114,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.exchange = broker.name(namespace, broker.EVENTS_EXCHANGE)
-        self.skip_locked = sessions.kw["bind"].dialect.name == "postgresql"
+        self.skip_locked = engine.dialect.name == "postgresql"
 
     def run(self, stop: threading.Event) -> None:
         """Relay until asked to stop, reconnecting with backoff when the broker goes."""
@@ -149,7 +150,7 @@ class OutboxRelay:
     def relay_batch(self, channel: BlockingChannel) -> int:
         """Publish one batch of due rows; returns how many rows it looked at."""
         sent: list[tuple[int, str]] = []
-        with transaction(self.sessions) as session:
+        with transaction(self.engine) as conn:
             now = utcnow()
             query = (
                 select(
@@ -161,16 +162,16 @@ class OutboxRelay:
             )
             if self.skip_locked:
                 query = query.with_for_update(skip_locked=True)
-            rows = session.execute(query).all()
+            rows = conn.execute(query).all()
             for row in rows:
                 try:
                     self._publish(channel, row.type, row.event_id, row.body)
                 except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
-                    self._postpone(session, row.id, repr(exc))
+                    self._postpone(conn, row.id, repr(exc))
                     continue
                 sent.append((row.id, row.type))
             if sent:
-                session.execute(
+                conn.execute(
                     update(self.outbox)
                     .where(self.outbox.c.id.in_([row_id for row_id, _ in sent]))
                     .values(sent_at=now)
@@ -194,10 +195,10 @@ class OutboxRelay:
             mandatory=True,
         )
 
-    def _postpone(self, session: Session, row_id: int, error: str) -> None:
+    def _postpone(self, conn: Connection, row_id: int, error: str) -> None:
         log.error("relay: broker refused outbox row %s: %s", row_id, error)
         attempts = self.outbox.c.attempts
-        session.execute(
+        conn.execute(
             update(self.outbox)
             .where(self.outbox.c.id == row_id)
             .values(
@@ -208,8 +209,8 @@ class OutboxRelay:
         )
 
 
-def purge_sent(session: Session, outbox: Table, older_than: timedelta) -> int:
+def purge_sent(conn: Connection, outbox: Table, older_than: timedelta) -> int:
     """Sent rows are kept a while for audit, then dropped so the table stays small."""
     cutoff = utcnow() - older_than
-    result = session.execute(outbox.delete().where(outbox.c.sent_at < cutoff))
+    result = conn.execute(outbox.delete().where(outbox.c.sent_at < cutoff))
     return result.rowcount or 0

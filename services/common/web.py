@@ -20,13 +20,12 @@ from flask_limiter import Limit, Limiter
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import metrics
 from services.common.auth import KeyRing
 from services.common.config import Settings
-from services.common.db import make_engine, make_session_factory
+from services.common.db import make_engine
 from services.common.errors import ApiError, register_error_handlers
 from services.common.events import utcnow
 from services.common.hashing import secret_digest
@@ -42,7 +41,6 @@ class Runtime:
 
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
     keyring: KeyRing
     outbox: Table
     openapi: Callable[[], dict[str, Any]]
@@ -80,7 +78,6 @@ def create_service_app(
     rt = Runtime(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
         keyring=KeyRing.load(settings.api_keys_file),
         outbox=outbox,
         openapi=_cached(openapi),
@@ -130,7 +127,7 @@ def _install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         storage_uri=settings.rate_limit_storage_url,
         key_prefix=f"loket:{settings.namespace}:{settings.service}",
         headers_enabled=True,
-        strategy="moving-window",
+        strategy="sliding-window-counter",
         # A limiter whose shared store is down must not take the desk down with it.
         swallow_errors=True,
         in_memory_fallback_enabled=True,
@@ -172,8 +169,8 @@ def _install_request_hooks(app: Flask, service: str) -> None:
 
 
 def _backlog(rt: Runtime) -> tuple[int, datetime | None]:
-    with rt.sessions() as session:
-        count, oldest = session.execute(
+    with rt.engine.connect() as conn:
+        count, oldest = conn.execute(
             select(func.count(), func.min(rt.outbox.c.created_at)).where(
                 rt.outbox.c.sent_at.is_(None)
             )

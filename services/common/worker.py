@@ -16,12 +16,11 @@ from datetime import timedelta
 from types import FrameType
 
 from prometheus_client import start_http_server
-from sqlalchemy import Table
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, Table
 
 from services.common.config import Settings
 from services.common.consumer import Consumer, EventProcessor, Handlers
-from services.common.db import make_engine, make_session_factory, transaction
+from services.common.db import make_engine, transaction
 from services.common.outbox import OutboxRelay, purge_sent
 
 log = logging.getLogger(__name__)
@@ -32,11 +31,11 @@ SENT_EVENTS_KEPT = timedelta(days=7)
 
 @dataclass(frozen=True)
 class Timer:
-    """A periodic task, such as an SLA check; it gets the session factory."""
+    """A periodic task, such as an SLA check; it gets the conn factory."""
 
     name: str
     interval_seconds: float
-    run: Callable[[sessionmaker[Session]], None]
+    run: Callable[[Engine], None]
 
 
 @dataclass
@@ -47,19 +46,19 @@ class WorkerSpec:
     timers: list[Timer] = field(default_factory=list)
 
 
-def _run_timer(timer: Timer, sessions: sessionmaker[Session], stop: threading.Event) -> None:
+def _run_timer(timer: Timer, engine: Engine, stop: threading.Event) -> None:
     while not stop.wait(timer.interval_seconds):
         try:
-            timer.run(sessions)
+            timer.run(engine)
         except Exception:
             log.exception(
                 "timer %s failed; it runs again in %ss", timer.name, timer.interval_seconds
             )
 
 
-def _purge_outbox(sessions: sessionmaker[Session], outbox: Table) -> None:
-    with transaction(sessions) as session:
-        purged = purge_sent(session, outbox, older_than=SENT_EVENTS_KEPT)
+def _purge_outbox(engine: Engine, outbox: Table) -> None:
+    with transaction(engine) as conn:
+        purged = purge_sent(conn, outbox, older_than=SENT_EVENTS_KEPT)
     if purged:
         log.info("outbox: purged %s sent events", purged)
 
@@ -67,13 +66,13 @@ def _purge_outbox(sessions: sessionmaker[Session], outbox: Table) -> None:
 def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
+    engine = engine
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr="0.0.0.0")  # noqa: S104
 
     relay = OutboxRelay(
         service=settings.service,
-        sessions=sessions,
+        engine=engine,
         outbox=spec.outbox,
         amqp_url=settings.amqp_url,
         namespace=settings.namespace,
@@ -84,7 +83,7 @@ def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | Non
         if spec.inbox is None:
             raise ValueError("a consuming worker needs an inbox table")
         processor = EventProcessor(
-            service=settings.service, sessions=sessions, inbox=spec.inbox, handlers=spec.handlers
+            service=settings.service, engine=engine, inbox=spec.inbox, handlers=spec.handlers
         )
         consumer = Consumer(
             processor=processor,
@@ -96,7 +95,7 @@ def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | Non
     purge = Timer("outbox-purge", 3600, lambda s: _purge_outbox(s, spec.outbox))
     for timer in [*spec.timers, purge]:
         threads.append(
-            threading.Thread(target=_run_timer, args=(timer, sessions, stop), name=timer.name)
+            threading.Thread(target=_run_timer, args=(timer, engine, stop), name=timer.name)
         )
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from services.common.consumer import Handler
 from services.common.events import Event, to_utc
@@ -10,11 +10,11 @@ from services.feedback import storage
 from services.feedback.schemas import ContactSchema
 
 
-def on_ticket_created(session: Session, event: Event) -> None:
+def on_ticket_created(conn: Connection, event: Event) -> None:
     """Every contact is data, also one solved on the spot."""
     contact = ContactSchema().load(event.data)
     contact["created_at"] = to_utc(contact["created_at"])
-    storage.record_contact(session, contact)
+    storage.record_contact(conn, contact)
 
 
 def handlers() -> dict[tuple[str, int], Handler]:

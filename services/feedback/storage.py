@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, String, Table, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+)
 
 from services.common.outbox import inbox_table, outbox_table
 
@@ -26,9 +36,9 @@ contacts = Table(
 )
 
 
-def record_contact(session: Session, contact: dict[str, Any]) -> None:
-    exists = session.scalar(
+def record_contact(conn: Connection, contact: dict[str, Any]) -> None:
+    exists = conn.scalar(
         select(contacts.c.ticket_id).where(contacts.c.ticket_id == contact["ticket_id"])
     )
     if exists is None:
-        session.execute(insert(contacts).values(**contact))
+        conn.execute(insert(contacts).values(**contact))

@@ -16,7 +16,7 @@ from services.intake import inbound_email, service
 from services.intake.contact_options import OpeningHours, WaitEstimates, contact_options
 from services.intake.domain import body_digest
 from services.intake.metrics import CONTACT_WAIT, REJECTED, REQUESTS
-from services.intake.schemas import AcceptedSchema, RequestValidator
+from services.intake.schemas import RequestValidator
 
 bp = Blueprint("intake", __name__, url_prefix="/v1")
 COUNTED_ENDPOINTS = {"intake.submit_request", "intake.receive_email"}
@@ -122,7 +122,6 @@ def submit_request() -> tuple[Response, int]:
         ) from None
     if not replayed:
         _count(submitted["channel"], submitted["category"], submitted.get("contact_wait_seconds"))
-    AcceptedSchema().validate(answer[1])
     return _answer(answer, replayed)
 
 

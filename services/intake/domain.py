@@ -33,7 +33,15 @@ def derive_priority(
 
 
 def reference_for(sequence: int) -> str:
+    """References are derived from the request's sequence number, never stored apart."""
     return f"{REFERENCE_PREFIX}{sequence:06d}"
+
+
+def sequence_of(reference: str) -> int | None:
+    digits = reference.removeprefix(REFERENCE_PREFIX)
+    if not reference.startswith(REFERENCE_PREFIX) or len(digits) < 6 or not digits.isdigit():
+        return None
+    return int(digits)
 
 
 def new_tracking_token() -> str:
@@ -159,7 +167,7 @@ def customer_replied_data(
 ) -> dict[str, Any]:
     return {
         "ticket_id": request["id"],
-        "reference": request["reference"],
+        "reference": reference_for(request["seq"]),
         "channel": channel,
         "message": message,
         "received_at": isoformat(received_at),

@@ -172,12 +172,13 @@ class RequestValidator:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
+        self.request_schema = RequestSchema()
         self.forms = {c.id: form_schema(c) for c in catalogue.categories.values()}
 
     def load(self, body: Any) -> dict[str, Any]:
         errors: dict[str, Any] = {}
         try:
-            data = RequestSchema().load(body)
+            data = self.request_schema.load(body)
         except ValidationError as exc:
             if not isinstance(exc.messages, dict) or not isinstance(body, dict):
                 raise

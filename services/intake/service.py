@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.db import transaction
 from services.common.events import Event
@@ -27,7 +27,7 @@ class IdempotencyConflict(Exception):
 
 @dataclass(frozen=True)
 class Intake:
-    sessions: sessionmaker[Session]
+    engine: Engine
     catalogue: Catalogue
     public_base_url: str
     default_language: str = "nl"
@@ -39,7 +39,7 @@ def _status_url(intake: Intake, reference: str, token: str) -> str:
 
 def _store_request(
     intake: Intake,
-    session: Session,
+    conn: Connection,
     submitted: Mapping[str, Any],
     submitted_by: str,
     correlation_id: str,
@@ -47,14 +47,14 @@ def _store_request(
 ) -> Answer:
     category = intake.catalogue.categories[submitted["category"]]
     new = domain.new_request(submitted, category, intake.catalogue, submitted_by, now)
-    reference = storage.insert_request(session, new.row, domain.reference_for)
+    reference = domain.reference_for(storage.insert_request(conn, new.row))
     created = Event(
         type="ticket.created",
         data=domain.ticket_created_data(new.row, reference, new.tracking_token),
         source="intake",
         correlation_id=correlation_id,
     )
-    add_events(session, storage.outbox, [created])
+    add_events(conn, storage.outbox, [created])
     return 201, {
         "id": new.id,
         "reference": reference,
@@ -65,12 +65,12 @@ def _store_request(
 
 
 def once(
-    sessions: sessionmaker[Session],
+    engine: Engine,
     scope: str,
     key: str | None,
     body_sha256: str,
     now: datetime,
-    produce: Callable[[Session], Answer],
+    produce: Callable[[Connection], Answer],
     *,
     same_body_required: bool = True,
 ) -> tuple[Answer, bool]:
@@ -81,8 +81,8 @@ def once(
     loser returns the winner's answer.
     """
     if key is None:
-        with transaction(sessions) as session:
-            return produce(session), False
+        with transaction(engine) as conn:
+            return produce(conn), False
 
     def replay(stored: Any) -> tuple[Answer, bool]:
         if same_body_required and stored.body_sha256 != body_sha256:
@@ -90,16 +90,16 @@ def once(
         return (stored.status_code, stored.response), True
 
     try:
-        with transaction(sessions) as session:
-            stored = storage.remembered_answer(session, scope, key)
+        with transaction(engine) as conn:
+            stored = storage.remembered_answer(conn, scope, key)
             if stored is not None:
                 return replay(stored)
-            status, response = produce(session)
-            storage.remember_answer(session, scope, key, body_sha256, status, response, now)
+            status, response = produce(conn)
+            storage.remember_answer(conn, scope, key, body_sha256, status, response, now)
             return (status, response), False
     except IntegrityError:
-        with transaction(sessions) as session:
-            stored = storage.remembered_answer(session, scope, key)
+        with transaction(engine) as conn:
+            stored = storage.remembered_answer(conn, scope, key)
         if stored is None:
             raise
         return replay(stored)
@@ -116,14 +116,12 @@ def submit_request(
     now: datetime,
 ) -> tuple[Answer, bool]:
     return once(
-        intake.sessions,
+        intake.engine,
         f"requests:{submitted_by}",
         idempotency_key,
         body_sha256,
         now,
-        lambda session: _store_request(
-            intake, session, submitted, submitted_by, correlation_id, now
-        ),
+        lambda conn: _store_request(intake, conn, submitted, submitted_by, correlation_id, now),
     )
 
 
@@ -139,12 +137,12 @@ def receive_email(
     """A reply to a known request from its requester, or else a new request; the same
     Message-ID twice is one message."""
 
-    def produce(session: Session) -> Answer:
-        reference = email.reference
-        request = storage.request_by_reference(session, reference) if reference else None
+    def produce(conn: Connection) -> Answer:
+        seq = domain.sequence_of(email.reference) if email.reference else None
+        request = storage.request_by_sequence(conn, seq) if seq else None
         if request is not None and domain.is_reply_from_requester(email, request._mapping):
             storage.add_message(
-                session,
+                conn,
                 {
                     "request_id": request.id,
                     "channel": "email",
@@ -159,13 +157,14 @@ def receive_email(
                 source="intake",
                 correlation_id=correlation_id,
             )
-            add_events(session, storage.outbox, [replied])
-            return 200, {"id": request.id, "reference": request.reference, "status": "appended"}
+            add_events(conn, storage.outbox, [replied])
+            reference = domain.reference_for(request.seq)
+            return 200, {"id": request.id, "reference": reference, "status": "appended"}
         submitted = domain.request_from_email(email, intake.catalogue, intake.default_language)
-        return _store_request(intake, session, submitted, submitted_by, correlation_id, now)
+        return _store_request(intake, conn, submitted, submitted_by, correlation_id, now)
 
     return once(
-        intake.sessions,
+        intake.engine,
         EMAIL_SCOPE,
         email.message_id,
         body_sha256,

@@ -3,7 +3,6 @@ keys, and the outbox."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Float,
     ForeignKey,
@@ -24,10 +24,8 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    update,
 )
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session
 
 from services.common.outbox import outbox_table
 
@@ -41,7 +39,6 @@ requests = Table(
     # The number behind the reference: unique and increasing.
     Column("seq", _Id, primary_key=True, autoincrement=True),
     Column("id", String(36), nullable=False, unique=True),
-    Column("reference", String(32), nullable=True, unique=True),
     Column("tracking_token_sha256", String(64), nullable=False),
     Column("submitted_by", String(64), nullable=False),
     Column("channel", String(16), nullable=False),
@@ -87,26 +84,21 @@ idempotency_keys = Table(
 )
 
 
-def insert_request(
-    session: Session, row: dict[str, Any], reference_for: Callable[[int], str]
-) -> str:
-    """Store a request and give it its reference from its sequence number."""
-    seq = session.execute(insert(requests).values(**row)).inserted_primary_key[0]
-    reference = reference_for(seq)
-    session.execute(update(requests).where(requests.c.seq == seq).values(reference=reference))
-    return reference
+def insert_request(conn: Connection, row: dict[str, Any]) -> int:
+    """Store a request; its sequence number is what its reference shows."""
+    return conn.execute(insert(requests).values(**row)).inserted_primary_key[0]
 
 
-def request_by_reference(session: Session, reference: str) -> Row | None:
-    return session.execute(select(requests).where(requests.c.reference == reference)).first()
+def request_by_sequence(conn: Connection, seq: int) -> Row | None:
+    return conn.execute(select(requests).where(requests.c.seq == seq)).first()
 
 
-def add_message(session: Session, message: dict[str, Any]) -> None:
-    session.execute(insert(messages).values(**message))
+def add_message(conn: Connection, message: dict[str, Any]) -> None:
+    conn.execute(insert(messages).values(**message))
 
 
-def remembered_answer(session: Session, scope: str, key: str) -> Row | None:
-    return session.execute(
+def remembered_answer(conn: Connection, scope: str, key: str) -> Row | None:
+    return conn.execute(
         select(idempotency_keys).where(
             idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
         )
@@ -114,7 +106,7 @@ def remembered_answer(session: Session, scope: str, key: str) -> Row | None:
 
 
 def remember_answer(
-    session: Session,
+    conn: Connection,
     scope: str,
     key: str,
     body_sha256: str,
@@ -122,7 +114,7 @@ def remember_answer(
     response: dict[str, Any],
     now: datetime,
 ) -> None:
-    session.execute(
+    conn.execute(
         insert(idempotency_keys).values(
             scope=scope,
             key=key,
@@ -134,6 +126,6 @@ def remember_answer(
     )
 
 
-def forget_answers_before(session: Session, cutoff: datetime) -> int:
-    result = session.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff))
+def forget_answers_before(conn: Connection, cutoff: datetime) -> int:
+    result = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < cutoff))
     return result.rowcount or 0

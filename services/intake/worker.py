@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 
 from services.common.config import Settings
 from services.common.db import transaction
@@ -16,9 +16,9 @@ from services.intake import storage
 IDEMPOTENCY_KEYS_KEPT = timedelta(hours=24)
 
 
-def forget_old_answers(sessions: sessionmaker[Session]) -> None:
-    with transaction(sessions) as session:
-        storage.forget_answers_before(session, utcnow() - IDEMPOTENCY_KEYS_KEPT)
+def forget_old_answers(engine: Engine) -> None:
+    with transaction(engine) as conn:
+        storage.forget_answers_before(conn, utcnow() - IDEMPOTENCY_KEYS_KEPT)
 
 
 def spec() -> WorkerSpec:

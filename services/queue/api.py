@@ -21,18 +21,18 @@ bp = Blueprint("queue", __name__, url_prefix="/v1")
 def track(reference: str) -> Response:
     """A customer's view of one request, opened by its tracking token and nothing else."""
     token = request.args.get("token", "")
-    with runtime().sessions() as session:
-        ticket = storage.ticket_by_reference(session, reference)
+    with runtime().engine.connect() as conn:
+        ticket = storage.ticket_by_reference(conn, reference)
         # A wrong token and an unknown reference must be indistinguishable.
         if ticket is None or not hmac.compare_digest(
             ticket.tracking_token_sha256, secret_digest(token)
         ):
             raise not_found("request")
         waiting = ticket.status == "queued"
-        position = storage.queue_position(session, ticket) if waiting else None
+        position = storage.queue_position(conn, ticket) if waiting else None
         updates = [
             {"at": isoformat(h.at), "status": h.status, "message": h.public_message}
-            for h in storage.public_history(session, ticket.id)
+            for h in storage.public_history(conn, ticket.id)
         ]
     status = {
         "reference": ticket.reference,

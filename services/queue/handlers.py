@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from services.common.consumer import Handler
 from services.common.events import Event, isoformat, to_utc
@@ -16,9 +16,9 @@ from services.queue.schemas import CustomerRepliedSchema, TicketCreatedSchema
 
 
 def on_ticket_created(sla: Mapping[str, Any]) -> Handler:
-    def handle(session: Session, event: Event) -> None:
+    def handle(conn: Connection, event: Event) -> None:
         data = TicketCreatedSchema().load(event.data)
-        if storage.ticket_exists(session, data["ticket_id"]):
+        if storage.ticket_exists(conn, data["ticket_id"]):
             return
         created_at = to_utc(data["created_at"])
         contact = data["contact_started_at"]
@@ -45,42 +45,42 @@ def on_ticket_created(sla: Mapping[str, Any]) -> Handler:
             "due_at": domain.due_at(start, data["priority"], data["channel"], sla),
             "updated_at": created_at,
         }
-        storage.add_ticket(session, ticket)
+        storage.add_ticket(conn, ticket)
         message = domain.public_message(status, language)
         if status == "resolved" and data["resolution"]:
             message = data["resolution"]
-        storage.add_history(session, ticket["id"], created_at, "created", status, message)
+        storage.add_history(conn, ticket["id"], created_at, "created", status, message)
         if status != "queued":
             return
-        row = storage.ticket_by_reference(session, ticket["reference"])
+        row = storage.ticket_by_reference(conn, ticket["reference"])
         queued = event.caused(
             "ticket.queued",
             {
                 "ticket_id": ticket["id"],
                 "reference": ticket["reference"],
                 "queue": ticket["queue"],
-                "position": storage.queue_position(session, row),
+                "position": storage.queue_position(conn, row),
                 "due_at": isoformat(ticket["due_at"]),
                 "estimated_wait_seconds": None,
             },
             source="queue",
         )
-        add_events(session, storage.outbox, [queued])
+        add_events(conn, storage.outbox, [queued])
 
     return handle
 
 
-def on_customer_replied(session: Session, event: Event) -> None:
+def on_customer_replied(conn: Connection, event: Event) -> None:
     """The customer's own words go to the agents; the status page confirms receipt."""
     data = CustomerRepliedSchema().load(event.data)
-    ticket = storage.ticket_by_id(session, data["ticket_id"])
+    ticket = storage.ticket_by_id(conn, data["ticket_id"])
     if ticket is None:
         # Redelivery can overtake the ticket's creation: requeue; the delivery limit
         # dead-letters a reply to a ticket that never comes.
         raise LookupError(f"ticket {data['ticket_id']} is not known yet")
     language = (ticket.requester or {}).get("language", "nl")
     storage.add_history(
-        session,
+        conn,
         ticket.id,
         to_utc(data["received_at"]),
         "customer_replied",

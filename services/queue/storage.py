@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
@@ -24,7 +25,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session
 
 from services.common.outbox import inbox_table, outbox_table
 
@@ -70,16 +70,16 @@ history = Table(
 )
 
 
-def ticket_exists(session: Session, ticket_id: str) -> bool:
-    return session.scalar(select(tickets.c.id).where(tickets.c.id == ticket_id)) is not None
+def ticket_exists(conn: Connection, ticket_id: str) -> bool:
+    return conn.scalar(select(tickets.c.id).where(tickets.c.id == ticket_id)) is not None
 
 
-def add_ticket(session: Session, ticket: dict[str, Any]) -> None:
-    session.execute(insert(tickets).values(**ticket))
+def add_ticket(conn: Connection, ticket: dict[str, Any]) -> None:
+    conn.execute(insert(tickets).values(**ticket))
 
 
 def add_history(
-    session: Session,
+    conn: Connection,
     ticket_id: str,
     at: datetime,
     kind: str,
@@ -88,7 +88,7 @@ def add_history(
     actor: str | None = None,
     internal_note: str | None = None,
 ) -> None:
-    session.execute(
+    conn.execute(
         insert(history).values(
             ticket_id=ticket_id,
             at=at,
@@ -101,17 +101,17 @@ def add_history(
     )
 
 
-def ticket_by_id(session: Session, ticket_id: str) -> Row | None:
-    return session.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+def ticket_by_id(conn: Connection, ticket_id: str) -> Row | None:
+    return conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
 
 
-def ticket_by_reference(session: Session, reference: str) -> Row | None:
-    return session.execute(select(tickets).where(tickets.c.reference == reference)).first()
+def ticket_by_reference(conn: Connection, reference: str) -> Row | None:
+    return conn.execute(select(tickets).where(tickets.c.reference == reference)).first()
 
 
-def queue_position(session: Session, ticket: Row) -> int:
+def queue_position(conn: Connection, ticket: Row) -> int:
     """1 + the waiting tickets of the same queue that come first in fair order."""
-    ahead = session.scalar(
+    ahead = conn.scalar(
         select(func.count()).where(
             tickets.c.queue == ticket.queue,
             tickets.c.status == "queued",
@@ -129,9 +129,9 @@ def queue_position(session: Session, ticket: Row) -> int:
     return (ahead or 0) + 1
 
 
-def public_history(session: Session, ticket_id: str) -> list[Row]:
+def public_history(conn: Connection, ticket_id: str) -> list[Row]:
     return list(
-        session.execute(
+        conn.execute(
             select(history.c.at, history.c.status, history.c.public_message)
             .where(history.c.ticket_id == ticket_id)
             .order_by(history.c.id)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from services.common import broker
 from services.common.consumer import Consumer, EventProcessor
-from services.common.db import make_engine, make_session_factory
+from services.common.db import make_engine
 from services.common.events import Event
 from services.common.worker import run_worker
 from services.queue import storage
@@ -60,33 +60,33 @@ def queue_worker(make_settings):
     thread.start()
     wait_until(lambda: _declared(settings.namespace), what="the worker's queue")
     engine = make_engine(settings.database_url)
-    yield settings, make_session_factory(engine)
+    yield settings, engine
     stop.set()
     thread.join(timeout=30)
     engine.dispose()
 
 
-def count(sessions, table, *where) -> int:
-    with sessions() as session:
-        return session.scalar(select(func.count()).select_from(table).where(*where))
+def count(engine, table, *where) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(table).where(*where))
 
 
 def test_a_redelivered_event_changes_nothing(queue_worker):
-    settings, sessions = queue_worker
+    settings, engine = queue_worker
     event = ticket_created()
     duplicates_before = consumed("duplicate")
     for _ in range(3):
         publish_raw(settings.namespace, event.type, event.to_json().encode(), message_id=event.id)
     wait_until(lambda: consumed("duplicate") - duplicates_before >= 2, what="two duplicates")
 
-    assert count(sessions, storage.tickets) == 1
-    assert count(sessions, storage.history) == 1
-    assert count(sessions, storage.inbox) == 1
-    assert count(sessions, storage.outbox, storage.outbox.c.type == "ticket.queued") == 1
+    assert count(engine, storage.tickets) == 1
+    assert count(engine, storage.history) == 1
+    assert count(engine, storage.inbox) == 1
+    assert count(engine, storage.outbox, storage.outbox.c.type == "ticket.queued") == 1
 
 
 def test_poison_messages_are_dead_lettered_and_the_consumer_goes_on(queue_worker):
-    settings, sessions = queue_worker
+    settings, engine = queue_worker
     valid = ticket_created()
     wrong_data = ticket_created(priority="urgent")
     future = Event(type="ticket.created", data=valid.data, source="intake", version=99)
@@ -104,8 +104,8 @@ def test_poison_messages_are_dead_lettered_and_the_consumer_goes_on(queue_worker
 
     dead = broker.dead_letter_queue_name(settings.namespace, "queue")
     wait_until(lambda: queue_depth(dead) == len(poison), what="poison in the dead-letter queue")
-    wait_until(lambda: count(sessions, storage.tickets) == 1, what="the valid event processed")
-    assert count(sessions, storage.inbox) == 1
+    wait_until(lambda: count(engine, storage.tickets) == 1, what="the valid event processed")
+    assert count(engine, storage.inbox) == 1
 
 
 def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_delivery_limit(
@@ -116,12 +116,12 @@ def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_delivery_limit(
     engine = make_engine(settings.database_url)
     attempts = []
 
-    def always_fails(session, event):
+    def always_fails(conn, event):
         attempts.append(event.id)
         raise RuntimeError("bug in a handler")
 
     processor = EventProcessor(
-        service="queue", sessions=make_session_factory(engine), inbox=storage.inbox,
+        service="queue", engine=(engine), inbox=storage.inbox,
         handlers={("ticket.created", 1): always_fails},
     )  # fmt: skip
     consumer = Consumer(processor=processor, amqp_url=AMQP_URL, namespace=namespace,
@@ -136,7 +136,7 @@ def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_delivery_limit(
         dead = broker.dead_letter_queue_name(namespace, "queue")
         wait_until(lambda: queue_depth(dead) == 1, timeout=30, what="the dead-lettered event")
         assert len(attempts) == 3  # the first delivery and two redeliveries
-        assert count(processor.sessions, storage.inbox) == 0
+        assert count(processor.engine, storage.inbox) == 0
     finally:
         stop.set()
         thread.join(timeout=30)

@@ -72,11 +72,11 @@ def test_a_request_is_stored_with_its_event_in_one_transaction(intake, keys):
     assert body["status_url"].endswith(
         f"/v1/track/{body['reference']}?token={body['tracking_token']}"
     )
-    sessions = app.extensions["loket"].sessions
-    with sessions() as session:
-        stored = session.execute(select(intake_storage.requests)).one()
-        events = session.execute(select(intake_storage.outbox)).all()
-    assert stored.reference == body["reference"]
+    engine = app.extensions["loket"].engine
+    with engine.connect() as conn:
+        stored = conn.execute(select(intake_storage.requests)).one()
+        events = conn.execute(select(intake_storage.outbox)).all()
+    assert f"LKT-{stored.seq:06d}" == body["reference"]
     assert body["tracking_token"] not in str(stored._mapping)
     assert [e.type for e in events] == ["ticket.created"]
     assert f'"reference":"{body["reference"]}"' in events[0].body
@@ -98,8 +98,8 @@ def test_the_request_id_is_echoed_and_becomes_the_correlation_id(intake, keys):
     headers = {**bearer(keys["portal"]), "X-Request-ID": "portal-req-42"}
     response = client.post("/v1/requests", json=valid_request(), headers=headers)
     assert response.headers["X-Request-ID"] == "portal-req-42"
-    with app.extensions["loket"].sessions() as session:
-        body = session.scalar(select(intake_storage.outbox.c.body))
+    with app.extensions["loket"].engine.connect() as conn:
+        body = conn.scalar(select(intake_storage.outbox.c.body))
     assert '"correlation_id":"portal-req-42"' in body
     generated = client.get("/healthz").headers["X-Request-ID"]
     assert len(generated) == 36
@@ -119,8 +119,8 @@ def test_requests_without_a_valid_key_are_refused(intake, headers, status, code)
     assert response.status_code == status
     assert response.json["error"]["code"] == code
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    with app.extensions["loket"].sessions() as session:
-        assert session.scalar(select(func.count()).select_from(intake_storage.requests)) == 0
+    with app.extensions["loket"].engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(intake_storage.requests)) == 0
 
 
 def test_a_key_may_only_submit_for_its_channels_and_staff_may_not_submit(intake, keys):
@@ -169,8 +169,8 @@ def test_injection_strings_are_stored_verbatim(intake, keys):
     response = client.post("/v1/requests", json=valid_request(subject=nasty, description=nasty),
                            headers=bearer(keys["portal"]))  # fmt: skip
     assert response.status_code == 201
-    with app.extensions["loket"].sessions() as session:
-        assert session.scalar(select(intake_storage.requests.c.subject)) == nasty
+    with app.extensions["loket"].engine.connect() as conn:
+        assert conn.scalar(select(intake_storage.requests.c.subject)) == nasty
 
 
 def test_http_durations_are_labelled_by_route_template_not_raw_path(make_settings):

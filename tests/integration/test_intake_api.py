@@ -39,13 +39,13 @@ def intake(make_intake):
 
 
 def rows(app, table=storage.requests):
-    with app.extensions["loket"].sessions() as session:
-        return session.execute(select(table)).all()
+    with app.extensions["loket"].engine.connect() as conn:
+        return conn.execute(select(table)).all()
 
 
 def events(app, type="ticket.created"):
-    with app.extensions["loket"].sessions() as session:
-        bodies = session.scalars(
+    with app.extensions["loket"].engine.connect() as conn:
+        bodies = conn.scalars(
             select(storage.outbox.c.body).where(storage.outbox.c.type == type)
         ).all()
     return [json.loads(b) for b in bodies]

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.common import broker
-from services.common.db import make_engine, make_session_factory, transaction
+from services.common.db import make_engine, transaction
 from services.common.events import Event
 from services.common.outbox import OutboxRelay, add_events
 from services.intake import storage
@@ -22,7 +22,7 @@ from tests.support import AMQP_URL, wait_until
 def intake_db(make_settings):
     settings = make_settings("intake")
     engine = make_engine(settings.database_url)
-    yield settings, make_session_factory(engine)
+    yield settings, engine
     engine.dispose()
 
 
@@ -49,25 +49,25 @@ def _events(n: int) -> list[Event]:
     return [Event(type="ticket.created", data={"n": i}, source="intake") for i in range(n)]
 
 
-def _relay(settings, sessions, **kw) -> OutboxRelay:
+def _relay(settings, engine, **kw) -> OutboxRelay:
     return OutboxRelay(
-        service="intake", sessions=sessions, outbox=storage.outbox, amqp_url=AMQP_URL,
+        service="intake", engine=engine, outbox=storage.outbox, amqp_url=AMQP_URL,
         namespace=settings.namespace, delivery_limit=5, **kw,
     )  # fmt: skip
 
 
-def _unsent(sessions) -> int:
-    with sessions() as session:
-        return session.scalar(select(func.count()).where(storage.outbox.c.sent_at.is_(None)))
+def _unsent(engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).where(storage.outbox.c.sent_at.is_(None)))
 
 
-def _run_until_empty(relays, sessions):
+def _run_until_empty(relays, engine):
     stop = threading.Event()
     threads = [threading.Thread(target=r.run, args=(stop,)) for r in relays]
     for t in threads:
         t.start()
     try:
-        wait_until(lambda: _unsent(sessions) == 0, timeout=60, what="an empty outbox")
+        wait_until(lambda: _unsent(engine) == 0, timeout=60, what="an empty outbox")
     finally:
         stop.set()
         for t in threads:
@@ -75,11 +75,11 @@ def _run_until_empty(relays, sessions):
 
 
 def test_relay_publishes_with_the_contract_properties_and_marks_rows_sent(intake_db, probe):
-    settings, sessions = intake_db
+    settings, engine = intake_db
     events = _events(3)
-    with transaction(sessions) as session:
-        add_events(session, storage.outbox, events)
-    _run_until_empty([_relay(settings, sessions)], sessions)
+    with transaction(engine) as conn:
+        add_events(conn, storage.outbox, events)
+    _run_until_empty([_relay(settings, engine)], engine)
 
     received = wait_until(lambda: probe() or None, what="published events")
     while len(received) < 3:
@@ -95,28 +95,28 @@ def test_relay_publishes_with_the_contract_properties_and_marks_rows_sent(intake
 
 
 def test_events_of_a_rolled_back_change_never_leave(intake_db, probe):
-    settings, sessions = intake_db
-    with pytest.raises(RuntimeError), transaction(sessions) as session:
-        add_events(session, storage.outbox, _events(2))
+    settings, engine = intake_db
+    with pytest.raises(RuntimeError), transaction(engine) as conn:
+        add_events(conn, storage.outbox, _events(2))
         raise RuntimeError("the state change failed")
-    with transaction(sessions) as session:
-        add_events(session, storage.outbox, _events(1))
-    _run_until_empty([_relay(settings, sessions)], sessions)
+    with transaction(engine) as conn:
+        add_events(conn, storage.outbox, _events(1))
+    _run_until_empty([_relay(settings, engine)], engine)
     assert len(wait_until(probe, what="the committed event")) == 1
 
 
 def test_two_relays_at_once_publish_each_row_once(intake_db, probe, make_settings):
-    settings, sessions = intake_db
+    settings, engine = intake_db
     total = 600
-    with transaction(sessions) as session:
-        add_events(session, storage.outbox, _events(total))
+    with transaction(engine) as conn:
+        add_events(conn, storage.outbox, _events(total))
     # Each relay with its own engine, as two worker processes would have.
     second_engine = make_engine(settings.database_url)
     relays = [
-        _relay(settings, sessions, batch_size=25),
-        _relay(settings, make_session_factory(second_engine), batch_size=25),
+        _relay(settings, engine, batch_size=25),
+        _relay(settings, second_engine, batch_size=25),
     ]
-    _run_until_empty(relays, sessions)
+    _run_until_empty(relays, engine)
     second_engine.dispose()
 
     seen: Counter[str] = Counter()

@@ -19,7 +19,6 @@ def upgrade() -> None:
         "requests",
         sa.Column("seq", _Id, primary_key=True, autoincrement=True),
         sa.Column("id", sa.String(36), nullable=False, unique=True),
-        sa.Column("reference", sa.String(32), nullable=True, unique=True),
         sa.Column("tracking_token_sha256", sa.String(64), nullable=False),
         sa.Column("submitted_by", sa.String(64), nullable=False),
         sa.Column("channel", sa.String(16), nullable=False),
