@@ -84,9 +84,12 @@ idempotency_keys = Table(
 )
 
 
+_INSERT_REQUEST = insert(requests)
+
+
 def insert_request(conn: Connection, row: dict[str, Any]) -> int:
     """Store a request; its sequence number is what its reference shows."""
-    return conn.execute(insert(requests).values(**row)).inserted_primary_key[0]
+    return conn.execute(_INSERT_REQUEST, row).inserted_primary_key[0]
 
 
 def request_by_sequence(conn: Connection, seq: int) -> Row | None:
