@@ -345,3 +345,27 @@ def test_web_workers_can_share_their_rate_limit_counts_in_redis(make_intake, key
     first, second = make_intake(**settings).test_client(), make_intake(**settings).test_client()
     assert [post(c, keys["portal"]).status_code for c in (first, second, first)] == [201] * 3
     assert post(second, keys["portal"]).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("changes", "fields"),
+    [
+        ({"channel": "fax"}, {"channel"}),
+        ({"channel": ["web"]}, {"channel"}),
+        ({"category": "teleportation"}, {"category"}),
+        ({"subject": 42, "description": None}, {"subject", "description"}),
+        ({"fields": {"account": "jdoe"}}, {"fields.system"}),
+        ({"requester": {"name": "J", "email": "j@@example"}}, {"requester.email"}),
+        ({"requester": {"name": "J", "phone": "phone me maybe", "preferred_contact": "sms"}},
+         {"requester.phone"}),
+        ({"requester": "J. Doe"}, {"requester"}),
+        ({"impact": "high", "urgency": 3}, {"urgency"}),
+    ],
+)  # fmt: skip
+def test_each_bad_input_is_named_and_nothing_is_stored(intake, keys, changes, fields):
+    client, app = intake
+    response = post(client, keys["portal"], valid_request(**changes))
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "validation_failed"
+    assert set(response.json["error"]["fields"]) == fields
+    assert rows(app) == [] and events(app) == []
