@@ -20,7 +20,7 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 
@@ -36,7 +36,8 @@ from services.common.metrics import EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Connection, Event], None]
+# A handler may return what must happen only after its transaction committed (metrics).
+Handler = Callable[[Connection, Event], Iterable[Callable[[], None]] | None]
 Handlers = Mapping[tuple[str, int], Handler]
 
 
@@ -98,6 +99,7 @@ class EventProcessor:
             return self._count(label, outcome)
 
     def _apply(self, handler: Handler, event: Event) -> Outcome:
+        after_commit: Iterable[Callable[[], None]] | None = None
         try:
             with transaction(self.engine) as conn:
                 # The inbox row goes first: a competing consumer with the same event
@@ -107,11 +109,13 @@ class EventProcessor:
                         event_id=event.id, type=event.type, processed_at=utcnow()
                     )
                 )
-                handler(conn, event)
+                after_commit = handler(conn, event)
         except IntegrityError:
             if self._seen(event.id):
                 return Outcome.DUPLICATE
             raise
+        for action in after_commit or ():
+            action()
         return Outcome.PROCESSED
 
     def _seen(self, event_id: str) -> bool:

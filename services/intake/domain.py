@@ -154,6 +154,7 @@ def ticket_created_data(row: Mapping[str, Any], reference: str, token: str) -> d
         "impact": row["impact"],
         "urgency": row["urgency"],
         "attachments": row["attachments"],
+        "submitted_by": row["submitted_by"],
     }
     if row["callback"]:
         data["callback"] = row["callback"]

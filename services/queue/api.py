@@ -1,60 +1,295 @@
-"""The queue service's HTTP adapter."""
+"""The queue service's HTTP adapter: agents and supervisors work here, customers read
+their status here."""
 
 from __future__ import annotations
 
+import binascii
 import hmac
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import Connection
 
-from services.common.auth import CHANNELS
-from services.common.errors import not_found
-from services.common.events import isoformat
+from services.common.auth import CHANNELS, current_principal, require
+from services.common.db import transaction
+from services.common.errors import ApiError, not_found
+from services.common.events import isoformat, to_utc, utcnow
 from services.common.hashing import secret_digest
-from services.common.web import runtime
-from services.queue import storage
-from services.queue.schemas import TrackSchema
+from services.common.web import json_body, request_id, runtime
+from services.queue import schemas, service, storage
 
 bp = Blueprint("queue", __name__, url_prefix="/v1")
+T = TypeVar("T")
+
+
+def desk() -> service.Desk:
+    return current_app.extensions["queue"]
+
+
+def _change(work: Callable[[Connection, service.Cause], T]) -> T:
+    """Run a use case in one transaction; metrics only after it committed."""
+    cause = service.Cause(correlation_id=request_id())
+    try:
+        with transaction(runtime().engine) as conn:
+            result = work(conn, cause)
+    except service.NotFound:
+        raise not_found("ticket") from None
+    except service.Conflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    except service.Invalid as exc:
+        raise ApiError(422, "validation_failed", exc.message, {exc.field: [exc.message]}) from None
+    for action in cause.after_commit:
+        action()
+    return result
+
+
+def _summary(ticket: Any) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "reference": ticket.reference,
+        "channel": ticket.channel,
+        "category": ticket.category,
+        "queue": ticket.queue,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "subject": ticket.subject,
+        "assigned_to": ticket.assigned_to,
+        "created_at": to_utc(ticket.created_at),
+        "contact_started_at": to_utc(ticket.contact_started_at),
+        "due_at": to_utc(ticket.due_at),
+        "transfer_count": ticket.transfer_count,
+        "needs_supervisor": ticket.needs_supervisor,
+        "repeat_contact": ticket.repeat_of is not None,
+    }
+
+
+def _ticket_view(conn: Connection, ticket: Any) -> dict[str, Any]:
+    """An agent's view: everything, with the full history and the requester's earlier
+    requests, so nobody asks the customer twice."""
+    history = storage.history_of(conn, ticket.id, public_only=False)
+    view = _summary(ticket) | {
+        "description": ticket.description,
+        "fields": ticket.fields,
+        "requester": ticket.requester,
+        "resolution": ticket.resolution,
+        "resolved_at": to_utc(ticket.resolved_at) if ticket.resolved_at else None,
+        "repeat_of": ticket.repeat_of,
+        "history": [dict(h._mapping, at=to_utc(h.at)) for h in history],
+        "earlier_requests": [
+            dict(r._mapping, created_at=to_utc(r.created_at))
+            for r in storage.earlier_requests(conn, ticket)
+        ],
+    }
+    return schemas.TicketSchema().dump(view)
+
+
+def _known_queue(queue: str) -> None:
+    if queue not in desk().queues:
+        raise not_found("queue")
+
+
+@bp.get("/queues")
+@require("agent")
+def queues() -> Response:
+    lang = request.args.get("lang", "en") if request.args.get("lang") in ("nl", "en") else "en"
+    with runtime().engine.connect() as conn:
+        overview = service.waiting_overview(conn, desk(), utcnow())
+    answer = []
+    for queue_id, entry in overview.items():
+        estimate = entry["estimate"]
+        answer.append(
+            {
+                "id": queue_id,
+                "name": desk().queues.get(queue_id, {}).get(lang, queue_id),
+                "waiting": {c: entry["waiting"].get(c, 0) for c in CHANNELS},
+                "total_waiting": entry["total"],
+                "oldest_wait_seconds": entry["oldest_wait_seconds"],
+                "claims_last_hour": entry["claims_last_hour"],
+                "estimated_wait_seconds": estimate.likely if estimate else None,
+                "estimated_wait_low_seconds": estimate.low if estimate else None,
+                "estimated_wait_high_seconds": estimate.high if estimate else None,
+            }
+        )
+    return jsonify(queues=schemas.QueueOverviewSchema(many=True).dump(answer))
+
+
+@bp.get("/estimates")
+def estimates() -> Response:
+    """Expected wait per channel, public: what intake's contact options show customers.
+
+    A channel's estimate is that of the first queue in the configuration (the first-line
+    desk, where every channel arrives); null until there is enough recent history.
+    """
+    first_line = next(iter(desk().queues))
+    with runtime().engine.connect() as conn:
+        entry = service.waiting_overview(conn, desk(), utcnow())[first_line]
+    estimate = entry["estimate"]
+    per_channel = {
+        "estimated_wait_seconds": estimate.likely if estimate else None,
+        "estimated_wait_low_seconds": estimate.low if estimate else None,
+        "estimated_wait_high_seconds": estimate.high if estimate else None,
+    }
+    return jsonify(channels={channel: dict(per_channel) for channel in CHANNELS})
+
+
+@bp.post("/queues/<queue>/next")
+@require("agent")
+def next_ticket(queue: str) -> Response | tuple[str, int]:
+    _known_queue(queue)
+    agent = current_principal().name
+
+    def work(conn: Connection, cause: service.Cause) -> dict[str, Any] | None:
+        ticket = service.claim_next(conn, queue, agent, utcnow(), cause)
+        return _ticket_view(conn, ticket) if ticket is not None else None
+
+    view = _change(work)
+    if view is None:
+        return "", 204
+    return jsonify(view)
+
+
+@bp.post("/tickets/<ticket_id>/claim")
+@require("agent")
+def claim(ticket_id: str) -> Response:
+    body = schemas.ClaimSchema().load(json_body())
+    agent = current_principal().name
+    return jsonify(
+        _change(
+            lambda conn, cause: _ticket_view(
+                conn, service.claim(conn, ticket_id, agent, body["reason"], utcnow(), cause)
+            )
+        )
+    )
+
+
+@bp.get("/tickets")
+@require("agent")
+def list_tickets() -> Response:
+    query = schemas.TicketQuerySchema().load(request.args.to_dict())
+    after = None
+    if query["cursor"]:
+        try:
+            after = storage.decode_cursor(query["cursor"])
+        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+            raise ApiError(
+                422,
+                "validation_failed",
+                "Invalid cursor.",
+                {"cursor": ["Not a cursor from a previous page."]},
+            ) from None
+    with runtime().engine.connect() as conn:
+        rows = storage.list_tickets(
+            conn,
+            queue=query["queue"],
+            status=query["status"],
+            channel=query["channel"],
+            after=after,
+            limit=query["limit"] + 1,
+        )
+    page = rows[: query["limit"]]
+    next_cursor = storage.encode_cursor(page[-1]) if len(rows) > query["limit"] else None
+    return jsonify(
+        schemas.TicketPageSchema().dump(
+            {"tickets": [_summary(t) for t in page], "next_cursor": next_cursor}
+        )
+    )
+
+
+@bp.get("/tickets/<ticket_id>")
+@require("agent")
+def ticket(ticket_id: str) -> Response:
+    with runtime().engine.connect() as conn:
+        found = storage.ticket_by_id(conn, ticket_id)
+        if found is None:
+            raise not_found("ticket")
+        return jsonify(_ticket_view(conn, found))
+
+
+@bp.post("/tickets/<ticket_id>/status")
+@require("agent")
+def change_status(ticket_id: str) -> Response:
+    body = schemas.StatusChangeSchema().load(json_body())
+    agent = current_principal().name
+    return jsonify(
+        _change(
+            lambda conn, cause: _ticket_view(
+                conn,
+                service.change_status(
+                    conn,
+                    ticket_id,
+                    body["to"],
+                    body["public_note"],
+                    body["internal_note"],
+                    agent,
+                    utcnow(),
+                    cause,
+                ),
+            )
+        )
+    )
+
+
+@bp.post("/tickets/<ticket_id>/transfer")
+@require("agent")
+def transfer(ticket_id: str) -> Response:
+    body = schemas.TransferSchema().load(json_body())
+    agent = current_principal().name
+    return jsonify(
+        _change(
+            lambda conn, cause: _ticket_view(
+                conn,
+                service.transfer(
+                    conn, desk(), ticket_id, body["to_queue"], body["note"], agent, utcnow(), cause
+                ),
+            )
+        )
+    )
+
+
+@bp.post("/tickets/<ticket_id>/priority")
+@require("agent")
+def change_priority(ticket_id: str) -> Response:
+    body = schemas.PriorityChangeSchema().load(json_body())
+    agent = current_principal().name
+    return jsonify(
+        _change(
+            lambda conn, cause: _ticket_view(
+                conn,
+                service.change_priority(
+                    conn, desk(), ticket_id, body["priority"], body["reason"], agent, utcnow()
+                ),
+            )
+        )
+    )
 
 
 @bp.get("/track/<reference>")
 def track(reference: str) -> Response:
     """A customer's view of one request, opened by its tracking token and nothing else."""
     token = request.args.get("token", "")
+    now = utcnow()
     with runtime().engine.connect() as conn:
         ticket = storage.ticket_by_reference(conn, reference)
-        # A wrong token and an unknown reference must be indistinguishable.
+        # A wrong token, a missing one and an unknown reference look the same.
         if ticket is None or not hmac.compare_digest(
             ticket.tracking_token_sha256, secret_digest(token)
         ):
             raise not_found("request")
-        waiting = ticket.status == "queued"
-        position = storage.queue_position(conn, ticket) if waiting else None
+        position = storage.queue_position(conn, ticket) if ticket.status == "queued" else None
+        estimate = service.estimate_for(conn, ticket.queue, position, now) if position else None
         updates = [
             {"at": isoformat(h.at), "status": h.status, "message": h.public_message}
-            for h in storage.public_history(conn, ticket.id)
+            for h in storage.history_of(conn, ticket.id, public_only=True)
         ]
     status = {
         "reference": ticket.reference,
         "status": ticket.status,
         "queue_position": position,
-        "estimated_wait_seconds": None,
-        "estimated_wait_low_seconds": None,
-        "estimated_wait_high_seconds": None,
+        "estimated_wait_seconds": estimate.likely if estimate else None,
+        "estimated_wait_low_seconds": estimate.low if estimate else None,
+        "estimated_wait_high_seconds": estimate.high if estimate else None,
         "updates": updates,
     }
-    return jsonify(TrackSchema().dump(status))
-
-
-@bp.get("/estimates")
-def estimates() -> Response:
-    """Expected waits per channel, public: what the contact options show customers.
-
-    Null until the queue has enough recent history to estimate honestly.
-    """
-    unknown = {
-        "estimated_wait_seconds": None,
-        "estimated_wait_low_seconds": None,
-        "estimated_wait_high_seconds": None,
-    }
-    return jsonify(channels={channel: dict(unknown) for channel in CHANNELS})
+    return jsonify(schemas.TrackSchema().dump(status))

@@ -7,19 +7,43 @@ from pathlib import Path
 from flask import Flask
 
 from services.common.config import Settings, load_settings
+from services.common.events import utcnow
 from services.common.openapi import build_spec
 from services.common.web import create_service_app
-from services.queue import api, schemas, storage
+from services.queue import api, schemas, service, storage
+from services.queue.metrics import WaitingCollector
 
 OPENAPI_PATHS = Path(__file__).with_name("openapi.yaml")
 
 
 def openapi() -> dict:
-    return build_spec("Loket queue", OPENAPI_PATHS, {"Track": schemas.TrackSchema})
+    return build_spec(
+        "Loket queue",
+        OPENAPI_PATHS,
+        {
+            "Track": schemas.TrackSchema,
+            "Ticket": schemas.TicketSchema,
+            "TicketPage": schemas.TicketPageSchema,
+            "QueueOverview": schemas.QueueOverviewSchema,
+            "Claim": schemas.ClaimSchema,
+            "StatusChange": schemas.StatusChangeSchema,
+            "Transfer": schemas.TransferSchema,
+            "PriorityChange": schemas.PriorityChangeSchema,
+        },
+    )
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings("queue")
     app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
+    desk = service.Desk.from_config(settings.desk)
+    app.extensions["queue"] = desk
+    engine = app.extensions["loket"].engine
+
+    def waiting() -> list:
+        with engine.connect() as conn:
+            return list(service.gauge_rows(conn, desk, utcnow()))
+
+    app.extensions["loket"].collectors.append(WaitingCollector(waiting, utcnow))
     app.register_blueprint(api.bp)
     return app

@@ -1,8 +1,11 @@
-"""Queue discipline (contract section 5), free of Flask, SQL and the broker."""
+"""Queue discipline (contract section 5), free of Flask, SQL and the broker: clocks and
+targets, the status machine, wait estimates and what the customer is told."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,22 +18,39 @@ STATUSES = (
     "closed",
     "cancelled",
 )
+OPEN_STATUSES = frozenset(
+    {"queued", "in_progress", "waiting_on_customer", "waiting_on_third_party"}
+)
+# Which status may follow which. Reaching "queued" from work means "back to the queue"
+# (released by the agent); the ticket keeps its place, its due time is unchanged.
+TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "queued": frozenset({"in_progress", "cancelled"}),
+    "in_progress": frozenset(
+        {"queued", "waiting_on_customer", "waiting_on_third_party", "resolved", "cancelled"}
+    ),
+    "waiting_on_customer": frozenset({"in_progress", "resolved", "cancelled"}),
+    "waiting_on_third_party": frozenset({"in_progress", "resolved", "cancelled"}),
+    "resolved": frozenset({"closed", "in_progress"}),
+    "closed": frozenset(),
+    "cancelled": frozenset(),
+}
 # Channels where a person was already waiting when the request was made: their clock
 # starts at first contact, so leaving the hold line for a call-back keeps their place.
 LIVE_CHANNELS = frozenset({"phone", "chat", "walk_in", "callback"})
+TRANSFERS_BEFORE_FLAG = 2
+REPEAT_WINDOW = timedelta(days=14)
+LOW_SCORE = 2
 
-PUBLIC_MESSAGES = {
-    "en": {
-        "queued": "We received your request; it is waiting for the next available agent.",
-        "resolved": "Your request was resolved.",
-        "customer_replied": "We received your message; it was added to your request.",
-    },
-    "nl": {
-        "queued": "We hebben je verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
-        "resolved": "Je verzoek is opgelost.",
-        "customer_replied": "We hebben je bericht ontvangen en bij je verzoek gevoegd.",
-    },
-}
+
+class InvalidTransition(Exception):
+    def __init__(self, current: str, wanted: str) -> None:
+        super().__init__(f"A ticket that is {current} cannot become {wanted}.")
+        self.current, self.wanted = current, wanted
+
+
+def check_transition(current: str, wanted: str) -> None:
+    if wanted not in TRANSITIONS.get(current, frozenset()):
+        raise InvalidTransition(current, wanted)
 
 
 def clock_start(
@@ -41,15 +61,93 @@ def clock_start(
     return created_at
 
 
+def _minutes(table: Mapping[Any, Any], priority: int) -> int | None:
+    value = table.get(priority, table.get(str(priority)))
+    return int(value) if value is not None else None
+
+
 def first_response_target(priority: int, channel: str, sla: Mapping[str, Any]) -> timedelta:
     per_channel = (sla.get("channel_first_response_minutes") or {}).get(channel) or {}
-    minutes = per_channel.get(priority) or sla["first_response_minutes"][priority]
-    return timedelta(minutes=int(minutes))
+    minutes = _minutes(per_channel, priority) or _minutes(sla["first_response_minutes"], priority)
+    return timedelta(minutes=minutes)
+
+
+def resolution_target(priority: int, sla: Mapping[str, Any]) -> timedelta:
+    return timedelta(minutes=_minutes(sla["resolution_minutes"], priority))
 
 
 def due_at(start: datetime, priority: int, channel: str, sla: Mapping[str, Any]) -> datetime:
     return start + first_response_target(priority, channel, sla)
 
 
-def public_message(status: str, language: str) -> str | None:
-    return PUBLIC_MESSAGES.get(language, PUBLIC_MESSAGES["en"]).get(status)
+def requester_key(requester: Mapping[str, Any]) -> str | None:
+    """Who the requester is, for repeat contacts: their e-mail, else their phone digits."""
+    email = (requester.get("email") or "").strip().lower()
+    if email:
+        return f"email:{email}"
+    digits = "".join(c for c in requester.get("phone") or "" if c.isdigit())
+    return f"phone:{digits[-9:]}" if len(digits) >= 6 else None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    likely: int
+    low: int
+    high: int
+
+
+def estimate_wait(
+    position: int, claims_in_window: int, window: timedelta, minimum_claims: int = 5
+) -> Estimate | None:
+    """The wait of the `position`-th waiting ticket from the queue's recent service rate.
+
+    Claims arrive roughly as a Poisson process of rate r, so the time until the p-th claim
+    is Gamma(p, r): mean p/r, standard deviation sqrt(p)/r. The range is the mean plus or
+    minus 1.28 standard deviations (about 80 %). With too few recent claims there is no
+    honest estimate: None.
+    """
+    if claims_in_window < minimum_claims or position < 1:
+        return None
+    rate = claims_in_window / window.total_seconds()
+    spread = 1.28 * math.sqrt(position)
+    return Estimate(
+        likely=round(position / rate),
+        low=max(0, round((position - spread) / rate)),
+        high=round((position + spread) / rate),
+    )
+
+
+MESSAGES = {
+    "en": {
+        "queued": "We received your request; it is waiting for the next available agent.",
+        "in_progress": "An agent is working on your request.",
+        "waiting_on_customer": "We need something from you to continue; please reply.",
+        "waiting_on_third_party": "We are waiting for another party; we will let you know.",
+        "resolved": "Your request was resolved.",
+        "closed": "Your request was closed.",
+        "cancelled": "Your request was cancelled.",
+        "customer_replied": "We received your message; it was added to your request.",
+        "transferred": "Your request was passed on to {team}, who can help you further. "
+        "You keep your place and your reference.",
+        "reopened": "We reopened your request; a supervisor will contact you.",
+    },
+    "nl": {
+        "queued": "We hebben je verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
+        "in_progress": "Een medewerker is met je verzoek bezig.",
+        "waiting_on_customer": "We hebben iets van je nodig om verder te gaan; reageer "
+        "alsjeblieft.",
+        "waiting_on_third_party": "We wachten op een andere partij; we laten het je weten.",
+        "resolved": "Je verzoek is opgelost.",
+        "closed": "Je verzoek is gesloten.",
+        "cancelled": "Je verzoek is geannuleerd.",
+        "customer_replied": "We hebben je bericht ontvangen en bij je verzoek gevoegd.",
+        "transferred": "Je verzoek is doorgegeven aan {team}, die je verder kan helpen. "
+        "Je houdt je plek en je referentie.",
+        "reopened": "We hebben je verzoek heropend; een leidinggevende neemt contact op.",
+    },
+}
+
+
+def public_message(kind: str, language: str, **values: str) -> str | None:
+    template = MESSAGES.get(language, MESSAGES["en"]).get(kind)
+    return template.format(**values) if template else None

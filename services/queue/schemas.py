@@ -1,16 +1,21 @@
-"""What the queue service reads from events and answers over HTTP."""
+"""What the queue service reads from events and HTTP requests, and what it answers."""
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from services.common.auth import CHANNELS
+from services.queue.domain import STATUSES
+
+# Events (unknown fields ignored: producers may add fields).
 
 
-class RequesterSchema(Schema):
+class _Event(Schema):
     class Meta:
         unknown = EXCLUDE
 
+
+class RequesterSchema(_Event):
     name = fields.String(required=True)
     email = fields.String(load_default=None, allow_none=True)
     phone = fields.String(load_default=None, allow_none=True)
@@ -18,17 +23,14 @@ class RequesterSchema(Schema):
     preferred_contact = fields.String(load_default="email")
 
 
-class TicketCreatedSchema(Schema):
-    """`ticket.created` v1 data; fields this service does not use are ignored."""
-
-    class Meta:
-        unknown = EXCLUDE
+class TicketCreatedSchema(_Event):
+    """`ticket.created` v1 data."""
 
     ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
     reference = fields.String(required=True, validate=validate.Length(min=1, max=32))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    category = fields.String(required=True)
-    queue = fields.String(required=True)
+    category = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    queue = fields.String(required=True, validate=validate.Length(min=1, max=64))
     priority = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=4))
     subject = fields.String(required=True)
     description = fields.String(required=True)
@@ -39,19 +41,134 @@ class TicketCreatedSchema(Schema):
     contact_started_at = fields.AwareDateTime(load_default=None, allow_none=True)
     resolved_on_contact = fields.Boolean(load_default=False)
     resolution = fields.String(load_default=None, allow_none=True)
+    submitted_by = fields.String(load_default=None, allow_none=True)
 
 
-class CustomerRepliedSchema(Schema):
+class CustomerRepliedSchema(_Event):
     """`ticket.customer_replied` v1 data."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
     reference = fields.String(required=True)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     message = fields.String(required=True)
     received_at = fields.AwareDateTime(required=True)
+
+
+class FeedbackReceivedSchema(_Event):
+    ticket_id = fields.String(required=True)
+    reference = fields.String(required=True)
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(load_default=None, allow_none=True)
+    channel = fields.String(load_default=None, allow_none=True)
+
+
+class ProblemResolvedSchema(_Event):
+    problem_id = fields.String(required=True)
+    resolution = fields.String(required=True, validate=validate.Length(min=1))
+    ticket_ids = fields.List(fields.String(), required=True)
+
+
+class NotificationSchema(_Event):
+    ticket_id = fields.String(load_default=None, allow_none=True)
+    medium = fields.String(required=True)
+    recipient = fields.String(required=True)
+    template = fields.String(required=True)
+    attempt = fields.Integer(load_default=1)
+    error = fields.String(load_default=None, allow_none=True)
+
+
+# HTTP requests (unknown fields refused).
+
+
+class _Body(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ClaimSchema(_Body):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+class StatusChangeSchema(_Body):
+    to = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    public_note = fields.String(load_default=None, validate=validate.Length(min=1, max=5000))
+    internal_note = fields.String(load_default=None, validate=validate.Length(min=1, max=5000))
+
+
+class TransferSchema(_Body):
+    to_queue = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class PriorityChangeSchema(_Body):
+    priority = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=4))
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+class TicketQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    queue = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    channel = fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+# HTTP answers.
+
+
+class TicketSummarySchema(Schema):
+    id = fields.String()
+    reference = fields.String()
+    channel = fields.String()
+    category = fields.String()
+    queue = fields.String()
+    priority = fields.Integer()
+    status = fields.String()
+    subject = fields.String()
+    assigned_to = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    contact_started_at = fields.AwareDateTime()
+    due_at = fields.AwareDateTime()
+    transfer_count = fields.Integer()
+    needs_supervisor = fields.Boolean()
+    repeat_contact = fields.Boolean()
+
+
+class HistoryEntrySchema(Schema):
+    at = fields.AwareDateTime()
+    kind = fields.String()
+    status = fields.String()
+    public_message = fields.String(allow_none=True)
+    internal_note = fields.String(allow_none=True)
+    actor = fields.String(allow_none=True)
+
+
+class EarlierRequestSchema(Schema):
+    id = fields.String()
+    reference = fields.String()
+    category = fields.String()
+    channel = fields.String()
+    status = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class TicketSchema(TicketSummarySchema):
+    description = fields.String()
+    fields_ = fields.Dict(data_key="fields", attribute="fields")
+    requester = fields.Dict()
+    resolution = fields.String(allow_none=True)
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    repeat_of = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(HistoryEntrySchema))
+    earlier_requests = fields.List(fields.Nested(EarlierRequestSchema))
+
+
+class TicketPageSchema(Schema):
+    tickets = fields.List(fields.Nested(TicketSummarySchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class UpdateSchema(Schema):
@@ -68,3 +185,15 @@ class TrackSchema(Schema):
     estimated_wait_low_seconds = fields.Integer(allow_none=True)
     estimated_wait_high_seconds = fields.Integer(allow_none=True)
     updates = fields.List(fields.Nested(UpdateSchema), required=True)
+
+
+class QueueOverviewSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    waiting = fields.Dict(keys=fields.String(), values=fields.Integer())
+    total_waiting = fields.Integer()
+    oldest_wait_seconds = fields.Float(allow_none=True)
+    claims_last_hour = fields.Integer()
+    estimated_wait_seconds = fields.Integer(allow_none=True)
+    estimated_wait_low_seconds = fields.Integer(allow_none=True)
+    estimated_wait_high_seconds = fields.Integer(allow_none=True)

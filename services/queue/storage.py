@@ -1,13 +1,16 @@
-"""The queue service's own database: tickets, their history, outbox and inbox."""
+"""The queue service's own database: tickets, their history, claims, outbox and inbox."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Connection,
     DateTime,
@@ -23,6 +26,8 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    tuple_,
+    update,
 )
 from sqlalchemy.engine import Row
 
@@ -31,6 +36,7 @@ from services.common.outbox import inbox_table, outbox_table
 metadata = MetaData()
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+_Id = BigInteger().with_variant(Integer, "sqlite")
 
 tickets = Table(
     "tickets",
@@ -47,19 +53,31 @@ tickets = Table(
     Column("description", Text, nullable=False),
     Column("fields", JSON, nullable=False),
     Column("requester", JSON, nullable=False),
+    Column("requester_key", String(300), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # When the person first made contact: the start of every clock.
     Column("contact_started_at", DateTime(timezone=True), nullable=False),
     Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("resolution_due_at", DateTime(timezone=True), nullable=False),
+    Column("assigned_to", String(64), nullable=True),
+    Column("first_claimed_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolution", Text, nullable=True),
+    Column("transfer_count", Integer, nullable=False, default=0),
+    Column("needs_supervisor", Boolean, nullable=False, default=False),
+    Column("repeat_of", String(36), nullable=True),
+    Column("first_response_breached", Boolean, nullable=False, default=False),
+    Column("resolution_breached", Boolean, nullable=False, default=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_tickets_fair_order", "queue", "status", "due_at", "created_at", "id"),
+    Index("ix_tickets_requester", "requester_key", "created_at"),
+    Index("ix_tickets_status_due", "status", "due_at"),
 )
 
 history = Table(
     "history",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    Column("id", _Id, primary_key=True, autoincrement=True),
     Column("ticket_id", String(36), ForeignKey("tickets.id"), nullable=False, index=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("kind", String(32), nullable=False),
@@ -69,13 +87,29 @@ history = Table(
     Column("actor", String(64), nullable=True),
 )
 
+# Every claim from a queue: the queue's recent service rate, for wait estimates.
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("queue", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_claims_queue_at", "queue", "at"),
+)
+
+FAIR_ORDER = (tickets.c.due_at, tickets.c.created_at, tickets.c.id)
+
 
 def ticket_exists(conn: Connection, ticket_id: str) -> bool:
     return conn.scalar(select(tickets.c.id).where(tickets.c.id == ticket_id)) is not None
 
 
 def add_ticket(conn: Connection, ticket: dict[str, Any]) -> None:
-    conn.execute(insert(tickets).values(**ticket))
+    conn.execute(insert(tickets), ticket)
+
+
+def update_ticket(conn: Connection, ticket_id: str, **values: Any) -> None:
+    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(**values))
 
 
 def add_history(
@@ -89,24 +123,54 @@ def add_history(
     internal_note: str | None = None,
 ) -> None:
     conn.execute(
-        insert(history).values(
-            ticket_id=ticket_id,
-            at=at,
-            kind=kind,
-            status=status,
-            public_message=public_message,
-            actor=actor,
-            internal_note=internal_note,
-        )
+        insert(history),
+        {
+            "ticket_id": ticket_id,
+            "at": at,
+            "kind": kind,
+            "status": status,
+            "public_message": public_message,
+            "actor": actor,
+            "internal_note": internal_note,
+        },
     )
 
 
-def ticket_by_id(conn: Connection, ticket_id: str) -> Row | None:
-    return conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+def ticket_by_id(conn: Connection, ticket_id: str, *, lock: bool = False) -> Row | None:
+    query = select(tickets).where(tickets.c.id == ticket_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
 
 
 def ticket_by_reference(conn: Connection, reference: str) -> Row | None:
     return conn.execute(select(tickets).where(tickets.c.reference == reference)).first()
+
+
+def next_waiting(conn: Connection, queue: str) -> Row | None:
+    """The queue's first waiting ticket in fair order, locked for this transaction.
+
+    PostgreSQL skips rows another agent's transaction holds; SQLite's immediate
+    transaction already keeps every other writer out.
+    """
+    query = (
+        select(tickets)
+        .where(tickets.c.queue == queue, tickets.c.status == "queued")
+        .order_by(*FAIR_ORDER)
+        .limit(1)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return conn.execute(query).first()
+
+
+def head_of_queue(conn: Connection, queue: str) -> str | None:
+    return conn.scalar(
+        select(tickets.c.id)
+        .where(tickets.c.queue == queue, tickets.c.status == "queued")
+        .order_by(*FAIR_ORDER)
+        .limit(1)
+    )
 
 
 def queue_position(conn: Connection, ticket: Row) -> int:
@@ -129,11 +193,126 @@ def queue_position(conn: Connection, ticket: Row) -> int:
     return (ahead or 0) + 1
 
 
-def public_history(conn: Connection, ticket_id: str) -> list[Row]:
+def waiting_count(conn: Connection, queue: str) -> int:
+    return conn.scalar(
+        select(func.count()).where(tickets.c.queue == queue, tickets.c.status == "queued")
+    )
+
+
+def history_of(conn: Connection, ticket_id: str, *, public_only: bool) -> list[Row]:
+    query = select(history).where(history.c.ticket_id == ticket_id).order_by(history.c.id)
+    if public_only:
+        query = query.where(history.c.public_message.is_not(None))
+    return list(conn.execute(query))
+
+
+def earlier_requests(conn: Connection, ticket: Row, limit: int = 20) -> list[Row]:
+    if ticket.requester_key is None:
+        return []
     return list(
         conn.execute(
-            select(history.c.at, history.c.status, history.c.public_message)
-            .where(history.c.ticket_id == ticket_id)
-            .order_by(history.c.id)
+            select(
+                tickets.c.id,
+                tickets.c.reference,
+                tickets.c.category,
+                tickets.c.channel,
+                tickets.c.status,
+                tickets.c.created_at,
+            )
+            .where(
+                tickets.c.requester_key == ticket.requester_key,
+                tickets.c.created_at < ticket.created_at,
+            )
+            .order_by(tickets.c.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def recent_same_category(
+    conn: Connection, requester_key: str, category: str, since: datetime
+) -> str | None:
+    return conn.scalar(
+        select(tickets.c.id)
+        .where(
+            tickets.c.requester_key == requester_key,
+            tickets.c.category == category,
+            tickets.c.created_at >= since,
+        )
+        .order_by(tickets.c.created_at.desc())
+        .limit(1)
+    )
+
+
+def record_claim(conn: Connection, queue: str, at: datetime) -> None:
+    conn.execute(insert(claims), {"queue": queue, "at": at})
+
+
+def claims_since(conn: Connection, since: datetime) -> dict[str, int]:
+    rows = conn.execute(
+        select(claims.c.queue, func.count()).where(claims.c.at >= since).group_by(claims.c.queue)
+    )
+    return {queue: count for queue, count in rows}
+
+
+def waiting_by_queue_and_channel(conn: Connection) -> list[Row]:
+    """Per (queue, channel): how many wait and since when the longest has waited."""
+    return list(
+        conn.execute(
+            select(
+                tickets.c.queue,
+                tickets.c.channel,
+                func.count().label("waiting"),
+                func.min(tickets.c.contact_started_at).label("oldest"),
+            )
+            .where(tickets.c.status == "queued")
+            .group_by(tickets.c.queue, tickets.c.channel)
+        )
+    )
+
+
+def encode_cursor(row: Row) -> str:
+    values = [row.due_at.isoformat(), row.created_at.isoformat(), row.id]
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, datetime, str]:
+    due, created, ticket_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    return datetime.fromisoformat(due), datetime.fromisoformat(created), str(ticket_id)
+
+
+def list_tickets(
+    conn: Connection,
+    *,
+    queue: str | None,
+    status: str | None,
+    channel: str | None,
+    after: tuple[datetime, datetime, str] | None,
+    limit: int,
+) -> list[Row]:
+    """A page of tickets in fair order; keyset pagination stays fast on big tables."""
+    query = select(tickets).order_by(*FAIR_ORDER).limit(limit)
+    for column, value in (
+        (tickets.c.queue, queue),
+        (tickets.c.status, status),
+        (tickets.c.channel, channel),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if after is not None:
+        query = query.where(tuple_(*FAIR_ORDER) > tuple_(*after))
+    return list(conn.execute(query))
+
+
+def overdue(
+    conn: Connection, column: Any, flag: Any, now: datetime, *conditions: Any, limit: int = 500
+) -> list[Row]:
+    """Tickets past a due column whose breach was not yet reported, oldest first."""
+    return list(
+        conn.execute(
+            select(tickets)
+            .where(column < now, flag.is_(False), *conditions)
+            .order_by(column)
+            .limit(limit)
         )
     )

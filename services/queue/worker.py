@@ -1,15 +1,33 @@
-"""The queue service's worker: consumes ticket events, relays its outbox."""
+"""The queue service's worker: consumes events, checks SLA targets, relays its outbox."""
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
+
 from services.common.config import Settings
-from services.common.worker import WorkerSpec, run_worker
-from services.queue import handlers, storage
+from services.common.db import transaction
+from services.common.events import utcnow
+from services.common.worker import Timer, WorkerSpec, run_worker
+from services.queue import handlers, service, storage
+
+SLA_CHECK_SECONDS = 30
 
 
 def spec(settings: Settings) -> WorkerSpec:
+    desk = service.Desk.from_config(settings.desk)
+
+    def check_sla(engine: Engine) -> None:
+        cause = service.Cause()
+        with transaction(engine) as conn:
+            service.check_sla(conn, desk, utcnow(), cause)
+        for action in cause.after_commit:
+            action()
+
     return WorkerSpec(
-        outbox=storage.outbox, inbox=storage.inbox, handlers=handlers.handlers(settings.desk)
+        outbox=storage.outbox,
+        inbox=storage.inbox,
+        handlers=handlers.handlers(settings.desk),
+        timers=[Timer("sla-check", SLA_CHECK_SECONDS, check_sla)],
     )
 
 

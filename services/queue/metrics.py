@@ -1,0 +1,64 @@
+"""The queue's metrics (contract section 6). Counters and histograms are observed after
+commit; gauges of what waits now are read from the database at scrape time, so they are
+right whatever number of gunicorn workers serve the scrape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from services.common.metrics import WAIT_BUCKETS
+
+WAIT = Histogram(
+    "loket_wait_seconds",
+    "From first contact until first claimed",
+    ["channel", "queue"],
+    buckets=WAIT_BUCKETS,
+)
+RESOLUTION = Histogram(
+    "loket_resolution_seconds",
+    "From first contact until resolved",
+    ["channel", "queue"],
+    buckets=WAIT_BUCKETS,
+)
+QUEUE_JUMPS = Counter("loket_queue_jumps_total", "Claims out of fair order", ["channel", "queue"])
+TRANSFERS = Counter("loket_transfers_total", "Handoffs between queues", ["from_queue", "to_queue"])
+REPEAT_CONTACTS = Counter(
+    "loket_repeat_contacts_total",
+    "Same requester, same category, within 14 days",
+    ["channel", "category"],
+)
+SLA_BREACHES = Counter("loket_sla_breaches_total", "SLA targets missed", ["queue", "target"])
+
+
+class WaitingCollector(Collector):
+    """loket_waiting_tickets, loket_oldest_wait_seconds, loket_estimated_wait_seconds."""
+
+    def __init__(
+        self,
+        read: Callable[[], Iterable[tuple[str, str, int, datetime | None, int | None]]],
+        now: Callable[[], datetime],
+    ) -> None:
+        self.read, self.now = read, now
+
+    def collect(self) -> Iterable[Metric]:
+        labels = ["channel", "queue"]
+        waiting = GaugeMetricFamily("loket_waiting_tickets", "Tickets waiting now", labels=labels)
+        oldest = GaugeMetricFamily(
+            "loket_oldest_wait_seconds", "Wait of the longest-waiting ticket", labels=labels
+        )
+        estimated = GaugeMetricFamily(
+            "loket_estimated_wait_seconds", "Expected wait of a new arrival", labels=labels
+        )
+        now = self.now()
+        for queue, channel, count, since, estimate in self.read():
+            waiting.add_metric([channel, queue], count)
+            if since is not None:
+                oldest.add_metric([channel, queue], max(0.0, (now - since).total_seconds()))
+            if estimate is not None:
+                estimated.add_metric([channel, queue], estimate)
+        yield from (waiting, oldest, estimated)

@@ -1,0 +1,660 @@
+"""The queue's use cases as plain functions on one open transaction.
+
+Each function changes tickets, writes their history and stages the events it causes in
+the outbox, all on the caller's connection; it returns what may only happen after the
+commit (metric observations) as a list of callables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Row
+
+from services.common.events import Event, isoformat, to_utc
+from services.common.hashing import secret_digest
+from services.common.outbox import add_events
+from services.queue import domain, storage
+from services.queue.metrics import (
+    QUEUE_JUMPS,
+    REPEAT_CONTACTS,
+    RESOLUTION,
+    SLA_BREACHES,
+    TRANSFERS,
+    WAIT,
+)
+
+AfterCommit = list[Callable[[], None]]
+ESTIMATE_WINDOW = timedelta(hours=1)
+
+
+class NotFound(Exception):
+    pass
+
+
+class Conflict(Exception):
+    pass
+
+
+class Invalid(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What the queue reads from the desk configuration."""
+
+    sla: Mapping[str, Any]
+    queues: Mapping[str, Mapping[str, str]]  # id -> name per language
+
+    @classmethod
+    def from_config(cls, desk: Mapping[str, Any]) -> Desk:
+        return cls(desk["sla"], {q["id"]: q["name"] for q in desk["queues"]})
+
+
+@dataclass
+class Cause:
+    """Why a change happens: an HTTP request (its id) or an event (which it follows)."""
+
+    correlation_id: str | None = None
+    event: Event | None = None
+    after_commit: AfterCommit = field(default_factory=list)
+
+    def emit(self, conn: Connection, type: str, data: dict[str, Any]) -> None:
+        if self.event is not None:
+            event = self.event.caused(type, data, source="queue")
+        else:
+            event = Event(type=type, data=data, source="queue", correlation_id=self.correlation_id)
+        add_events(conn, storage.outbox, [event])
+
+
+def _language(ticket: Row | Mapping[str, Any]) -> str:
+    requester = ticket["requester"] if isinstance(ticket, Mapping) else ticket.requester
+    return (requester or {}).get("language", "nl")
+
+
+def _labels(ticket: Row) -> tuple[str, str]:
+    return ticket.channel, ticket.queue
+
+
+def _get(conn: Connection, ticket_id: str) -> Row:
+    ticket = storage.ticket_by_id(conn, ticket_id, lock=True)
+    if ticket is None:
+        raise NotFound(ticket_id)
+    return ticket
+
+
+# Arrivals
+
+
+def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause: Cause) -> None:
+    """A new ticket from `ticket.created`, in the queue of its category."""
+    if storage.ticket_exists(conn, data["ticket_id"]):
+        return
+    created_at = to_utc(data["created_at"])
+    contact = data.get("contact_started_at")
+    start = domain.clock_start(data["channel"], created_at, to_utc(contact) if contact else None)
+    on_the_spot = bool(data.get("resolved_on_contact"))
+    requester_key = domain.requester_key(data["requester"])
+    repeat_of = None
+    if requester_key:
+        repeat_of = storage.recent_same_category(
+            conn, requester_key, data["category"], created_at - domain.REPEAT_WINDOW
+        )
+    ticket = {
+        "id": data["ticket_id"],
+        "reference": data["reference"],
+        "tracking_token_sha256": secret_digest(data["tracking_token"]),
+        "channel": data["channel"],
+        "category": data["category"],
+        "queue": data["queue"] if data["queue"] in desk.queues else next(iter(desk.queues)),
+        "priority": data["priority"],
+        "status": "resolved" if on_the_spot else "queued",
+        "subject": data["subject"],
+        "description": data["description"],
+        "fields": data["fields"],
+        "requester": data["requester"],
+        "requester_key": requester_key,
+        "created_at": created_at,
+        "contact_started_at": start,
+        "due_at": domain.due_at(start, data["priority"], data["channel"], desk.sla),
+        "resolution_due_at": start + domain.resolution_target(data["priority"], desk.sla),
+        "assigned_to": data.get("submitted_by") if on_the_spot else None,
+        "first_claimed_at": created_at if on_the_spot else None,
+        "resolved_at": created_at if on_the_spot else None,
+        "resolution": data.get("resolution") if on_the_spot else None,
+        "transfer_count": 0,
+        "needs_supervisor": False,
+        "repeat_of": repeat_of,
+        "first_response_breached": False,
+        "resolution_breached": False,
+        "updated_at": created_at,
+    }
+    storage.add_ticket(conn, ticket)
+    language = _language(ticket)
+    labels = (ticket["channel"], ticket["queue"])
+    if repeat_of:
+        cause.after_commit.append(
+            lambda: REPEAT_CONTACTS.labels(ticket["channel"], ticket["category"]).inc()
+        )
+    if on_the_spot:
+        storage.add_history(
+            conn,
+            ticket["id"],
+            created_at,
+            "resolved_on_contact",
+            "resolved",
+            public_message=ticket["resolution"],
+            actor=ticket["assigned_to"],
+        )
+        cause.after_commit.append(lambda: WAIT.labels(*labels).observe(0))
+        cause.after_commit.append(lambda: RESOLUTION.labels(*labels).observe(0))
+        row = storage.ticket_by_id(conn, ticket["id"])
+        cause.emit(conn, "ticket.resolved", _resolved_data(row, ticket["assigned_to"] or "desk"))
+        return
+    storage.add_history(
+        conn,
+        ticket["id"],
+        created_at,
+        "created",
+        "queued",
+        public_message=domain.public_message("queued", language),
+    )
+    row = storage.ticket_by_id(conn, ticket["id"])
+    position = storage.queue_position(conn, row)
+    estimate = estimate_for(conn, row.queue, position, created_at)
+    cause.emit(
+        conn,
+        "ticket.queued",
+        {
+            "ticket_id": row.id,
+            "reference": row.reference,
+            "queue": row.queue,
+            "position": position,
+            "due_at": isoformat(row.due_at),
+            "estimated_wait_seconds": estimate.likely if estimate else None,
+        },
+    )
+
+
+def _resolved_data(ticket: Row, agent: str) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket.id,
+        "reference": ticket.reference,
+        "channel": ticket.channel,
+        "category": ticket.category,
+        "queue": ticket.queue,
+        "agent": agent,
+        "resolution": ticket.resolution,
+        "created_at": isoformat(ticket.created_at),
+        "resolved_at": isoformat(ticket.resolved_at),
+        "requester": ticket.requester,
+    }
+
+
+# Claims
+
+
+def _assign(
+    conn: Connection,
+    ticket: Row,
+    agent: str,
+    now: datetime,
+    cause: Cause,
+    out_of_order: bool,
+    reason: str | None,
+) -> Row:
+    first_claim = ticket.first_claimed_at is None
+    storage.update_ticket(
+        conn,
+        ticket.id,
+        status="in_progress",
+        assigned_to=agent,
+        first_claimed_at=ticket.first_claimed_at or now,
+        updated_at=now,
+    )
+    storage.record_claim(conn, ticket.queue, now)
+    storage.add_history(
+        conn,
+        ticket.id,
+        now,
+        "assigned",
+        "in_progress",
+        public_message=domain.public_message("in_progress", _language(ticket)),
+        internal_note=reason,
+        actor=agent,
+    )
+    waited = max(0.0, (now - _aware(ticket.contact_started_at)).total_seconds())
+    data = {
+        "ticket_id": ticket.id,
+        "reference": ticket.reference,
+        "queue": ticket.queue,
+        "agent": agent,
+        "waited_seconds": round(waited, 3),
+        "out_of_order": out_of_order,
+    }
+    if reason:
+        data["reason"] = reason
+    cause.emit(conn, "ticket.assigned", data)
+    labels = _labels(ticket)
+    if first_claim:
+        cause.after_commit.append(lambda: WAIT.labels(*labels).observe(waited))
+    if out_of_order:
+        cause.after_commit.append(lambda: QUEUE_JUMPS.labels(*labels).inc())
+    return storage.ticket_by_id(conn, ticket.id)
+
+
+def claim_next(conn: Connection, queue: str, agent: str, now: datetime, cause: Cause) -> Row | None:
+    ticket = storage.next_waiting(conn, queue)
+    if ticket is None:
+        return None
+    return _assign(conn, ticket, agent, now, cause, out_of_order=False, reason=None)
+
+
+def claim(
+    conn: Connection, ticket_id: str, agent: str, reason: str, now: datetime, cause: Cause
+) -> Row:
+    """A specific ticket; out of fair order unless it happens to be the next one."""
+    ticket = _get(conn, ticket_id)
+    if ticket.status != "queued":
+        raise Conflict(f"The ticket is {ticket.status}, not waiting.")
+    out_of_order = storage.head_of_queue(conn, ticket.queue) != ticket.id
+    return _assign(conn, ticket, agent, now, cause, out_of_order, reason)
+
+
+# Work on a ticket
+
+
+def change_status(
+    conn: Connection,
+    ticket_id: str,
+    to: str,
+    public_note: str | None,
+    internal_note: str | None,
+    agent: str,
+    now: datetime,
+    cause: Cause,
+) -> Row:
+    ticket = _get(conn, ticket_id)
+    try:
+        domain.check_transition(ticket.status, to)
+    except domain.InvalidTransition as exc:
+        raise Conflict(str(exc)) from None
+    if to == "resolved" and not public_note:
+        raise Invalid("public_note", "Tell the customer how it was resolved.")
+    values: dict[str, Any] = {"status": to, "updated_at": now}
+    if to == "queued":
+        values["assigned_to"] = None
+    if to == "in_progress" and ticket.status != "queued":
+        values["assigned_to"] = agent
+    if to == "resolved":
+        values.update(resolved_at=now, resolution=public_note)
+    storage.update_ticket(conn, ticket.id, **values)
+    message = public_note or domain.public_message(to, _language(ticket))
+    storage.add_history(
+        conn,
+        ticket.id,
+        now,
+        "status",
+        to,
+        public_message=message,
+        internal_note=internal_note,
+        actor=agent,
+    )
+    data = {
+        "ticket_id": ticket.id,
+        "reference": ticket.reference,
+        "from": ticket.status,
+        "to": to,
+        "agent": agent,
+    }
+    if public_note:
+        data["public_note"] = public_note
+    cause.emit(conn, "ticket.status_changed", data)
+    updated = storage.ticket_by_id(conn, ticket.id)
+    if to == "resolved":
+        cause.emit(conn, "ticket.resolved", _resolved_data(updated, agent))
+        _observe_resolution(updated, now, cause)
+    if ticket.status == "resolved" and to == "in_progress":
+        cause.emit(
+            conn,
+            "ticket.reopened",
+            {
+                "ticket_id": ticket.id,
+                "reference": ticket.reference,
+                "reason": internal_note or public_note or "reopened",
+            },
+        )
+    return updated
+
+
+def _observe_resolution(ticket: Row, now: datetime, cause: Cause) -> None:
+    seconds = max(0.0, (now - _aware(ticket.contact_started_at)).total_seconds())
+    labels = _labels(ticket)
+    cause.after_commit.append(lambda: RESOLUTION.labels(*labels).observe(seconds))
+
+
+def transfer(
+    conn: Connection,
+    desk: Desk,
+    ticket_id: str,
+    to_queue: str,
+    note: str,
+    agent: str,
+    now: datetime,
+    cause: Cause,
+) -> Row:
+    """A handoff keeps the reference, the history, the answers and the place in line."""
+    if to_queue not in desk.queues:
+        raise Invalid("to_queue", "No such queue.")
+    ticket = _get(conn, ticket_id)
+    if ticket.status not in domain.OPEN_STATUSES:
+        raise Conflict(f"A {ticket.status} ticket cannot be transferred.")
+    if ticket.queue == to_queue:
+        raise Conflict("The ticket is in that queue already.")
+    count = ticket.transfer_count + 1
+    storage.update_ticket(
+        conn,
+        ticket.id,
+        queue=to_queue,
+        status="queued",
+        assigned_to=None,
+        transfer_count=count,
+        needs_supervisor=ticket.needs_supervisor or count > domain.TRANSFERS_BEFORE_FLAG,
+        updated_at=now,
+    )
+    language = _language(ticket)
+    team = desk.queues[to_queue].get(language) or to_queue
+    storage.add_history(
+        conn,
+        ticket.id,
+        now,
+        "transferred",
+        "queued",
+        public_message=domain.public_message("transferred", language, team=team),
+        internal_note=note,
+        actor=agent,
+    )
+    cause.emit(
+        conn,
+        "ticket.transferred",
+        {
+            "ticket_id": ticket.id,
+            "reference": ticket.reference,
+            "from_queue": ticket.queue,
+            "to_queue": to_queue,
+            "note": note,
+            "transfer_count": count,
+        },
+    )
+    from_queue = ticket.queue
+    cause.after_commit.append(lambda: TRANSFERS.labels(from_queue, to_queue).inc())
+    return storage.ticket_by_id(conn, ticket.id)
+
+
+def change_priority(
+    conn: Connection,
+    desk: Desk,
+    ticket_id: str,
+    priority: int,
+    reason: str,
+    agent: str,
+    now: datetime,
+) -> Row:
+    ticket = _get(conn, ticket_id)
+    if ticket.status not in domain.OPEN_STATUSES:
+        raise Conflict(f"A {ticket.status} ticket has no priority to change.")
+    start = _aware(ticket.contact_started_at)
+    storage.update_ticket(
+        conn,
+        ticket.id,
+        priority=priority,
+        due_at=domain.due_at(start, priority, ticket.channel, desk.sla),
+        resolution_due_at=start + domain.resolution_target(priority, desk.sla),
+        updated_at=now,
+    )
+    storage.add_history(
+        conn,
+        ticket.id,
+        now,
+        "priority",
+        ticket.status,
+        internal_note=f"priority {ticket.priority} -> {priority}: {reason}",
+        actor=agent,
+    )
+    return storage.ticket_by_id(conn, ticket.id)
+
+
+# Events from elsewhere
+
+
+def customer_replied(conn: Connection, data: Mapping[str, Any], cause: Cause) -> None:
+    ticket = storage.ticket_by_id(conn, data["ticket_id"], lock=True)
+    if ticket is None:
+        # Redelivery can overtake the ticket's creation: requeue; the delivery limit
+        # dead-letters a reply to a ticket that never comes.
+        raise LookupError(f"ticket {data['ticket_id']} is not known yet")
+    at = to_utc(data["received_at"])
+    storage.add_history(
+        conn,
+        ticket.id,
+        at,
+        "customer_replied",
+        ticket.status,
+        public_message=domain.public_message("customer_replied", _language(ticket)),
+        internal_note=data["message"],
+        actor="customer",
+    )
+    if ticket.status == "waiting_on_customer":
+        storage.update_ticket(conn, ticket.id, status="in_progress", updated_at=at)
+        cause.emit(
+            conn,
+            "ticket.status_changed",
+            {
+                "ticket_id": ticket.id,
+                "reference": ticket.reference,
+                "from": "waiting_on_customer",
+                "to": "in_progress",
+                "agent": "customer",
+            },
+        )
+
+
+def feedback_received(
+    conn: Connection, data: Mapping[str, Any], now: datetime, cause: Cause
+) -> None:
+    """A low score reopens the ticket for a supervisor."""
+    if data["score"] > domain.LOW_SCORE:
+        return
+    ticket = storage.ticket_by_id(conn, data["ticket_id"], lock=True)
+    if ticket is None or ticket.status in domain.OPEN_STATUSES:
+        return
+    reason = f"satisfaction score {data['score']}"
+    storage.update_ticket(
+        conn, ticket.id, status="queued", assigned_to=None, needs_supervisor=True, updated_at=now
+    )
+    storage.add_history(
+        conn,
+        ticket.id,
+        now,
+        "reopened",
+        "queued",
+        public_message=domain.public_message("reopened", _language(ticket)),
+        internal_note=f"{reason}: {data.get('comment') or ''}".strip(": "),
+        actor="feedback",
+    )
+    cause.emit(
+        conn,
+        "ticket.reopened",
+        {"ticket_id": ticket.id, "reference": ticket.reference, "reason": reason},
+    )
+
+
+def problem_resolved(
+    conn: Connection, data: Mapping[str, Any], now: datetime, cause: Cause
+) -> None:
+    """Every open ticket linked to the problem is resolved with its resolution."""
+    for ticket_id in data["ticket_ids"]:
+        ticket = storage.ticket_by_id(conn, ticket_id, lock=True)
+        if ticket is None or ticket.status not in domain.OPEN_STATUSES:
+            continue
+        storage.update_ticket(
+            conn,
+            ticket.id,
+            status="resolved",
+            resolved_at=now,
+            resolution=data["resolution"],
+            updated_at=now,
+        )
+        storage.add_history(
+            conn,
+            ticket.id,
+            now,
+            "status",
+            "resolved",
+            public_message=data["resolution"],
+            internal_note=f"problem {data['problem_id']} resolved",
+            actor="problem-management",
+        )
+        cause.emit(
+            conn,
+            "ticket.status_changed",
+            {
+                "ticket_id": ticket.id,
+                "reference": ticket.reference,
+                "from": ticket.status,
+                "to": "resolved",
+                "public_note": data["resolution"],
+                "agent": "problem-management",
+            },
+        )
+        updated = storage.ticket_by_id(conn, ticket.id)
+        cause.emit(conn, "ticket.resolved", _resolved_data(updated, "problem-management"))
+        _observe_resolution(updated, now, cause)
+
+
+def notification_recorded(
+    conn: Connection, data: Mapping[str, Any], outcome: str, at: datetime
+) -> None:
+    ticket_id = data.get("ticket_id")
+    ticket = storage.ticket_by_id(conn, ticket_id) if ticket_id else None
+    if ticket is None:
+        return
+    note = f"{data['medium']} to {data['recipient']}: {data['template']} ({outcome}"
+    note += f", attempt {data.get('attempt', 1)}"
+    note += f": {data['error']})" if data.get("error") else ")"
+    storage.add_history(
+        conn,
+        ticket.id,
+        at,
+        f"notification_{outcome}",
+        ticket.status,
+        internal_note=note,
+        actor="notify",
+    )
+
+
+# Timers
+
+
+def check_sla(conn: Connection, desk: Desk, now: datetime, cause: Cause) -> int:
+    """Publish each missed target once: first response (not claimed by its due time) and
+    resolution (not resolved by its resolution due time)."""
+    breached = 0
+    t = storage.tickets.c
+    checks = (
+        (
+            "first_response",
+            t.due_at,
+            t.first_response_breached,
+            (t.status == "queued", t.first_claimed_at.is_(None)),
+        ),
+        (
+            "resolution",
+            t.resolution_due_at,
+            t.resolution_breached,
+            (t.status.in_(sorted(domain.OPEN_STATUSES)),),
+        ),
+    )
+    for target, column, flag, conditions in checks:
+        for ticket in storage.overdue(conn, column, flag, now, *conditions):
+            storage.update_ticket(conn, ticket.id, **{flag.name: True})
+            due = ticket.due_at if target == "first_response" else ticket.resolution_due_at
+            cause.emit(
+                conn,
+                "ticket.sla_breached",
+                {
+                    "ticket_id": ticket.id,
+                    "reference": ticket.reference,
+                    "queue": ticket.queue,
+                    "target": target,
+                    "due_at": isoformat(due),
+                },
+            )
+            queue = ticket.queue
+            cause.after_commit.append(lambda q=queue, t=target: SLA_BREACHES.labels(q, t).inc())
+            breached += 1
+    return breached
+
+
+# Reading
+
+
+def _aware(moment: datetime) -> datetime:
+    return to_utc(moment)
+
+
+def estimate_for(
+    conn: Connection, queue: str, position: int, now: datetime
+) -> domain.Estimate | None:
+    claims = storage.claims_since(conn, now - ESTIMATE_WINDOW).get(queue, 0)
+    return domain.estimate_wait(position, claims, ESTIMATE_WINDOW)
+
+
+def waiting_overview(conn: Connection, desk: Desk, now: datetime) -> dict[str, dict[str, Any]]:
+    """Per queue: waiting per channel, the oldest wait, and a new arrival's estimate."""
+    claims = storage.claims_since(conn, now - ESTIMATE_WINDOW)
+    overview: dict[str, dict[str, Any]] = {
+        q: {"waiting": {}, "oldest_since": None} for q in desk.queues
+    }
+    for row in storage.waiting_by_queue_and_channel(conn):
+        entry = overview.setdefault(row.queue, {"waiting": {}, "oldest_since": None})
+        entry["waiting"][row.channel] = row.waiting
+        oldest = _aware(row.oldest)
+        if entry["oldest_since"] is None or oldest < entry["oldest_since"]:
+            entry["oldest_since"] = oldest
+    for queue, entry in overview.items():
+        total = sum(entry["waiting"].values())
+        entry["total"] = total
+        entry["claims_last_hour"] = claims.get(queue, 0)
+        entry["estimate"] = domain.estimate_wait(total + 1, claims.get(queue, 0), ESTIMATE_WINDOW)
+        since = entry["oldest_since"]
+        entry["oldest_wait_seconds"] = (now - since).total_seconds() if since else None
+    return overview
+
+
+def gauge_rows(
+    conn: Connection, desk: Desk, now: datetime
+) -> Iterable[tuple[str, str, int, datetime | None, int | None]]:
+    claims = storage.claims_since(conn, now - ESTIMATE_WINDOW)
+    totals: dict[str, int] = {}
+    rows = storage.waiting_by_queue_and_channel(conn)
+    for row in rows:
+        totals[row.queue] = totals.get(row.queue, 0) + row.waiting
+    for row in rows:
+        estimate = domain.estimate_wait(
+            totals[row.queue] + 1, claims.get(row.queue, 0), ESTIMATE_WINDOW
+        )
+        yield (
+            row.queue,
+            row.channel,
+            row.waiting,
+            _aware(row.oldest),
+            estimate.likely if estimate else None,
+        )
