@@ -1,0 +1,417 @@
+"""The queue service through HTTP and its event handlers, on SQLite and PostgreSQL.
+
+Events are fed through the real consumer plumbing (envelope parsing, inbox, handler,
+commit) without the broker, which the foundation's tests cover."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+
+from services.common.consumer import EventProcessor, Outcome
+from services.common.db import transaction
+from services.common.events import Event, isoformat
+from services.queue import service, storage
+from services.queue.app import create_app
+from services.queue.handlers import handlers
+from tests.support import bearer
+
+
+class Desk:
+    """The queue's web app and its event handlers on one test database."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+        rt = app.extensions["loket"]
+        self.engine = rt.engine
+        self.processor = EventProcessor(service="queue", engine=rt.engine, inbox=storage.inbox,
+                                        handlers=handlers(rt.settings.desk))  # fmt: skip
+
+    def feed(self, type: str, data: dict, version: int = 1) -> Outcome:
+        event = Event(type=type, data=data, source="test", version=version)
+        return self.processor.process(event.to_json().encode())
+
+    def arrive(self, channel="web", priority=3, queue="frontoffice", minutes_ago=0.0,
+               contact_minutes_ago=None, **extra) -> dict:  # fmt: skip
+        now = datetime.now(UTC)
+        created = now - timedelta(minutes=minutes_ago)
+        started = now - timedelta(minutes=contact_minutes_ago) if contact_minutes_ago else None
+        ticket_id = str(uuid.uuid4())
+        data = {
+            "ticket_id": ticket_id, "reference": f"LKT-{uuid.uuid4().int % 10**9:09d}",
+            "channel": channel, "category": extra.pop("category", "password_reset"),
+            "queue": queue, "priority": priority, "subject": "s", "description": "d",
+            "fields": {"account": "x"},
+            "requester": extra.pop("requester", {"name": "A", "email": f"{ticket_id}@example.org",
+                                                 "language": "en"}),
+            "tracking_token": f"token-{ticket_id}", "created_at": isoformat(created),
+            "contact_started_at": isoformat(started or created),
+            "resolved_on_contact": False, "resolution": None, **extra,
+        }  # fmt: skip
+        assert self.feed("ticket.created", data) is Outcome.PROCESSED
+        return data
+
+    def events(self, type: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            bodies = conn.scalars(
+                select(storage.outbox.c.body).where(storage.outbox.c.type == type)
+                .order_by(storage.outbox.c.id)
+            ).all()  # fmt: skip
+        return [json.loads(b)["data"] for b in bodies]
+
+    def next(self, key, queue="frontoffice"):
+        return self.client.post(f"/v1/queues/{queue}/next", headers=bearer(key))
+
+    def status(self, key, ticket_id, **body):
+        return self.client.post(f"/v1/tickets/{ticket_id}/status", json=body, headers=bearer(key))
+
+    def track(self, data, token=None):
+        token = data["tracking_token"] if token is None else token
+        return self.client.get(f"/v1/track/{data['reference']}", query_string={"token": token})
+
+
+@pytest.fixture
+def desk(make_settings):
+    app = create_app(make_settings("queue"))
+    yield Desk(app)
+    app.extensions["loket"].engine.dispose()
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_next_follows_due_time_then_arrival_whatever_the_channel(desk, keys):
+    web_early = desk.arrive("web", minutes_ago=10)
+    walk_in_later = desk.arrive("walk_in", minutes_ago=5, contact_minutes_ago=5)
+    callback_kept_place = desk.arrive("callback", minutes_ago=1, contact_minutes_ago=20)
+    urgent_phone = desk.arrive("phone", priority=1, minutes_ago=0)
+    order = [desk.next(keys["agent"]).json["id"] for _ in range(4)]
+    assert order == [urgent_phone["ticket_id"], callback_kept_place["ticket_id"],
+                     web_early["ticket_id"], walk_in_later["ticket_id"]]  # fmt: skip
+    assert desk.next(keys["agent"]).status_code == 204
+    assigned = desk.events("ticket.assigned")
+    assert [a["out_of_order"] for a in assigned] == [False] * 4
+    assert assigned[1]["waited_seconds"] >= 20 * 60 - 5
+
+
+def test_eight_agents_claiming_forty_tickets_get_each_exactly_once(desk, keys):
+    arrived = {desk.arrive(minutes_ago=40 - i)["ticket_id"] for i in range(40)}
+    claimed: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def agent():
+        client = desk.app.test_client()
+        barrier.wait()
+        while True:
+            response = client.post("/v1/queues/frontoffice/next", headers=bearer(keys["agent"]))
+            if response.status_code == 204:
+                return
+            assert response.status_code == 200, response.json
+            with lock:
+                claimed.append(response.json["id"])
+
+    threads = [threading.Thread(target=agent) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(arrived)
+
+
+def test_a_claim_out_of_order_needs_a_reason_and_is_counted(desk, keys):
+    first = desk.arrive(minutes_ago=10)
+    second = desk.arrive(minutes_ago=5)
+    url = f"/v1/tickets/{second['ticket_id']}/claim"
+    no_reason = desk.client.post(url, json={}, headers=bearer(keys["agent"]))
+    assert no_reason.status_code == 422 and "reason" in no_reason.json["error"]["fields"]
+    jumps = sample("loket_queue_jumps_total", channel="web", queue="frontoffice")
+    claimed = desk.client.post(url, json={"reason": "caller is a VIP on hold"},
+                               headers=bearer(keys["agent"]))  # fmt: skip
+    assert claimed.status_code == 200 and claimed.json["status"] == "in_progress"
+    assert sample("loket_queue_jumps_total", channel="web", queue="frontoffice") == jumps + 1
+    [assigned] = desk.events("ticket.assigned")
+    assert assigned["out_of_order"] is True and assigned["reason"] == "caller is a VIP on hold"
+    # The head of the queue claimed by id is not a jump.
+    desk.client.post(f"/v1/tickets/{first['ticket_id']}/claim", json={"reason": "next anyway"},
+                     headers=bearer(keys["agent"]))  # fmt: skip
+    assert sample("loket_queue_jumps_total", channel="web", queue="frontoffice") == jumps + 1
+    again = desk.client.post(url, json={"reason": "again"}, headers=bearer(keys["agent"]))
+    assert again.status_code == 409
+
+
+def test_the_status_machine_refuses_invalid_and_unknown_transitions(desk, keys):
+    ticket = desk.arrive()
+    tid = ticket["ticket_id"]
+    assert desk.status(keys["agent"], tid, to="resolved", public_note="x").status_code == 409
+    assert desk.status(keys["agent"], tid, to="on_fire").status_code == 422
+    desk.next(keys["agent"])
+    assert desk.status(keys["agent"], tid, to="waiting_on_customer",
+                       public_note="Which printer is it?").status_code == 200  # fmt: skip
+    no_note = desk.status(keys["agent"], tid, to="resolved")
+    assert no_note.status_code == 422 and "public_note" in no_note.json["error"]["fields"]
+    resolved = desk.status(keys["agent"], tid, to="resolved", public_note="Replaced the toner.",
+                           internal_note="toner batch 42 is bad")  # fmt: skip
+    assert resolved.status_code == 200 and resolved.json["resolution"] == "Replaced the toner."
+    assert desk.status(keys["agent"], tid, to="closed").status_code == 200
+    assert desk.status(keys["agent"], tid, to="in_progress").status_code == 409
+    [done] = desk.events("ticket.resolved")
+    assert done["resolution"] == "Replaced the toner." and done["agent"] == "alice"
+    changes = [(e["from"], e["to"]) for e in desk.events("ticket.status_changed")]
+    assert changes == [("in_progress", "waiting_on_customer"),
+                       ("waiting_on_customer", "resolved"), ("resolved", "closed")]  # fmt: skip
+
+
+def test_public_notes_reach_the_customer_and_internal_notes_never(desk, keys):
+    ticket = desk.arrive()
+    desk.next(keys["agent"])
+    desk.status(
+        keys["agent"],
+        ticket["ticket_id"],
+        to="waiting_on_customer",
+        public_note="Could you send a photo?",
+        internal_note="customer was rude",
+    )
+    shown = desk.track(ticket).json
+    assert shown["status"] == "waiting_on_customer"
+    messages = [u["message"] for u in shown["updates"]]
+    assert "Could you send a photo?" in messages
+    assert "rude" not in json.dumps(shown)
+    agent_view = desk.client.get(
+        f"/v1/tickets/{ticket['ticket_id']}", headers=bearer(keys["agent"])
+    )
+    assert "customer was rude" in json.dumps(agent_view.json["history"])
+
+
+def test_a_wrong_missing_or_foreign_token_answers_like_an_unknown_reference(desk):
+    mine, other = desk.arrive(), desk.arrive()
+    answers = [
+        desk.track(mine, token="x" * 32),
+        desk.track(mine, token=""),
+        desk.track(mine, token=other["tracking_token"]),
+        desk.client.get("/v1/track/LKT-999999999", query_string={"token": mine["tracking_token"]}),
+    ]
+    assert {a.status_code for a in answers} == {404}
+    assert len({json.dumps(a.json) for a in answers}) == 1
+    assert desk.track(mine).status_code == 200
+
+
+def test_a_transfer_keeps_reference_history_and_place_and_flags_ping_pong(desk, keys):
+    ticket = desk.arrive(minutes_ago=30)
+    later = desk.arrive(queue="it_backoffice", minutes_ago=1)
+    tid = ticket["ticket_id"]
+    desk.next(keys["agent"])
+    counted = sample("loket_transfers_total", from_queue="frontoffice", to_queue="it_backoffice")
+    moved = desk.client.post(f"/v1/tickets/{tid}/transfer",
+                             json={"to_queue": "it_backoffice", "note": "needs a technician"},
+                             headers=bearer(keys["agent"]))  # fmt: skip
+    assert moved.status_code == 200
+    assert moved.json["reference"] == ticket["reference"] and moved.json["queue"] == "it_backoffice"
+    assert moved.json["fields"] == {"account": "x"} and moved.json["status"] == "queued"
+    assert sample("loket_transfers_total", from_queue="frontoffice",
+                  to_queue="it_backoffice") == counted + 1  # fmt: skip
+    # It keeps its place: it waited longer than the back office's own ticket.
+    assert desk.next(keys["agent"], "it_backoffice").json["id"] == tid
+    assert later["ticket_id"] != tid
+    shown = json.dumps(desk.track(ticket).json)
+    assert "IT back office" in shown and "technician" not in shown
+    for to_queue in ("facilities", "frontoffice"):
+        desk.client.post(f"/v1/tickets/{tid}/transfer", json={"to_queue": to_queue, "note": "n"},
+                         headers=bearer(keys["agent"]))  # fmt: skip
+    view = desk.client.get(f"/v1/tickets/{tid}", headers=bearer(keys["agent"])).json
+    assert view["transfer_count"] == 3 and view["needs_supervisor"] is True
+    assert [e["transfer_count"] for e in desk.events("ticket.transferred")] == [1, 2, 3]
+    bad = desk.client.post(f"/v1/tickets/{tid}/transfer", json={"to_queue": "mars", "note": "n"},
+                           headers=bearer(keys["agent"]))  # fmt: skip
+    assert bad.status_code == 422
+
+
+def test_a_priority_change_needs_a_reason_and_moves_the_ticket(desk, keys):
+    first = desk.arrive(minutes_ago=10)
+    second = desk.arrive(minutes_ago=5)
+    url = f"/v1/tickets/{second['ticket_id']}/priority"
+    assert desk.client.post(url, json={"priority": 1},
+                            headers=bearer(keys["agent"])).status_code == 422  # fmt: skip
+    raised = desk.client.post(url, json={"priority": 1, "reason": "whole floor is down"},
+                              headers=bearer(keys["agent"]))  # fmt: skip
+    assert raised.status_code == 200 and raised.json["priority"] == 1
+    assert desk.next(keys["agent"]).json["id"] == second["ticket_id"]
+    assert desk.next(keys["agent"]).json["id"] == first["ticket_id"]
+
+
+def test_sla_breaches_are_published_once_per_target(desk):
+    desk.arrive(priority=1, minutes_ago=0)
+    later = datetime.now(UTC) + timedelta(hours=5)
+    breaches = sample("loket_sla_breaches_total", queue="frontoffice", target="first_response")
+    config = service.Desk.from_config(desk.app.extensions["loket"].settings.desk)
+    for _ in range(2):
+        cause = service.Cause()
+        with transaction(desk.engine) as conn:
+            service.check_sla(conn, config, later, cause)
+        for action in cause.after_commit:
+            action()
+    targets = sorted(e["target"] for e in desk.events("ticket.sla_breached"))
+    assert targets == ["first_response", "resolution"]
+    assert sample("loket_sla_breaches_total", queue="frontoffice",
+                  target="first_response") == breaches + 1  # fmt: skip
+
+
+def test_a_low_score_reopens_the_ticket_for_a_supervisor(desk, keys):
+    ticket = desk.arrive()
+    desk.next(keys["agent"])
+    desk.status(keys["agent"], ticket["ticket_id"], to="resolved", public_note="Done.")
+    happy = {"ticket_id": ticket["ticket_id"], "reference": ticket["reference"], "score": 4,
+             "comment": None, "channel": "web"}  # fmt: skip
+    desk.feed("feedback.received", happy)
+    assert desk.events("ticket.reopened") == []
+    desk.feed("feedback.received", happy | {"score": 1, "comment": "not fixed at all"})
+    [reopened] = desk.events("ticket.reopened")
+    assert reopened["reason"] == "satisfaction score 1"
+    view = desk.client.get(f"/v1/tickets/{ticket['ticket_id']}", headers=bearer(keys["agent"])).json
+    assert view["status"] == "queued" and view["needs_supervisor"] is True
+
+
+def test_a_resolved_problem_resolves_every_linked_ticket(desk, keys):
+    linked = [desk.arrive(category="invoice_question") for _ in range(3)]
+    unrelated = desk.arrive()
+    ticket_ids = [t["ticket_id"] for t in linked] + ["unknown"]
+    desk.feed(
+        "problem.resolved",
+        {
+            "problem_id": "p-1",
+            "ticket_ids": ticket_ids,
+            "resolution": "The invoice template was corrected.",
+        },
+    )
+    resolved = desk.events("ticket.resolved")
+    assert sorted(r["ticket_id"] for r in resolved) == sorted(t["ticket_id"] for t in linked)
+    assert desk.track(linked[0]).json["updates"][-1]["message"] == (
+        "The invoice template was corrected."
+    )
+    assert desk.track(unrelated).json["status"] == "queued"
+
+
+def test_notifications_enter_the_history_for_agents_only(desk, keys):
+    ticket = desk.arrive()
+    desk.feed("notification.sent", {"ticket_id": ticket["ticket_id"], "medium": "email",
+                                    "recipient": "j***@example.org", "template": "confirmation",
+                                    "attempt": 1})  # fmt: skip
+    desk.feed("notification.failed", {"ticket_id": ticket["ticket_id"], "medium": "sms",
+                                      "recipient": "+31******78", "template": "confirmation",
+                                      "attempt": 5, "error": "gateway 503"})  # fmt: skip
+    history = desk.client.get(f"/v1/tickets/{ticket['ticket_id']}",
+                              headers=bearer(keys["agent"])).json["history"]  # fmt: skip
+    kinds = [h["kind"] for h in history]
+    assert kinds == ["created", "notification_sent", "notification_failed"]
+    assert "gateway 503" in history[2]["internal_note"]
+    assert len(desk.track(ticket).json["updates"]) == 1
+
+
+def test_repeat_contacts_are_counted_and_shown_with_earlier_requests(desk, keys):
+    requester = {"name": "Jan", "email": "Jan@Example.org", "language": "nl"}
+    first = desk.arrive(category="laptop_broken", requester=requester, minutes_ago=60)
+    counted = sample("loket_repeat_contacts_total", channel="phone", category="laptop_broken")
+    again = desk.arrive("phone", category="laptop_broken",
+                        requester=requester | {"email": "jan@example.org"})  # fmt: skip
+    assert sample("loket_repeat_contacts_total", channel="phone",
+                  category="laptop_broken") == counted + 1  # fmt: skip
+    view = desk.client.get(f"/v1/tickets/{again['ticket_id']}", headers=bearer(keys["agent"])).json
+    assert view["repeat_contact"] is True and view["repeat_of"] == first["ticket_id"]
+    assert [r["reference"] for r in view["earlier_requests"]] == [first["reference"]]
+
+
+def test_a_contact_solved_on_the_spot_is_stored_resolved_with_a_wait_of_zero(desk):
+    zero_waits = sample("loket_wait_seconds_bucket", channel="walk_in", queue="frontoffice",
+                        le="10.0")  # fmt: skip
+    ticket = desk.arrive("walk_in", resolved_on_contact=True, resolution="Explained the invoice.",
+                         submitted_by="counter-kiosk")  # fmt: skip
+    shown = desk.track(ticket).json
+    assert shown["status"] == "resolved" and shown["queue_position"] is None
+    [resolved] = desk.events("ticket.resolved")
+    assert (
+        resolved["agent"] == "counter-kiosk" and resolved["resolution"] == "Explained the invoice."
+    )
+    assert desk.events("ticket.queued") == []
+    assert sample("loket_wait_seconds_bucket", channel="walk_in", queue="frontoffice",
+                  le="10.0") == zero_waits + 1  # fmt: skip
+
+
+def test_estimates_come_from_the_recent_service_rate_and_are_null_without_history(desk, keys):
+    waiting = [desk.arrive(minutes_ago=30 - i) for i in range(10)]
+    assert desk.track(waiting[-1]).json["estimated_wait_seconds"] is None
+    for _ in range(6):
+        desk.next(keys["agent"])
+    shown = desk.track(waiting[-1]).json
+    assert shown["queue_position"] == 4
+    assert 0 <= shown["estimated_wait_low_seconds"] <= shown["estimated_wait_seconds"]
+    assert shown["estimated_wait_seconds"] <= shown["estimated_wait_high_seconds"]
+    # 6 claims in the last hour: 600 s per claim, so position 4 is likely 2400 s.
+    assert shown["estimated_wait_seconds"] == 2400
+    overview = desk.client.get("/v1/queues", headers=bearer(keys["agent"])).json["queues"]
+    front = next(q for q in overview if q["id"] == "frontoffice")
+    assert front["waiting"]["web"] == 4 and front["total_waiting"] == 4
+    assert front["claims_last_hour"] == 6 and front["estimated_wait_seconds"] == 3000
+    assert front["oldest_wait_seconds"] >= 23 * 60
+    public = desk.client.get("/v1/estimates").json["channels"]
+    assert public["phone"]["estimated_wait_seconds"] == 3000
+
+
+def test_waiting_gauges_are_read_from_the_database_at_scrape_time(desk, keys):
+    desk.arrive("chat", minutes_ago=12)
+    desk.arrive("chat", minutes_ago=2)
+    desk.arrive("phone", queue="it_backoffice")
+    metrics = desk.client.get("/metrics").text
+    assert 'loket_waiting_tickets{channel="chat",queue="frontoffice"} 2.0' in metrics
+    assert 'loket_waiting_tickets{channel="phone",queue="it_backoffice"} 1.0' in metrics
+    oldest = next(line for line in metrics.splitlines()
+                  if line.startswith('loket_oldest_wait_seconds{channel="chat"'))  # fmt: skip
+    assert 12 * 60 - 5 <= float(oldest.split()[-1]) <= 12 * 60 + 60
+
+
+def test_listing_pages_through_tickets_in_fair_order(desk, keys):
+    ids = [desk.arrive(minutes_ago=50 - i)["ticket_id"] for i in range(7)]
+    seen, cursor = [], None
+    while True:
+        query = {"queue": "frontoffice", "status": "queued", "limit": 3}
+        if cursor:
+            query["cursor"] = cursor
+        page = desk.client.get(
+            "/v1/tickets", query_string=query, headers=bearer(keys["agent"])
+        ).json
+        seen += [t["id"] for t in page["tickets"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids
+    bad = desk.client.get("/v1/tickets", query_string={"cursor": "nonsense"},
+                          headers=bearer(keys["agent"]))  # fmt: skip
+    assert bad.status_code == 422
+    assert desk.client.get("/v1/tickets", query_string={"status": "lost"},
+                           headers=bearer(keys["agent"])).status_code == 422  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/v1/queues"), ("post", "/v1/queues/frontoffice/next"), ("get", "/v1/tickets"),
+     ("get", "/v1/tickets/x"), ("post", "/v1/tickets/x/status"), ("post", "/v1/tickets/x/claim"),
+     ("post", "/v1/tickets/x/transfer"), ("post", "/v1/tickets/x/priority")],
+)  # fmt: skip
+def test_agent_apis_refuse_anonymous_callers_and_front_end_keys(desk, keys, method, path):
+    anonymous = getattr(desk.client, method)(path)
+    assert anonymous.status_code == 401
+    front_end = getattr(desk.client, method)(path, headers=bearer(keys["portal"]))
+    assert front_end.status_code == 403
+
+
+def test_unknown_queues_and_tickets_are_404(desk, keys):
+    assert desk.next(keys["agent"], "nowhere").status_code == 404
+    assert desk.client.get("/v1/tickets/nope", headers=bearer(keys["agent"])).status_code == 404
+    assert desk.status(keys["agent"], "nope", to="closed").status_code == 404
