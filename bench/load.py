@@ -7,6 +7,7 @@ even though Python is not the fastest client.
 from __future__ import annotations
 
 import multiprocessing
+import random
 import statistics
 import threading
 import time
@@ -43,6 +44,7 @@ def _worker(
     threads: int,
     seconds: float,
     out: multiprocessing.Queue,
+    interval: float = 0.0,
 ) -> None:
     latencies: list[float] = []
     errors = [0]
@@ -51,6 +53,8 @@ def _worker(
 
     def loop(index: int) -> None:
         session = requests.Session()
+        if interval:
+            time.sleep(random.uniform(0, interval))
         n = 0
         while time.monotonic() < deadline:
             started = time.perf_counter()
@@ -65,6 +69,10 @@ def _worker(
                 else:
                     errors[0] += 1
             n += 1
+            if interval:
+                # Paced clients ask at random moments, on average every `interval` seconds
+                # (Poisson arrivals, as people at work), not in lockstep bursts.
+                time.sleep(max(0.0, random.expovariate(1 / interval) - elapsed))
 
     pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
     for t in pool:
@@ -80,11 +88,12 @@ def run(
     processes: int,
     threads: int,
     seconds: float,
+    interval: float = 0.0,
 ) -> Result:
     out: multiprocessing.Queue = multiprocessing.Queue()
     started = time.monotonic()
     workers = [
-        multiprocessing.Process(target=_worker, args=(make_call, threads, seconds, out))
+        multiprocessing.Process(target=_worker, args=(make_call, threads, seconds, out, interval))
         for _ in range(processes)
     ]
     for w in workers:

@@ -201,7 +201,7 @@ def _resolved_data(ticket: Row, agent: str) -> dict[str, Any]:
 # Claims
 
 
-def _assign(
+def _assigned(
     conn: Connection,
     ticket: Row,
     agent: str,
@@ -210,15 +210,8 @@ def _assign(
     out_of_order: bool,
     reason: str | None,
 ) -> Row:
-    first_claim = ticket.first_claimed_at is None
-    storage.update_ticket(
-        conn,
-        ticket.id,
-        status="in_progress",
-        assigned_to=agent,
-        first_claimed_at=ticket.first_claimed_at or now,
-        updated_at=now,
-    )
+    """What follows a claim: the service rate, the history, the event, the metrics."""
+    first_claim = _aware(ticket.first_claimed_at) == now
     storage.record_claim(conn, ticket.queue, now)
     storage.add_history(
         conn,
@@ -247,14 +240,14 @@ def _assign(
         cause.after_commit.append(lambda: WAIT.labels(*labels).observe(waited))
     if out_of_order:
         cause.after_commit.append(lambda: QUEUE_JUMPS.labels(*labels).inc())
-    return storage.ticket_by_id(conn, ticket.id)
+    return ticket
 
 
 def claim_next(conn: Connection, queue: str, agent: str, now: datetime, cause: Cause) -> Row | None:
-    ticket = storage.next_waiting(conn, queue)
+    ticket = storage.assign(conn, storage.next_waiting(queue), agent, now)
     if ticket is None:
         return None
-    return _assign(conn, ticket, agent, now, cause, out_of_order=False, reason=None)
+    return _assigned(conn, ticket, agent, now, cause, out_of_order=False, reason=None)
 
 
 def claim(
@@ -265,7 +258,8 @@ def claim(
     if ticket.status != "queued":
         raise Conflict(f"The ticket is {ticket.status}, not waiting.")
     out_of_order = storage.head_of_queue(conn, ticket.queue) != ticket.id
-    return _assign(conn, ticket, agent, now, cause, out_of_order, reason)
+    assigned = storage.assign(conn, ticket.id, agent, now)
+    return _assigned(conn, assigned, agent, now, cause, out_of_order, reason)
 
 
 # Work on a ticket

@@ -147,21 +147,35 @@ def ticket_by_reference(conn: Connection, reference: str) -> Row | None:
     return conn.execute(select(tickets).where(tickets.c.reference == reference)).first()
 
 
-def next_waiting(conn: Connection, queue: str) -> Row | None:
-    """The queue's first waiting ticket in fair order, locked for this transaction.
+def next_waiting(queue: str) -> Any:
+    """The id of the queue's first waiting ticket in fair order, as a subquery.
 
     PostgreSQL skips rows another agent's transaction holds; SQLite's immediate
     transaction already keeps every other writer out.
     """
-    query = (
-        select(tickets)
+    return (
+        select(tickets.c.id)
         .where(tickets.c.queue == queue, tickets.c.status == "queued")
         .order_by(*FAIR_ORDER)
         .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return conn.execute(query).first()
+
+
+def assign(conn: Connection, which: Any, agent: str, now: datetime) -> Row | None:
+    """Hand one waiting ticket to an agent in a single statement; the updated row back."""
+    return conn.execute(
+        update(tickets)
+        .where(tickets.c.id == which, tickets.c.status == "queued")
+        .values(
+            status="in_progress",
+            assigned_to=agent,
+            updated_at=now,
+            first_claimed_at=func.coalesce(tickets.c.first_claimed_at, now),
+        )
+        .returning(*tickets.c)
+    ).first()
 
 
 def head_of_queue(conn: Connection, queue: str) -> str | None:
