@@ -97,18 +97,18 @@ class Estimate:
 
 
 def estimate_wait(
-    position: int, claims_in_window: int, window: timedelta, minimum_claims: int = 5
+    position: int, claims: int, observed: timedelta, minimum_claims: int = 5
 ) -> Estimate | None:
     """The wait of the `position`-th waiting ticket from the queue's recent service rate.
 
-    Claims arrive roughly as a Poisson process of rate r, so the time until the p-th claim
-    is Gamma(p, r): mean p/r, standard deviation sqrt(p)/r. The range is the mean plus or
+    Claims come at rate r = claims / observed, so the time until the p-th claim is about
+    Gamma(p, r): mean p / r, standard deviation sqrt(p) / r. The range is the mean plus or
     minus 1.28 standard deviations (about 80 %). With too few recent claims there is no
     honest estimate: None.
     """
-    if claims_in_window < minimum_claims or position < 1:
+    if claims < minimum_claims or position < 1:
         return None
-    rate = claims_in_window / window.total_seconds()
+    rate = claims / observed.total_seconds()
     spread = 1.28 * math.sqrt(position)
     return Estimate(
         likely=round(position / rate),

@@ -30,6 +30,7 @@ from services.queue.metrics import (
 
 AfterCommit = list[Callable[[], None]]
 ESTIMATE_WINDOW = timedelta(hours=1)
+MIN_OBSERVED = timedelta(minutes=10)
 
 
 class NotFound(Exception):
@@ -604,16 +605,26 @@ def _aware(moment: datetime) -> datetime:
     return to_utc(moment)
 
 
+def service_rates(conn: Connection, now: datetime) -> dict[str, tuple[int, timedelta]]:
+    """Per queue: claims in the window and the time they were observed over. A desk that
+    opened twenty minutes ago has twenty minutes of history, not an hour."""
+    rates = {}
+    for queue, (count, first) in storage.claims_since(conn, now - ESTIMATE_WINDOW).items():
+        observed = min(ESTIMATE_WINDOW, max(MIN_OBSERVED, now - _aware(first)))
+        rates[queue] = (count, observed)
+    return rates
+
+
 def estimate_for(
     conn: Connection, queue: str, position: int, now: datetime
 ) -> domain.Estimate | None:
-    claims = storage.claims_since(conn, now - ESTIMATE_WINDOW).get(queue, 0)
-    return domain.estimate_wait(position, claims, ESTIMATE_WINDOW)
+    count, observed = service_rates(conn, now).get(queue, (0, ESTIMATE_WINDOW))
+    return domain.estimate_wait(position, count, observed)
 
 
 def waiting_overview(conn: Connection, desk: Desk, now: datetime) -> dict[str, dict[str, Any]]:
     """Per queue: waiting per channel, the oldest wait, and a new arrival's estimate."""
-    claims = storage.claims_since(conn, now - ESTIMATE_WINDOW)
+    rates = service_rates(conn, now)
     overview: dict[str, dict[str, Any]] = {
         q: {"waiting": {}, "oldest_since": None} for q in desk.queues
     }
@@ -626,8 +637,9 @@ def waiting_overview(conn: Connection, desk: Desk, now: datetime) -> dict[str, d
     for queue, entry in overview.items():
         total = sum(entry["waiting"].values())
         entry["total"] = total
-        entry["claims_last_hour"] = claims.get(queue, 0)
-        entry["estimate"] = domain.estimate_wait(total + 1, claims.get(queue, 0), ESTIMATE_WINDOW)
+        count, observed = rates.get(queue, (0, ESTIMATE_WINDOW))
+        entry["claims_last_hour"] = count
+        entry["estimate"] = domain.estimate_wait(total + 1, count, observed)
         since = entry["oldest_since"]
         entry["oldest_wait_seconds"] = (now - since).total_seconds() if since else None
     return overview
@@ -636,15 +648,14 @@ def waiting_overview(conn: Connection, desk: Desk, now: datetime) -> dict[str, d
 def gauge_rows(
     conn: Connection, desk: Desk, now: datetime
 ) -> Iterable[tuple[str, str, int, datetime | None, int | None]]:
-    claims = storage.claims_since(conn, now - ESTIMATE_WINDOW)
+    rates = service_rates(conn, now)
     totals: dict[str, int] = {}
     rows = storage.waiting_by_queue_and_channel(conn)
     for row in rows:
         totals[row.queue] = totals.get(row.queue, 0) + row.waiting
     for row in rows:
-        estimate = domain.estimate_wait(
-            totals[row.queue] + 1, claims.get(row.queue, 0), ESTIMATE_WINDOW
-        )
+        count, observed = rates.get(row.queue, (0, ESTIMATE_WINDOW))
+        estimate = domain.estimate_wait(totals[row.queue] + 1, count, observed)
         yield (
             row.queue,
             row.channel,

@@ -262,11 +262,14 @@ def record_claim(conn: Connection, queue: str, at: datetime) -> None:
     conn.execute(insert(claims), {"queue": queue, "at": at})
 
 
-def claims_since(conn: Connection, since: datetime) -> dict[str, int]:
+def claims_since(conn: Connection, since: datetime) -> dict[str, tuple[int, datetime]]:
+    """Per queue: how many claims since `since`, and when the first of them was."""
     rows = conn.execute(
-        select(claims.c.queue, func.count()).where(claims.c.at >= since).group_by(claims.c.queue)
+        select(claims.c.queue, func.count(), func.min(claims.c.at))
+        .where(claims.c.at >= since)
+        .group_by(claims.c.queue)
     )
-    return {queue: count for queue, count in rows}
+    return {queue: (count, first) for queue, count, first in rows}
 
 
 def waiting_by_queue_and_channel(conn: Connection) -> list[Row]:

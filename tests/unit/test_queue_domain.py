@@ -1,9 +1,12 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from services.queue import domain
 
 SLA = {
     "first_response_minutes": {1: 15, 2: 60, 3: 240, 4: 480},
+    "resolution_minutes": {1: 240, 2: 480, 3: 1440, 4: 2880},
     "channel_first_response_minutes": {"phone": {1: 5}},
 }
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -23,6 +26,11 @@ def test_due_time_from_priority_target_and_explicit_channel_policy():
     assert domain.due_at(NOON, 1, "web", SLA) == NOON + timedelta(minutes=15)
     assert domain.due_at(NOON, 1, "phone", SLA) == NOON + timedelta(minutes=5)
     assert domain.due_at(NOON, 2, "phone", SLA) == NOON + timedelta(minutes=60)
+    assert domain.resolution_target(1, SLA) == timedelta(hours=4)
+    # YAML may write the priorities as strings.
+    assert domain.due_at(NOON, 2, "web", {"first_response_minutes": {"2": 30}}) == NOON + timedelta(
+        minutes=30
+    )
 
 
 def test_a_walk_in_does_not_overtake_an_earlier_portal_request_of_the_same_priority():
@@ -30,3 +38,50 @@ def test_a_walk_in_does_not_overtake_an_earlier_portal_request_of_the_same_prior
     later = NOON + timedelta(minutes=5)
     walk_in = domain.due_at(domain.clock_start("walk_in", later, later), 3, "walk_in", SLA)
     assert portal < walk_in
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "allowed"),
+    [
+        ("queued", "in_progress", True),
+        ("queued", "resolved", False),
+        ("in_progress", "waiting_on_customer", True),
+        ("waiting_on_customer", "in_progress", True),
+        ("in_progress", "resolved", True),
+        ("resolved", "closed", True),
+        ("resolved", "in_progress", True),
+        ("closed", "in_progress", False),
+        ("cancelled", "queued", False),
+    ],
+)
+def test_the_status_machine(current, wanted, allowed):
+    if allowed:
+        domain.check_transition(current, wanted)
+    else:
+        with pytest.raises(domain.InvalidTransition):
+            domain.check_transition(current, wanted)
+
+
+def test_estimates_need_history_and_grow_with_position():
+    hour = timedelta(hours=1)
+    assert domain.estimate_wait(3, claims=4, observed=hour) is None
+    first = domain.estimate_wait(1, claims=12, observed=hour)
+    tenth = domain.estimate_wait(10, claims=12, observed=hour)
+    assert first.likely == 300 and tenth.likely == 3000
+    assert tenth.low < tenth.likely < tenth.high
+    assert first.low >= 0
+
+
+def test_requester_identity_for_repeat_contacts():
+    assert domain.requester_key({"email": " Jan@Example.ORG "}) == "email:jan@example.org"
+    assert domain.requester_key({"phone": "+31 6 1234 5678"}) == domain.requester_key(
+        {"phone": "06-12345678"}
+    )
+    assert domain.requester_key({"name": "walk-in without details"}) is None
+
+
+def test_customer_messages_exist_in_both_languages():
+    for language in ("nl", "en"):
+        for kind in ("queued", "in_progress", "resolved", "reopened", "customer_replied"):
+            assert domain.public_message(kind, language)
+    assert "Facilities" in domain.public_message("transferred", "en", team="Facilities")
