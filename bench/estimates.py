@@ -134,7 +134,7 @@ def simulate_day(engine, desk: service.Desk, day: datetime, rng: random.Random) 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--days", type=int, default=10)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     desk = service.Desk.from_config(load_settings("queue", {}).desk)

@@ -29,7 +29,10 @@ from services.queue.metrics import (
 )
 
 AfterCommit = list[Callable[[], None]]
-ESTIMATE_WINDOW = timedelta(hours=1)
+# Claims of the last four hours estimate a queue's service rate; a claim's weight halves
+# every 45 minutes (bench/estimates.py compares choices).
+RATE_HISTORY = timedelta(hours=4)
+RATE_HALF_LIFE = timedelta(minutes=45)
 MIN_OBSERVED = timedelta(minutes=10)
 
 
@@ -605,21 +608,33 @@ def _aware(moment: datetime) -> datetime:
     return to_utc(moment)
 
 
-def service_rates(conn: Connection, now: datetime) -> dict[str, tuple[int, timedelta]]:
-    """Per queue: claims in the window and the time they were observed over. A desk that
-    opened twenty minutes ago has twenty minutes of history, not an hour."""
+@dataclass(frozen=True)
+class ServiceRate:
+    per_second: float | None
+    claims_last_hour: int
+
+
+def service_rates(conn: Connection, now: datetime) -> dict[str, ServiceRate]:
+    """Per queue, its recent service rate. A desk that opened twenty minutes ago has
+    twenty minutes of history, not four hours."""
     rates = {}
-    for queue, (count, first) in storage.claims_since(conn, now - ESTIMATE_WINDOW).items():
-        observed = min(ESTIMATE_WINDOW, max(MIN_OBSERVED, now - _aware(first)))
-        rates[queue] = (count, observed)
+    for queue, times in storage.claim_times_since(conn, now - RATE_HISTORY).items():
+        ages = [(now - _aware(t)).total_seconds() for t in times]
+        observed = min(RATE_HISTORY.total_seconds(), max(MIN_OBSERVED.total_seconds(), max(ages)))
+        rate = domain.service_rate(ages, observed, RATE_HALF_LIFE.total_seconds())
+        rates[queue] = ServiceRate(rate, sum(1 for age in ages if age <= 3600))
     return rates
+
+
+_NO_HISTORY = ServiceRate(None, 0)
 
 
 def estimate_for(
     conn: Connection, queue: str, position: int, now: datetime
 ) -> domain.Estimate | None:
-    count, observed = service_rates(conn, now).get(queue, (0, ESTIMATE_WINDOW))
-    return domain.estimate_wait(position, count, observed)
+    return domain.estimate_wait(
+        position, service_rates(conn, now).get(queue, _NO_HISTORY).per_second
+    )
 
 
 def waiting_overview(conn: Connection, desk: Desk, now: datetime) -> dict[str, dict[str, Any]]:
@@ -637,9 +652,9 @@ def waiting_overview(conn: Connection, desk: Desk, now: datetime) -> dict[str, d
     for queue, entry in overview.items():
         total = sum(entry["waiting"].values())
         entry["total"] = total
-        count, observed = rates.get(queue, (0, ESTIMATE_WINDOW))
-        entry["claims_last_hour"] = count
-        entry["estimate"] = domain.estimate_wait(total + 1, count, observed)
+        rate = rates.get(queue, _NO_HISTORY)
+        entry["claims_last_hour"] = rate.claims_last_hour
+        entry["estimate"] = domain.estimate_wait(total + 1, rate.per_second)
         since = entry["oldest_since"]
         entry["oldest_wait_seconds"] = (now - since).total_seconds() if since else None
     return overview
@@ -654,8 +669,8 @@ def gauge_rows(
     for row in rows:
         totals[row.queue] = totals.get(row.queue, 0) + row.waiting
     for row in rows:
-        count, observed = rates.get(row.queue, (0, ESTIMATE_WINDOW))
-        estimate = domain.estimate_wait(totals[row.queue] + 1, count, observed)
+        rate = rates.get(row.queue, _NO_HISTORY).per_second
+        estimate = domain.estimate_wait(totals[row.queue] + 1, rate)
         yield (
             row.queue,
             row.channel,

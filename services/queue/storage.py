@@ -262,14 +262,12 @@ def record_claim(conn: Connection, queue: str, at: datetime) -> None:
     conn.execute(insert(claims), {"queue": queue, "at": at})
 
 
-def claims_since(conn: Connection, since: datetime) -> dict[str, tuple[int, datetime]]:
-    """Per queue: how many claims since `since`, and when the first of them was."""
-    rows = conn.execute(
-        select(claims.c.queue, func.count(), func.min(claims.c.at))
-        .where(claims.c.at >= since)
-        .group_by(claims.c.queue)
-    )
-    return {queue: (count, first) for queue, count, first in rows}
+def claim_times_since(conn: Connection, since: datetime) -> dict[str, list[datetime]]:
+    """Per queue, when each claim since `since` happened."""
+    times: dict[str, list[datetime]] = {}
+    for queue, at in conn.execute(select(claims.c.queue, claims.c.at).where(claims.c.at >= since)):
+        times.setdefault(queue, []).append(at)
+    return times
 
 
 def waiting_by_queue_and_channel(conn: Connection) -> list[Row]:

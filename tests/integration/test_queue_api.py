@@ -17,7 +17,7 @@ from sqlalchemy import select
 from services.common.consumer import EventProcessor, Outcome
 from services.common.db import transaction
 from services.common.events import Event, isoformat
-from services.queue import service, storage
+from services.queue import domain, service, storage
 from services.queue.app import create_app
 from services.queue.handlers import handlers
 from tests.support import bearer
@@ -353,16 +353,18 @@ def test_estimates_come_from_the_recent_service_rate_and_are_null_without_histor
     assert shown["queue_position"] == 4
     assert 0 <= shown["estimated_wait_low_seconds"] <= shown["estimated_wait_seconds"]
     assert shown["estimated_wait_seconds"] <= shown["estimated_wait_high_seconds"]
-    # 6 claims just now, observed over the 10-minute minimum: 100 s per claim, so
-    # position 4 is likely 400 s.
-    assert shown["estimated_wait_seconds"] == 400
+    # 6 claims just now, over the 10-minute minimum of observed time.
+    rate = domain.service_rate([0.0] * 6, 600, service.RATE_HALF_LIFE.total_seconds())
+    assert shown["estimated_wait_seconds"] == pytest.approx(4 / rate, abs=2)
     overview = desk.client.get("/v1/queues", headers=bearer(keys["agent"])).json["queues"]
     front = next(q for q in overview if q["id"] == "frontoffice")
     assert front["waiting"]["web"] == 4 and front["total_waiting"] == 4
-    assert front["claims_last_hour"] == 6 and front["estimated_wait_seconds"] == 500
+    assert front["claims_last_hour"] == 6 and front["estimated_wait_seconds"] == pytest.approx(
+        5 / rate, abs=2
+    )
     assert front["oldest_wait_seconds"] >= 23 * 60
     public = desk.client.get("/v1/estimates").json["channels"]
-    assert public["phone"]["estimated_wait_seconds"] == 500
+    assert public["phone"]["estimated_wait_seconds"] == front["estimated_wait_seconds"]
 
 
 def test_waiting_gauges_are_read_from_the_database_at_scrape_time(desk, keys):
