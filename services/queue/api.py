@@ -150,17 +150,18 @@ def next_ticket(queue: str) -> Response | tuple[str, int]:
     return jsonify(view)
 
 
+def _ticket_change(work: Callable[[Connection, service.Cause], Any]) -> Response:
+    """A change to one ticket, answered with the agent's view of it afterwards."""
+    return jsonify(_change(lambda conn, cause: _ticket_view(conn, work(conn, cause))))
+
+
 @bp.post("/tickets/<ticket_id>/claim")
 @require("agent")
 def claim(ticket_id: str) -> Response:
     body = schemas.ClaimSchema().load(json_body())
-    agent = current_principal().name
-    return jsonify(
-        _change(
-            lambda conn, cause: _ticket_view(
-                conn, service.claim(conn, ticket_id, agent, body["reason"], utcnow(), cause)
-            )
-        )
+    agent, now = current_principal().name, utcnow()
+    return _ticket_change(
+        lambda conn, cause: service.claim(conn, ticket_id, agent, body["reason"], now, cause)
     )
 
 
@@ -211,22 +212,17 @@ def ticket(ticket_id: str) -> Response:
 @require("agent")
 def change_status(ticket_id: str) -> Response:
     body = schemas.StatusChangeSchema().load(json_body())
-    agent = current_principal().name
-    return jsonify(
-        _change(
-            lambda conn, cause: _ticket_view(
-                conn,
-                service.change_status(
-                    conn,
-                    ticket_id,
-                    body["to"],
-                    body["public_note"],
-                    body["internal_note"],
-                    agent,
-                    utcnow(),
-                    cause,
-                ),
-            )
+    agent, now = current_principal().name, utcnow()
+    return _ticket_change(
+        lambda conn, cause: service.change_status(
+            conn,
+            ticket_id,
+            body["to"],
+            body["public_note"],
+            body["internal_note"],
+            agent,
+            now,
+            cause,
         )
     )
 
@@ -235,15 +231,10 @@ def change_status(ticket_id: str) -> Response:
 @require("agent")
 def transfer(ticket_id: str) -> Response:
     body = schemas.TransferSchema().load(json_body())
-    agent = current_principal().name
-    return jsonify(
-        _change(
-            lambda conn, cause: _ticket_view(
-                conn,
-                service.transfer(
-                    conn, desk(), ticket_id, body["to_queue"], body["note"], agent, utcnow(), cause
-                ),
-            )
+    agent, now = current_principal().name, utcnow()
+    return _ticket_change(
+        lambda conn, cause: service.transfer(
+            conn, desk(), ticket_id, body["to_queue"], body["note"], agent, now, cause
         )
     )
 
@@ -252,15 +243,10 @@ def transfer(ticket_id: str) -> Response:
 @require("agent")
 def change_priority(ticket_id: str) -> Response:
     body = schemas.PriorityChangeSchema().load(json_body())
-    agent = current_principal().name
-    return jsonify(
-        _change(
-            lambda conn, cause: _ticket_view(
-                conn,
-                service.change_priority(
-                    conn, desk(), ticket_id, body["priority"], body["reason"], agent, utcnow()
-                ),
-            )
+    agent, now = current_principal().name, utcnow()
+    return _ticket_change(
+        lambda conn, _cause: service.change_priority(
+            conn, desk(), ticket_id, body["priority"], body["reason"], agent, now
         )
     )
 

@@ -280,6 +280,9 @@ def change_status(
     cause: Cause,
 ) -> Row:
     ticket = _get(conn, ticket_id)
+    if ticket.status == "queued" and to == "in_progress":
+        # Taking a waiting ticket is a claim: in fair order, or out of it with a reason.
+        raise Conflict("Take a waiting ticket with next, or claim it with a reason.")
     try:
         domain.check_transition(ticket.status, to)
     except domain.InvalidTransition as exc:
@@ -289,7 +292,7 @@ def change_status(
     values: dict[str, Any] = {"status": to, "updated_at": now}
     if to == "queued":
         values["assigned_to"] = None
-    if to == "in_progress" and ticket.status != "queued":
+    if to == "in_progress":
         values["assigned_to"] = agent
     if to == "resolved":
         values.update(resolved_at=now, resolution=public_note)

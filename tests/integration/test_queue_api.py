@@ -153,6 +153,8 @@ def test_the_status_machine_refuses_invalid_and_unknown_transitions(desk, keys):
     tid = ticket["ticket_id"]
     assert desk.status(keys["agent"], tid, to="resolved", public_note="x").status_code == 409
     assert desk.status(keys["agent"], tid, to="on_fire").status_code == 422
+    # A waiting ticket is taken with next or claim, never by a status change.
+    assert desk.status(keys["agent"], tid, to="in_progress").status_code == 409
     desk.next(keys["agent"])
     assert desk.status(keys["agent"], tid, to="waiting_on_customer",
                        public_note="Which printer is it?").status_code == 200  # fmt: skip
