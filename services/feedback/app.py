@@ -9,15 +9,26 @@ from flask import Flask
 from services.common.config import Settings, load_settings
 from services.common.openapi import build_spec
 from services.common.web import create_service_app
-from services.feedback import storage
+from services.feedback import api, schemas, storage
 
 OPENAPI_PATHS = Path(__file__).with_name("openapi.yaml")
 
 
 def openapi() -> dict:
-    return build_spec("Loket feedback", OPENAPI_PATHS, {})
+    return build_spec(
+        "Loket feedback",
+        OPENAPI_PATHS,
+        {
+            "Survey": schemas.SurveySchema,
+            "Answer": schemas.AnswerSchema,
+            "CsatReport": schemas.CsatReportSchema,
+            "ContactReasonsReport": schemas.ContactReasonsReportSchema,
+        },
+    )
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings("feedback")
-    return create_service_app(settings, outbox=storage.outbox, openapi=openapi)
+    app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,17 +1,19 @@
-"""What the feedback service reads from events."""
+"""What the feedback service reads from events and HTTP requests, and answers."""
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from services.common.auth import CHANNELS
 
 
-class ContactSchema(Schema):
-    """The part of `ticket.created` v1 that makes a contact reason."""
-
+class _Event(Schema):
     class Meta:
         unknown = EXCLUDE
+
+
+class ContactSchema(_Event):
+    """The part of `ticket.created` v1 that makes a contact reason."""
 
     ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
@@ -19,3 +21,85 @@ class ContactSchema(Schema):
     queue = fields.String(required=True, validate=validate.Length(min=1, max=64))
     resolved_on_contact = fields.Boolean(load_default=False)
     created_at = fields.AwareDateTime(required=True)
+
+
+class TicketResolvedSchema(_Event):
+    """`ticket.resolved` v1 data."""
+
+    ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    category = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    queue = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    agent = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    resolution = fields.String(load_default=None, allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+    resolved_at = fields.AwareDateTime(required=True)
+    requester = fields.Dict(required=True)
+
+
+class AnswerSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class SurveySchema(Schema):
+    reference = fields.String()
+    question = fields.String()
+    scale = fields.List(fields.Integer())
+    answered = fields.Boolean()
+    expires_at = fields.AwareDateTime()
+
+
+class ReportQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    since = fields.AwareDateTime(load_default=None)
+    until = fields.AwareDateTime(load_default=None)
+
+
+class CsatQuerySchema(ReportQuerySchema):
+    group_by = fields.String(
+        load_default="channel", validate=validate.OneOf(["channel", "queue", "agent"])
+    )
+
+
+class ContactReasonsQuerySchema(ReportQuerySchema):
+    group_by = fields.String(
+        load_default="category", validate=validate.OneOf(["category", "channel"])
+    )
+
+
+class CsatGroupSchema(Schema):
+    group = fields.String()
+    answers = fields.Integer()
+    average = fields.Float(allow_none=True)
+    satisfied_share = fields.Float(allow_none=True)
+
+
+class CsatReportSchema(Schema):
+    group_by = fields.String()
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+    groups = fields.List(fields.Nested(CsatGroupSchema))
+
+
+class ContactReasonSchema(Schema):
+    group = fields.String()
+    count = fields.Integer()
+    share = fields.Float()
+    previous_count = fields.Integer()
+    change = fields.Integer()
+    change_ratio = fields.Float(allow_none=True)
+
+
+class ContactReasonsReportSchema(Schema):
+    group_by = fields.String()
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+    total = fields.Integer()
+    groups = fields.List(fields.Nested(ContactReasonSchema))

@@ -19,6 +19,7 @@ class Desk:
     metrics_urls: dict[str, str]
     keys: dict[str, str]
     process: support.Proc
+    database_urls: dict[str, str]
 
 
 @pytest.fixture(scope="module", params=support.BACKENDS)
@@ -71,7 +72,8 @@ def desk(request, namespaces, databases, tmp_path_factory):
             )
         if process.popen.poll() is not None:
             pytest.fail(f"the launcher stopped:\n{process.log}")
-        yield Desk(namespace, urls, metrics_urls, keys, process)
+        database_urls = {s: env[f"LOKET_{s.upper()}_DATABASE_URL"] for s in SERVICES}
+        yield Desk(namespace, urls, metrics_urls, keys, process, database_urls)
     finally:
         status = process.stop(timeout=40)
         assert status == 0, f"the launcher did not stop cleanly ({status}):\n{process.log}"

@@ -13,8 +13,12 @@ from tests.support import AMQP_URL, REPO, bearer, valid_request, wait_until
 
 def submit(desk, channel="web", **changes):
     body = valid_request(channel=channel, **changes)
-    response = requests.post(f"{desk.urls['intake']}/v1/requests", json=body,
-                             headers=bearer(desk.keys["portal"]), timeout=10)  # fmt: skip
+    response = requests.post(
+        f"{desk.urls['intake']}/v1/requests",
+        json=body,
+        headers=bearer(desk.keys["portal"]),
+        timeout=10,
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -37,10 +41,16 @@ def test_a_request_reaches_the_queue_and_its_customer_can_track_it(desk):
     assert status["estimated_wait_seconds"] is None  # too little history: never made up
     assert status["updates"][0]["status"] == "queued"
 
-    wrong = requests.get(f"{desk.urls['queue']}/v1/track/{accepted['reference']}",
-                         params={"token": "x" * 32}, timeout=5)  # fmt: skip
-    unknown = requests.get(f"{desk.urls['queue']}/v1/track/LKT-999999999",
-                           params={"token": accepted["tracking_token"]}, timeout=5)  # fmt: skip
+    wrong = requests.get(
+        f"{desk.urls['queue']}/v1/track/{accepted['reference']}",
+        params={"token": "x" * 32},
+        timeout=5,
+    )
+    unknown = requests.get(
+        f"{desk.urls['queue']}/v1/track/LKT-999999999",
+        params={"token": accepted["tracking_token"]},
+        timeout=5,
+    )
     missing = requests.get(f"{desk.urls['queue']}/v1/track/{accepted['reference']}", timeout=5)
     assert wrong.status_code == unknown.status_code == missing.status_code == 404
     assert wrong.json() == unknown.json() == missing.json()
@@ -49,8 +59,9 @@ def test_a_request_reaches_the_queue_and_its_customer_can_track_it(desk):
 def test_requests_of_every_channel_arrive_once_in_fair_order(desk):
     channels = ("web", "email", "phone", "chat", "walk_in", "callback")
     accepted = [submit(desk, channel=c) for c in channels]
-    statuses = [wait_until(lambda a=a: tracked(desk, a), timeout=30, what=a["reference"])
-                for a in accepted]  # fmt: skip
+    statuses = [
+        wait_until(lambda a=a: tracked(desk, a), timeout=30, what=a["reference"]) for a in accepted
+    ]
     positions = [s["queue_position"] for s in statuses]
     assert len(set(positions)) == len(positions)
 
@@ -65,18 +76,25 @@ def test_every_process_exports_metrics_and_the_pipeline_is_counted(desk):
     intake_worker = requests.get(desk.metrics_urls["intake"], timeout=5).text
     assert 'loket_events_published_total{service="intake",type="ticket.created"}' in intake_worker
     queue_worker = requests.get(desk.metrics_urls["queue"], timeout=5).text
-    assert ('loket_events_consumed_total{outcome="processed",service="queue",'
-            'type="ticket.created"}') in queue_worker  # fmt: skip
+    assert (
+        'loket_events_consumed_total{outcome="processed",service="queue",type="ticket.created"}'
+    ) in queue_worker
 
 
 def test_the_launcher_refuses_to_start_without_a_broker(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "services.launcher"],
         cwd=REPO,
-        env={"LOKET_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F", "LOKET_VAR_DIR": str(tmp_path),
-             "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
+        env={
+            "LOKET_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F",
+            "LOKET_VAR_DIR": str(tmp_path),
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 1
     assert "No RabbitMQ answers" in result.stderr and "rabbitmq-server" in result.stderr
     assert AMQP_URL not in result.stderr
@@ -98,14 +116,69 @@ def test_an_email_and_its_reply_reach_the_queue_and_the_status_page(desk):
 
     url = f"{desk.urls['intake']}/v1/inbound/email"
     headers = {**bearer(desk.keys["portal"]), "Content-Type": "message/rfc822"}
-    accepted = requests.post(url, data=mail("Printer", "<e2e-1@x>", "On fire"), headers=headers,
-                             timeout=10).json()  # fmt: skip
+    accepted = requests.post(
+        url, data=mail("Printer", "<e2e-1@x>", "On fire"), headers=headers, timeout=10
+    ).json()
     wait_until(lambda: tracked(desk, accepted), timeout=30, what="the e-mailed request")
     reply = mail(f"Re: [{accepted['reference']}] Printer", "<e2e-2@x>", "Still on fire")
     assert requests.post(url, data=reply, headers=headers, timeout=10).status_code == 200
     status = wait_until(
         lambda: (s := tracked(desk, accepted)) and len(s["updates"]) == 2 and s,
-        timeout=30, what="the reply on the status page",
-    )  # fmt: skip
+        timeout=30,
+        what="the reply on the status page",
+    )
     assert "message" in status["updates"][1]["message"]
     assert "Still on fire" not in str(status)  # the customer's words stay with the agents
+
+
+def test_a_low_score_after_resolution_reopens_the_request(desk):
+    import json
+
+    from sqlalchemy import create_engine, select
+
+    from services.feedback import storage as feedback_storage
+
+    accepted = submit(desk, channel="chat")
+    wait_until(lambda: tracked(desk, accepted), timeout=30, what="the ticket in queue")
+    agent = bearer(desk.keys["agent"])
+    queue = desk.urls["queue"]
+    claimed = requests.post(f"{queue}/v1/queues/frontoffice/next", headers=agent, timeout=10)
+    while claimed.json()["reference"] != accepted["reference"]:  # earlier tests' tickets
+        claimed = requests.post(f"{queue}/v1/queues/frontoffice/next", headers=agent, timeout=10)
+    resolved = requests.post(
+        f"{queue}/v1/tickets/{claimed.json()['id']}/status",
+        headers=agent,
+        json={"to": "resolved", "public_note": "Password reset."},
+        timeout=10,
+    )
+    assert resolved.status_code == 200, resolved.text
+
+    # The survey invitation is notify's to send; the test reads it where feedback left it.
+    engine = create_engine(desk.database_urls["feedback"])
+
+    def survey_token():
+        with engine.connect() as conn:
+            bodies = conn.scalars(
+                select(feedback_storage.outbox.c.body).where(
+                    feedback_storage.outbox.c.type == "survey.requested"
+                )
+            ).all()
+        tokens = [json.loads(b)["data"] for b in bodies]
+        return next(
+            (t["survey_token"] for t in tokens if t["reference"] == accepted["reference"]), None
+        )
+
+    try:
+        token = wait_until(survey_token, timeout=30, what="the survey")
+    finally:
+        engine.dispose()
+    feedback = desk.urls["feedback"]
+    assert requests.get(f"{feedback}/v1/surveys/{token}", timeout=5).status_code == 200
+    answered = requests.post(f"{feedback}/v1/surveys/{token}", json={"score": 1}, timeout=5)
+    assert answered.status_code == 201
+    status = wait_until(
+        lambda: (s := tracked(desk, accepted)) and s["status"] == "queued" and s,
+        timeout=30,
+        what="the request reopened",
+    )
+    assert "supervisor" in status["updates"][-1]["message"]

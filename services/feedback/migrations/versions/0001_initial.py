@@ -1,4 +1,4 @@
-"""Contacts, outbox and inbox.
+"""Contacts, surveys, outbox and inbox.
 
 Revision ID: 0001
 """
@@ -25,9 +25,29 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_contacts_category_created", "contacts", ["category", "created_at"])
+    op.create_index("ix_contacts_created", "contacts", ["created_at"])
+    op.create_table(
+        "surveys",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("ticket_id", sa.String(36), nullable=False),
+        sa.Column("reference", sa.String(32), nullable=False),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("queue", sa.String(64), nullable=False),
+        sa.Column("category", sa.String(64), nullable=False),
+        sa.Column("agent", sa.String(64), nullable=False),
+        sa.Column("language", sa.String(2), nullable=False),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("score", sa.Integer, nullable=True),
+        sa.Column("comment", sa.Text, nullable=True),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_surveys_answered_at", "surveys", ["answered_at"])
+    op.create_index("ix_surveys_ticket", "surveys", ["ticket_id", "resolved_at"], unique=True)
 
 
 def downgrade() -> None:
-    op.drop_table("contacts")
-    op.drop_table("inbox")
-    op.drop_table("outbox")
+    for table in ("surveys", "contacts", "inbox", "outbox"):
+        op.drop_table(table)

@@ -1,0 +1,52 @@
+"""Feedback's rules, free of Flask, SQL and the broker: surveys and report figures."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+SURVEY_VALID_FOR = timedelta(days=14)
+SATISFIED = 4  # scores of 4 and 5 count as satisfied
+
+QUESTION = {
+    "nl": "Hoe tevreden ben je over de afhandeling van je verzoek {reference}? (1 tot 5)",
+    "en": "How satisfied are you with how we handled your request {reference}? (1 to 5)",
+}
+
+
+def new_survey_token() -> str:
+    """192 random bits: the survey link is the only key to one answer."""
+    return secrets.token_urlsafe(24)
+
+
+def question(language: str, reference: str) -> str:
+    return QUESTION.get(language, QUESTION["en"]).format(reference=reference)
+
+
+def is_open(expires_at: datetime, now: datetime) -> bool:
+    return now < expires_at
+
+
+def previous_period(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """The period of the same length just before [since, until)."""
+    return since - (until - since), since
+
+
+def contact_reasons(current: Mapping[str, int], previous: Mapping[str, int]) -> list[dict]:
+    """Counts per group with their share and the change against the previous period."""
+    total = sum(current.values())
+    rows = []
+    for group in sorted(set(current) | set(previous), key=lambda g: (-current.get(g, 0), g)):
+        count, before = current.get(group, 0), previous.get(group, 0)
+        rows.append(
+            {
+                "group": group,
+                "count": count,
+                "share": round(count / total, 4) if total else 0.0,
+                "previous_count": before,
+                "change": count - before,
+                "change_ratio": round((count - before) / before, 4) if before else None,
+            }
+        )
+    return rows

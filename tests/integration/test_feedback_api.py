@@ -1,0 +1,238 @@
+"""The feedback service through HTTP and its event handlers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select, update
+
+from services.common.consumer import EventProcessor, Outcome
+from services.common.events import Event, isoformat
+from services.feedback import storage
+from services.feedback.app import create_app
+from services.feedback.handlers import handlers
+from tests.support import bearer
+
+
+class Desk:
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+        self.engine = app.extensions["loket"].engine
+        self.processor = EventProcessor(
+            service="feedback", engine=self.engine, inbox=storage.inbox, handlers=handlers()
+        )
+
+    def feed(self, type: str, data: dict) -> Outcome:
+        return self.processor.process(Event(type=type, data=data, source="test").to_json().encode())
+
+    def resolve(
+        self, channel="web", queue="frontoffice", agent="alice", language="en", resolved_at=None
+    ) -> dict:
+        now = datetime.now(UTC)
+        data = {
+            "ticket_id": str(uuid.uuid4()),
+            "reference": f"LKT-{uuid.uuid4().int % 10**8:08d}",
+            "channel": channel,
+            "category": "password_reset",
+            "queue": queue,
+            "agent": agent,
+            "resolution": "Reset.",
+            "created_at": isoformat(now - timedelta(hours=1)),
+            "resolved_at": isoformat(resolved_at or now),
+            "requester": {"name": "J", "email": "j@example.org", "language": language},
+        }
+        assert self.feed("ticket.resolved", data) is Outcome.PROCESSED
+        return data
+
+    def events(self, type: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            bodies = conn.scalars(
+                select(storage.outbox.c.body)
+                .where(storage.outbox.c.type == type)
+                .order_by(storage.outbox.c.id)
+            ).all()
+        return [json.loads(b)["data"] for b in bodies]
+
+    def token_for(self, ticket: dict) -> str:
+        return next(
+            e["survey_token"]
+            for e in self.events("survey.requested")
+            if e["ticket_id"] == ticket["ticket_id"]
+        )
+
+    def answer(self, token: str, **body):
+        return self.client.post(f"/v1/surveys/{token}", json=body)
+
+
+@pytest.fixture
+def desk(make_settings):
+    app = create_app(make_settings("feedback"))
+    yield Desk(app)
+    app.extensions["loket"].engine.dispose()
+
+
+def test_a_resolution_asks_once_and_the_answer_is_published(desk):
+    ticket = desk.resolve(channel="chat", language="nl")
+    desk.feed("ticket.resolved", ticket)  # the same resolution again, as a new event
+    [requested] = desk.events("survey.requested")
+    assert requested["reference"] == ticket["reference"] and requested["language"] == "nl"
+    token = requested["survey_token"]
+    with desk.engine.connect() as conn:
+        assert token not in json.dumps(
+            [dict(r._mapping) for r in conn.execute(select(storage.surveys))], default=str
+        )
+
+    shown = desk.client.get(f"/v1/surveys/{token}").json
+    assert ticket["reference"] in shown["question"] and shown["answered"] is False
+    desk.client.get(f"/v1/surveys/{token}")  # a mail scanner following the link
+    assert desk.events("feedback.received") == []
+
+    csat = REGISTRY.get_sample_value("loket_csat_score_count", {"channel": "chat"}) or 0
+    assert desk.answer(token, score=2, comment="Took long").status_code == 201
+    [received] = desk.events("feedback.received")
+    assert received == {
+        "ticket_id": ticket["ticket_id"],
+        "reference": ticket["reference"],
+        "score": 2,
+        "comment": "Took long",
+        "channel": "chat",
+    }
+    assert REGISTRY.get_sample_value("loket_csat_score_count", {"channel": "chat"}) == csat + 1
+    again = desk.answer(token, score=5)
+    assert again.status_code == 409 and again.json["error"]["code"] == "already_answered"
+    assert desk.client.get(f"/v1/surveys/{token}").json["answered"] is True
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"score": 0},
+        {"score": 9},
+        {"score": "5"},
+        {"score": 4.5},
+        {},
+        {"score": 3, "mood": "ok"},
+        {"score": 3, "comment": "x" * 2001},
+    ],
+)
+def test_bad_answers_get_422_and_leave_the_survey_open(desk, body):
+    token = desk.token_for(desk.resolve())
+    response = desk.answer(token, **body)
+    assert response.status_code == 422
+    assert desk.client.get(f"/v1/surveys/{token}").json["answered"] is False
+
+
+def test_unknown_and_expired_surveys_are_404(desk):
+    token = desk.token_for(desk.resolve())
+    assert desk.client.get("/v1/surveys/not-a-token").status_code == 404
+    assert desk.answer("not-a-token", score=5).status_code == 404
+    with desk.engine.begin() as conn:
+        conn.execute(update(storage.surveys).values(expires_at=datetime.now(UTC) - timedelta(1)))
+    assert desk.client.get(f"/v1/surveys/{token}").status_code == 404
+    assert desk.answer(token, score=5).status_code == 404
+
+
+def test_the_csat_report_against_known_answers(desk, keys):
+    answers = [("web", "alice", 5), ("web", "alice", 4), ("web", "bob", 1), ("phone", "bob", 3)]
+    for channel, agent, score in answers:
+        assert (
+            desk.answer(
+                desk.token_for(desk.resolve(channel=channel, agent=agent)), score=score
+            ).status_code
+            == 201
+        )
+    desk.resolve(channel="web")  # asked, never answered: not in the figures
+    by_channel = desk.client.get(
+        "/v1/reports/csat?group_by=channel", headers=bearer(keys["supervisor"])
+    ).json["groups"]
+    assert by_channel == [
+        {"group": "phone", "answers": 1, "average": 3.0, "satisfied_share": 0.0},
+        {"group": "web", "answers": 3, "average": 3.33, "satisfied_share": 0.6667},
+    ]
+    by_agent = desk.client.get(
+        "/v1/reports/csat?group_by=agent", headers=bearer(keys["supervisor"])
+    ).json["groups"]
+    assert [(g["group"], g["answers"], g["average"]) for g in by_agent] == [
+        ("alice", 2, 4.5),
+        ("bob", 2, 2.0),
+    ]
+
+
+def test_contact_reasons_with_shares_and_change_against_the_previous_period(desk, keys):
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def contact(category, channel, days_ago):
+        desk.feed(
+            "ticket.created",
+            {
+                "ticket_id": str(uuid.uuid4()),
+                "channel": channel,
+                "category": category,
+                "queue": "frontoffice",
+                "resolved_on_contact": channel == "walk_in",
+                "created_at": isoformat(now - timedelta(days=days_ago)),
+            },
+        )
+
+    for _ in range(3):
+        contact("invoice_question", "phone", 1)
+    contact("password_reset", "walk_in", 2)
+    contact("invoice_question", "web", 9)  # the previous week
+    contact("password_reset", "web", 10)
+    contact("password_reset", "web", 11)
+    query = {"since": isoformat(now - timedelta(days=7)), "until": isoformat(now)}
+    report = desk.client.get(
+        "/v1/reports/contact-reasons", query_string=query, headers=bearer(keys["supervisor"])
+    ).json
+    assert report["total"] == 4
+    assert report["groups"] == [
+        {
+            "group": "invoice_question",
+            "count": 3,
+            "share": 0.75,
+            "previous_count": 1,
+            "change": 2,
+            "change_ratio": 2.0,
+        },
+        {
+            "group": "password_reset",
+            "count": 1,
+            "share": 0.25,
+            "previous_count": 2,
+            "change": -1,
+            "change_ratio": -0.5,
+        },
+    ]
+    by_channel = desk.client.get(
+        "/v1/reports/contact-reasons",
+        query_string=query | {"group_by": "channel"},
+        headers=bearer(keys["supervisor"]),
+    ).json
+    assert {g["group"]: g["count"] for g in by_channel["groups"]} == {
+        "phone": 3,
+        "walk_in": 1,
+        "web": 0,
+    }
+
+
+@pytest.mark.parametrize("path", ["/v1/reports/csat", "/v1/reports/contact-reasons"])
+def test_reports_are_for_supervisors(desk, keys, path):
+    assert desk.client.get(path).status_code == 401
+    assert desk.client.get(path, headers=bearer(keys["agent"])).status_code == 403
+    assert desk.client.get(path, headers=bearer(keys["portal"])).status_code == 403
+    assert desk.client.get(path, headers=bearer(keys["admin"])).status_code == 200
+    bad = desk.client.get(
+        path, query_string={"group_by": "mood"}, headers=bearer(keys["supervisor"])
+    )
+    assert bad.status_code == 422
+    empty = desk.client.get(
+        path,
+        query_string={"since": "2026-11-23T00:00:00Z", "until": "2026-11-22T00:00:00Z"},
+        headers=bearer(keys["supervisor"]),
+    )
+    assert empty.status_code == 422
