@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import Connection
 
-from services.common.auth import require
+from services.common.auth import current_principal, require
 from services.common.db import transaction
 from services.common.errors import ApiError, not_found
 from services.common.events import to_utc, utcnow
 from services.common.web import json_body, request_id, runtime
-from services.feedback import domain, schemas, service
+from services.feedback import domain, schemas, service, storage
 
 bp = Blueprint("feedback", __name__, url_prefix="/v1")
 DEFAULT_PERIOD = timedelta(days=7)
@@ -96,4 +99,92 @@ def contact_reasons() -> Response:
                 "groups": groups,
             }
         )
+    )
+
+
+def _problem_view(conn: Connection, problem: Any) -> dict[str, Any]:
+    view = dict(problem._mapping)
+    for key in ("window_start", "window_end", "created_at", "resolved_at"):
+        if view.get(key) is not None:
+            view[key] = to_utc(view[key])
+    view["ticket_ids"] = storage.linked_tickets(conn, problem.id)
+    view["tickets"] = len(view["ticket_ids"])
+    return schemas.ProblemSchema().dump(view)
+
+
+def _problem_change(problem_id: str, work: Callable[[Connection], None]) -> Response:
+    try:
+        with transaction(runtime().engine) as conn:
+            work(conn)
+            view = _problem_view(conn, storage.problem_by_id(conn, problem_id))
+    except service.NotFound:
+        raise not_found("problem") from None
+    except service.Conflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    except service.UnknownTickets as exc:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "Unknown tickets.",
+            {"ticket_ids": [f"Unknown ticket {t}." for t in exc.ticket_ids]},
+        ) from None
+    return jsonify(view)
+
+
+@bp.get("/problems")
+@require("supervisor")
+def problems() -> Response:
+    query = schemas.ProblemQuerySchema().load(request.args.to_dict())
+    with runtime().engine.connect() as conn:
+        rows = storage.list_problems(conn, query["status"])
+        views = [_problem_view(conn, row) for row in rows]
+    return jsonify(problems=views)
+
+
+@bp.post("/problems")
+@require("supervisor")
+def new_problem() -> tuple[Response, int]:
+    body = schemas.NewProblemSchema().load(json_body())
+    by, now = current_principal().name, utcnow()
+    try:
+        with transaction(runtime().engine) as conn:
+            problem_id = service.open_problem(
+                conn,
+                body["title"],
+                body["description"],
+                body["category"],
+                body["ticket_ids"],
+                by,
+                now,
+            )
+            view = _problem_view(conn, storage.problem_by_id(conn, problem_id))
+    except service.UnknownTickets as exc:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "Unknown tickets.",
+            {"ticket_ids": [f"Unknown ticket {t}." for t in exc.ticket_ids]},
+        ) from None
+    return jsonify(view), 201
+
+
+@bp.post("/problems/<problem_id>/tickets")
+@require("supervisor")
+def link_tickets(problem_id: str) -> Response:
+    body = schemas.LinkSchema().load(json_body())
+    return _problem_change(
+        problem_id, lambda conn: service.link(conn, problem_id, body["ticket_ids"])
+    )
+
+
+@bp.post("/problems/<problem_id>/resolve")
+@require("supervisor")
+def resolve_problem(problem_id: str) -> Response:
+    body = schemas.ResolveSchema().load(json_body())
+    now, correlation = utcnow(), request_id()
+    return _problem_change(
+        problem_id,
+        lambda conn: service.resolve_problem(
+            conn, problem_id, body["resolution"], now, correlation
+        ),
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from services.common.config import Settings, load_settings
+from services.common.metrics import CallbackGauge
 from services.common.openapi import build_spec
 from services.common.web import create_service_app
 from services.feedback import api, schemas, storage
@@ -23,6 +24,10 @@ def openapi() -> dict:
             "Answer": schemas.AnswerSchema,
             "CsatReport": schemas.CsatReportSchema,
             "ContactReasonsReport": schemas.ContactReasonsReportSchema,
+            "Problem": schemas.ProblemSchema,
+            "NewProblem": schemas.NewProblemSchema,
+            "Link": schemas.LinkSchema,
+            "Resolve": schemas.ResolveSchema,
         },
     )
 
@@ -30,5 +35,14 @@ def openapi() -> dict:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings("feedback")
     app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
+    engine = app.extensions["loket"].engine
+
+    def open_problems() -> list[tuple[tuple[str, ...], float]]:
+        with engine.connect() as conn:
+            return [((), float(storage.count_open_problems(conn)))]
+
+    app.extensions["loket"].collectors.append(
+        CallbackGauge("loket_problems_open", "Problems not yet resolved", [], open_problems)
+    )
     app.register_blueprint(api.bp)
     return app

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 SURVEY_VALID_FOR = timedelta(days=14)
 SATISFIED = 4  # scores of 4 and 5 count as satisfied
@@ -50,3 +52,29 @@ def contact_reasons(current: Mapping[str, int], previous: Mapping[str, int]) -> 
             }
         )
     return rows
+
+
+@dataclass(frozen=True)
+class SurgeRule:
+    min_contacts: int = 10
+    factor: float = 3.0
+    window: timedelta = timedelta(hours=1)
+    baseline: timedelta = timedelta(days=7)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None) -> SurgeRule:
+        config = config or {}
+        return cls(
+            min_contacts=int(config.get("surge_min_contacts", 10)),
+            factor=float(config.get("surge_factor", 3)),
+            window=timedelta(minutes=int(config.get("window_minutes", 60))),
+            baseline=timedelta(days=int(config.get("baseline_days", 7))),
+        )
+
+    def hourly_baseline(self, contacts_before_window: int) -> float:
+        return contacts_before_window / (self.baseline.total_seconds() / 3600)
+
+    def is_surge(self, contacts_in_window: int, hourly_baseline: float) -> bool:
+        """At least `min_contacts` in the window and `factor` times the usual rate."""
+        usual = hourly_baseline * self.window.total_seconds() / 3600
+        return contacts_in_window >= self.min_contacts and contacts_in_window >= self.factor * usual

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import Connection
 
 from services.common.consumer import Handler
 from services.common.events import Event, utcnow
-from services.feedback import schemas, service
+from services.feedback import domain, schemas, service
 
 
-def ticket_created(conn: Connection, event: Event) -> None:
-    service.record_contact(conn, schemas.ContactSchema().load(event.data))
+def handlers(desk: Mapping[str, Any] | None = None) -> dict[tuple[str, int], Handler]:
+    rule = domain.SurgeRule.from_config((desk or {}).get("problems"))
 
+    def ticket_created(conn: Connection, event: Event) -> None:
+        service.record_contact(conn, schemas.ContactSchema().load(event.data), rule, event)
 
-def ticket_resolved(conn: Connection, event: Event) -> None:
-    service.request_survey(conn, schemas.TicketResolvedSchema().load(event.data), utcnow(), event)
+    def ticket_resolved(conn: Connection, event: Event) -> None:
+        data = schemas.TicketResolvedSchema().load(event.data)
+        service.request_survey(conn, data, utcnow(), event)
 
-
-def handlers() -> dict[tuple[str, int], Handler]:
     return {("ticket.created", 1): ticket_created, ("ticket.resolved", 1): ticket_resolved}

@@ -103,3 +103,61 @@ class ContactReasonsReportSchema(Schema):
     until = fields.AwareDateTime()
     total = fields.Integer()
     groups = fields.List(fields.Nested(ContactReasonSchema))
+
+
+class NewProblemSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
+    description = fields.String(load_default=None, validate=validate.Length(max=10_000))
+    category = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    ticket_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=36)),
+        load_default=list,
+        validate=validate.Length(max=1000),
+    )
+
+
+class LinkSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    ticket_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=36)),
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+    )
+
+
+class ResolveSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    resolution = fields.String(required=True, validate=validate.Length(min=3, max=10_000))
+
+
+class ProblemQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(load_default=None, validate=validate.OneOf(["open", "resolved"]))
+
+
+class ProblemSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    description = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    status = fields.String()
+    detected = fields.Boolean()
+    window_start = fields.AwareDateTime(allow_none=True)
+    window_end = fields.AwareDateTime(allow_none=True)
+    count = fields.Integer(allow_none=True)
+    baseline = fields.Float(allow_none=True)
+    created_by = fields.String()
+    created_at = fields.AwareDateTime()
+    resolution = fields.String(allow_none=True)
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    tickets = fields.Integer()
+    ticket_ids = fields.List(fields.String())

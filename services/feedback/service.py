@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
-from services.common.events import Event, to_utc
+from services.common.events import Event, isoformat, to_utc
 from services.common.hashing import secret_digest
 from services.common.outbox import add_events
 from services.feedback import domain, storage
@@ -27,9 +27,156 @@ class AlreadyAnswered(Exception):
     pass
 
 
-def record_contact(conn: Connection, data: Mapping[str, Any]) -> None:
-    """Every contact is data, also one solved on the spot."""
-    storage.record_contact(conn, dict(data, created_at=to_utc(data["created_at"])))
+class Conflict(Exception):
+    pass
+
+
+class UnknownTickets(Exception):
+    def __init__(self, ticket_ids: list[str]) -> None:
+        super().__init__(", ".join(ticket_ids))
+        self.ticket_ids = ticket_ids
+
+
+def record_contact(
+    conn: Connection, data: Mapping[str, Any], rule: domain.SurgeRule, cause: Event
+) -> None:
+    """Every contact is data, also one solved on the spot; a surge becomes a problem."""
+    at = to_utc(data["created_at"])
+    storage.record_contact(conn, dict(data, created_at=at))
+    detect_surge(conn, data["category"], data["ticket_id"], at, rule, cause)
+
+
+def detect_surge(
+    conn: Connection,
+    category: str,
+    ticket_id: str,
+    at: datetime,
+    rule: domain.SurgeRule,
+    cause: Event | None,
+) -> None:
+    """The clock is the contact's own time, so a replayed day detects what it detected."""
+    window_start = at - rule.window
+    in_window = storage.contacts_in(conn, category, window_start, at)
+    open_problem = storage.open_detected_problem(conn, category)
+    if open_problem is not None:
+        # Later contacts of the same surge join the problem that is already open; once
+        # the surge has passed, contacts are no longer assumed to be about it.
+        if len(in_window) >= rule.min_contacts:
+            storage.link_tickets(conn, open_problem.id, [ticket_id])
+        return
+    before = storage.count_contacts(conn, category, window_start - rule.baseline, window_start)
+    baseline = rule.hourly_baseline(before)
+    if not rule.is_surge(len(in_window), baseline):
+        return
+    problem_id = str(uuid.uuid4())
+    storage.add_problem(
+        conn,
+        {
+            "id": problem_id,
+            "title": f"Surge of contacts about {category}",
+            "description": None,
+            "category": category,
+            "status": "open",
+            "detected": True,
+            "window_start": window_start,
+            "window_end": at,
+            "count": len(in_window),
+            "baseline": round(baseline, 3),
+            "created_by": "surge-detection",
+            "created_at": at,
+        },
+    )
+    storage.link_tickets(conn, problem_id, in_window)
+    data = {
+        "problem_id": problem_id,
+        "category": category,
+        "window_start": isoformat(window_start),
+        "window_end": isoformat(at),
+        "count": len(in_window),
+        "baseline": round(baseline, 3),
+        "ticket_ids": sorted(in_window),
+    }
+    _emit(conn, "problem.detected", data, cause)
+
+
+def _emit(
+    conn: Connection,
+    type: str,
+    data: dict[str, Any],
+    cause: Event | None,
+    correlation_id: str | None = None,
+) -> None:
+    if cause is not None:
+        event = cause.caused(type, data, source="feedback")
+    else:
+        event = Event(type=type, data=data, source="feedback", correlation_id=correlation_id)
+    add_events(conn, storage.outbox, [event])
+
+
+def open_problem(
+    conn: Connection,
+    title: str,
+    description: str | None,
+    category: str | None,
+    ticket_ids: list[str],
+    by: str,
+    now: datetime,
+) -> str:
+    problem_id = str(uuid.uuid4())
+    storage.add_problem(
+        conn,
+        {
+            "id": problem_id,
+            "title": title,
+            "description": description,
+            "category": category,
+            "status": "open",
+            "detected": False,
+            "created_by": by,
+            "created_at": now,
+        },
+    )
+    link(conn, problem_id, ticket_ids)
+    return problem_id
+
+
+def link(conn: Connection, problem_id: str, ticket_ids: list[str]) -> None:
+    problem = storage.problem_by_id(conn, problem_id, lock=True)
+    if problem is None:
+        raise NotFound
+    if problem.status != "open":
+        raise Conflict("A resolved problem takes no more tickets.")
+    unknown = sorted(set(ticket_ids) - storage.known_contacts(conn, ticket_ids))
+    if unknown:
+        raise UnknownTickets(unknown)
+    storage.link_tickets(conn, problem_id, ticket_ids)
+
+
+def resolve_problem(
+    conn: Connection, problem_id: str, resolution: str, now: datetime, correlation_id: str
+) -> None:
+    """Every linked ticket is resolved by the queue, and every customer hears it."""
+    problem = storage.problem_by_id(conn, problem_id, lock=True)
+    if problem is None:
+        raise NotFound
+    if problem.status != "open":
+        raise Conflict("The problem is resolved already.")
+    conn.execute(
+        storage.problems.update()
+        .where(storage.problems.c.id == problem_id)
+        .values(status="resolved", resolution=resolution, resolved_at=now)
+    )
+    _emit(
+        conn,
+        "problem.resolved",
+        {
+            "problem_id": problem_id,
+            "resolution": resolution,
+            "ticket_ids": storage.linked_tickets(conn, problem_id),
+        },
+        None,
+        correlation_id,
+    )
 
 
 def request_survey(conn: Connection, data: Mapping[str, Any], now: datetime, cause: Event) -> None:

@@ -11,6 +11,8 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -62,6 +64,34 @@ surveys = Table(
     Column("comment", Text, nullable=True),
     Column("answered_at", DateTime(timezone=True), nullable=True, index=True),
     Index("ix_surveys_ticket", "ticket_id", "resolved_at", unique=True),
+)
+
+
+problems = Table(
+    "problems",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("category", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("detected", Boolean, nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=True),
+    Column("window_end", DateTime(timezone=True), nullable=True),
+    Column("count", Integer, nullable=True),
+    Column("baseline", Float, nullable=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolution", Text, nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Index("ix_problems_category_status", "category", "status"),
+)
+
+problem_tickets = Table(
+    "problem_tickets",
+    metadata,
+    Column("problem_id", String(36), ForeignKey("problems.id"), primary_key=True),
+    Column("ticket_id", String(36), primary_key=True),
 )
 
 
@@ -132,3 +162,94 @@ def contact_counts(
         .group_by(column)
     )
     return {group: count for group, count in rows}
+
+
+def contacts_in(conn: Connection, category: str, since: datetime, until: datetime) -> list[str]:
+    """Ticket ids of the category's contacts in (since, until]."""
+    return list(
+        conn.scalars(
+            select(contacts.c.ticket_id).where(
+                contacts.c.category == category,
+                contacts.c.created_at > since,
+                contacts.c.created_at <= until,
+            )
+        )
+    )
+
+
+def count_contacts(conn: Connection, category: str, since: datetime, until: datetime) -> int:
+    return conn.scalar(
+        select(func.count()).where(
+            contacts.c.category == category,
+            contacts.c.created_at >= since,
+            contacts.c.created_at < until,
+        )
+    )
+
+
+def open_detected_problem(conn: Connection, category: str) -> Row | None:
+    return conn.execute(
+        select(problems).where(
+            problems.c.category == category,
+            problems.c.status == "open",
+            problems.c.detected.is_(True),
+        )
+    ).first()
+
+
+def add_problem(conn: Connection, problem: dict[str, Any]) -> None:
+    conn.execute(insert(problems), problem)
+
+
+def problem_by_id(conn: Connection, problem_id: str, *, lock: bool = False) -> Row | None:
+    query = select(problems).where(problems.c.id == problem_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def link_tickets(conn: Connection, problem_id: str, ticket_ids: list[str]) -> None:
+    linked = set(linked_tickets(conn, problem_id))
+    new = [
+        {"problem_id": problem_id, "ticket_id": t}
+        for t in dict.fromkeys(ticket_ids)
+        if t not in linked
+    ]
+    if new:
+        conn.execute(insert(problem_tickets), new)
+
+
+def linked_tickets(conn: Connection, problem_id: str) -> list[str]:
+    return list(
+        conn.scalars(
+            select(problem_tickets.c.ticket_id)
+            .where(problem_tickets.c.problem_id == problem_id)
+            .order_by(problem_tickets.c.ticket_id)
+        )
+    )
+
+
+def known_contacts(conn: Connection, ticket_ids: list[str]) -> set[str]:
+    return set(
+        conn.scalars(select(contacts.c.ticket_id).where(contacts.c.ticket_id.in_(ticket_ids)))
+    )
+
+
+def list_problems(conn: Connection, status: str | None) -> list[Row]:
+    counted = (
+        select(problem_tickets.c.problem_id, func.count().label("tickets"))
+        .group_by(problem_tickets.c.problem_id)
+        .subquery()
+    )
+    query = (
+        select(problems, func.coalesce(counted.c.tickets, 0).label("tickets"))
+        .outerjoin(counted, counted.c.problem_id == problems.c.id)
+        .order_by(problems.c.created_at.desc())
+    )
+    if status:
+        query = query.where(problems.c.status == status)
+    return list(conn.execute(query))
+
+
+def count_open_problems(conn: Connection) -> int:
+    return conn.scalar(select(func.count()).where(problems.c.status == "open"))

@@ -10,5 +10,7 @@ from services.feedback import handlers, storage
 def main(settings: Settings) -> None:
     run_worker(
         settings,
-        WorkerSpec(outbox=storage.outbox, inbox=storage.inbox, handlers=handlers.handlers()),
+        WorkerSpec(
+            outbox=storage.outbox, inbox=storage.inbox, handlers=handlers.handlers(settings.desk)
+        ),
     )

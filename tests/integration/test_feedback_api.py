@@ -236,3 +236,110 @@ def test_reports_are_for_supervisors(desk, keys, path):
         headers=bearer(keys["supervisor"]),
     )
     assert empty.status_code == 422
+
+
+def contact_at(desk, category: str, at: datetime, channel: str = "phone") -> str:
+    ticket_id = str(uuid.uuid4())
+    assert (
+        desk.feed(
+            "ticket.created",
+            {
+                "ticket_id": ticket_id,
+                "channel": channel,
+                "category": category,
+                "queue": "frontoffice",
+                "resolved_on_contact": False,
+                "created_at": isoformat(at),
+            },
+        )
+        is Outcome.PROCESSED
+    )
+    return ticket_id
+
+
+def test_a_surge_opens_one_problem_and_later_contacts_join_it(desk, keys):
+    # The clock is the contacts' own time: a controlled day, nine o'clock onwards.
+    nine = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    for day in range(1, 8):  # a usual week: two invoice questions a day
+        for hour in (10, 14):
+            contact_at(
+                desk, "invoice_question", nine - timedelta(days=day) + timedelta(hours=hour - 9)
+            )
+    surge = [
+        contact_at(desk, "invoice_question", nine + timedelta(minutes=5 * i)) for i in range(9)
+    ]
+    assert desk.events("problem.detected") == []  # nine is not yet ten
+    surge.append(contact_at(desk, "invoice_question", nine + timedelta(minutes=46)))
+    [detected] = desk.events("problem.detected")
+    assert detected["category"] == "invoice_question" and detected["count"] == 10
+    assert sorted(detected["ticket_ids"]) == sorted(surge)
+    assert detected["baseline"] == pytest.approx(14 / (7 * 24), abs=0.001)
+    later = contact_at(desk, "invoice_question", nine + timedelta(minutes=50))
+    other = contact_at(desk, "password_reset", nine + timedelta(minutes=51))
+    assert len(desk.events("problem.detected")) == 1  # one problem per surge, not per contact
+    [problem] = desk.client.get("/v1/problems", headers=bearer(keys["supervisor"])).json["problems"]
+    assert problem["detected"] is True and problem["tickets"] == 11
+    assert later in problem["ticket_ids"] and other not in problem["ticket_ids"]
+    assert "loket_problems_open 1.0" in desk.client.get("/metrics").text
+
+
+def test_a_busy_category_is_not_a_surge_when_it_is_always_busy(desk):
+    nine = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    for hour in range(7 * 24):  # five contacts every hour of the past week
+        for minute in (0, 12, 24, 36, 48):
+            contact_at(desk, "password_reset", nine - timedelta(hours=hour + 1, minutes=minute))
+    for i in range(12):  # twelve in the last hour: more than ten, but not three times five
+        contact_at(desk, "password_reset", nine + timedelta(minutes=4 * i))
+    assert desk.events("problem.detected") == []
+
+
+def test_problems_by_hand_linked_and_resolved_publish_their_tickets(desk, keys):
+    supervisor = bearer(keys["supervisor"])
+    now = datetime.now(UTC)
+    first, second = contact_at(desk, "laptop_broken", now), contact_at(desk, "laptop_broken", now)
+    opened = desk.client.post(
+        "/v1/problems",
+        json={"title": "Docking stations fail", "ticket_ids": [first]},
+        headers=supervisor,
+    )
+    assert opened.status_code == 201 and opened.json["ticket_ids"] == [first]
+    pid = opened.json["id"]
+    unknown = desk.client.post(
+        f"/v1/problems/{pid}/tickets", json={"ticket_ids": ["nope"]}, headers=supervisor
+    )
+    assert unknown.status_code == 422
+    linked = desk.client.post(
+        f"/v1/problems/{pid}/tickets", json={"ticket_ids": [second, first]}, headers=supervisor
+    )
+    assert linked.json["tickets"] == 2
+    resolved = desk.client.post(
+        f"/v1/problems/{pid}/resolve",
+        json={"resolution": "New firmware for the docks."},
+        headers=supervisor,
+    )
+    assert resolved.status_code == 200 and resolved.json["status"] == "resolved"
+    [published] = desk.events("problem.resolved")
+    assert published == {
+        "problem_id": pid,
+        "resolution": "New firmware for the docks.",
+        "ticket_ids": sorted([first, second]),
+    }
+    again = desk.client.post(
+        f"/v1/problems/{pid}/resolve", json={"resolution": "again"}, headers=supervisor
+    )
+    assert again.status_code == 409
+    assert (
+        desk.client.post(
+            "/v1/problems/nope/resolve", json={"resolution": "x" * 5}, headers=supervisor
+        ).status_code
+        == 404
+    )
+    assert (
+        desk.client.post("/v1/problems", json={"title": "x"}, headers=supervisor).status_code == 422
+    )
+    assert (
+        desk.client.post(
+            "/v1/problems", json={"title": "Real title"}, headers=bearer(keys["agent"])
+        ).status_code
+        == 403
+    )

@@ -46,8 +46,31 @@ def upgrade() -> None:
     )
     op.create_index("ix_surveys_answered_at", "surveys", ["answered_at"])
     op.create_index("ix_surveys_ticket", "surveys", ["ticket_id", "resolved_at"], unique=True)
+    op.create_table(
+        "problems",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("description", sa.Text, nullable=True),
+        sa.Column("category", sa.String(64), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("detected", sa.Boolean, nullable=False),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("window_end", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("count", sa.Integer, nullable=True),
+        sa.Column("baseline", sa.Float, nullable=True),
+        sa.Column("created_by", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolution", sa.Text, nullable=True),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_problems_category_status", "problems", ["category", "status"])
+    op.create_table(
+        "problem_tickets",
+        sa.Column("problem_id", sa.String(36), sa.ForeignKey("problems.id"), primary_key=True),
+        sa.Column("ticket_id", sa.String(36), primary_key=True),
+    )
 
 
 def downgrade() -> None:
-    for table in ("surveys", "contacts", "inbox", "outbox"):
+    for table in ("problem_tickets", "problems", "surveys", "contacts", "inbox", "outbox"):
         op.drop_table(table)
