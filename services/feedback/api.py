@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -188,3 +189,86 @@ def resolve_problem(problem_id: str) -> Response:
             conn, problem_id, body["resolution"], now, correlation
         ),
     )
+
+
+def _article_view(article: Any) -> dict[str, Any]:
+    view = dict(article._mapping)
+    view["created_at"], view["updated_at"] = to_utc(view["created_at"]), to_utc(view["updated_at"])
+    return schemas.ArticleSchema().dump(view)
+
+
+@bp.get("/knowledge/search")
+def knowledge_search() -> Response:
+    """One search for the portal and the agents: the same question, the same answer."""
+    query = schemas.SearchQuerySchema().load(request.args.to_dict())
+    words = domain.search_words(query["q"])
+    if not words:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "Search for at least one word.",
+            {"q": ["Search for at least one word."]},
+        )
+    with runtime().engine.connect() as conn:
+        hits = storage.search_articles(conn, words, query["lang"], query["limit"])
+    results = [dict(h._mapping, rank=abs(float(h.rank)), tags=h.tags or []) for h in hits]
+    return jsonify(
+        query=query["q"],
+        language=query["lang"],
+        results=schemas.SearchHitSchema(many=True).dump(results),
+    )
+
+
+@bp.get("/knowledge/articles")
+def articles() -> Response:
+    query = schemas.ArticleListQuerySchema().load(request.args.to_dict())
+    with runtime().engine.connect() as conn:
+        rows = storage.list_articles(conn, query["lang"], query["limit"], query["offset"])
+    return jsonify(articles=[_article_view(a) for a in rows])
+
+
+@bp.post("/knowledge/articles")
+@require("supervisor")
+def new_article() -> tuple[Response, int]:
+    body = schemas.ArticleInputSchema().load(json_body())
+    now = utcnow()
+    article = dict(
+        body,
+        id=str(uuid.uuid4()),
+        created_by=current_principal().name,
+        created_at=now,
+        updated_at=now,
+    )
+    with transaction(runtime().engine) as conn:
+        storage.add_article(conn, article)
+        created = storage.article_by_id(conn, article["id"])
+    return jsonify(_article_view(created)), 201
+
+
+@bp.get("/knowledge/articles/<article_id>")
+def article(article_id: str) -> Response:
+    with runtime().engine.connect() as conn:
+        found = storage.article_by_id(conn, article_id)
+    if found is None:
+        raise not_found("article")
+    return jsonify(_article_view(found))
+
+
+@bp.put("/knowledge/articles/<article_id>")
+@require("supervisor")
+def replace_article(article_id: str) -> Response:
+    body = schemas.ArticleInputSchema().load(json_body())
+    with transaction(runtime().engine) as conn:
+        if not storage.update_article(conn, article_id, dict(body, updated_at=utcnow())):
+            raise not_found("article")
+        updated = storage.article_by_id(conn, article_id)
+    return jsonify(_article_view(updated))
+
+
+@bp.delete("/knowledge/articles/<article_id>")
+@require("supervisor")
+def delete_article(article_id: str) -> tuple[str, int]:
+    with transaction(runtime().engine) as conn:
+        if not storage.delete_article(conn, article_id):
+            raise not_found("article")
+    return "", 204

@@ -28,6 +28,9 @@ def openapi() -> dict:
             "NewProblem": schemas.NewProblemSchema,
             "Link": schemas.LinkSchema,
             "Resolve": schemas.ResolveSchema,
+            "ArticleInput": schemas.ArticleInputSchema,
+            "Article": schemas.ArticleSchema,
+            "SearchHit": schemas.SearchHitSchema,
         },
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,3 +79,8 @@ class SurgeRule:
         """At least `min_contacts` in the window and `factor` times the usual rate."""
         usual = hourly_baseline * self.window.total_seconds() / 3600
         return contacts_in_window >= self.min_contacts and contacts_in_window >= self.factor * usual
+
+
+def search_words(query: str) -> list[str]:
+    """The words of a customer's question; punctuation and search syntax are dropped."""
+    return re.findall(r"\w+", query.lower())[:20]

@@ -161,3 +161,58 @@ class ProblemSchema(Schema):
     resolved_at = fields.AwareDateTime(allow_none=True)
     tickets = fields.Integer()
     ticket_ids = fields.List(fields.String())
+
+
+class ArticleInputSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=50_000))
+    language = fields.String(required=True, validate=validate.OneOf(["nl", "en"]))
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=40)),
+        load_default=list,
+        validate=validate.Length(max=20),
+    )
+    category = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+
+
+class ArticleSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    body = fields.String()
+    language = fields.String()
+    tags = fields.List(fields.String())
+    category = fields.String(allow_none=True)
+    created_by = fields.String()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class ArticleListQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    lang = fields.String(load_default=None, validate=validate.OneOf(["nl", "en"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
+
+
+class SearchQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    q = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    lang = fields.String(load_default="nl", validate=validate.OneOf(["nl", "en"]))
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+
+
+class SearchHitSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    language = fields.String()
+    tags = fields.List(fields.String())
+    category = fields.String(allow_none=True)
+    snippet = fields.String()
+    rank = fields.Float()

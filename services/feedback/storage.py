@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Row
@@ -93,6 +96,26 @@ problem_tickets = Table(
     Column("problem_id", String(36), ForeignKey("problems.id"), primary_key=True),
     Column("ticket_id", String(36), primary_key=True),
 )
+
+
+articles = Table(
+    "articles",
+    metadata,
+    # An integer key for SQLite's full-text index; the uuid is what the API shows.
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("category", String(64), nullable=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+ARTICLE_FIELDS = ("title", "body", "language", "tags", "category")
 
 
 def record_contact(conn: Connection, contact: dict[str, Any]) -> None:
@@ -253,3 +276,63 @@ def list_problems(conn: Connection, status: str | None) -> list[Row]:
 
 def count_open_problems(conn: Connection) -> int:
     return conn.scalar(select(func.count()).where(problems.c.status == "open"))
+
+
+def add_article(conn: Connection, article: dict[str, Any]) -> None:
+    conn.execute(insert(articles), article)
+
+
+def article_by_id(conn: Connection, article_id: str) -> Row | None:
+    return conn.execute(select(articles).where(articles.c.id == article_id)).first()
+
+
+def update_article(conn: Connection, article_id: str, values: dict[str, Any]) -> bool:
+    result = conn.execute(update(articles).where(articles.c.id == article_id).values(**values))
+    return result.rowcount == 1
+
+
+def delete_article(conn: Connection, article_id: str) -> bool:
+    return conn.execute(articles.delete().where(articles.c.id == article_id)).rowcount == 1
+
+
+def list_articles(conn: Connection, language: str | None, limit: int, offset: int) -> list[Row]:
+    query = select(articles).order_by(articles.c.updated_at.desc(), articles.c.id)
+    if language:
+        query = query.where(articles.c.language == language)
+    return list(conn.execute(query.limit(limit).offset(offset)))
+
+
+_SQLITE_SEARCH = text("""
+    SELECT a.id, a.title, a.language, a.tags, a.category,
+           snippet(articles_fts, 1, '<b>', '</b>', '…', 16) AS snippet,
+           bm25(articles_fts, 4.0, 1.0) AS rank
+    FROM articles_fts JOIN articles a ON a.seq = articles_fts.rowid
+    WHERE articles_fts MATCH :query AND a.language = :language
+    ORDER BY rank LIMIT :limit
+""")
+_POSTGRES_SEARCH = text("""
+    SELECT a.id, a.title, a.language, a.tags, a.category,
+           ts_headline(CAST(:config AS regconfig), a.body, q,
+                       'StartSel=<b>, StopSel=</b>, MaxWords=24, MinWords=8') AS snippet,
+           ts_rank_cd(a.search, q) AS rank
+    FROM articles a, to_tsquery(CAST(:config AS regconfig), :query) AS q
+    WHERE a.search @@ q AND a.language = :language
+    ORDER BY rank DESC, a.updated_at DESC LIMIT :limit
+""")
+_CONFIGS = {"nl": "dutch", "en": "english"}
+
+
+def search_articles(conn: Connection, words: list[str], language: str, limit: int) -> list[Row]:
+    """Ranked full-text search for any of the words, the articles with more of them and
+    with them in the title first: SQLite FTS5 (bm25, title weighs four times the body) or
+    PostgreSQL's Dutch and English configurations (stemmed; title weight A, body B).
+    `words` are letters and digits only, so no search syntax reaches either engine."""
+    if conn.dialect.name == "postgresql":
+        params = {"config": _CONFIGS[language], "query": " | ".join(words)}
+        return list(conn.execute(_POSTGRES_SEARCH, params | {"language": language, "limit": limit}))
+    # Every word quoted (no FTS5 syntax from customers) and matched as a prefix, which
+    # stands in for stemming: "printer" finds "printers", "wachtwoord" "wachtwoorden".
+    query = " OR ".join(f'"{word}"*' for word in words)
+    return list(
+        conn.execute(_SQLITE_SEARCH, {"query": query, "language": language, "limit": limit})
+    )

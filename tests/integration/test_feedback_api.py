@@ -343,3 +343,129 @@ def test_problems_by_hand_linked_and_resolved_publish_their_tickets(desk, keys):
         ).status_code
         == 403
     )
+
+
+ARTICLES = [
+    (
+        "nl",
+        "Wachtwoord vergeten",
+        "Ga naar het portaal en kies 'wachtwoord herstellen'. Je krijgt een code per sms.",
+        ["account"],
+    ),
+    (
+        "nl",
+        "Printer op de tweede verdieping",
+        "Als de printer een papierstoring meldt, open "
+        "dan lade twee. Werkt je wachtwoord niet, zie het artikel over wachtwoorden.",
+        ["printer"],
+    ),
+    (
+        "en",
+        "Forgotten password",
+        "Open the portal and choose 'reset password'. You receive a code by text message.",
+        ["account"],
+    ),
+    (
+        "en",
+        "Printers on the second floor",
+        "When the printer reports a paper jam, open tray "
+        "two. Toner cartridges are in the cupboard next to the printers.",
+        ["printer"],
+    ),
+]
+
+
+@pytest.fixture
+def knowledge(desk, keys):
+    ids = {}
+    for language, title, body, tags in ARTICLES:
+        created = desk.client.post(
+            "/v1/knowledge/articles",
+            json={
+                "title": title,
+                "body": body,
+                "language": language,
+                "tags": tags,
+            },
+            headers=bearer(keys["supervisor"]),
+        )
+        assert created.status_code == 201, created.json
+        ids[title] = created.json["id"]
+    return ids
+
+
+def search(desk, q, lang):
+    response = desk.client.get("/v1/knowledge/search", query_string={"q": q, "lang": lang})
+    assert response.status_code == 200, response.json
+    return response.json["results"]
+
+
+def test_search_ranks_titles_first_in_both_languages(desk, knowledge):
+    dutch = search(desk, "wachtwoord", "nl")
+    assert [hit["title"] for hit in dutch] == [
+        "Wachtwoord vergeten",
+        "Printer op de tweede verdieping",
+    ]
+    assert "<b>" in dutch[0]["snippet"] and dutch[0]["rank"] >= dutch[1]["rank"]
+    english = search(desk, "printer paper jam", "en")
+    assert [hit["title"] for hit in english] == ["Printers on the second floor"]
+    assert search(desk, "password", "en")[0]["title"] == "Forgotten password"
+    # The customer and the agent ask the same question and get the same answer.
+    assert search(desk, "Wachtwoord?!", "nl") == dutch
+    assert search(desk, "password", "nl") == []
+
+
+def test_articles_are_written_by_supervisors_and_read_by_everyone(desk, keys, knowledge):
+    article_id = knowledge["Forgotten password"]
+    assert desk.client.get(f"/v1/knowledge/articles/{article_id}").json["language"] == "en"
+    changed = desk.client.put(
+        f"/v1/knowledge/articles/{article_id}",
+        json={
+            "title": "Forgotten passphrase",
+            "body": "Use the self-service portal.",
+            "language": "en",
+        },
+        headers=bearer(keys["supervisor"]),
+    )
+    assert changed.status_code == 200
+    assert search(desk, "passphrase", "en")[0]["id"] == article_id
+    assert search(desk, "password", "en") == []  # the index follows every change
+    assert (
+        desk.client.post(
+            "/v1/knowledge/articles",
+            json={"title": "x" * 10, "body": "y", "language": "en"},
+            headers=bearer(keys["agent"]),
+        ).status_code
+        == 403
+    )
+    assert (
+        desk.client.delete(
+            f"/v1/knowledge/articles/{article_id}", headers=bearer(keys["supervisor"])
+        ).status_code
+        == 204
+    )
+    assert desk.client.get(f"/v1/knowledge/articles/{article_id}").status_code == 404
+    assert search(desk, "passphrase", "en") == []
+
+
+@pytest.mark.parametrize(
+    "query", [{"q": ""}, {"q": "?!"}, {"q": "x" * 201}, {"q": "a", "lang": "fr"}, {}]
+)
+def test_bad_searches_get_422(desk, query):
+    assert desk.client.get("/v1/knowledge/search", query_string=query).status_code == 422
+
+
+def test_search_syntax_from_customers_is_just_words(desk, knowledge):
+    assert search(desk, 'printer" OR title:*', "en")[0]["title"] == "Printers on the second floor"
+
+
+def test_oversize_or_invalid_articles_get_422(desk, keys):
+    supervisor = bearer(keys["supervisor"])
+    for body in (
+        {"title": "Long", "body": "x" * 50_001, "language": "en"},
+        {"title": "Language", "body": "x", "language": "de"},
+        {"title": "No", "body": "x", "language": "en", "tags": ["t"] * 21},
+    ):
+        assert desk.client.post(
+            "/v1/knowledge/articles", json=body, headers=supervisor
+        ).status_code in (413, 422)

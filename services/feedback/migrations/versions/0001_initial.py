@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_problems_category_status", "problems", ["category", "status"])
+    create_articles()
     op.create_table(
         "problem_tickets",
         sa.Column("problem_id", sa.String(36), sa.ForeignKey("problems.id"), primary_key=True),
@@ -71,6 +72,74 @@ def upgrade() -> None:
     )
 
 
+def create_articles() -> None:
+    """Knowledge articles with a full-text index in each database's own way."""
+    op.create_table(
+        "articles",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("id", sa.String(36), nullable=False, unique=True),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("language", sa.String(2), nullable=False),
+        sa.Column("tags", sa.JSON, nullable=False),
+        sa.Column("category", sa.String(64), nullable=True),
+        sa.Column("created_by", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("""
+            ALTER TABLE articles ADD COLUMN search tsvector GENERATED ALWAYS AS (
+                CASE language WHEN 'nl' THEN
+                    setweight(to_tsvector('dutch'::regconfig, title), 'A')
+                    || setweight(to_tsvector('dutch'::regconfig, body), 'B')
+                ELSE
+                    setweight(to_tsvector('english'::regconfig, title), 'A')
+                    || setweight(to_tsvector('english'::regconfig, body), 'B')
+                END) STORED
+        """)
+        op.execute("CREATE INDEX ix_articles_search ON articles USING gin (search)")
+        return
+    op.execute("""
+        CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, body, content='articles', content_rowid='seq',
+            tokenize='unicode61 remove_diacritics 2')
+    """)
+    op.execute("""
+        CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+            INSERT INTO articles_fts(rowid, title, body) VALUES (new.seq, new.title, new.body);
+        END
+    """)
+    op.execute("""
+        CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, body)
+            VALUES ('delete', old.seq, old.title, old.body);
+        END
+    """)
+    op.execute("""
+        CREATE TRIGGER articles_au AFTER UPDATE ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, body)
+            VALUES ('delete', old.seq, old.title, old.body);
+            INSERT INTO articles_fts(rowid, title, body) VALUES (new.seq, new.title, new.body);
+        END
+    """)
+
+
 def downgrade() -> None:
-    for table in ("problem_tickets", "problems", "surveys", "contacts", "inbox", "outbox"):
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE articles_fts")
+    for table in (
+        "articles",
+        "problem_tickets",
+        "problems",
+        "surveys",
+        "contacts",
+        "inbox",
+        "outbox",
+    ):
         op.drop_table(table)
