@@ -182,3 +182,38 @@ def test_a_low_score_after_resolution_reopens_the_request(desk):
         what="the request reopened",
     )
     assert "supervisor" in status["updates"][-1]["message"]
+
+
+def test_a_resolved_problem_resolves_its_linked_requests(desk):
+    first, second = submit(desk, channel="phone"), submit(desk, channel="web")
+    for accepted in (first, second):
+        wait_until(lambda a=accepted: tracked(desk, a), timeout=30, what="the tickets in queue")
+    supervisor = bearer(desk.keys["supervisor"])
+    feedback = desk.urls["feedback"]
+    ids = [first["id"], second["id"]]
+
+    def opened():
+        # Feedback knows a ticket once it has consumed its ticket.created.
+        response = requests.post(
+            f"{feedback}/v1/problems",
+            headers=supervisor,
+            timeout=5,
+            json={"title": "Login server down", "ticket_ids": ids},
+        )
+        return response if response.status_code == 201 else None
+
+    problem = wait_until(opened, timeout=30, what="the problem opened").json()
+    resolved = requests.post(
+        f"{feedback}/v1/problems/{problem['id']}/resolve",
+        headers=supervisor,
+        json={"resolution": "The login server was restarted."},
+        timeout=5,
+    )
+    assert resolved.status_code == 200
+    for accepted in (first, second):
+        status = wait_until(
+            lambda a=accepted: (s := tracked(desk, a)) and s["status"] == "resolved" and s,
+            timeout=30,
+            what="the linked request resolved",
+        )
+        assert status["updates"][-1]["message"] == "The login server was restarted."
