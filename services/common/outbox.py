@@ -28,7 +28,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    func,
     insert,
     select,
     update,
@@ -86,10 +85,6 @@ def add_events(conn: Connection, outbox: Table, events: Iterable[Event]) -> None
     ]
     if rows:
         conn.execute(insert(outbox), rows)
-
-
-def backlog(conn: Connection, outbox: Table) -> int:
-    return conn.scalar(select(func.count()).where(outbox.c.sent_at.is_(None))) or 0
 
 
 class OutboxRelay:

@@ -207,12 +207,6 @@ def queue_position(conn: Connection, ticket: Row) -> int:
     return (ahead or 0) + 1
 
 
-def waiting_count(conn: Connection, queue: str) -> int:
-    return conn.scalar(
-        select(func.count()).where(tickets.c.queue == queue, tickets.c.status == "queued")
-    )
-
-
 def history_of(conn: Connection, ticket_id: str, *, public_only: bool) -> list[Row]:
     query = select(history).where(history.c.ticket_id == ticket_id).order_by(history.c.id)
     if public_only:
