@@ -1,6 +1,6 @@
 """`next` claims and listings with 1,000,000 stored tickets, under eight concurrent agents.
 
-    .venv/bin/python -m bench.queue [--tickets 1000000] [--seconds 10]
+    .venv/bin/python -m bench.queue [--tickets 1000000] [--seconds 15] [--interval 1]
 
 Loads the tickets into a fresh PostgreSQL database server-side (INSERT ... SELECT over
 generate_series: 96 % of them long resolved, the rest waiting in three queues), starts the
