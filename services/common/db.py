@@ -3,6 +3,9 @@
 SQLite is the embedded default. Web and worker processes share its file, so every
 transaction starts with `BEGIN IMMEDIATE`: a writer takes the lock at the start instead of
 failing with "database is locked" when it upgrades from reading to writing half-way.
+That is also why code may ask for `FOR UPDATE [SKIP LOCKED]` without looking at the
+database: SQLAlchemy leaves it out on SQLite, where no other writer can be inside the
+transaction anyway.
 """
 
 from __future__ import annotations

@@ -109,7 +109,6 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.exchange = broker.name(namespace, broker.EVENTS_EXCHANGE)
-        self.skip_locked = engine.dialect.name == "postgresql"
 
     def run(self, stop: threading.Event) -> None:
         """Relay until asked to stop, reconnecting with backoff when the broker goes."""
@@ -154,9 +153,8 @@ class OutboxRelay:
                 .where(self.outbox.c.sent_at.is_(None), self.outbox.c.available_at <= now)
                 .order_by(self.outbox.c.id)
                 .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
             )
-            if self.skip_locked:
-                query = query.with_for_update(skip_locked=True)
             rows = conn.execute(query).all()
             for row in rows:
                 try:

@@ -141,7 +141,7 @@ def add_survey(conn: Connection, survey: dict[str, Any]) -> None:
 
 def survey_by_token_digest(conn: Connection, digest: str, *, lock: bool = False) -> Row | None:
     query = select(surveys).where(surveys.c.token_sha256 == digest)
-    if lock and conn.dialect.name == "postgresql":
+    if lock:
         query = query.with_for_update()
     return conn.execute(query).first()
 
@@ -226,7 +226,7 @@ def add_problem(conn: Connection, problem: dict[str, Any]) -> None:
 
 def problem_by_id(conn: Connection, problem_id: str, *, lock: bool = False) -> Row | None:
     query = select(problems).where(problems.c.id == problem_id)
-    if lock and conn.dialect.name == "postgresql":
+    if lock:
         query = query.with_for_update()
     return conn.execute(query).first()
 

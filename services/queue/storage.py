@@ -138,7 +138,7 @@ def add_history(
 
 def ticket_by_id(conn: Connection, ticket_id: str, *, lock: bool = False) -> Row | None:
     query = select(tickets).where(tickets.c.id == ticket_id)
-    if lock and conn.dialect.name == "postgresql":
+    if lock:
         query = query.with_for_update()
     return conn.execute(query).first()
 
@@ -148,11 +148,8 @@ def ticket_by_reference(conn: Connection, reference: str) -> Row | None:
 
 
 def next_waiting(queue: str) -> Any:
-    """The id of the queue's first waiting ticket in fair order, as a subquery.
-
-    PostgreSQL skips rows another agent's transaction holds; SQLite's immediate
-    transaction already keeps every other writer out.
-    """
+    """The id of the queue's first waiting ticket in fair order, as a subquery; PostgreSQL
+    skips the rows another agent's transaction holds."""
     return (
         select(tickets.c.id)
         .where(tickets.c.queue == queue, tickets.c.status == "queued")
