@@ -13,6 +13,8 @@ from flask import Flask, Response, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from services.common.failures import Conflict, Failure, NotFound
+
 log = logging.getLogger(__name__)
 
 HTTP_CODES = {
@@ -44,10 +46,6 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
         self.fields = dict(fields) if fields else None
         self.headers = dict(headers) if headers else {}
-
-
-def not_found(what: str = "resource") -> ApiError:
-    return ApiError(404, "not_found", f"No such {what}.")
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -87,6 +85,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+
+    @app.errorhandler(Failure)
+    def _failure(exc: Failure) -> Response:
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
+        return error_response(status, exc.code, exc.message, getattr(exc, "fields", None))
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError) -> Response:

@@ -12,8 +12,9 @@ from sqlalchemy import Connection
 
 from services.common.auth import current_principal, require
 from services.common.db import transaction
-from services.common.errors import ApiError, not_found
+from services.common.errors import ApiError
 from services.common.events import to_utc, utcnow
+from services.common.failures import NotFound
 from services.common.web import json_body, request_id, runtime
 from services.feedback import domain, schemas, service, storage
 
@@ -25,10 +26,7 @@ DEFAULT_PERIOD = timedelta(days=7)
 def survey(token: str) -> Response:
     """Shows the question and never records anything: mail scanners follow links."""
     with runtime().engine.connect() as conn:
-        try:
-            found = service.open_survey(conn, token, utcnow())
-        except service.NotFound:
-            raise not_found("survey") from None
+        found = service.open_survey(conn, token, utcnow())
     return jsonify(
         schemas.SurveySchema().dump(
             {
@@ -45,15 +43,10 @@ def survey(token: str) -> Response:
 @bp.post("/surveys/<token>")
 def answer(token: str) -> tuple[Response, int]:
     body = schemas.AnswerSchema().load(json_body())
-    try:
-        with transaction(runtime().engine) as conn:
-            after_commit = service.answer_survey(
-                conn, token, body["score"], body["comment"], utcnow(), request_id()
-            )
-    except service.NotFound:
-        raise not_found("survey") from None
-    except service.AlreadyAnswered:
-        raise ApiError(409, "already_answered", "This survey has its answer already.") from None
+    with transaction(runtime().engine) as conn:
+        after_commit = service.answer_survey(
+            conn, token, body["score"], body["comment"], utcnow(), request_id()
+        )
     for action in after_commit:
         action()
     return jsonify(status="recorded", thanks=True), 201
@@ -114,22 +107,9 @@ def _problem_view(conn: Connection, problem: Any) -> dict[str, Any]:
 
 
 def _problem_change(problem_id: str, work: Callable[[Connection], None]) -> Response:
-    try:
-        with transaction(runtime().engine) as conn:
-            work(conn)
-            view = _problem_view(conn, storage.problem_by_id(conn, problem_id))
-    except service.NotFound:
-        raise not_found("problem") from None
-    except service.Conflict as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
-    except service.UnknownTickets as exc:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "Unknown tickets.",
-            {"ticket_ids": [f"Unknown ticket {t}." for t in exc.ticket_ids]},
-        ) from None
-    return jsonify(view)
+    with transaction(runtime().engine) as conn:
+        work(conn)
+        return jsonify(_problem_view(conn, storage.problem_by_id(conn, problem_id)))
 
 
 @bp.get("/problems")
@@ -147,26 +127,11 @@ def problems() -> Response:
 def new_problem() -> tuple[Response, int]:
     body = schemas.NewProblemSchema().load(json_body())
     by, now = current_principal().name, utcnow()
-    try:
-        with transaction(runtime().engine) as conn:
-            problem_id = service.open_problem(
-                conn,
-                body["title"],
-                body["description"],
-                body["category"],
-                body["ticket_ids"],
-                by,
-                now,
-            )
-            view = _problem_view(conn, storage.problem_by_id(conn, problem_id))
-    except service.UnknownTickets as exc:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "Unknown tickets.",
-            {"ticket_ids": [f"Unknown ticket {t}." for t in exc.ticket_ids]},
-        ) from None
-    return jsonify(view), 201
+    with transaction(runtime().engine) as conn:
+        problem_id = service.open_problem(
+            conn, body["title"], body["description"], body["category"], body["ticket_ids"], by, now
+        )
+        return jsonify(_problem_view(conn, storage.problem_by_id(conn, problem_id))), 201
 
 
 @bp.post("/problems/<problem_id>/tickets")
@@ -250,7 +215,7 @@ def article(article_id: str) -> Response:
     with runtime().engine.connect() as conn:
         found = storage.article_by_id(conn, article_id)
     if found is None:
-        raise not_found("article")
+        raise NotFound("article")
     return jsonify(_article_view(found))
 
 
@@ -260,7 +225,7 @@ def replace_article(article_id: str) -> Response:
     body = schemas.ArticleInputSchema().load(json_body())
     with transaction(runtime().engine) as conn:
         if not storage.update_article(conn, article_id, dict(body, updated_at=utcnow())):
-            raise not_found("article")
+            raise NotFound("article")
         updated = storage.article_by_id(conn, article_id)
     return jsonify(_article_view(updated))
 
@@ -270,5 +235,5 @@ def replace_article(article_id: str) -> Response:
 def delete_article(article_id: str) -> tuple[str, int]:
     with transaction(runtime().engine) as conn:
         if not storage.delete_article(conn, article_id):
-            raise not_found("article")
+            raise NotFound("article")
     return "", 204

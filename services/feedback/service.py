@@ -11,30 +11,13 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from services.common.events import Event, isoformat, to_utc
+from services.common.failures import Conflict, Invalid, NotFound
 from services.common.hashing import secret_digest
 from services.common.outbox import add_events
 from services.feedback import domain, storage
 from services.feedback.metrics import CSAT
 
 AfterCommit = list[Callable[[], None]]
-
-
-class NotFound(Exception):
-    pass
-
-
-class AlreadyAnswered(Exception):
-    pass
-
-
-class Conflict(Exception):
-    pass
-
-
-class UnknownTickets(Exception):
-    def __init__(self, ticket_ids: list[str]) -> None:
-        super().__init__(", ".join(ticket_ids))
-        self.ticket_ids = ticket_ids
 
 
 def record_contact(
@@ -143,12 +126,12 @@ def open_problem(
 def link(conn: Connection, problem_id: str, ticket_ids: list[str]) -> None:
     problem = storage.problem_by_id(conn, problem_id, lock=True)
     if problem is None:
-        raise NotFound
+        raise NotFound("problem")
     if problem.status != "open":
         raise Conflict("A resolved problem takes no more tickets.")
     unknown = sorted(set(ticket_ids) - storage.known_contacts(conn, ticket_ids))
     if unknown:
-        raise UnknownTickets(unknown)
+        raise Invalid("ticket_ids", [f"Unknown ticket {t}." for t in unknown])
     storage.link_tickets(conn, problem_id, ticket_ids)
 
 
@@ -158,7 +141,7 @@ def resolve_problem(
     """Every linked ticket is resolved by the queue, and every customer hears it."""
     problem = storage.problem_by_id(conn, problem_id, lock=True)
     if problem is None:
-        raise NotFound
+        raise NotFound("problem")
     if problem.status != "open":
         raise Conflict("The problem is resolved already.")
     conn.execute(
@@ -222,7 +205,7 @@ def open_survey(conn: Connection, token: str, now: datetime, *, lock: bool = Fal
     survey = storage.survey_by_token_digest(conn, secret_digest(token), lock=lock)
     # Unknown and expired look the same: the link no longer leads anywhere.
     if survey is None or not domain.is_open(to_utc(survey.expires_at), now):
-        raise NotFound
+        raise NotFound("survey")
     return survey
 
 
@@ -236,7 +219,7 @@ def answer_survey(
 ) -> AfterCommit:
     survey = open_survey(conn, token, now, lock=True)
     if not storage.record_answer(conn, survey.id, score, comment, now):
-        raise AlreadyAnswered
+        raise Conflict("This survey has its answer already.", code="already_answered")
     received = Event(
         type="feedback.received",
         data={

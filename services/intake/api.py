@@ -106,20 +106,15 @@ def submit_request() -> tuple[Response, int]:
             "channel_not_allowed",
             f"This key may not submit requests for channel {submitted['channel']}.",
         )
-    try:
-        answer, replayed = service.submit_request(
-            ctx.intake,
-            submitted,
-            submitted_by=principal.name,
-            idempotency_key=key,
-            body_sha256=body_digest(body),
-            correlation_id=request_id(),
-            now=utcnow(),
-        )
-    except service.IdempotencyConflict:
-        raise ApiError(
-            409, "idempotency_conflict", "This Idempotency-Key was used for a different request."
-        ) from None
+    answer, replayed = service.submit_request(
+        ctx.intake,
+        submitted,
+        submitted_by=principal.name,
+        idempotency_key=key,
+        body_sha256=body_digest(body),
+        correlation_id=request_id(),
+        now=utcnow(),
+    )
     if not replayed:
         _count(submitted["channel"], submitted["category"], submitted.get("contact_wait_seconds"))
     return _answer(answer, replayed)
@@ -133,10 +128,7 @@ def receive_email() -> tuple[Response, int]:
         raise ApiError(403, "channel_not_allowed", "This key may not submit e-mail.")
     request.max_content_length = runtime().settings.max_email_bytes
     raw = request.get_data(cache=False)
-    try:
-        email = inbound_email.parse(raw)
-    except inbound_email.MalformedEmail as exc:
-        raise ApiError(422, "malformed_email", exc.message, {exc.field: [exc.message]}) from None
+    email = inbound_email.parse(raw)
     answer, replayed = service.receive_email(
         ctx.intake,
         email,

@@ -11,16 +11,18 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from typing import Any
 
+from services.common.failures import Invalid
+
 REFERENCE_IN_SUBJECT = re.compile(r"\bLKT-(\d{6,})\b")
 MAX_ATTACHMENTS_LISTED = 50
 MAX_SUBJECT = 200
 MAX_BODY = 20_000
 
 
-class MalformedEmail(Exception):
+class MalformedEmail(Invalid):
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.message = field, message
+        super().__init__(field, message, code="malformed_email")
+        self.field = field
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.db import transaction
 from services.common.events import Event
+from services.common.failures import Conflict
 from services.common.outbox import add_events
 from services.intake import domain, storage
 from services.intake.catalogue import Catalogue
@@ -19,10 +20,6 @@ from services.intake.inbound_email import InboundEmail
 
 Answer = tuple[int, dict[str, Any]]
 EMAIL_SCOPE = "email-message-id"
-
-
-class IdempotencyConflict(Exception):
-    """The key was used before for a different request."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,10 @@ def once(
 
     def replay(stored: Any) -> tuple[Answer, bool]:
         if same_body_required and stored.body_sha256 != body_sha256:
-            raise IdempotencyConflict
+            raise Conflict(
+                "This Idempotency-Key was used for a different request.",
+                code="idempotency_conflict",
+            )
         return (stored.status_code, stored.response), True
 
     try:

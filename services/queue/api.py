@@ -14,8 +14,9 @@ from sqlalchemy import Connection
 
 from services.common.auth import CHANNELS, current_principal, require
 from services.common.db import transaction
-from services.common.errors import ApiError, not_found
+from services.common.errors import ApiError
 from services.common.events import isoformat, to_utc, utcnow
+from services.common.failures import NotFound
 from services.common.hashing import secret_digest
 from services.common.web import json_body, request_id, runtime
 from services.queue import schemas, service, storage
@@ -31,15 +32,8 @@ def desk() -> service.Desk:
 def _change(work: Callable[[Connection, service.Cause], T]) -> T:
     """Run a use case in one transaction; metrics only after it committed."""
     cause = service.Cause(correlation_id=request_id())
-    try:
-        with transaction(runtime().engine) as conn:
-            result = work(conn, cause)
-    except service.NotFound:
-        raise not_found("ticket") from None
-    except service.Conflict as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
-    except service.Invalid as exc:
-        raise ApiError(422, "validation_failed", exc.message, {exc.field: [exc.message]}) from None
+    with transaction(runtime().engine) as conn:
+        result = work(conn, cause)
     for action in cause.after_commit:
         action()
     return result
@@ -87,7 +81,7 @@ def _ticket_view(conn: Connection, ticket: Any) -> dict[str, Any]:
 
 def _known_queue(queue: str) -> None:
     if queue not in desk().queues:
-        raise not_found("queue")
+        raise NotFound("queue")
 
 
 @bp.get("/queues")
@@ -204,7 +198,7 @@ def ticket(ticket_id: str) -> Response:
     with runtime().engine.connect() as conn:
         found = storage.ticket_by_id(conn, ticket_id)
         if found is None:
-            raise not_found("ticket")
+            raise NotFound("ticket")
         return jsonify(_ticket_view(conn, found))
 
 
@@ -262,7 +256,7 @@ def track(reference: str) -> Response:
         if ticket is None or not hmac.compare_digest(
             ticket.tracking_token_sha256, secret_digest(token)
         ):
-            raise not_found("request")
+            raise NotFound("request")
         position = storage.queue_position(conn, ticket) if ticket.status == "queued" else None
         estimate = service.estimate_for(conn, ticket.queue, position, now) if position else None
         updates = [

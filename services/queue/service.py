@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from services.common.events import Event, isoformat, to_utc
+from services.common.failures import Conflict, Invalid, NotFound
 from services.common.hashing import secret_digest
 from services.common.outbox import add_events
 from services.queue import domain, storage
@@ -34,20 +35,6 @@ AfterCommit = list[Callable[[], None]]
 RATE_HISTORY = timedelta(hours=4)
 RATE_HALF_LIFE = timedelta(minutes=45)
 MIN_OBSERVED = timedelta(minutes=10)
-
-
-class NotFound(Exception):
-    pass
-
-
-class Conflict(Exception):
-    pass
-
-
-class Invalid(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.message = field, message
 
 
 @dataclass(frozen=True)
@@ -90,7 +77,7 @@ def _labels(ticket: Row) -> tuple[str, str]:
 def _get(conn: Connection, ticket_id: str) -> Row:
     ticket = storage.ticket_by_id(conn, ticket_id, lock=True)
     if ticket is None:
-        raise NotFound(ticket_id)
+        raise NotFound("ticket")
     return ticket
 
 
