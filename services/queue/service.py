@@ -127,7 +127,7 @@ def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause:
         "resolution_breached": False,
         "updated_at": created_at,
     }
-    storage.add_ticket(conn, ticket)
+    row = storage.add_ticket(conn, ticket)
     language = _language(ticket)
     labels = (ticket["channel"], ticket["queue"])
     if repeat_of:
@@ -146,7 +146,6 @@ def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause:
         )
         cause.after_commit.append(lambda: WAIT.labels(*labels).observe(0))
         cause.after_commit.append(lambda: RESOLUTION.labels(*labels).observe(0))
-        row = storage.ticket_by_id(conn, ticket["id"])
         cause.emit(conn, "ticket.resolved", _resolved_data(row, ticket["assigned_to"] or "desk"))
         return
     storage.add_history(
@@ -157,7 +156,6 @@ def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause:
         "queued",
         public_message=domain.public_message("queued", language),
     )
-    row = storage.ticket_by_id(conn, ticket["id"])
     position = storage.queue_position(conn, row)
     estimate = estimate_for(conn, row.queue, position, created_at)
     cause.emit(
@@ -276,6 +274,20 @@ def change_status(
         raise Conflict(str(exc)) from None
     if to == "resolved" and not public_note:
         raise Invalid("public_note", "Tell the customer how it was resolved.")
+    return _set_status(conn, ticket, to, public_note, internal_note, agent, now, cause)
+
+
+def _set_status(
+    conn: Connection,
+    ticket: Row,
+    to: str,
+    public_note: str | None,
+    internal_note: str | None,
+    agent: str,
+    now: datetime,
+    cause: Cause,
+) -> Row:
+    """A status change with its history, its events and, when resolved, its metric."""
     values: dict[str, Any] = {"status": to, "updated_at": now}
     if to == "queued":
         values["assigned_to"] = None
@@ -283,7 +295,7 @@ def change_status(
         values["assigned_to"] = agent
     if to == "resolved":
         values.update(resolved_at=now, resolution=public_note)
-    storage.update_ticket(conn, ticket.id, **values)
+    updated = storage.update_ticket(conn, ticket.id, **values)
     message = public_note or domain.public_message(to, _language(ticket))
     storage.add_history(
         conn,
@@ -305,7 +317,6 @@ def change_status(
     if public_note:
         data["public_note"] = public_note
     cause.emit(conn, "ticket.status_changed", data)
-    updated = storage.ticket_by_id(conn, ticket.id)
     if to == "resolved":
         cause.emit(conn, "ticket.resolved", _resolved_data(updated, agent))
         _observe_resolution(updated, now, cause)
@@ -347,7 +358,7 @@ def transfer(
     if ticket.queue == to_queue:
         raise Conflict("The ticket is in that queue already.")
     count = ticket.transfer_count + 1
-    storage.update_ticket(
+    moved = storage.update_ticket(
         conn,
         ticket.id,
         queue=to_queue,
@@ -383,7 +394,7 @@ def transfer(
     )
     from_queue = ticket.queue
     cause.after_commit.append(lambda: TRANSFERS.labels(from_queue, to_queue).inc())
-    return storage.ticket_by_id(conn, ticket.id)
+    return moved
 
 
 def change_priority(
@@ -399,7 +410,7 @@ def change_priority(
     if ticket.status not in domain.OPEN_STATUSES:
         raise Conflict(f"A {ticket.status} ticket has no priority to change.")
     start = _aware(ticket.contact_started_at)
-    storage.update_ticket(
+    changed = storage.update_ticket(
         conn,
         ticket.id,
         priority=priority,
@@ -416,7 +427,7 @@ def change_priority(
         internal_note=f"priority {ticket.priority} -> {priority}: {reason}",
         actor=agent,
     )
-    return storage.ticket_by_id(conn, ticket.id)
+    return changed
 
 
 # Events from elsewhere
@@ -492,39 +503,11 @@ def problem_resolved(
         ticket = storage.ticket_by_id(conn, ticket_id, lock=True)
         if ticket is None or ticket.status not in domain.OPEN_STATUSES:
             continue
-        storage.update_ticket(
-            conn,
-            ticket.id,
-            status="resolved",
-            resolved_at=now,
-            resolution=data["resolution"],
-            updated_at=now,
+        # Also from "queued": the cause was found upstream, nobody needs to take it.
+        note = f"problem {data['problem_id']} resolved"
+        _set_status(
+            conn, ticket, "resolved", data["resolution"], note, "problem-management", now, cause
         )
-        storage.add_history(
-            conn,
-            ticket.id,
-            now,
-            "status",
-            "resolved",
-            public_message=data["resolution"],
-            internal_note=f"problem {data['problem_id']} resolved",
-            actor="problem-management",
-        )
-        cause.emit(
-            conn,
-            "ticket.status_changed",
-            {
-                "ticket_id": ticket.id,
-                "reference": ticket.reference,
-                "from": ticket.status,
-                "to": "resolved",
-                "public_note": data["resolution"],
-                "agent": "problem-management",
-            },
-        )
-        updated = storage.ticket_by_id(conn, ticket.id)
-        cause.emit(conn, "ticket.resolved", _resolved_data(updated, "problem-management"))
-        _observe_resolution(updated, now, cause)
 
 
 def notification_recorded(

@@ -104,12 +104,16 @@ def ticket_exists(conn: Connection, ticket_id: str) -> bool:
     return conn.scalar(select(tickets.c.id).where(tickets.c.id == ticket_id)) is not None
 
 
-def add_ticket(conn: Connection, ticket: dict[str, Any]) -> None:
-    conn.execute(insert(tickets), ticket)
+def add_ticket(conn: Connection, ticket: dict[str, Any]) -> Row:
+    """Store a ticket; the stored row back (as the database keeps its values)."""
+    return conn.execute(insert(tickets).returning(*tickets.c), ticket).one()
 
 
-def update_ticket(conn: Connection, ticket_id: str, **values: Any) -> None:
-    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(**values))
+def update_ticket(conn: Connection, ticket_id: str, **values: Any) -> Row:
+    """Change a ticket in one statement; the changed row back."""
+    return conn.execute(
+        update(tickets).where(tickets.c.id == ticket_id).values(**values).returning(*tickets.c)
+    ).one()
 
 
 def add_history(
