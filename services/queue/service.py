@@ -200,7 +200,7 @@ def _assigned(
     reason: str | None,
 ) -> Row:
     """What follows a claim: the service rate, the history, the event, the metrics."""
-    first_claim = _aware(ticket.first_claimed_at) == now
+    first_claim = to_utc(ticket.first_claimed_at) == now
     storage.record_claim(conn, ticket.queue, now)
     storage.add_history(
         conn,
@@ -212,7 +212,7 @@ def _assigned(
         internal_note=reason,
         actor=agent,
     )
-    waited = max(0.0, (now - _aware(ticket.contact_started_at)).total_seconds())
+    waited = max(0.0, (now - to_utc(ticket.contact_started_at)).total_seconds())
     data = {
         "ticket_id": ticket.id,
         "reference": ticket.reference,
@@ -334,7 +334,7 @@ def _set_status(
 
 
 def _observe_resolution(ticket: Row, now: datetime, cause: Cause) -> None:
-    seconds = max(0.0, (now - _aware(ticket.contact_started_at)).total_seconds())
+    seconds = max(0.0, (now - to_utc(ticket.contact_started_at)).total_seconds())
     labels = _labels(ticket)
     cause.after_commit.append(lambda: RESOLUTION.labels(*labels).observe(seconds))
 
@@ -409,7 +409,7 @@ def change_priority(
     ticket = _get(conn, ticket_id)
     if ticket.status not in domain.OPEN_STATUSES:
         raise Conflict(f"A {ticket.status} ticket has no priority to change.")
-    start = _aware(ticket.contact_started_at)
+    start = to_utc(ticket.contact_started_at)
     changed = storage.update_ticket(
         conn,
         ticket.id,
@@ -577,77 +577,73 @@ def check_sla(conn: Connection, desk: Desk, now: datetime, cause: Cause) -> int:
 # Reading
 
 
-def _aware(moment: datetime) -> datetime:
-    return to_utc(moment)
-
-
 @dataclass(frozen=True)
 class ServiceRate:
     per_second: float | None
     claims_last_hour: int
 
 
-def service_rates(conn: Connection, now: datetime) -> dict[str, ServiceRate]:
-    """Per queue, its recent service rate. A desk that opened twenty minutes ago has
-    twenty minutes of history, not four hours."""
+_NO_HISTORY = ServiceRate(None, 0)
+
+
+def service_rates(
+    conn: Connection, now: datetime, queue: str | None = None
+) -> dict[str, ServiceRate]:
+    """Per queue (or for one), its recent service rate. A desk that opened twenty minutes
+    ago has twenty minutes of history, not four hours."""
     rates = {}
-    for queue, times in storage.claim_times_since(conn, now - RATE_HISTORY).items():
-        ages = [(now - _aware(t)).total_seconds() for t in times]
+    for name, times in storage.claim_times_since(conn, now - RATE_HISTORY, queue).items():
+        ages = [(now - to_utc(t)).total_seconds() for t in times]
         observed = min(RATE_HISTORY.total_seconds(), max(MIN_OBSERVED.total_seconds(), max(ages)))
         rate = domain.service_rate(ages, observed, RATE_HALF_LIFE.total_seconds())
-        rates[queue] = ServiceRate(rate, sum(1 for age in ages if age <= 3600))
+        rates[name] = ServiceRate(rate, sum(1 for age in ages if age <= 3600))
     return rates
-
-
-_NO_HISTORY = ServiceRate(None, 0)
 
 
 def estimate_for(
     conn: Connection, queue: str, position: int, now: datetime
 ) -> domain.Estimate | None:
-    return domain.estimate_wait(
-        position, service_rates(conn, now).get(queue, _NO_HISTORY).per_second
-    )
+    rate = service_rates(conn, now, queue).get(queue, _NO_HISTORY)
+    return domain.estimate_wait(position, rate.per_second)
 
 
 def waiting_overview(conn: Connection, desk: Desk, now: datetime) -> dict[str, dict[str, Any]]:
-    """Per queue: waiting per channel, the oldest wait, and a new arrival's estimate."""
+    """Per queue: waiting and the longest wait per channel, and a new arrival's estimate."""
     rates = service_rates(conn, now)
-    overview: dict[str, dict[str, Any]] = {
-        q: {"waiting": {}, "oldest_since": None} for q in desk.queues
-    }
+    overview: dict[str, dict[str, Any]] = {}
+
+    def entry(queue: str) -> dict[str, Any]:
+        return overview.setdefault(queue, {"waiting": {}, "oldest_by_channel": {}})
+
+    for queue in desk.queues:
+        entry(queue)
     for row in storage.waiting_by_queue_and_channel(conn):
-        entry = overview.setdefault(row.queue, {"waiting": {}, "oldest_since": None})
-        entry["waiting"][row.channel] = row.waiting
-        oldest = _aware(row.oldest)
-        if entry["oldest_since"] is None or oldest < entry["oldest_since"]:
-            entry["oldest_since"] = oldest
-    for queue, entry in overview.items():
-        total = sum(entry["waiting"].values())
-        entry["total"] = total
+        entry(row.queue)["waiting"][row.channel] = row.waiting
+        entry(row.queue)["oldest_by_channel"][row.channel] = to_utc(row.oldest)
+    for queue, waiting in overview.items():
         rate = rates.get(queue, _NO_HISTORY)
-        entry["claims_last_hour"] = rate.claims_last_hour
-        entry["estimate"] = domain.estimate_wait(total + 1, rate.per_second)
-        since = entry["oldest_since"]
-        entry["oldest_wait_seconds"] = (now - since).total_seconds() if since else None
+        total = sum(waiting["waiting"].values())
+        oldest = min(waiting["oldest_by_channel"].values(), default=None)
+        waiting.update(
+            total=total,
+            claims_last_hour=rate.claims_last_hour,
+            estimate=domain.estimate_wait(total + 1, rate.per_second),
+            oldest_wait_seconds=(now - oldest).total_seconds() if oldest else None,
+        )
     return overview
 
 
 def gauge_rows(
     conn: Connection, desk: Desk, now: datetime
 ) -> Iterable[tuple[str, str, int, datetime | None, int | None]]:
-    rates = service_rates(conn, now)
-    totals: dict[str, int] = {}
-    rows = storage.waiting_by_queue_and_channel(conn)
-    for row in rows:
-        totals[row.queue] = totals.get(row.queue, 0) + row.waiting
-    for row in rows:
-        rate = rates.get(row.queue, _NO_HISTORY).per_second
-        estimate = domain.estimate_wait(totals[row.queue] + 1, rate)
-        yield (
-            row.queue,
-            row.channel,
-            row.waiting,
-            _aware(row.oldest),
-            estimate.likely if estimate else None,
-        )
+    """(queue, channel, waiting, waiting since, estimate) for the scrape-time gauges."""
+    for queue, waiting in waiting_overview(conn, desk, now).items():
+        estimate = waiting["estimate"]
+        for channel, count in waiting["waiting"].items():
+            yield (
+                queue,
+                channel,
+                count,
+                waiting["oldest_by_channel"][channel],
+                estimate.likely if estimate else None,
+            )

@@ -257,11 +257,16 @@ def record_claim(conn: Connection, queue: str, at: datetime) -> None:
     conn.execute(insert(claims), {"queue": queue, "at": at})
 
 
-def claim_times_since(conn: Connection, since: datetime) -> dict[str, list[datetime]]:
-    """Per queue, when each claim since `since` happened."""
+def claim_times_since(
+    conn: Connection, since: datetime, queue: str | None = None
+) -> dict[str, list[datetime]]:
+    """Per queue (all, or the one asked), when each claim since `since` happened."""
+    query = select(claims.c.queue, claims.c.at).where(claims.c.at >= since)
+    if queue is not None:
+        query = query.where(claims.c.queue == queue)
     times: dict[str, list[datetime]] = {}
-    for queue, at in conn.execute(select(claims.c.queue, claims.c.at).where(claims.c.at >= since)):
-        times.setdefault(queue, []).append(at)
+    for name, at in conn.execute(query):
+        times.setdefault(name, []).append(at)
     return times
 
 
