@@ -121,9 +121,12 @@ class WaitEstimates:
         self._session = requests.Session()
 
     def get(self) -> dict[str, Any]:
+        """The last answer while it is fresh. A failure is remembered as long as an answer
+        would be: when the queue is down, portal visits must not each wait the timeout."""
         with self._lock:
             if self._cached and time.monotonic() - self._cached[0] < self.ttl:
                 return self._cached[1]
+        channels: dict[str, Any] = {}
         try:
             response = self._session.get(self.url, timeout=self.timeout)
             response.raise_for_status()
@@ -134,7 +137,7 @@ class WaitEstimates:
             log.warning(
                 "contact options: queue service estimates unavailable (%s)", type(exc).__name__
             )
-            return {}
+            channels = {}
         with self._lock:
             self._cached = (time.monotonic(), channels)
         return channels

@@ -258,8 +258,14 @@ def test_a_key_without_the_email_channel_may_not_post_mail(intake, keys):
 
 class _Estimates(BaseHTTPRequestHandler):
     def do_GET(self):
+        self.server.hits += 1
         if self.server.hang:
             self.server.release.wait(5)
+        if self.server.fail:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         phone = {"estimated_wait_seconds": 300, "estimated_wait_low_seconds": 120,
                  "estimated_wait_high_seconds": 600}  # fmt: skip
         body = json.dumps({"channels": {"phone": phone}}).encode()
@@ -277,11 +283,13 @@ class _Estimates(BaseHTTPRequestHandler):
 def queue_stub():
     servers = []
 
-    def start(hang=False):
+    def start(hang=False, fail=False):
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Estimates)
-        server.hang, server.release = hang, threading.Event()
+        server.hang, server.fail, server.hits = hang, fail, 0
+        server.release = threading.Event()
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
+        start.last = server
         return f"http://127.0.0.1:{server.server_address[1]}"
 
     yield start
@@ -310,6 +318,14 @@ def test_contact_options_list_every_channel_when_the_queue_service_does_not_answ
     channels = response.json["channels"]
     assert len(channels) == 6
     assert all(c["estimated_wait_seconds"] is None and not c["wait_known"] for c in channels)
+
+
+def test_a_queue_service_that_fails_is_not_asked_again_on_every_visit(make_intake, queue_stub):
+    client = make_intake(LOKET_QUEUE_URL=queue_stub(fail=True)).test_client()
+    for _ in range(3):
+        channels = client.get("/v1/contact-options").json["channels"]
+        assert not any(c["wait_known"] for c in channels)
+    assert queue_stub.last.hits == 1
 
 
 def test_a_client_key_over_its_rate_limit_gets_429_with_retry_after(make_intake, keys):
