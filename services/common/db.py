@@ -16,10 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import BigInteger, Connection, Engine, Integer, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A growing key: 64 bits on PostgreSQL; on SQLite only INTEGER PRIMARY KEY autoincrements.
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:

@@ -18,7 +18,6 @@ from datetime import timedelta
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy import (
-    BigInteger,
     Column,
     Connection,
     DateTime,
@@ -34,20 +33,18 @@ from sqlalchemy import (
 )
 
 from services.common import broker
-from services.common.db import transaction
+from services.common.db import BigId, transaction
 from services.common.events import Event, utcnow
 from services.common.metrics import EVENTS_PUBLISHED
 
 log = logging.getLogger(__name__)
-
-_Id = BigInteger().with_variant(Integer, "sqlite")
 
 
 def outbox_table(metadata: MetaData) -> Table:
     return Table(
         "outbox",
         metadata,
-        Column("id", _Id, primary_key=True, autoincrement=True),
+        Column("id", BigId, primary_key=True, autoincrement=True),
         Column("event_id", String(36), nullable=False, unique=True),
         Column("type", String(64), nullable=False),
         Column("body", Text, nullable=False),

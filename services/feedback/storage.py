@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -29,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
+from services.common.db import BigId
 from services.common.outbox import inbox_table, outbox_table
 
 metadata = MetaData()
@@ -102,9 +102,7 @@ articles = Table(
     "articles",
     metadata,
     # An integer key for SQLite's full-text index; the uuid is what the API shows.
-    Column(
-        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    Column("seq", BigId, primary_key=True, autoincrement=True),
     Column("id", String(36), nullable=False, unique=True),
     Column("title", String(200), nullable=False),
     Column("body", Text, nullable=False),

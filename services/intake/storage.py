@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -27,17 +26,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
+from services.common.db import BigId
 from services.common.outbox import outbox_table
 
 metadata = MetaData()
 outbox = outbox_table(metadata)
-_Id = BigInteger().with_variant(Integer, "sqlite")
 
 requests = Table(
     "requests",
     metadata,
     # The number behind the reference: unique and increasing.
-    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("seq", BigId, primary_key=True, autoincrement=True),
     Column("id", String(36), nullable=False, unique=True),
     Column("tracking_token_sha256", String(64), nullable=False),
     Column("submitted_by", String(64), nullable=False),
@@ -63,7 +62,7 @@ requests = Table(
 messages = Table(
     "messages",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("request_id", String(36), ForeignKey("requests.id"), nullable=False, index=True),
     Column("channel", String(16), nullable=False),
     Column("body", Text, nullable=False),

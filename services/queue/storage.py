@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -31,12 +30,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
+from services.common.db import BigId
 from services.common.outbox import inbox_table, outbox_table
 
 metadata = MetaData()
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
-_Id = BigInteger().with_variant(Integer, "sqlite")
 
 tickets = Table(
     "tickets",
@@ -77,7 +76,7 @@ tickets = Table(
 history = Table(
     "history",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("ticket_id", String(36), ForeignKey("tickets.id"), nullable=False, index=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("kind", String(32), nullable=False),
@@ -91,7 +90,7 @@ history = Table(
 claims = Table(
     "claims",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("queue", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_claims_queue_at", "queue", "at"),
