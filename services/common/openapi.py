@@ -30,7 +30,9 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
-def build_spec(title: str, paths_file: Path, schemas: Mapping[str, type[Schema]]) -> dict[str, Any]:
+def build_spec(
+    title: str, paths_file: Path, schemas: Mapping[str, type[Schema] | Schema]
+) -> dict[str, Any]:
     spec = APISpec(
         title=title,
         version="1.0.0",

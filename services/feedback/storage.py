@@ -257,16 +257,7 @@ def known_contacts(conn: Connection, ticket_ids: list[str]) -> set[str]:
 
 
 def list_problems(conn: Connection, status: str | None) -> list[Row]:
-    counted = (
-        select(problem_tickets.c.problem_id, func.count().label("tickets"))
-        .group_by(problem_tickets.c.problem_id)
-        .subquery()
-    )
-    query = (
-        select(problems, func.coalesce(counted.c.tickets, 0).label("tickets"))
-        .outerjoin(counted, counted.c.problem_id == problems.c.id)
-        .order_by(problems.c.created_at.desc())
-    )
+    query = select(problems).order_by(problems.c.created_at.desc())
     if status:
         query = query.where(problems.c.status == status)
     return list(conn.execute(query))

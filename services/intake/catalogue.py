@@ -50,16 +50,9 @@ class Category:
 
 
 @dataclass(frozen=True)
-class Question:
-    name: str
-    label: Mapping[str, str]
-    options: tuple[Option, ...]
-
-
-@dataclass(frozen=True)
 class Catalogue:
     categories: Mapping[str, Category]
-    questions: tuple[Question, ...]
+    questions: tuple[FormField, ...]  # impact and urgency: optional choices
     priority_matrix: Mapping[str, Mapping[str, int]]
 
     def localized(self, lang: str) -> dict[str, Any]:
@@ -73,12 +66,7 @@ class Catalogue:
                     "queue": c.queue,
                     "default_priority": c.default_priority,
                     "fields": [_localized_field(f, lang) for f in c.fields],
-                    "questions": [
-                        _localized_field(
-                            FormField(q.name, "choice", False, q.label, q.options), lang
-                        )
-                        for q in self.questions
-                    ],
+                    "questions": [_localized_field(q, lang) for q in self.questions],
                 }
                 for c in self.categories.values()
             ]
@@ -211,7 +199,7 @@ def _load(desk: Mapping[str, Any]) -> Catalogue:
         if sorted(values) != sorted(LEVELS):
             raise ValidationError(f"question {name} must offer exactly {', '.join(LEVELS)}")
         options = tuple(Option(o["value"], o["label"]) for o in raw["options"])
-        questions.append(Question(name, raw["label"], options))
+        questions.append(FormField(name, "choice", False, raw["label"], options))
     matrix = desk["priority_matrix"]
     for impact in LEVELS:
         for urgency in LEVELS:

@@ -22,6 +22,8 @@ def openapi() -> dict:
         OPENAPI_PATHS,
         {
             "Track": schemas.TrackSchema,
+            # Before Ticket, which nests it: named here, not auto-named there.
+            "EarlierRequest": schemas.EARLIER_REQUEST,
             "Ticket": schemas.TicketSchema,
             "TicketPage": schemas.TicketPageSchema,
             "QueueOverview": schemas.QueueOverviewSchema,

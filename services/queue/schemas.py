@@ -146,13 +146,10 @@ class HistoryEntrySchema(Schema):
     actor = fields.String(allow_none=True)
 
 
-class EarlierRequestSchema(Schema):
-    id = fields.String()
-    reference = fields.String()
-    category = fields.String()
-    channel = fields.String()
-    status = fields.String()
-    created_at = fields.AwareDateTime()
+# What an agent sees of the requester's earlier requests: a summary of the summary.
+EARLIER_REQUEST = TicketSummarySchema(
+    only=("id", "reference", "category", "channel", "status", "created_at")
+)
 
 
 class TicketSchema(TicketSummarySchema):
@@ -163,7 +160,13 @@ class TicketSchema(TicketSummarySchema):
     resolved_at = fields.AwareDateTime(allow_none=True)
     repeat_of = fields.String(allow_none=True)
     history = fields.List(fields.Nested(HistoryEntrySchema))
-    earlier_requests = fields.List(fields.Nested(EarlierRequestSchema))
+    earlier_requests = fields.List(
+        fields.Nested(
+            TicketSummarySchema(
+                only=("id", "reference", "category", "channel", "status", "created_at")
+            )
+        )
+    )
 
 
 class TicketPageSchema(Schema):
