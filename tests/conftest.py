@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from services.common.broker import WorkQueue
 from services.common.config import REPO_ROOT, Settings, load_settings
+from services.notify import sender
 from tests import support
 
 # A test run never reads the developer's own configuration or keys.
@@ -25,7 +27,7 @@ def run_id() -> str:
 
 @pytest.fixture(scope="session")
 def namespaces(run_id: str) -> Iterator[Callable[[], str]]:
-    """Every broker namespace this run makes, deleted at the end."""
+    """A new broker namespace of this run on each call."""
     made: list[str] = []
 
     def new() -> str:
@@ -35,13 +37,28 @@ def namespaces(run_id: str) -> Iterator[Callable[[], str]]:
         return namespace
 
     yield new
-    for namespace in made:
-        support.delete_namespace(namespace)
+    if made:
+        support.delete_leftovers(f"{run_id}-")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sweep_broker(run_id: str) -> Iterator[None]:
+    """What processes of a module declared on their own is gone when the module ends."""
+    yield
+    support.delete_leftovers(f"{run_id}-")
 
 
 @pytest.fixture
-def namespace(namespaces: Callable[[], str]) -> str:
-    return namespaces()
+def work_queues() -> list[WorkQueue]:
+    """The work queues this test's settings declare, deleted with its namespace."""
+    return []
+
+
+@pytest.fixture
+def namespace(namespaces: Callable[[], str], work_queues: list[WorkQueue]) -> Iterator[str]:
+    name = namespaces()
+    yield name
+    support.delete_namespace(name, work_queues)
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +92,7 @@ def make_settings(
     namespace: str,
     databases: support.Databases,
     keys_file: tuple[Path, dict[str, str]],
+    work_queues: list[WorkQueue],
 ) -> Callable[..., Settings]:
     """Settings for one service on this test's backend, namespace and keys."""
 
@@ -88,6 +106,9 @@ def make_settings(
             f"LOKET_{service.upper()}_METRICS_PORT": "0",
             **extra,
         }
-        return load_settings(service, environ)
+        settings = load_settings(service, environ)
+        if service == "notify":
+            work_queues.append(sender.work_queue(settings))
+        return settings
 
     return make

@@ -10,6 +10,7 @@ import logging
 import random
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pika
@@ -102,6 +103,67 @@ def declare_topology(channel: BlockingChannel, namespace: str, delivery_limit: i
             channel.queue_bind(queue, events, routing_key=pattern)
 
 
+@dataclass(frozen=True)
+class WorkQueue:
+    """A service's own queue of jobs, with delay queues that hand a job back after a wait.
+
+    Retrying later is publishing the job with a delay's routing key: the delay queue holds
+    it for its TTL and then dead-letters it back to the work queue. One queue per delay, so
+    a long wait never holds up a short one (TTLs expire at a queue's head only).
+    """
+
+    service: str
+    purpose: str
+    delays_ms: tuple[int, ...]
+
+    NOW = "now"
+
+    def exchange(self, namespace: str) -> str:
+        return name(namespace, f"loket.{self.service}.{self.purpose}")
+
+    def queue(self, namespace: str) -> str:
+        return self.exchange(namespace)
+
+    def delay_queue(self, namespace: str, delay_ms: int) -> str:
+        return f"{self.queue(namespace)}.delay.{delay_ms}"
+
+    @staticmethod
+    def delay_key(delay_ms: int) -> str:
+        return f"delay.{delay_ms}"
+
+    def objects(
+        self, namespace: str, delivery_limit: int
+    ) -> tuple[str, list[tuple[str, dict[str, Any], str]]]:
+        """The exchange, and each queue with its arguments and binding key."""
+        exchange = self.exchange(namespace)
+        queues = [
+            (
+                self.queue(namespace),
+                queue_arguments(namespace, self.service, delivery_limit),
+                self.NOW,
+            )
+        ]
+        for delay in sorted(set(self.delays_ms)):
+            arguments = {
+                "x-queue-type": "quorum",
+                "x-message-ttl": delay,
+                "x-dead-letter-exchange": exchange,
+                "x-dead-letter-routing-key": self.NOW,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            }
+            queues.append((self.delay_queue(namespace, delay), arguments, self.delay_key(delay)))
+        return exchange, queues
+
+    def declare(self, channel: BlockingChannel, namespace: str, delivery_limit: int) -> None:
+        declare_topology(channel, namespace, delivery_limit)
+        exchange, queues = self.objects(namespace, delivery_limit)
+        channel.exchange_declare(exchange, exchange_type="direct", durable=True)
+        for queue, arguments, key in queues:
+            channel.queue_declare(queue, durable=True, arguments=arguments)
+            channel.queue_bind(queue, exchange, routing_key=key)
+
+
 def backoff_delays(initial: float = 0.5, cap: float = 15.0) -> Iterator[float]:
     """Capped exponential backoff with full jitter, so reconnecting workers spread out."""
     delay = initial
@@ -115,7 +177,12 @@ def wait(stop: threading.Event, seconds: float) -> bool:
     return not stop.wait(seconds)
 
 
-def definitions(vhost: str, delivery_limit: int, namespace: str = "") -> dict[str, Any]:
+def definitions(
+    vhost: str,
+    delivery_limit: int,
+    namespace: str = "",
+    work_queues: tuple[WorkQueue, ...] = (),
+) -> dict[str, Any]:
     """The topology as a RabbitMQ definitions document, for operators who pre-declare it.
 
     Users are not in it: the broker's operator creates them with their own passwords.
@@ -179,17 +246,42 @@ def definitions(vhost: str, delivery_limit: int, namespace: str = "") -> dict[st
             }
             for pattern in patterns
         )
+    for work in work_queues:
+        exchange, work_queue_list = work.objects(namespace, delivery_limit)
+        exchanges.append(
+            {
+                "name": exchange,
+                "vhost": vhost,
+                "type": "direct",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            }
+        )
+        for queue, arguments, key in work_queue_list:
+            queues.append(
+                {
+                    "name": queue,
+                    "vhost": vhost,
+                    "durable": True,
+                    "auto_delete": False,
+                    "arguments": arguments,
+                }
+            )
+            bindings.append(
+                {
+                    "source": exchange,
+                    "vhost": vhost,
+                    "destination": queue,
+                    "destination_type": "queue",
+                    "routing_key": key,
+                    "arguments": {},
+                }
+            )
     return {
         "vhosts": [{"name": vhost}],
         "exchanges": exchanges,
         "queues": queues,
         "bindings": bindings,
     }
-
-
-if __name__ == "__main__":
-    import json
-    import sys
-
-    json.dump(definitions("loket", 5), sys.stdout, indent=2)
-    sys.stdout.write("\n")

@@ -6,6 +6,8 @@ operator never has to guess which of a dozen settings was wrong.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from collections.abc import Mapping
@@ -35,6 +37,23 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """How notify sends: attempts, the wait before each retry, timeouts, parallel sends."""
+
+    max_attempts: int = 6
+    retry_base_seconds: float = 60.0
+    send_timeout_seconds: float = 10.0
+    send_concurrency: int = 8
+    secret_key: str | None = None
+
+    @property
+    def retry_delays_ms(self) -> tuple[int, ...]:
+        """Exponential backoff: the wait before attempt 2, 3, ... (one delay queue each)."""
+        base_ms = round(self.retry_base_seconds * 1000)
+        return tuple(base_ms * 2**i for i in range(self.max_attempts - 1))
+
+
+@dataclass(frozen=True)
 class Settings:
     service: str
     database_url: str
@@ -55,6 +74,8 @@ class Settings:
     http_port: int
     worker_metrics_port: int | None
     delivery_limit: int
+    mail_from: str = "Loket service desk <servicedesk@localhost>"
+    notify: NotifySettings = field(default_factory=lambda: NotifySettings())
     desk: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -80,6 +101,58 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) 
     if value < minimum:
         raise ConfigError(name, f"must be at least {minimum}, got {value}")
     return value
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = _env(environ, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number of seconds, got {raw!r}") from None
+    if not minimum <= value < 10**7:
+        raise ConfigError(name, f"must be at least {minimum} seconds, got {raw}")
+    return value
+
+
+_MAIL_FROM_RE = re.compile(r"^(?:[^<>@]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$")
+
+
+def _mail_from(environ: Mapping[str, str]) -> str:
+    name = "LOKET_MAIL_FROM"
+    value = _env(environ, name, Settings.mail_from)
+    if not _MAIL_FROM_RE.match(value):
+        raise ConfigError(
+            name, f"must be an address, e.g. 'Service desk <desk@example.org>', got {value!r}"
+        )
+    return value
+
+
+def _secret_key(environ: Mapping[str, str], name: str) -> str | None:
+    """A key for encrypting stored secrets: 32 bytes, URL-safe base64 (a Fernet key)."""
+    value = _env(environ, name)
+    if value is None:
+        return None
+    try:
+        valid = len(base64.urlsafe_b64decode(value.encode())) == 32
+    except (ValueError, binascii.Error):
+        valid = False
+    if not valid:
+        raise ConfigError(
+            name, "must be 32 bytes in URL-safe base64 (python -m services.notify.secret_box)"
+        )
+    return value
+
+
+def _notify(environ: Mapping[str, str]) -> NotifySettings:
+    return NotifySettings(
+        max_attempts=_int(environ, "LOKET_NOTIFY_MAX_ATTEMPTS", 6, minimum=1),
+        retry_base_seconds=_seconds(environ, "LOKET_NOTIFY_RETRY_BASE_SECONDS", 60.0, 0.01),
+        send_timeout_seconds=_seconds(environ, "LOKET_NOTIFY_SEND_TIMEOUT_SECONDS", 10.0, 0.1),
+        send_concurrency=_int(environ, "LOKET_NOTIFY_SEND_CONCURRENCY", 8, minimum=1),
+        secret_key=_secret_key(environ, "LOKET_NOTIFY_SECRET_KEY"),
+    )
 
 
 def _url(
@@ -199,5 +272,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None) -> Set
         http_port=http_port,
         worker_metrics_port=metrics_port or None,
         delivery_limit=_int(environ, "LOKET_DELIVERY_LIMIT", 5, minimum=1),
+        mail_from=_mail_from(environ),
+        notify=_notify(environ),
         desk=load_desk_config(environ),
     )

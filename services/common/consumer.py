@@ -23,9 +23,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
+from typing import Protocol, TypeVar
 
 import pika
 from marshmallow import ValidationError
+from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy import Connection, Engine, Table, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 # A handler may return what must happen only after its transaction committed (metrics).
 Handler = Callable[[Connection, Event], Iterable[Callable[[], None]] | None]
 Handlers = Mapping[tuple[str, int], Handler]
+T = TypeVar("T")
 
 
 class Outcome(Enum):
@@ -47,6 +50,34 @@ class Outcome(Enum):
     DEAD_LETTERED = "dead_lettered"
     REQUEUED = "requeued"
     STOPPED = "stopped"
+
+
+class StoppedWaiting(Exception):
+    """The process is stopping while the database is still away."""
+
+
+def while_database_is_down(work: Callable[[], T], stop: threading.Event | None) -> T:
+    """Run `work`, again and again with backoff while the database is unreachable.
+
+    An unreachable database is nobody's fault in the message: retried in place, it is not
+    counted against the delivery limit.
+    """
+    delays = broker.backoff_delays(initial=0.5, cap=10.0)
+    while True:
+        try:
+            return work()
+        except OperationalError as exc:
+            log.warning("consumer: database unavailable (%s); retrying", exc.orig)
+            if stop is not None and stop.wait(next(delays)):
+                raise StoppedWaiting from None
+
+
+class Processor(Protocol):
+    """Turns one message body into an outcome."""
+
+    service: str
+
+    def process(self, body: bytes, stop: threading.Event | None = None) -> Outcome: ...
 
 
 class EventProcessor:
@@ -76,27 +107,22 @@ class EventProcessor:
             )
             return self._count(label, Outcome.DEAD_LETTERED)
 
-        delays = broker.backoff_delays(initial=0.5, cap=10.0)
-        while True:
-            try:
-                outcome = self._apply(handler, event)
-            except ValidationError as exc:
-                log.warning(
-                    "consumer: dead-lettering event %s (%s): invalid data %s",
-                    event.id,
-                    event.type,
-                    exc.messages,
-                )
-                outcome = Outcome.DEAD_LETTERED
-            except OperationalError as exc:
-                log.warning("consumer: database unavailable (%s); retrying", exc.orig)
-                if stop is not None and stop.wait(next(delays)):
-                    return Outcome.STOPPED
-                continue
-            except Exception:
-                log.exception("consumer: handler failed on event %s (%s)", event.id, event.type)
-                outcome = Outcome.REQUEUED
-            return self._count(label, outcome)
+        try:
+            outcome = while_database_is_down(lambda: self._apply(handler, event), stop)
+        except StoppedWaiting:
+            return Outcome.STOPPED
+        except ValidationError as exc:
+            log.warning(
+                "consumer: dead-lettering event %s (%s): invalid data %s",
+                event.id,
+                event.type,
+                exc.messages,
+            )
+            outcome = Outcome.DEAD_LETTERED
+        except Exception:
+            log.exception("consumer: handler failed on event %s (%s)", event.id, event.type)
+            outcome = Outcome.REQUEUED
+        return self._count(label, outcome)
 
     def _apply(self, handler: Handler, event: Event) -> Outcome:
         after_commit: Iterable[Callable[[], None]] | None = None
@@ -131,32 +157,55 @@ class EventProcessor:
 
 
 class Consumer:
+    """Consumes the service's event queue, or (with `work`) one of its own work queues.
+
+    With `concurrency` above one, messages are handled in parallel (sends that wait on a
+    slow receiver); their acknowledgements may then come in any order.
+    """
+
     def __init__(
         self,
         *,
-        processor: EventProcessor,
+        processor: Processor,
         amqp_url: str,
         namespace: str,
         delivery_limit: int,
         prefetch: int = 20,
+        work: broker.WorkQueue | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.processor = processor
         self.amqp_url = amqp_url
         self.namespace = namespace
         self.delivery_limit = delivery_limit
-        self.prefetch = prefetch
-        self.queue = broker.queue_name(namespace, processor.service)
+        self.concurrency = concurrency
+        self.prefetch = max(prefetch, 2 * concurrency)
+        self.work = work
+        if work is None:
+            self.queue = broker.queue_name(namespace, processor.service)
+            self.name = f"{processor.service}-consumer"
+        else:
+            self.queue = work.queue(namespace)
+            self.name = f"{processor.service}-{work.purpose}"
+
+    def _declare(self, channel: BlockingChannel) -> None:
+        if self.work is None:
+            broker.declare_topology(channel, self.namespace, self.delivery_limit)
+        else:
+            self.work.declare(channel, self.namespace, self.delivery_limit)
 
     def run(self, stop: threading.Event) -> None:
         delays = broker.backoff_delays()
         while not stop.is_set():
             try:
-                connection = broker.connect(self.amqp_url, f"{self.processor.service}-consumer")
+                connection = broker.connect(self.amqp_url, self.name)
             except broker.CONNECTION_ERRORS as exc:
                 log.warning("consumer: broker unreachable (%s); retrying", type(exc).__name__)
                 broker.wait(stop, next(delays))
                 continue
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handler")
+            executor = ThreadPoolExecutor(
+                max_workers=self.concurrency, thread_name_prefix=f"{self.name}-handler"
+            )
             try:
                 self._consume(connection, executor, stop)
                 delays = broker.backoff_delays()
@@ -181,9 +230,9 @@ class Consumer:
         stop: threading.Event,
     ) -> None:
         channel = connection.channel()
-        broker.declare_topology(channel, self.namespace, self.delivery_limit)
+        self._declare(channel)
         channel.basic_qos(prefetch_count=self.prefetch)
-        pending = [0]
+        pending = [0]  # touched only in this I/O thread (settle arrives as a callback)
 
         def settle(delivery_tag: int, outcome: Outcome) -> None:
             pending[0] -= 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import pika
@@ -40,9 +40,10 @@ from services.common.metrics import EVENTS_PUBLISHED
 log = logging.getLogger(__name__)
 
 
-def outbox_table(metadata: MetaData) -> Table:
+def outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
+    """`type` is the routing key: the event type on the events exchange."""
     return Table(
-        "outbox",
+        name,
         metadata,
         Column("id", BigId, primary_key=True, autoincrement=True),
         Column("event_id", String(36), nullable=False, unique=True),
@@ -66,13 +67,19 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
-def add_events(conn: Connection, outbox: Table, events: Iterable[Event]) -> None:
-    """Stage events in the caller's transaction; they leave only if it commits."""
+def add_events(
+    conn: Connection, outbox: Table, events: Iterable[Event], routing_key: str | None = None
+) -> None:
+    """Stage events in the caller's transaction; they leave only if it commits.
+
+    They are routed by their type unless a `routing_key` says otherwise (a service's own
+    work queue, where the key picks the delay).
+    """
     now = utcnow()
     rows = [
         {
             "event_id": e.id,
-            "type": e.type,
+            "type": routing_key or e.type,
             "body": e.to_json(),
             "created_at": now,
             "available_at": now,
@@ -96,6 +103,9 @@ class OutboxRelay:
         delivery_limit: int,
         batch_size: int = 200,
         idle_seconds: float = 0.05,
+        exchange: str | None = None,
+        declare: Callable[[BlockingChannel], None] | None = None,
+        counted: bool = True,
     ) -> None:
         self.service = service
         self.engine = engine
@@ -105,21 +115,26 @@ class OutboxRelay:
         self.delivery_limit = delivery_limit
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
-        self.exchange = broker.name(namespace, broker.EVENTS_EXCHANGE)
+        self.exchange = exchange or broker.name(namespace, broker.EVENTS_EXCHANGE)
+        self.declare = declare or (
+            lambda channel: broker.declare_topology(channel, namespace, delivery_limit)
+        )
+        self.counted = counted
+        self.name = f"{service}-relay" if outbox.name == "outbox" else f"{service}-{outbox.name}"
 
     def run(self, stop: threading.Event) -> None:
         """Relay until asked to stop, reconnecting with backoff when the broker goes."""
         delays = broker.backoff_delays()
         while not stop.is_set():
             try:
-                connection = broker.connect(self.amqp_url, f"{self.service}-relay")
+                connection = broker.connect(self.amqp_url, self.name)
             except broker.CONNECTION_ERRORS as exc:
                 log.warning("relay: broker unreachable (%s); retrying", type(exc).__name__)
                 broker.wait(stop, next(delays))
                 continue
             try:
                 channel = connection.channel()
-                broker.declare_topology(channel, self.namespace, self.delivery_limit)
+                self.declare(channel)
                 channel.confirm_delivery()
                 log.info("relay: connected")
                 delays = broker.backoff_delays()
@@ -166,7 +181,7 @@ class OutboxRelay:
                     .where(self.outbox.c.id.in_([row_id for row_id, _ in sent]))
                     .values(sent_at=now)
                 )
-        for _, event_type in sent:
+        for _, event_type in sent if self.counted else ():
             EVENTS_PUBLISHED.labels(self.service, event_type).inc()
         return len(rows)
 

@@ -12,9 +12,9 @@ from alembic import op
 _Id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
-def create_outbox_v1() -> None:
+def create_outbox_v1(name: str = "outbox") -> None:
     op.create_table(
-        "outbox",
+        name,
         sa.Column("id", _Id, primary_key=True, autoincrement=True),
         sa.Column("event_id", sa.String(36), nullable=False, unique=True),
         sa.Column("type", sa.String(64), nullable=False),
@@ -25,7 +25,7 @@ def create_outbox_v1() -> None:
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text, nullable=True),
     )
-    op.create_index("ix_outbox_sent_at", "outbox", ["sent_at"])
+    op.create_index(f"ix_{name}_sent_at", name, ["sent_at"])
 
 
 def create_inbox_v1() -> None:

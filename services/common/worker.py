@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
 
+from pika.adapters.blocking_connection import BlockingChannel
 from prometheus_client import start_http_server
 from sqlalchemy import Engine, Table
 
+from services.common.broker import WorkQueue
 from services.common.config import Settings
-from services.common.consumer import Consumer, EventProcessor, Handlers
+from services.common.consumer import Consumer, EventProcessor, Handlers, Processor
 from services.common.db import make_engine, transaction
 from services.common.outbox import OutboxRelay, purge_sent
 
@@ -38,12 +40,23 @@ class Timer:
     run: Callable[[Engine], None]
 
 
+@dataclass(frozen=True)
+class WorkSpec:
+    """A service's own job queue: jobs staged in `outbox`, handled by a processor."""
+
+    queue: WorkQueue
+    outbox: Table
+    processor: Callable[[Engine], Processor]
+    concurrency: int = 1
+
+
 @dataclass
 class WorkerSpec:
     outbox: Table
     inbox: Table | None = None
     handlers: Handlers = field(default_factory=dict)
     timers: list[Timer] = field(default_factory=list)
+    work: WorkSpec | None = None
 
 
 def _run_timer(timer: Timer, engine: Engine, stop: threading.Event) -> None:
@@ -63,10 +76,41 @@ def _purge_outbox(engine: Engine, outbox: Table) -> None:
         log.info("outbox: purged %s sent events", purged)
 
 
+def _work_threads(
+    settings: Settings, engine: Engine, work: WorkSpec, stop: threading.Event
+) -> list[threading.Thread]:
+    def declare(channel: BlockingChannel) -> None:
+        work.queue.declare(channel, settings.namespace, settings.delivery_limit)
+
+    relay = OutboxRelay(
+        service=settings.service,
+        engine=engine,
+        outbox=work.outbox,
+        amqp_url=settings.amqp_url,
+        namespace=settings.namespace,
+        delivery_limit=settings.delivery_limit,
+        exchange=work.queue.exchange(settings.namespace),
+        declare=declare,
+        counted=False,
+    )
+    consumer = Consumer(
+        processor=work.processor(engine),
+        amqp_url=settings.amqp_url,
+        namespace=settings.namespace,
+        delivery_limit=settings.delivery_limit,
+        work=work.queue,
+        concurrency=work.concurrency,
+    )
+    purpose = work.queue.purpose
+    return [
+        threading.Thread(target=relay.run, args=(stop,), name=f"{purpose}-relay"),
+        threading.Thread(target=consumer.run, args=(stop,), name=f"{purpose}-consumer"),
+    ]
+
+
 def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     engine = make_engine(settings.database_url)
-    engine = engine
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr="0.0.0.0")  # noqa: S104
 
@@ -92,8 +136,11 @@ def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | Non
             delivery_limit=settings.delivery_limit,
         )
         threads.append(threading.Thread(target=consumer.run, args=(stop,), name="consumer"))
-    purge = Timer("outbox-purge", 3600, lambda s: _purge_outbox(s, spec.outbox))
-    for timer in [*spec.timers, purge]:
+    purges = [Timer("outbox-purge", 3600, lambda e: _purge_outbox(e, spec.outbox))]
+    if spec.work is not None:
+        threads.extend(_work_threads(settings, engine, spec.work, stop))
+        purges.append(Timer("work-purge", 3600, lambda e: _purge_outbox(e, spec.work.outbox)))
+    for timer in [*spec.timers, *purges]:
         threads.append(
             threading.Thread(target=_run_timer, args=(timer, engine, stop), name=timer.name)
         )

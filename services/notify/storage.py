@@ -1,11 +1,201 @@
-"""Notify's own database. Subscriptions and deliveries arrive with the notify issue."""
+"""Notify's own database: how to reach each requester, webhook subscriptions, deliveries.
+
+A delivery row is written before anything is sent, in the transaction that consumes the
+event; its job waits in `attempts_outbox` until that transaction commits. What a delivery
+says (`content`) and its real recipient are erased once it is final: the log keeps the
+masked recipient, the template, the attempts and the outcome.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Row
 
 from services.common.outbox import inbox_table, outbox_table
 
 metadata = MetaData()
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+attempts_outbox = outbox_table(metadata, "attempts_outbox")
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("ticket_id", String(36), primary_key=True),
+    Column("reference", String(32), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("requester", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("secret_encrypted", Text, nullable=False),
+    Column("description", String(200), nullable=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
+)
+
+PENDING, SENDING, RETRYING, SENT, FAILED = "pending", "sending", "retrying", "sent", "failed"
+FINAL_STATES = (SENT, FAILED)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    # "customer", or the subscription's id: one delivery per event and recipient.
+    Column("recipient_key", String(64), nullable=False),
+    Column("ticket_id", String(36), nullable=True),
+    Column("medium", String(16), nullable=False),
+    Column("recipient", Text, nullable=True),
+    Column("recipient_masked", String(256), nullable=False),
+    Column("subscription_id", String(36), nullable=True),
+    Column("template", String(64), nullable=False),
+    Column("language", String(2), nullable=True),
+    Column("content", Text, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Index("ux_deliveries_event_recipient", "event_id", "recipient_key", unique=True),
+    Index("ix_deliveries_ticket", "ticket_id", "created_at"),
+    Index("ix_deliveries_created", "created_at"),
+    Index("ix_deliveries_state", "state"),
+)
+
+
+# Contacts
+
+
+def save_contact(
+    conn: Connection,
+    ticket_id: str,
+    reference: str,
+    subject: str,
+    requester: Mapping[str, Any],
+    created_at: datetime,
+) -> None:
+    if contact(conn, ticket_id) is None:
+        conn.execute(
+            insert(contacts).values(
+                ticket_id=ticket_id,
+                reference=reference,
+                subject=subject,
+                requester=dict(requester),
+                created_at=created_at,
+            )
+        )
+
+
+def contact(conn: Connection, ticket_id: str) -> Row | None:
+    return conn.execute(select(contacts).where(contacts.c.ticket_id == ticket_id)).first()
+
+
+# Subscriptions
+
+
+def add_subscription(conn: Connection, values: Mapping[str, Any]) -> Row:
+    conn.execute(insert(subscriptions).values(**values))
+    return subscription(conn, values["id"])
+
+
+def subscription(conn: Connection, subscription_id: str) -> Row | None:
+    return conn.execute(
+        select(subscriptions).where(
+            subscriptions.c.id == subscription_id, subscriptions.c.deleted_at.is_(None)
+        )
+    ).first()
+
+
+def active_subscriptions(conn: Connection) -> list[Row]:
+    return conn.execute(
+        select(subscriptions)
+        .where(subscriptions.c.deleted_at.is_(None))
+        .order_by(subscriptions.c.created_at, subscriptions.c.id)
+    ).all()
+
+
+def delete_subscription(conn: Connection, subscription_id: str, at: datetime) -> bool:
+    result = conn.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == subscription_id, subscriptions.c.deleted_at.is_(None))
+        .values(deleted_at=at)
+    )
+    return result.rowcount == 1
+
+
+# Deliveries
+
+
+def add_deliveries(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    rows = [{**row, "content": json.dumps(row["content"], separators=(",", ":"))} for row in rows]
+    if rows:
+        conn.execute(insert(deliveries), rows)
+
+
+def delivery_for_update(conn: Connection, delivery_id: str) -> Row | None:
+    return conn.execute(
+        select(deliveries).where(deliveries.c.id == delivery_id).with_for_update()
+    ).first()
+
+
+def update_delivery(conn: Connection, delivery_id: str, **values: Any) -> None:
+    conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
+
+
+def list_deliveries(
+    conn: Connection,
+    *,
+    ticket_id: str | None,
+    medium: str | None,
+    state: str | None,
+    limit: int,
+) -> list[Row]:
+    query = select(deliveries).order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
+    if ticket_id is not None:
+        query = query.where(deliveries.c.ticket_id == ticket_id)
+    if medium is not None:
+        query = query.where(deliveries.c.medium == medium)
+    if state is not None:
+        query = query.where(deliveries.c.state == state)
+    return conn.execute(query.limit(limit)).all()
+
+
+def count_by_state(conn: Connection, states: Iterable[str]) -> dict[tuple[str, str], int]:
+    rows = conn.execute(
+        select(deliveries.c.medium, deliveries.c.state, func.count())
+        .where(deliveries.c.state.in_(list(states)))
+        .group_by(deliveries.c.medium, deliveries.c.state)
+    ).all()
+    return {(medium, state): count for medium, state, count in rows}

@@ -1,15 +1,27 @@
-"""Notify's worker.
-
-Until customer messages and webhooks exist it does not consume: the events it will send
-about wait, durable, in its queue `loket.notify` rather than being dropped.
-"""
+"""Notify's worker: turns events into deliveries, sends them, relays its outbox."""
 
 from __future__ import annotations
 
 from services.common.config import Settings
-from services.common.worker import WorkerSpec, run_worker
-from services.notify import storage
+from services.common.worker import WorkerSpec, WorkSpec, run_worker
+from services.notify import handlers, sender, storage
+
+
+def spec(settings: Settings) -> WorkerSpec:
+    transports = sender.transports_for(settings)
+    notifier = sender.notifier_for(settings, transports)
+    return WorkerSpec(
+        outbox=storage.outbox,
+        inbox=storage.inbox,
+        handlers=handlers.handlers(notifier),
+        work=WorkSpec(
+            queue=notifier.work,
+            outbox=storage.attempts_outbox,
+            processor=lambda engine: sender.AttemptProcessor(engine, notifier, transports),
+            concurrency=settings.notify.send_concurrency,
+        ),
+    )
 
 
 def main(settings: Settings) -> None:
-    run_worker(settings, WorkerSpec(outbox=storage.outbox))
+    run_worker(settings, spec(settings))

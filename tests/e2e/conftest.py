@@ -10,6 +10,7 @@ import pytest
 
 from services.common.config import SERVICES
 from tests import support
+from tests.receivers import SmtpReceiver, smtp_receiver
 
 
 @dataclass
@@ -20,10 +21,17 @@ class Desk:
     keys: dict[str, str]
     process: support.Proc
     database_urls: dict[str, str]
+    smtp: SmtpReceiver
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    with smtp_receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="module", params=support.BACKENDS)
-def desk(request, namespaces, databases, tmp_path_factory):
+def desk(request, namespaces, databases, tmp_path_factory, smtp):
     backend = request.param
     support.require_broker()
     if backend == "postgresql":
@@ -40,6 +48,8 @@ def desk(request, namespaces, databases, tmp_path_factory):
         "LOKET_VAR_DIR": str(state),
         "GUNICORN_WORKERS": "2",
         "LOKET_ACCESS_LOG": "0",
+        "LOKET_SMTP_URL": smtp.url,
+        "LOKET_MAIL_FROM": "Desk <desk@example.org>",
     }
     urls, metrics_urls = {}, {}
     for service in SERVICES:
@@ -73,7 +83,7 @@ def desk(request, namespaces, databases, tmp_path_factory):
         if process.popen.poll() is not None:
             pytest.fail(f"the launcher stopped:\n{process.log}")
         database_urls = {s: env[f"LOKET_{s.upper()}_DATABASE_URL"] for s in SERVICES}
-        yield Desk(namespace, urls, metrics_urls, keys, process, database_urls)
+        yield Desk(namespace, urls, metrics_urls, keys, process, database_urls, smtp)
     finally:
         status = process.stop(timeout=40)
         assert status == 0, f"the launcher did not stop cleanly ({status}):\n{process.log}"

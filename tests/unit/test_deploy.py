@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
-from services.common import broker
 from services.common.config import DEFAULT_WEB_PORTS, DEFAULT_WORKER_METRICS_PORTS, SERVICES
+from services.definitions import definitions
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_SPEC = REPO / "tests" / "data" / "compose-spec.json"
@@ -91,7 +91,7 @@ def test_the_image_runs_as_a_non_root_user_with_a_command_per_process():
 
 def test_the_rabbitmq_definitions_match_the_topology_the_services_declare():
     committed = json.loads((REPO / "deploy" / "rabbitmq" / "definitions.json").read_text())
-    assert committed == broker.definitions("loket", 5)
+    assert committed == definitions()
 
 
 def test_the_gateway_exposes_exactly_the_public_paths():

@@ -1,0 +1,37 @@
+"""Notify's messaging adapter: every consumed event type, validated, then planned."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from marshmallow import Schema
+from sqlalchemy import Connection
+
+from services.common.consumer import Handler
+from services.common.events import Event, utcnow
+from services.notify import schemas, service
+from services.notify.service import Notifier
+
+SCHEMAS: dict[str, type[Schema]] = {
+    "ticket.created": schemas.TicketCreatedSchema,
+    "ticket.customer_replied": schemas.TicketEventSchema,
+    "ticket.queued": schemas.TicketEventSchema,
+    "ticket.assigned": schemas.TicketEventSchema,
+    "ticket.status_changed": schemas.StatusChangedSchema,
+    "ticket.transferred": schemas.TicketEventSchema,
+    "ticket.resolved": schemas.TicketResolvedSchema,
+    "ticket.reopened": schemas.TicketEventSchema,
+    "ticket.sla_breached": schemas.TicketEventSchema,
+    "survey.requested": schemas.SurveyRequestedSchema,
+    "problem.detected": schemas.ProblemDetectedSchema,
+}
+
+
+def handlers(notifier: Notifier) -> dict[tuple[str, int], Handler]:
+    def handler_for(schema: type[Schema]) -> Callable[[Connection, Event], None]:
+        def handle(conn: Connection, event: Event) -> None:
+            service.handle_event(conn, notifier, event, schema().load(event.data), utcnow())
+
+        return handle
+
+    return {(event_type, 1): handler_for(schema) for event_type, schema in SCHEMAS.items()}

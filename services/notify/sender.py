@@ -1,0 +1,139 @@
+"""Notify's sending adapter: takes attempt jobs from its work queue and sends.
+
+Per job: begin the attempt in one transaction (so it is on record before anything leaves),
+send outside any transaction, finish it in another. A failure worth repeating goes back to
+the work queue through a delay queue; nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from marshmallow import ValidationError
+from sqlalchemy import Engine
+
+from services.common.broker import WorkQueue
+from services.common.config import Settings
+from services.common.consumer import Outcome, StoppedWaiting, while_database_is_down
+from services.common.db import transaction
+from services.common.events import parse_event, utcnow
+from services.common.metrics import EVENTS_CONSUMED
+from services.notify import domain, schemas, service
+from services.notify.messages import Composer
+from services.notify.metrics import NOTIFICATIONS, SEND_SECONDS
+from services.notify.secret_box import SecretBox
+from services.notify.service import Notifier
+from services.notify.transports import Failure, Outgoing, Transports
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def lease_for(settings: Settings) -> timedelta:
+    """Long enough for one send to finish or time out, with room to record it."""
+    return timedelta(seconds=4 * settings.notify.send_timeout_seconds + 5)
+
+
+def work_queue(settings: Settings) -> WorkQueue:
+    lease_ms = int(lease_for(settings).total_seconds() * 1000)
+    delays = sorted({*settings.notify.retry_delays_ms, lease_ms})
+    return WorkQueue("notify", "attempts", tuple(delays))
+
+
+def notifier_for(settings: Settings, transports: Transports) -> Notifier:
+    mail_domain = settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip()
+    return Notifier(
+        composer=Composer(),
+        box=SecretBox.for_settings(settings),
+        media=transports.available,
+        public_base_url=settings.public_base_url,
+        mail_domain=mail_domain,
+        timezone=ZoneInfo(settings.desk.get("opening_hours", {}).get("timezone", "UTC")),
+        work=work_queue(settings),
+        retry_delays_ms=settings.notify.retry_delays_ms,
+        lease=lease_for(settings),
+    )
+
+
+def transports_for(settings: Settings) -> Transports:
+    return Transports(
+        smtp_url=settings.smtp_url,
+        mail_from=settings.mail_from,
+        sms_gateway_url=settings.sms_gateway_url,
+        timeout_seconds=settings.notify.send_timeout_seconds,
+    )
+
+
+class AttemptProcessor:
+    service = "notify"
+
+    def __init__(self, engine: Engine, notifier: Notifier, transports: Transports) -> None:
+        self.engine = engine
+        self.notifier = notifier
+        self.transports = transports
+
+    def process(self, body: bytes, stop: threading.Event | None = None) -> Outcome:
+        try:
+            job = schemas.AttemptJobSchema().load(parse_event(body).data)
+        except ValidationError as exc:
+            log.warning("sender: dead-lettering an unusable job: %s", exc.messages)
+            return self._count(Outcome.DEAD_LETTERED)
+        delivery_id, attempt = job["delivery_id"], job["attempt"]
+        try:
+            outgoing = while_database_is_down(
+                lambda: self._in_transaction(
+                    service.begin_attempt, delivery_id=delivery_id, attempt=attempt
+                ),
+                stop,
+            )
+            if outgoing is None:
+                return self._count(Outcome.DUPLICATE)
+            failure = self._send(outgoing)
+            outcome = while_database_is_down(
+                lambda: self._in_transaction(
+                    service.finish_attempt,
+                    delivery_id=delivery_id,
+                    attempt=attempt,
+                    failure=failure,
+                ),
+                stop,
+            )
+        except StoppedWaiting:
+            return Outcome.STOPPED
+        except Exception:
+            log.exception("sender: job for delivery %s failed", delivery_id)
+            return self._count(Outcome.REQUEUED)
+        if outcome is not None:
+            NOTIFICATIONS.labels(outgoing.medium, outcome).inc()
+            log.info(
+                "sender: delivery %s attempt %s %s%s",
+                delivery_id,
+                attempt,
+                outcome,
+                f" ({domain.scrub(failure.error)})" if failure else "",
+            )
+        return self._count(Outcome.PROCESSED)
+
+    def _in_transaction(self, use_case: Callable[..., T], **arguments: Any) -> T:
+        with transaction(self.engine) as conn:
+            return use_case(conn, self.notifier, now=utcnow(), **arguments)
+
+    def _send(self, outgoing: Outgoing) -> Failure | None:
+        started = time.perf_counter()
+        try:
+            self.transports.send(outgoing)
+        except Failure as failure:
+            return failure
+        finally:
+            SEND_SECONDS.labels(outgoing.medium).observe(time.perf_counter() - started)
+        return None
+
+    def _count(self, outcome: Outcome) -> Outcome:
+        EVENTS_CONSUMED.labels(self.service, service.ATTEMPT_JOB, outcome.value).inc()
+        return outcome

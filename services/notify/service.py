@@ -1,0 +1,356 @@
+"""Notify's use cases, each on a Connection inside the caller's transaction.
+
+An event becomes deliveries (one per recipient: the requester, each matching
+subscription) and a job per delivery; the sender takes a job, begins an attempt (recorded
+before anything leaves), sends, and finishes the attempt: sent, retried later, or failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Row
+
+from services.common.broker import WorkQueue
+from services.common.events import Event, isoformat, to_utc
+from services.common.failures import NotFound
+from services.common.outbox import add_events
+from services.notify import domain, storage
+from services.notify.messages import Composer
+from services.notify.secret_box import SecretBox
+from services.notify.transports import Failure, Outgoing
+
+ATTEMPT_JOB = "notification.attempt"
+CUSTOMER = "customer"
+
+
+@dataclass(frozen=True)
+class Notifier:
+    """What planning and sending need to know about this desk."""
+
+    composer: Composer
+    box: SecretBox
+    media: tuple[str, ...]
+    public_base_url: str
+    mail_domain: str
+    timezone: ZoneInfo
+    work: WorkQueue
+    retry_delays_ms: tuple[int, ...]
+    lease: timedelta
+
+
+# From events to deliveries
+
+
+def handle_event(
+    conn: Connection, notifier: Notifier, event: Event, data: Mapping[str, Any], now: datetime
+) -> int:
+    """Plans every delivery this event causes; returns how many."""
+    if event.type == "ticket.created":
+        storage.save_contact(
+            conn,
+            data["ticket_id"],
+            data["reference"],
+            data["subject"],
+            data["requester"],
+            now,
+        )
+    rows = []
+    customer = _customer_delivery(conn, notifier, event, data, now)
+    if customer is not None:
+        rows.append(customer)
+    rows.extend(_webhook_deliveries(conn, event, now))
+    storage.add_deliveries(conn, rows)
+    _schedule(conn, notifier, event, [(row["id"], 1) for row in rows], WorkQueue.NOW)
+    return len(rows)
+
+
+def _customer_delivery(
+    conn: Connection, notifier: Notifier, event: Event, data: Mapping[str, Any], now: datetime
+) -> dict[str, Any] | None:
+    template = domain.customer_message(event.type, data)
+    if template is None:
+        return None
+    known = storage.contact(conn, data["ticket_id"])
+    requester = data.get("requester") or (known.requester if known else None)
+    if requester is None:
+        return None  # nobody to tell: the request is not known here
+    contact = domain.Contact.from_requester(requester)
+    if data.get("language") in domain.LANGUAGES:
+        contact = dataclasses.replace(contact, language=data["language"])
+    chosen = domain.choose_medium(contact, notifier.media)
+    if chosen is None:
+        return None
+    medium, address = chosen
+    delivery_id = str(uuid.uuid4())
+    values = {
+        "reference": data["reference"],
+        "name": contact.name,
+        "subject": data.get("subject") or (known.subject if known else ""),
+        "note": data.get("public_note") or data.get("resolution"),
+        "action_url": _action_url(notifier, template, data),
+        **_callback_window(notifier, data.get("callback")),
+    }
+    rendered = notifier.composer.render(template, contact.language, values)
+    if medium == domain.EMAIL:
+        thread = f"<{data['ticket_id']}@{notifier.mail_domain}>"
+        first = template in ("received", "callback")
+        content = {
+            "subject": rendered.subject,
+            "text": rendered.text,
+            "html": rendered.html,
+            "message_id": thread if first else f"<{delivery_id}@{notifier.mail_domain}>",
+            "in_reply_to": None if first else thread,
+        }
+    else:
+        content = {"text": rendered.sms}
+    return _delivery_row(
+        delivery_id,
+        event,
+        now,
+        recipient_key=CUSTOMER,
+        ticket_id=data["ticket_id"],
+        medium=medium,
+        recipient=address,
+        template=template,
+        language=contact.language,
+        content=content,
+    )
+
+
+def _action_url(notifier: Notifier, template: str, data: Mapping[str, Any]) -> str | None:
+    base = notifier.public_base_url.rstrip("/")
+    if template in ("received", "callback") and data.get("tracking_token"):
+        return f"{base}/v1/track/{data['reference']}?token={data['tracking_token']}"
+    if template == "survey":
+        return f"{base}/v1/surveys/{data['survey_token']}"
+    return None
+
+
+def _callback_window(notifier: Notifier, window: Mapping[str, Any] | None) -> dict[str, str]:
+    if not window:
+        return {}
+
+    def local(moment: str) -> str:
+        at = datetime.fromisoformat(moment).astimezone(notifier.timezone)
+        return at.strftime("%d-%m-%Y %H:%M")
+
+    return {"window_start": local(window["not_before"]), "window_end": local(window["not_after"])}
+
+
+def _webhook_deliveries(conn: Connection, event: Event, now: datetime) -> list[dict[str, Any]]:
+    matching = [
+        s for s in storage.active_subscriptions(conn) if domain.subscribed(s.events, event.type)
+    ]
+    if not matching:
+        return []
+    body = json.dumps(
+        domain.webhook_body(json.loads(event.to_json())), separators=(",", ":"), sort_keys=True
+    )
+    return [
+        _delivery_row(
+            str(uuid.uuid4()),
+            event,
+            now,
+            recipient_key=subscription.id,
+            ticket_id=event.data.get("ticket_id"),
+            medium=domain.WEBHOOK,
+            recipient=subscription.url,
+            template=event.type,
+            language=None,
+            content={"body": body, "event_type": event.type},
+            subscription_id=subscription.id,
+        )
+        for subscription in matching
+    ]
+
+
+def _delivery_row(delivery_id: str, event: Event, now: datetime, **values: Any) -> dict[str, Any]:
+    return {
+        "id": delivery_id,
+        "event_id": event.id,
+        "event_type": event.type,
+        "recipient_masked": domain.masked(values["medium"], values["recipient"]),
+        "subscription_id": None,
+        "state": storage.PENDING,
+        "attempts": 0,
+        "created_at": now,
+        **values,
+    }
+
+
+def _schedule(
+    conn: Connection,
+    notifier: Notifier,
+    cause: Event | None,
+    jobs: list[tuple[str, int]],
+    routing_key: str,
+) -> None:
+    """Jobs leave through the outbox: they exist only if the state they act on committed."""
+    events = [
+        Event(
+            type=ATTEMPT_JOB,
+            data={"delivery_id": delivery_id, "attempt": attempt},
+            source="notify",
+            correlation_id=cause.correlation_id if cause else None,
+            causation_id=cause.id if cause else None,
+        )
+        for delivery_id, attempt in jobs
+    ]
+    add_events(conn, storage.attempts_outbox, events, routing_key=routing_key)
+
+
+# Attempts
+
+
+def begin_attempt(
+    conn: Connection, notifier: Notifier, delivery_id: str, attempt: int, now: datetime
+) -> Outgoing | None:
+    """Records that attempt `attempt` is under way; None when there is nothing to send.
+
+    A job can arrive twice (a redelivery, a relay that published twice). A delivery that is
+    final, or an attempt that is already past, is left alone. An attempt still under way
+    elsewhere is looked at again after its lease; an attempt whose lease ran out (its worker
+    died mid-send) is taken over and sent again, with the same idempotency identifiers.
+    """
+    row = storage.delivery_for_update(conn, delivery_id)
+    if row is None or row.state in storage.FINAL_STATES:
+        return None
+    if row.state == storage.SENDING and row.attempts == attempt:
+        if row.lease_until is not None and to_utc(row.lease_until) > now:
+            lease_ms = int(notifier.lease.total_seconds() * 1000)
+            _schedule(conn, notifier, None, [(delivery_id, attempt)], WorkQueue.delay_key(lease_ms))
+            return None
+    elif row.state not in (storage.PENDING, storage.RETRYING) or attempt != row.attempts + 1:
+        return None
+    storage.update_delivery(
+        conn,
+        delivery_id,
+        state=storage.SENDING,
+        attempts=attempt,
+        lease_until=now + notifier.lease,
+        last_attempt_at=now,
+    )
+    secret = None
+    if row.subscription_id is not None:
+        subscription = storage.subscription(conn, row.subscription_id)
+        secret = notifier.box.open(subscription.secret_encrypted) if subscription else None
+    return Outgoing(
+        delivery_id=row.id,
+        event_id=row.event_id,
+        medium=row.medium,
+        recipient=row.recipient,
+        content=json.loads(row.content),
+        secret=secret,
+    )
+
+
+SENT, RETRIED, FAILED = "sent", "retried", "failed"
+
+
+def finish_attempt(
+    conn: Connection,
+    notifier: Notifier,
+    delivery_id: str,
+    attempt: int,
+    failure: Failure | None,
+    now: datetime,
+) -> str | None:
+    """Records how the attempt went; returns the outcome, or None if it was taken over."""
+    row = storage.delivery_for_update(conn, delivery_id)
+    if row is None or row.state != storage.SENDING or row.attempts != attempt:
+        return None
+    error = domain.scrub(failure.error) if failure else None
+    delay = domain.next_delay_ms(notifier.retry_delays_ms, attempt)
+    if failure is not None and failure.verdict == domain.RETRYABLE and delay is not None:
+        storage.update_delivery(
+            conn,
+            delivery_id,
+            state=storage.RETRYING,
+            last_error=error,
+            lease_until=None,
+            next_attempt_at=now + timedelta(milliseconds=delay),
+        )
+        _schedule(conn, notifier, None, [(delivery_id, attempt + 1)], WorkQueue.delay_key(delay))
+        return RETRIED
+    outcome = SENT if failure is None else FAILED
+    storage.update_delivery(
+        conn,
+        delivery_id,
+        state=outcome,
+        last_error=error,
+        lease_until=None,
+        next_attempt_at=None,
+        finished_at=now,
+        # What was said, and to whom exactly, is not kept once it is done.
+        content=None,
+        recipient=None,
+    )
+    data: dict[str, Any] = {
+        "medium": row.medium,
+        "recipient": row.recipient_masked,
+        "template": row.template,
+        "attempt": attempt,
+    }
+    if row.medium != domain.WEBHOOK and row.ticket_id:
+        data["ticket_id"] = row.ticket_id
+    if error:
+        data["error"] = error
+    notification = Event(
+        type=f"notification.{outcome}", data=data, source="notify", causation_id=row.event_id
+    )
+    add_events(conn, storage.outbox, [notification])
+    return outcome
+
+
+# Subscriptions
+
+
+def create_subscription(
+    conn: Connection, box: SecretBox, body: Mapping[str, Any], created_by: str, now: datetime
+) -> Row:
+    return storage.add_subscription(
+        conn,
+        {
+            "id": str(uuid.uuid4()),
+            "url": body["url"],
+            "events": sorted(set(body["events"])),
+            "secret_encrypted": box.seal(body["secret"]),
+            "description": body.get("description"),
+            "created_by": created_by,
+            "created_at": now,
+        },
+    )
+
+
+def delete_subscription(conn: Connection, subscription_id: str, now: datetime) -> None:
+    if not storage.delete_subscription(conn, subscription_id, now):
+        raise NotFound("subscription")
+
+
+def delivery_view(row: Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "ticket_id": row.ticket_id,
+        "medium": row.medium,
+        "recipient": row.recipient_masked,
+        "template": row.template,
+        "language": row.language,
+        "attempts": row.attempts,
+        "outcome": row.state,
+        "last_error": row.last_error,
+        "created_at": isoformat(row.created_at),
+        "last_attempt_at": isoformat(row.last_attempt_at) if row.last_attempt_at else None,
+        "next_attempt_at": isoformat(row.next_attempt_at) if row.next_attempt_at else None,
+        "finished_at": isoformat(row.finished_at) if row.finished_at else None,
+    }

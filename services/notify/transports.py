@@ -1,0 +1,174 @@
+"""The three ways out: SMTP, an SMS gateway over HTTP, and webhooks.
+
+Each send is made idempotent where the medium allows, so a send repeated after a crash
+is recognisable as the same one: an e-mail keeps its Message-ID, an SMS its reference
+(`Idempotency-Key`), a webhook its `X-Loket-Event-Id` and `X-Loket-Delivery-Id`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import smtplib
+import ssl
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import requests
+
+from services.notify import domain
+
+USER_AGENT = "Loket-Notify/1"
+
+
+class Failure(Exception):
+    """A send that did not succeed; `verdict` says whether trying again may help."""
+
+    def __init__(self, verdict: str, error: str) -> None:
+        super().__init__(error)
+        self.verdict = verdict
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One attempt at one delivery, with everything the medium needs."""
+
+    delivery_id: str
+    event_id: str
+    medium: str
+    recipient: str
+    content: Mapping[str, Any]
+    secret: str | None = None
+
+
+class Transports:
+    def __init__(
+        self,
+        *,
+        smtp_url: str | None,
+        mail_from: str,
+        sms_gateway_url: str | None,
+        timeout_seconds: float,
+    ) -> None:
+        self.smtp_url = smtp_url
+        self.mail_from = mail_from
+        self.sms_gateway_url = sms_gateway_url
+        self.timeout = timeout_seconds
+        self.http = requests.Session()
+        self.http.headers["User-Agent"] = USER_AGENT
+
+    @property
+    def available(self) -> tuple[str, ...]:
+        """The customer media this desk can send on."""
+        media = [domain.EMAIL] if self.smtp_url else []
+        return (*media, domain.SMS) if self.sms_gateway_url else tuple(media)
+
+    def send(self, outgoing: Outgoing) -> None:
+        """Sends, or raises Failure."""
+        if outgoing.medium == domain.EMAIL:
+            self._email(outgoing)
+        elif outgoing.medium == domain.SMS:
+            self._sms(outgoing)
+        else:
+            self._webhook(outgoing)
+
+    def _email(self, outgoing: Outgoing) -> None:
+        if not self.smtp_url:
+            raise Failure(domain.PERMANENT, "no SMTP server configured")
+        content = outgoing.content
+        message = EmailMessage()
+        message["From"] = self.mail_from
+        message["To"] = outgoing.recipient
+        message["Subject"] = content["subject"]
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        message["Message-ID"] = content["message_id"]
+        if content.get("in_reply_to"):
+            message["In-Reply-To"] = content["in_reply_to"]
+            message["References"] = content["in_reply_to"]
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(content["text"])
+        message.add_alternative(content["html"], subtype="html")
+        try:
+            with _smtp_session(self.smtp_url, self.timeout) as smtp:
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            raise Failure(domain.smtp_verdict(code), f"SMTP {code}: {_text(reply)}") from None
+        except smtplib.SMTPResponseException as exc:
+            raise Failure(
+                domain.smtp_verdict(exc.smtp_code), f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise Failure(domain.RETRYABLE, f"SMTP: {type(exc).__name__}: {exc}") from None
+
+    def _sms(self, outgoing: Outgoing) -> None:
+        if not self.sms_gateway_url:
+            raise Failure(domain.PERMANENT, "no SMS gateway configured")
+        body = {"to": outgoing.recipient, "text": outgoing.content["text"],
+                "reference": outgoing.delivery_id}  # fmt: skip
+        self._post(
+            self.sms_gateway_url,
+            json.dumps(body).encode(),
+            {"Idempotency-Key": outgoing.delivery_id},
+            "SMS gateway",
+        )
+
+    def _webhook(self, outgoing: Outgoing) -> None:
+        if outgoing.secret is None:
+            raise Failure(domain.PERMANENT, "the subscription was deleted")
+        body = outgoing.content["body"].encode()
+        headers = {
+            "X-Loket-Signature": domain.signature(outgoing.secret, int(time.time()), body),
+            "X-Loket-Event-Id": outgoing.event_id,
+            "X-Loket-Delivery-Id": outgoing.delivery_id,
+            "X-Loket-Event-Type": outgoing.content["event_type"],
+        }
+        self._post(outgoing.recipient, body, headers, "webhook")
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str], what: str) -> None:
+        try:
+            response = self.http.post(
+                url,
+                data=body,
+                headers={"Content-Type": "application/json", **headers},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            raise Failure(domain.RETRYABLE, f"{what}: no answer within {self.timeout}s") from None
+        except requests.RequestException as exc:
+            raise Failure(domain.RETRYABLE, f"{what}: {type(exc).__name__}") from None
+        verdict = domain.webhook_verdict(response.status_code)
+        response.close()
+        if verdict is not None:
+            raise Failure(verdict, f"{what} answered {response.status_code}")
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
+@contextlib.contextmanager
+def _smtp_session(url: str, timeout: float) -> Iterator[smtplib.SMTP]:
+    """`smtp://[user:password@]host[:port][?starttls=true]` or `smtps://...`."""
+    parts = urlsplit(url)
+    options = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
+    context = ssl.create_default_context()
+    if parts.scheme == "smtps":
+        smtp = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(parts.hostname, parts.port or 25, timeout=timeout)
+    try:
+        if parts.scheme == "smtp" and options.get("starttls") in ("1", "true", "yes"):
+            smtp.starttls(context=context)
+        if parts.username:
+            smtp.login(unquote(parts.username), unquote(parts.password or ""))
+        yield smtp
+    finally:
+        smtp.close()

@@ -1,0 +1,557 @@
+"""Notify against the real broker, both databases, a real SMTP server and HTTP receivers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from services.common import broker
+from services.common.db import make_engine, transaction
+from services.common.events import Event, isoformat, parse_event
+from services.common.worker import run_worker
+from services.notify import service, storage
+from services.notify.app import create_app
+from services.notify.sender import AttemptProcessor, notifier_for, transports_for
+from services.notify.worker import spec
+from tests.receivers import http_receiver, smtp_receiver
+from tests.support import AMQP_URL, bearer, drain, publish_raw, wait_until
+
+SECRET = "s3cret-shared-with-the-receiver"
+
+
+def ticket_created(**changes) -> Event:
+    ticket_id = str(uuid.uuid4())
+    data = {
+        "ticket_id": ticket_id,
+        "reference": f"LKT-{uuid.uuid4().int % 10**8:08d}",
+        "channel": "web",
+        "category": "password_reset",
+        "queue": "frontoffice",
+        "priority": 3,
+        "subject": "Locked out",
+        "description": "Cannot sign in",
+        "fields": {},
+        "requester": {
+            "name": "Ann Smith",
+            "email": "ann@example.org",
+            "phone": "+31612345678",
+            "language": "en",
+            "preferred_contact": "email",
+        },
+        "tracking_token": "tok_" + "x" * 28,
+        "created_at": isoformat(datetime.now(UTC)),
+        "contact_started_at": isoformat(datetime.now(UTC)),
+        "resolved_on_contact": False,
+        "resolution": None,
+    }
+    for key, value in changes.items():
+        if key in ("email", "phone", "language", "preferred_contact"):
+            data["requester"][key] = value
+        else:
+            data[key] = value
+    return Event(type="ticket.created", data=data, source="intake")
+
+
+def later(created: Event, type: str, **data) -> Event:
+    base = {"ticket_id": created.data["ticket_id"], "reference": created.data["reference"]}
+    return Event(type=type, data={**base, **data}, source="queue")
+
+
+def publish(namespace: str, event: Event) -> None:
+    publish_raw(namespace, event.type, event.to_json().encode(), message_id=event.id)
+
+
+@pytest.fixture
+def smtp():
+    with smtp_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def gateway():
+    with http_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def settings(make_settings, smtp, gateway):
+    return make_settings(
+        "notify",
+        LOKET_SMTP_URL=smtp.url,
+        LOKET_SMS_GATEWAY_URL=f"http://127.0.0.1:{gateway.port}/sms",
+        LOKET_PUBLIC_BASE_URL="https://desk.example.org",
+        LOKET_MAIL_FROM="Service desk <desk@example.org>",
+        LOKET_NOTIFY_RETRY_BASE_SECONDS="0.2",
+        LOKET_NOTIFY_MAX_ATTEMPTS="3",
+        LOKET_NOTIFY_SEND_TIMEOUT_SECONDS="1",
+        LOKET_NOTIFY_SECRET_KEY=Fernet.generate_key().decode(),
+    )
+
+
+@pytest.fixture
+def client(settings):
+    app = create_app(settings)
+    yield app.test_client()
+    app.extensions["loket"].engine.dispose()
+
+
+def declare(settings) -> None:
+    connection = broker.connect(AMQP_URL, "loket-tests-declare")
+    try:
+        spec(settings).work.queue.declare(connection.channel(), settings.namespace, 5)
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def worker(settings):
+    declare(settings)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(settings, spec(settings), stop))
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def subscribe(client, keys, url: str, events=("ticket.*",)) -> dict:
+    answer = client.post(
+        "/v1/subscriptions",
+        json={"url": url, "events": list(events), "secret": SECRET},
+        headers=bearer(keys["admin"]),
+    )
+    assert answer.status_code == 201, answer.json
+    return answer.json
+
+
+def deliveries(client, keys, **query) -> list[dict]:
+    answer = client.get("/v1/deliveries", query_string=query, headers=bearer(keys["agent"]))
+    assert answer.status_code == 200, answer.json
+    return answer.json["deliveries"]
+
+
+def verify(received, secret: str = SECRET) -> dict:
+    """What a receiver does: check the signature over "<t>.<body>" and the timestamp."""
+    parts = dict(p.split("=", 1) for p in received.headers["X-Loket-Signature"].split(","))
+    timestamp = int(parts["t"])
+    assert abs(time.time() - timestamp) < 300
+    expected = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + received.body, hashlib.sha256
+    ).hexdigest()
+    assert hmac.compare_digest(expected, parts["v1"])
+    return received.json()
+
+
+def notification_events(namespace: str, count: int) -> list[Event]:
+    """What queue would consume: notify's `notification.sent` and `notification.failed`."""
+    found: list[Event] = []
+
+    def collect() -> bool:
+        found.extend(
+            e
+            for e in (parse_event(b) for b in drain(broker.queue_name(namespace, "queue")))
+            if e.type.startswith("notification.")
+        )
+        return len(found) >= count
+
+    wait_until(collect, what=f"{count} notification events")
+    time.sleep(0.3)
+    collect()
+    return found
+
+
+# Subscriptions (HTTP)
+
+
+def test_subscriptions_need_an_admin(client, keys):
+    body = {"url": "https://hooks.example.org/x", "events": ["ticket.*"], "secret": SECRET}
+    assert client.post("/v1/subscriptions", json=body).status_code == 401
+    for role in ("portal", "agent", "supervisor"):
+        answer = client.post("/v1/subscriptions", json=body, headers=bearer(keys[role]))
+        assert answer.status_code == 403, role
+        assert answer.json["error"]["code"] == "forbidden"
+        assert client.get("/v1/subscriptions", headers=bearer(keys[role])).status_code == 403
+    assert client.delete("/v1/subscriptions/x", headers=bearer(keys["agent"])).status_code == 403
+    assert (
+        client.post("/v1/subscriptions", json=body, headers=bearer(keys["admin"])).status_code
+        == 201
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"url": "not a url"}, "url"),
+        ({"url": "ftp://hooks.example.org/x"}, "url"),
+        ({"url": "https://user:pw@hooks.example.org/x"}, "url"),
+        ({"events": ["tickets.*"]}, "events"),
+        ({"events": ["ticket.exploded"]}, "events"),
+        ({"events": []}, "events"),
+        ({"secret": ""}, "secret"),
+        ({"secret": "short"}, "secret"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_subscriptions_are_refused_with_the_field(client, keys, change, field):
+    body = {"url": "https://hooks.example.org/x", "events": ["ticket.*"], "secret": SECRET}
+    answer = client.post(
+        "/v1/subscriptions", json={**body, **change}, headers=bearer(keys["admin"])
+    )
+    assert answer.status_code == 422
+    assert answer.json["error"]["code"] == "validation_failed"
+    assert field in answer.json["error"]["fields"]
+
+
+def test_a_subscription_never_shows_its_secret_and_can_be_ended(client, keys):
+    created = subscribe(
+        client, keys, "https://hooks.example.org/x", ["ticket.*", "problem.detected"]
+    )
+    assert "secret" not in created and SECRET not in json.dumps(created)
+    assert created["events"] == ["problem.detected", "ticket.*"]
+    assert created["created_by"] == "carol"
+    listed = client.get("/v1/subscriptions", headers=bearer(keys["admin"])).json
+    assert [s["id"] for s in listed["subscriptions"]] == [created["id"]]
+    assert SECRET not in json.dumps(listed)
+    path = f"/v1/subscriptions/{created['id']}"
+    assert client.delete(path, headers=bearer(keys["admin"])).status_code == 204
+    assert client.delete(path, headers=bearer(keys["admin"])).status_code == 404
+    assert client.get("/v1/subscriptions", headers=bearer(keys["admin"])).json == {
+        "subscriptions": []
+    }
+
+
+def test_the_secret_is_stored_encrypted(client, keys, settings):
+    subscribe(client, keys, "https://hooks.example.org/x")
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        stored = conn.execute(select(storage.subscriptions.c.secret_encrypted)).scalar_one()
+    engine.dispose()
+    assert SECRET not in stored
+    assert Fernet(settings.notify.secret_key.encode()).decrypt(stored.encode()).decode() == SECRET
+
+
+def test_the_delivery_log_needs_an_agent_and_checks_its_query(client, keys):
+    assert client.get("/v1/deliveries").status_code == 401
+    assert client.get("/v1/deliveries", headers=bearer(keys["portal"])).status_code == 403
+    bad = client.get("/v1/deliveries?medium=pigeon", headers=bearer(keys["agent"]))
+    assert bad.status_code == 422 and "medium" in bad.json["error"]["fields"]
+    assert deliveries(client, keys) == []
+
+
+# Customer messages, through the worker
+
+
+def test_a_new_request_is_confirmed_by_email_in_the_requesters_language(
+    namespace, worker, client, keys, smtp
+):
+    created = ticket_created(language="en")
+    publish(namespace, created)
+    message = wait_until(lambda: smtp.to("ann@example.org"), what="the confirmation")[0]
+    reference, ticket_id = created.data["reference"], created.data["ticket_id"]
+    assert f"[{reference}]" in message["Subject"]
+    assert message["Subject"].endswith("We have received your request")
+    assert message["From"] == "Service desk <desk@example.org>"
+    assert message["Message-ID"] == f"<{ticket_id}@example.org>"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    status_url = (
+        f"https://desk.example.org/v1/track/{reference}?token={created.data['tracking_token']}"
+    )
+    assert status_url in text
+    assert status_url.replace("&", "&amp;") in html and "Ann Smith" in html
+    assert "Locked out" in text
+
+    log = wait_until(
+        lambda: [d for d in deliveries(client, keys, ticket_id=ticket_id) if d["outcome"] == "sent"]
+    )
+    assert log[0]["medium"] == "email"
+    assert log[0]["recipient"] == "a***@example.org"
+    assert log[0]["template"] == "received" and log[0]["attempts"] == 1
+    sent = notification_events(namespace, 1)
+    assert [e.type for e in sent] == ["notification.sent"]
+    assert sent[0].data == {
+        "ticket_id": ticket_id,
+        "medium": "email",
+        "recipient": "a***@example.org",
+        "template": "received",
+        "attempt": 1,
+    }
+    assert sent[0].causation_id == created.id
+
+    # Later messages stay in the same thread, in the customer's mailbox.
+    publish(
+        namespace,
+        later(
+            created,
+            "ticket.assigned",
+            queue="frontoffice",
+            agent="alice",
+            waited_seconds=5,
+            out_of_order=False,
+        ),
+    )
+    wait_until(lambda: len(smtp.to("ann@example.org")) == 2, what="the second message")
+    second = smtp.to("ann@example.org")[1]
+    assert second["In-Reply-To"] == f"<{ticket_id}@example.org>"
+    assert second["Message-ID"] != message["Message-ID"]
+    assert "taken your request" in second.get_body(("plain",)).get_content()
+
+
+def test_dutch_and_sms_when_the_requester_prefers_them(namespace, worker, gateway, smtp):
+    created = ticket_created(language="nl", preferred_contact="sms")
+    publish(namespace, created)
+    sms = wait_until(gateway.requests, what="the SMS")[0]
+    assert sms.path == "/sms"
+    body = sms.json()
+    assert body["to"] == "+31612345678"
+    assert body["text"].startswith(f"We hebben uw verzoek {created.data['reference']} ontvangen")
+    assert sms.headers["Idempotency-Key"] == body["reference"]
+    assert len(body["text"]) <= 306
+    time.sleep(0.5)
+    assert smtp.messages == []
+
+
+def test_internal_notes_never_reach_the_customer(namespace, worker, smtp):
+    created = ticket_created()
+    publish(namespace, created)
+    wait_until(lambda: smtp.to("ann@example.org"), what="the confirmation")
+    publish(
+        namespace,
+        later(
+            created,
+            "ticket.transferred",
+            from_queue="frontoffice",
+            to_queue="it_backoffice",
+            note="customer is difficult",
+            transfer_count=1,
+        ),
+    )
+    publish(
+        namespace,
+        later(
+            created,
+            "ticket.status_changed",
+            **{
+                "from": "in_progress",
+                "to": "waiting_on_customer",
+                "agent": "alice",
+                "public_note": "Which printer?",
+            },
+        ),
+    )
+    wait_until(lambda: len(smtp.to("ann@example.org")) == 3, what="two more messages")
+    # Sends run in parallel, so the two may arrive in either order.
+    by_subject = {m["Subject"].split("] ")[1]: m for m in smtp.to("ann@example.org")}
+    transferred = by_subject["Your request has been passed on"]
+    waiting = by_subject["We need something from you"]
+    assert "difficult" not in transferred.as_string()
+    assert "Which printer?" in waiting.get_body(("plain",)).get_content()
+
+
+def test_events_that_are_no_news_to_the_customer_send_nothing(
+    namespace, worker, client, keys, smtp
+):
+    created = ticket_created(preferred_contact="none")
+    publish(namespace, created)
+    publish(
+        namespace,
+        later(
+            created,
+            "ticket.queued",
+            queue="frontoffice",
+            position=1,
+            due_at=isoformat(datetime.now(UTC)),
+            estimated_wait_seconds=None,
+        ),
+    )
+    probe = ticket_created()
+    publish(namespace, probe)
+    wait_until(lambda: smtp.to("ann@example.org"), what="the probe's confirmation")
+    assert len(smtp.messages) == 1
+    assert deliveries(client, keys, ticket_id=created.data["ticket_id"]) == []
+
+
+def test_a_redelivered_event_sends_one_message(namespace, worker, client, keys, smtp):
+    created = ticket_created()
+    publish(namespace, created)
+    publish(namespace, created)
+    wait_until(lambda: smtp.to("ann@example.org"), what="the confirmation")
+    probe = ticket_created(email="probe@example.org")
+    publish(namespace, probe)
+    wait_until(lambda: smtp.to("probe@example.org"), what="the probe")
+    assert len(smtp.to("ann@example.org")) == 1
+    assert len(deliveries(client, keys, ticket_id=created.data["ticket_id"])) == 1
+
+
+def test_a_survey_invitation_links_to_the_survey(namespace, worker, smtp):
+    created = ticket_created()
+    publish(namespace, created)
+    wait_until(lambda: smtp.to("ann@example.org"))
+    publish(
+        namespace,
+        later(
+            created,
+            "survey.requested",
+            survey_token="sv_" + "y" * 30,
+            requester=created.data["requester"],
+            language="nl",
+        ),
+    )
+    wait_until(lambda: len(smtp.to("ann@example.org")) == 2, what="the invitation")
+    survey = smtp.to("ann@example.org")[1]
+    assert "Hoe hebben we het gedaan" in survey["Subject"]
+    assert "https://desk.example.org/v1/surveys/sv_" + "y" * 30 in survey.as_string()
+
+
+# Webhooks
+
+
+def test_webhooks_are_signed_and_leave_the_customers_secrets_out(namespace, worker, client, keys):
+    with http_receiver() as hook:
+        subscribe(client, keys, hook.url, ["ticket.created", "problem.detected"])
+        created = ticket_created()
+        publish(namespace, created)
+        problem = Event(
+            type="problem.detected",
+            source="feedback",
+            data={
+                "problem_id": str(uuid.uuid4()),
+                "category": "printing",
+                "count": 12,
+                "baseline": 1.5,
+                "window_start": isoformat(datetime.now(UTC) - timedelta(hours=1)),
+                "window_end": isoformat(datetime.now(UTC)),
+                "ticket_ids": ["a", "b"],
+            },
+        )
+        publish(namespace, problem)
+        received = wait_until(lambda: len(hook.requests()) == 2 and hook.requests(), what="hooks")
+    by_type = {r.headers["X-Loket-Event-Type"]: r for r in received}
+    envelope = verify(by_type["ticket.created"])
+    assert by_type["ticket.created"].headers["X-Loket-Event-Id"] == created.id
+    assert envelope["id"] == created.id and envelope["type"] == "ticket.created"
+    assert envelope["data"]["reference"] == created.data["reference"]
+    assert "tracking_token" not in envelope["data"]
+    assert verify(by_type["problem.detected"])["data"]["count"] == 12
+    with pytest.raises(AssertionError):
+        verify(by_type["problem.detected"], secret="a-forger-does-not-know-it")
+
+
+def test_a_failing_receiver_is_retried_until_it_answers(namespace, worker, client, keys):
+    with http_receiver(statuses=[500, 503]) as hook:
+        subscribe(client, keys, hook.url)
+        created = ticket_created(preferred_contact="none")
+        publish(namespace, created)
+        wait_until(lambda: len(hook.requests()) == 3, what="three attempts")
+        log = wait_until(
+            lambda: [
+                d for d in deliveries(client, keys, medium="webhook") if d["outcome"] == "sent"
+            ]
+        )
+    assert log[0]["attempts"] == 3
+    ids = {r.headers["X-Loket-Delivery-Id"] for r in hook.requests()}
+    assert len(ids) == 1  # the same delivery each time, so a receiver can deduplicate
+    for received in hook.requests():
+        verify(received)
+    assert [e.type for e in notification_events(namespace, 1)] == ["notification.sent"]
+
+
+def test_a_4xx_is_not_retried_and_exhausted_retries_fail(namespace, worker, client, keys):
+    with http_receiver(statuses=[410]) as gone, http_receiver(statuses=[500] * 10) as broken:
+        subscribe(client, keys, gone.url)
+        subscribe(client, keys, broken.url)
+        publish(namespace, ticket_created(preferred_contact="none"))
+        failed = wait_until(
+            lambda: len(f := deliveries(client, keys, outcome="failed")) == 2 and f,
+            what="both to fail",
+        )
+        assert len(gone.requests()) == 1
+        assert len(broken.requests()) == 3  # LOKET_NOTIFY_MAX_ATTEMPTS
+    errors = sorted(d["last_error"] for d in failed)
+    assert errors == ["webhook answered 410", "webhook answered 500"]
+    events = notification_events(namespace, 2)
+    assert sorted(e.data["attempt"] for e in events) == [1, 3]
+    assert {e.type for e in events} == {"notification.failed"}
+
+
+def test_an_smtp_refusal_is_final_and_masked(namespace, make_settings, settings, client, keys):
+    with smtp_receiver(reply="550 5.1.1 <ann@example.org>: no such mailbox") as refusing:
+        changed = make_settings(
+            "notify",
+            LOKET_SMTP_URL=refusing.url,
+            LOKET_NOTIFY_SECRET_KEY=settings.notify.secret_key,
+        )
+        declare(changed)
+        stop = threading.Event()
+        thread = threading.Thread(target=run_worker, args=(changed, spec(changed), stop))
+        thread.start()
+        app = create_app(changed)
+        try:
+            publish(namespace, ticket_created())
+            log = wait_until(lambda: deliveries(app.test_client(), keys, outcome="failed"))
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+            app.extensions["loket"].engine.dispose()
+    assert log[0]["attempts"] == 1
+    assert "ann@" not in log[0]["last_error"] and "a***@example.org" in log[0]["last_error"]
+
+
+# Exactly once, when the worker dies at the worst moments
+
+
+def _planned(settings, event: Event) -> tuple:
+    """The event consumed, as the worker would: the delivery and its first job."""
+    transports = transports_for(settings)
+    notifier = notifier_for(settings, transports)
+    engine = make_engine(settings.database_url)
+    with transaction(engine) as conn:
+        service.handle_event(conn, notifier, event, event.data, datetime.now(UTC))
+    with engine.connect() as conn:
+        job = conn.execute(select(storage.attempts_outbox.c.body)).scalar_one()
+    return engine, notifier, AttemptProcessor(engine, notifier, transports), job.encode()
+
+
+def test_a_job_redelivered_after_the_send_was_recorded_sends_nothing(settings, smtp):
+    engine, _notifier, processor, job = _planned(settings, ticket_created())
+    assert processor.process(job).value == "processed"
+    assert processor.process(job).value == "duplicate"  # the worker died before its ack
+    assert len(smtp.messages) == 1
+    engine.dispose()
+
+
+def test_a_send_cut_off_midway_is_repeated_with_the_same_message_id(settings, smtp):
+    engine, notifier, processor, job = _planned(settings, ticket_created())
+    delivery_id = parse_event(job).data["delivery_id"]
+    with transaction(engine) as conn:  # attempt 1 began, then its worker was killed
+        outgoing = service.begin_attempt(conn, notifier, delivery_id, 1, datetime.now(UTC))
+    processor.transports.send(outgoing)  # ...after the message had left
+    assert processor.process(job).value == "duplicate"  # its lease still runs: not yet
+    assert len(smtp.messages) == 1
+    with transaction(engine) as conn:
+        storage.update_delivery(conn, delivery_id, lease_until=datetime.now(UTC))
+    assert processor.process(job).value == "processed"  # lease over: taken over, sent again
+    first, second = smtp.messages
+    assert first["Message-ID"] == second["Message-ID"]  # a mailbox keeps one of the two
+    with engine.connect() as conn:
+        row = conn.execute(select(storage.deliveries)).one()
+    assert (row.state, row.attempts, row.content, row.recipient) == ("sent", 1, None, None)
+    engine.dispose()
+
+
+def test_an_unusable_job_is_dead_lettered(settings):
+    engine, _notifier, processor, _job = _planned(settings, ticket_created())
+    assert processor.process(b"not json").value == "dead_lettered"
+    bad = Event(type="notification.attempt", data={"attempt": 0}, source="x").to_json()
+    assert processor.process(bad.encode()).value == "dead_lettered"
+    engine.dispose()

@@ -1,0 +1,131 @@
+"""Real peers on loopback for notify to talk to: an SMTP server and an HTTP receiver.
+
+Both record what arrives. The HTTP receiver answers from a script (500, 500, then 200)
+and can be made slow, as a real webhook receiver or SMS gateway might be.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from tests.support import free_port
+
+
+class _Recorder:
+    def __init__(self, delay_seconds: float = 0.0, reply: str = "250 OK") -> None:
+        self.messages: list[EmailMessage] = []
+        self.delay_seconds = delay_seconds
+        self.reply = reply
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)  # a slow server; blocking its loop is the point
+        return self.reply
+
+
+@dataclass
+class SmtpReceiver:
+    controller: Controller
+    recorder: _Recorder
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.controller.port}"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self.recorder.lock:
+            return list(self.recorder.messages)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@contextlib.contextmanager
+def smtp_receiver(delay_seconds: float = 0.0, reply: str = "250 OK") -> Iterator[SmtpReceiver]:
+    recorder = _Recorder(delay_seconds, reply)
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield SmtpReceiver(controller, recorder)
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class HttpReceiver:
+    port: int
+    statuses: list[int] = field(default_factory=list)  # answered in turn, then 200
+    delay_seconds: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def requests(self) -> list[Received]:
+        with self.lock:
+            return list(self.received)
+
+    def answer(self, received: Received) -> int:
+        with self.lock:
+            self.received.append(received)
+            return self.statuses.pop(0) if self.statuses else 200
+
+
+@contextlib.contextmanager
+def http_receiver(
+    statuses: list[int] | None = None, delay_seconds: float = 0.0
+) -> Iterator[HttpReceiver]:
+    receiver = HttpReceiver(free_port(), list(statuses or []), delay_seconds)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(length)
+            status = receiver.answer(Received(self.path, dict(self.headers.items()), body))
+            if receiver.delay_seconds:
+                time.sleep(receiver.delay_seconds)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", receiver.port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
