@@ -16,10 +16,15 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# Debian's nginx and promtool, unpacked for the deployment tests.
+$(VENV)/.tools: scripts/debian-tools.sh | $(BIN)/python
+	scripts/debian-tools.sh $(VENV)/debian
+	touch $@
+
 run: $(VENV)/.runtime
 	$(BIN)/python -m services.launcher
 
-test: $(VENV)/.dev lint
+test: $(VENV)/.dev $(VENV)/.tools lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

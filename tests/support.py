@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -292,3 +294,24 @@ def valid_request(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+def debian_tool(name: str) -> str:
+    """nginx or promtool, as scripts/debian-tools.sh unpacked them (or the machine's own)."""
+    for folder in ("usr/sbin", "usr/bin"):
+        unpacked = REPO / ".venv" / "debian" / folder / name
+        if unpacked.exists():
+            return str(unpacked)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is missing: `make test` unpacks it (scripts/debian-tools.sh)")
+    return found
+
+
+def queried_metrics(*expressions: str) -> set[str]:
+    """The loket_* metric names PromQL expressions read (a histogram by its base name)."""
+    names = set()
+    for expression in expressions:
+        for metric in re.findall(r"\bloket_[a-z_]+", expression):
+            names.add(re.sub(r"_(bucket|sum|count)$", "", metric))
+    return names

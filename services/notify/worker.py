@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from services.common.config import Settings
 from services.common.worker import WorkerSpec, WorkSpec, run_worker
-from services.notify import handlers, sender, storage
+from services.notify import domain, handlers, sender, service, storage
+from services.notify.metrics import start_series_at_zero
 
 
 def spec(settings: Settings) -> WorkerSpec:
     transports = sender.transports_for(settings)
     notifier = sender.notifier_for(settings, transports)
+    start_series_at_zero(domain.MEDIA, (service.SENT, service.RETRIED, service.FAILED))
     return WorkerSpec(
         outbox=storage.outbox,
         inbox=storage.inbox,

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from flask import Flask
 
+from services.common.auth import CHANNELS
 from services.common.config import Settings, load_settings
 from services.common.events import utcnow
 from services.common.openapi import build_spec
 from services.common.web import create_service_app
-from services.queue import api, schemas, service, storage
-from services.queue.metrics import WaitingCollector
+from services.queue import api, domain, schemas, service, storage
+from services.queue.metrics import WaitingCollector, start_web_series_at_zero
 
 OPENAPI_PATHS = Path(__file__).with_name("openapi.yaml")
 
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         with engine.connect() as conn:
             return list(service.gauge_rows(conn, desk, utcnow()))
 
-    app.extensions["loket"].collectors.append(WaitingCollector(waiting, utcnow))
+    start_web_series_at_zero(desk.queues, CHANNELS)
+    targets = {c: domain.wait_target(c, desk.sla).total_seconds() for c in CHANNELS}
+    app.extensions["loket"].collectors.append(WaitingCollector(waiting, utcnow, targets))
     app.register_blueprint(api.bp)
     return app

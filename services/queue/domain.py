@@ -72,6 +72,16 @@ def first_response_target(priority: int, channel: str, sla: Mapping[str, Any]) -
     return timedelta(minutes=minutes)
 
 
+# Medium impact and medium urgency: the priority most requests get, and so the one whose
+# first-response target is a channel's waiting-time target on dashboards and in alerts.
+USUAL_PRIORITY = 3
+
+
+def wait_target(channel: str, sla: Mapping[str, Any]) -> timedelta:
+    """How long a request of this channel may wait before someone takes it in hand."""
+    return first_response_target(USUAL_PRIORITY, channel, sla)
+
+
 def resolution_target(priority: int, sla: Mapping[str, Any]) -> timedelta:
     return timedelta(minutes=_minutes(sla["resolution_minutes"], priority))
 

@@ -4,7 +4,7 @@ right whatever number of gunicorn workers serve the scrape."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from prometheus_client import Counter, Histogram
@@ -35,15 +35,37 @@ REPEAT_CONTACTS = Counter(
 SLA_BREACHES = Counter("loket_sla_breaches_total", "SLA targets missed", ["queue", "target"])
 
 
+SLA_TARGETS = ("first_response", "resolution")
+
+
+def start_web_series_at_zero(queues: Iterable[str], channels: Iterable[str]) -> None:
+    """Counters exist at zero from the start: an alert's increase() sees their first step."""
+    queues = list(queues)
+    for queue in queues:
+        for channel in channels:
+            QUEUE_JUMPS.labels(channel, queue)
+        for other in queues:
+            if other != queue:
+                TRANSFERS.labels(queue, other)
+
+
+def start_worker_series_at_zero(queues: Iterable[str]) -> None:
+    for queue in queues:
+        for target in SLA_TARGETS:
+            SLA_BREACHES.labels(queue, target)
+
+
 class WaitingCollector(Collector):
-    """loket_waiting_tickets, loket_oldest_wait_seconds, loket_estimated_wait_seconds."""
+    """loket_waiting_tickets, loket_oldest_wait_seconds, loket_estimated_wait_seconds, and
+    loket_wait_target_seconds, which alerts compare the wait percentiles with."""
 
     def __init__(
         self,
         read: Callable[[], Iterable[tuple[str, str, int, datetime | None, int | None]]],
         now: Callable[[], datetime],
+        targets: Mapping[str, float],
     ) -> None:
-        self.read, self.now = read, now
+        self.read, self.now, self.targets = read, now, targets
 
     def collect(self) -> Iterable[Metric]:
         labels = ["channel", "queue"]
@@ -61,4 +83,11 @@ class WaitingCollector(Collector):
                 oldest.add_metric([channel, queue], max(0.0, (now - since).total_seconds()))
             if estimate is not None:
                 estimated.add_metric([channel, queue], estimate)
-        yield from (waiting, oldest, estimated)
+        target = GaugeMetricFamily(
+            "loket_wait_target_seconds",
+            "Longest wait the desk aims for, per channel (first response, usual priority)",
+            labels=["channel"],
+        )
+        for channel, seconds in self.targets.items():
+            target.add_metric([channel], seconds)
+        yield from (waiting, oldest, estimated, target)

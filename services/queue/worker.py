@@ -9,12 +9,14 @@ from services.common.db import transaction
 from services.common.events import utcnow
 from services.common.worker import Timer, WorkerSpec, run_worker
 from services.queue import handlers, service, storage
+from services.queue.metrics import start_worker_series_at_zero
 
 SLA_CHECK_SECONDS = 30
 
 
 def spec(settings: Settings) -> WorkerSpec:
     desk = service.Desk.from_config(settings.desk)
+    start_worker_series_at_zero(desk.queues)
 
     def check_sla(engine: Engine) -> None:
         cause = service.Cause()

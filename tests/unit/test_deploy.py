@@ -53,7 +53,7 @@ def test_every_process_of_every_service_runs_from_the_one_image(service, kind):
 
 
 def test_the_infrastructure_is_all_there():
-    assert {"rabbitmq", "postgres", "migrate", "gateway", "prometheus", "grafana",
+    assert {"rabbitmq", "postgres", "redis", "migrate", "gateway", "prometheus", "grafana",
             "mailpit"} <= set(COMPOSE["services"])  # fmt: skip
     assert "management" in COMPOSE["services"]["rabbitmq"]["image"]
     assert COMPOSE["services"]["migrate"]["command"] == ["all", "migrate"]

@@ -12,6 +12,13 @@ SLA = {
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
+def test_a_channels_wait_target_is_its_first_response_target_at_the_usual_priority():
+    assert domain.wait_target("web", SLA) == timedelta(minutes=240)
+    chat_policy = {**SLA, "channel_first_response_minutes": {"chat": {3: 2}}}
+    assert domain.wait_target("chat", chat_policy) == timedelta(minutes=2)
+    assert domain.wait_target("phone", chat_policy) == timedelta(minutes=240)
+
+
 def test_live_contacts_keep_the_place_of_their_first_contact():
     started = NOON - timedelta(minutes=20)
     assert domain.clock_start("callback", NOON, started) == started

@@ -1,0 +1,201 @@
+"""The deployment's gateway (Debian's nginx with deploy/nginx/loket.conf) in front of a
+running desk, and every metric the dashboard and the alerts read, after a customer's
+whole journey through it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from services.common.config import DEFAULT_WEB_PORTS, SERVICES
+from tests import support
+from tests.support import REPO, bearer, queried_metrics, valid_request, wait_until
+
+# Compose runs PostgreSQL; one backend is enough to prove the gateway and the metrics.
+pytestmark = pytest.mark.parametrize("desk", ["postgresql"], indirect=True)
+
+CHANNELS = ("web", "email", "phone", "chat", "walk_in", "callback")
+
+
+class Gateway:
+    def __init__(self, public: str, internal: str) -> None:
+        self.public, self.internal = public, internal
+
+
+@pytest.fixture(scope="module")
+def gateway(desk, tmp_path_factory) -> Gateway:
+    """nginx with the committed configuration; only upstream addresses and ports differ."""
+    config = (REPO / "deploy" / "nginx" / "loket.conf").read_text()
+    for service in SERVICES:
+        upstream = f"server {service}-web:{DEFAULT_WEB_PORTS[service]};"
+        assert upstream in config
+        config = config.replace(upstream, f"server {desk.urls[service].split('//')[1]};")
+    public, internal = support.free_port(), support.free_port()
+    config = config.replace("listen 8080;", f"listen 127.0.0.1:{public};")
+    config = config.replace("listen 8081;", f"listen 127.0.0.1:{internal};")
+    prefix: Path = tmp_path_factory.mktemp("nginx")
+    (prefix / "loket.conf").write_text(config)
+    temp = " ".join(
+        f"{kind}_temp_path {prefix / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (prefix / "nginx.conf").write_text(
+        f"daemon off; pid {prefix / 'nginx.pid'}; error_log stderr warn;\n"
+        f"events {{}}\nhttp {{ access_log off; {temp} include {prefix / 'loket.conf'}; }}\n"
+    )
+    nginx = support.Proc(
+        [support.debian_tool("nginx"), "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
+         "-e", "stderr"],
+        {},
+    )  # fmt: skip
+    with support.started(nginx, f"http://127.0.0.1:{public}/gateway-health", timeout=20):
+        yield Gateway(f"http://127.0.0.1:{public}", f"http://127.0.0.1:{internal}")
+
+
+def test_public_paths_pass_the_gateway_and_agent_paths_do_not(desk, gateway):
+    public, portal, agent = gateway.public, desk.keys["portal"], bearer(desk.keys["agent"])
+    assert requests.get(f"{public}/v1/catalogue", timeout=5).status_code == 200
+    assert requests.get(f"{public}/v1/contact-options", timeout=5).status_code == 200
+    assert requests.get(f"{public}/v1/knowledge/search", params={"q": "printer"}, timeout=5).ok
+    answer = requests.post(
+        f"{public}/v1/requests",
+        json=valid_request(),
+        headers={**bearer(portal), "X-Request-ID": "gateway-test-1"},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["X-Request-ID"] == "gateway-test-1"
+    accepted = answer.json()
+    track = f"{public}/v1/track/{accepted['reference']}"
+    wait_until(
+        lambda: requests.get(track, params={"token": accepted["tracking_token"]}, timeout=5).ok,
+        timeout=30,
+        what="the status page through the gateway",
+    )
+
+    for method, path in [
+        ("GET", "/v1/tickets"), ("GET", f"/v1/tickets/{accepted['id']}"), ("GET", "/v1/queues"),
+        ("POST", "/v1/queues/frontoffice/next"), ("GET", "/v1/estimates"),
+        ("POST", "/v1/inbound/email"), ("GET", "/v1/subscriptions"), ("GET", "/v1/deliveries"),
+        ("GET", "/v1/problems"), ("GET", "/v1/reports/csat"), ("GET", "/v1/knowledge/articles"),
+        ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/readyz"),
+    ]:  # fmt: skip
+        refused = requests.request(method, f"{public}{path}", headers=agent, timeout=5)
+        assert refused.status_code == 404, (method, path, refused.status_code)
+        assert refused.json()["error"]["code"] == "not_found"
+
+    # Agents' tools reach the APIs on the internal port, where each service still checks keys.
+    internal = f"{gateway.internal}/queue/v1/tickets"
+    assert requests.get(internal, headers=agent, timeout=5).status_code == 200
+    assert requests.get(internal, timeout=5).status_code == 401
+
+
+def test_the_gateways_own_refusals_speak_the_contracts_error_format(desk, gateway):
+    too_large = requests.post(
+        f"{gateway.public}/v1/requests",
+        data=b"x" * (2 * 1024 * 1024),
+        headers={**bearer(desk.keys["portal"]), "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert too_large.status_code == 413
+    assert too_large.json()["error"]["code"] == "payload_too_large"
+
+
+def claim_until(desk, gateway, reference: str) -> dict:
+    agent = bearer(desk.keys["agent"])
+    while True:
+        claimed = requests.post(
+            f"{gateway.internal}/queue/v1/queues/frontoffice/next", headers=agent, timeout=10
+        )
+        assert claimed.status_code == 200, claimed.text
+        if claimed.json()["reference"] == reference:
+            return claimed.json()
+
+
+def test_every_metric_the_dashboard_and_alerts_read_is_exported(desk, gateway):
+    portal, agent = bearer(desk.keys["portal"]), bearer(desk.keys["agent"])
+    accepted = {}
+    for channel in CHANNELS:
+        address = f"{channel}-{desk.namespace}@example.org"
+        body = valid_request(channel=channel, requester={"name": "Ann", "email": address})
+        if channel in ("phone", "chat", "walk_in"):
+            body["contact_wait_seconds"] = 42
+        answer = requests.post(
+            f"{gateway.public}/v1/requests", json=body, headers=portal, timeout=10
+        )
+        assert answer.status_code == 201, answer.text
+        accepted[channel] = answer.json()
+    rejected = requests.post(f"{gateway.public}/v1/requests", json={}, headers=portal, timeout=10)
+    assert rejected.status_code == 422
+    for request in accepted.values():
+        track = f"{gateway.public}/v1/track/{request['reference']}"
+        token = {"token": request["tracking_token"]}
+        wait_until(lambda t=track, q=token: requests.get(t, params=q, timeout=5).ok, timeout=30)
+
+    # An agent takes the web request in hand and resolves it; the phone one goes elsewhere.
+    web = claim_until(desk, gateway, accepted["web"]["reference"])
+    resolved = requests.post(
+        f"{gateway.internal}/queue/v1/tickets/{web['id']}/status",
+        json={"to": "resolved", "public_note": "Your password is reset."},
+        headers=agent,
+        timeout=10,
+    )
+    assert resolved.status_code == 200, resolved.text
+    moved = requests.post(
+        f"{gateway.internal}/queue/v1/tickets/{accepted['phone']['id']}/transfer",
+        json={"to_queue": "it_backoffice", "note": "Needs the back office."},
+        headers=agent,
+        timeout=10,
+    )
+    assert moved.status_code == 200, moved.text
+
+    # The customer answers the survey from the link in the e-mail, through the gateway.
+    address = f"web-{desk.namespace}@example.org"
+
+    def survey_link() -> str | None:
+        for message in desk.smtp.to(address):
+            text = message.get_body(("plain",)).get_content()
+            if found := re.search(r"/v1/surveys/[\w-]+", text):
+                return found.group()
+        return None
+
+    survey = wait_until(survey_link, timeout=30, what="the survey invitation")
+    answered = requests.post(f"{gateway.public}{survey}", json={"score": 4}, timeout=5)
+    assert answered.status_code == 201, answered.text
+
+    # Enough claims for an estimate (never made up from less), and the web customer comes
+    # back about the same thing: a repeat contact, waiting with an estimate.
+    for channel in ("email", "chat", "walk_in", "callback"):
+        claim_until(desk, gateway, accepted[channel]["reference"])
+    again = valid_request(channel="web", requester={"name": "Ann", "email": address})
+    answer = requests.post(f"{gateway.public}/v1/requests", json=again, headers=portal, timeout=10)
+    assert answer.status_code == 201, answer.text
+
+    dashboard = json.loads((REPO / "deploy/grafana/dashboards/loket-desk.json").read_text())
+    rules = yaml.safe_load((REPO / "deploy/prometheus/rules/loket.yml").read_text())
+    wanted = queried_metrics(
+        *(t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])),
+        *(r["expr"] for g in rules["groups"] for r in g["rules"]),
+    )
+
+    def exported() -> set[str]:
+        text = "".join(
+            requests.get(url, timeout=5).text
+            for url in [f"{u}/metrics" for u in desk.urls.values()]
+            + list(desk.metrics_urls.values())
+        )
+        return {m for m in re.findall(r"^(loket_[a-z_]+?)(?:_bucket|_sum|_count)?[{ ]", text, re.M)}
+
+    def missing() -> set[str]:
+        return wanted - exported()
+
+    with contextlib.suppress(pytest.fail.Exception):
+        wait_until(lambda: not missing(), timeout=30, what="every queried metric")
+    assert missing() == set()
+    assert len(wanted) >= 20
