@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from marshmallow import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from services.common.failures import Conflict, Failure, NotFound
@@ -110,6 +111,16 @@ def register_error_handlers(app: Flask) -> None:
             headers["WWW-Authenticate"] = "Bearer"
         code = HTTP_CODES.get(status, "http_error")
         return error_response(status, code, exc.description or exc.name, headers=headers)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_down(exc: Exception) -> Response:
+        # A restart or failover of the database: nothing was stored, and the client may
+        # safely try again (the contract's 503), which a 500 would not tell it.
+        log.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
+        return error_response(
+            503, "unavailable", "The service is briefly unavailable; try again shortly."
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -181,3 +181,20 @@ def test_http_durations_are_labelled_by_route_template_not_raw_path(make_setting
     assert 'route="/v1/track/<reference>"' in text
     assert "LKT-123456" not in text and "secret-token" not in text
     app.extensions["loket"].engine.dispose()
+
+
+def test_a_database_that_does_not_answer_gets_a_503_to_retry_not_a_500(
+    backend, make_settings, keys, tmp_path
+):
+    unreachable = {
+        "sqlite": f"sqlite:///{tmp_path}/no-such-folder/intake.db",
+        "postgresql": "postgresql://postgres@127.0.0.1:1/loket_nowhere?connect_timeout=2",
+    }[backend]
+    app = app_for("intake", make_settings, LOKET_INTAKE_DATABASE_URL=unreachable)
+    answer = app.test_client().post(
+        "/v1/requests", json=valid_request(), headers=bearer(keys["portal"])
+    )
+    assert answer.status_code == 503
+    assert answer.json["error"]["code"] == "unavailable"
+    assert int(answer.headers["Retry-After"]) > 0
+    app.extensions["loket"].engine.dispose()

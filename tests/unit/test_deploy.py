@@ -30,7 +30,7 @@ def test_every_container_has_an_image_a_health_check_and_a_restart_policy(name):
     assert "image" in service or "build" in service
     assert "restart" in service
     health = service.get("healthcheck", {})
-    if name == "migrate":  # a one-shot job: done is healthy
+    if name in ("migrate", "broker-definitions"):  # one-shot jobs: done is healthy
         assert health == {"disable": True} and service["restart"] == "no"
     else:
         assert health.get("test"), f"{name} has no health check"
@@ -47,7 +47,11 @@ def test_every_process_of_every_service_runs_from_the_one_image(service, kind):
     assert str(port) in " ".join(container["healthcheck"]["test"])
     env = container["environment"]
     assert env[f"LOKET_{service.upper()}_DATABASE_URL"].startswith("postgresql://")
-    assert env["LOKET_AMQP_URL"].startswith("amqp://")
+    # Each service connects as its own broker user, to the desk's vhost.
+    assert env["LOKET_AMQP_URL"] == (
+        f"amqp://loket_{service}:${{LOKET_{service.upper()}_AMQP_PASSWORD:?set it in .env}}"
+        "@rabbitmq:5672/loket"
+    )
     assert container["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert container["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
 
@@ -87,6 +91,28 @@ def test_the_image_runs_as_a_non_root_user_with_a_command_per_process():
     users = re.findall(r"^USER (\S+)", dockerfile, re.MULTILINE)
     assert users and users[-1] not in ("root", "0")
     assert 'ENTRYPOINT ["python", "-m", "services"]' in dockerfile
+
+
+def test_the_broker_imports_the_generated_users_and_topology_before_anyone_connects():
+    rabbitmq = COMPOSE["services"]["rabbitmq"]
+    setup = COMPOSE["services"]["broker-definitions"]
+    assert "environment" not in rabbitmq  # no default user
+    assert rabbitmq["depends_on"]["broker-definitions"] == {
+        "condition": "service_completed_successfully"
+    }
+    written = setup["command"][-1]
+    volume = next(v for v in setup["volumes"] if written.startswith(v.split(":")[1]))
+    name, folder = volume.split(":")
+    mounted = next(v for v in rabbitmq["volumes"] if v.startswith(f"{name}:"))
+    conf = (REPO / "deploy" / "rabbitmq" / "rabbitmq.conf").read_text()
+    loaded = re.search(r"^load_definitions = (\S+)", conf, re.MULTILINE).group(1)
+    assert loaded == written.replace(folder, mounted.split(":")[1])
+    assert any(v.endswith("/etc/rabbitmq/conf.d/20-loket.conf:ro") for v in rabbitmq["volumes"])
+    for variable in (
+        "RABBITMQ_ADMIN_PASSWORD",
+        *(f"LOKET_{s.upper()}_AMQP_PASSWORD" for s in SERVICES),
+    ):
+        assert setup["environment"][variable] == f"${{{variable}:?set it in .env}}"
 
 
 def test_the_rabbitmq_definitions_match_the_topology_the_services_declare():
