@@ -7,10 +7,11 @@ from services.common.worker import WorkerSpec, run_worker
 from services.feedback import handlers, storage
 
 
-def main(settings: Settings) -> None:
-    run_worker(
-        settings,
-        WorkerSpec(
-            outbox=storage.outbox, inbox=storage.inbox, handlers=handlers.handlers(settings.desk)
-        ),
+def spec(settings: Settings) -> WorkerSpec:
+    return WorkerSpec(
+        outbox=storage.outbox, inbox=storage.inbox, handlers=handlers.handlers(settings.desk)
     )
+
+
+def main(settings: Settings) -> None:
+    run_worker(settings, spec(settings))

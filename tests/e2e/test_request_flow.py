@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import requests
 
@@ -217,3 +218,88 @@ def test_a_resolved_problem_resolves_its_linked_requests(desk):
             what="the linked request resolved",
         )
         assert status["updates"][-1]["message"] == "The login server was restarted."
+
+
+def _matches(pattern: str, routing_key: str) -> bool:
+    """A topic binding with `*` for one word, as the contract's bindings use."""
+    words, keys = pattern.split("."), routing_key.split(".")
+    return len(words) == len(keys) and all(w in ("*", k) for w, k in zip(words, keys, strict=False))
+
+
+def _duplicates(desk) -> float:
+    total = 0.0
+    for url in desk.metrics_urls.values():
+        for line in requests.get(url, timeout=5).text.splitlines():
+            if line.startswith("loket_events_consumed_total{") and 'outcome="duplicate"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_every_event_published_again_by_hand_changes_nothing(desk):
+    """Runs last in this module: the journeys above left events of many types."""
+    import importlib
+
+    from sqlalchemy import create_engine, func, select
+
+    from services.common import broker
+    from tests.support import publish_raw
+
+    storages = {s: importlib.import_module(f"services.{s}.storage") for s in SERVICES}
+    engines = {s: create_engine(desk.database_urls[s]) for s in SERVICES}
+
+    def unsent() -> int:
+        total = 0
+        for service, storage in storages.items():
+            with engines[service].connect() as conn:
+                outbox = storage.outbox
+                total += conn.scalar(
+                    select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+                )
+        return total
+
+    def snapshot() -> dict:
+        tables = {}
+        for service, storage in storages.items():
+            with engines[service].connect() as conn:
+                for table in storage.metadata.sorted_tables:
+                    rows = conn.execute(select(table)).all()
+                    tables[f"{service}.{table.name}"] = sorted(map(repr, rows))
+        return tables
+
+    try:
+
+        def at_rest() -> dict | None:
+            # Every outbox empty and nothing changing for a second: all events consumed.
+            before = snapshot()
+            time.sleep(1)
+            return before if unsent() == 0 and snapshot() == before else None
+
+        settled = wait_until(at_rest, timeout=90, what="the desk at rest")
+        events = []
+        for service, storage in storages.items():
+            with engines[service].connect() as conn:
+                outbox = storage.outbox
+                events += conn.execute(select(outbox.c.type, outbox.c.event_id, outbox.c.body))
+        before = _duplicates(desk)
+        expected = 0
+        for event_type, event_id, body in events:
+            publish_raw(desk.namespace, event_type, body.encode(), message_id=event_id)
+            expected += sum(
+                any(_matches(p, event_type) for p in patterns)
+                for patterns in broker.BINDINGS.values()
+            )
+        wait_until(
+            lambda: _duplicates(desk) - before >= expected,
+            timeout=60,
+            what=f"{expected} deliveries recognised as duplicates",
+        )
+        assert snapshot() == settled
+        types = {event_type for event_type, _, _ in events}
+        assert {
+            "ticket.created", "ticket.assigned", "ticket.status_changed", "ticket.resolved",
+            "ticket.reopened", "ticket.customer_replied", "survey.requested",
+            "feedback.received", "problem.detected", "problem.resolved", "notification.sent",
+        } <= types, types  # fmt: skip
+    finally:
+        for engine in engines.values():
+            engine.dispose()

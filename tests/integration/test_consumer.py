@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import uuid
@@ -64,6 +65,19 @@ def queue_worker(make_settings):
     stop.set()
     thread.join(timeout=30)
     engine.dispose()
+
+
+def dead_lettered(service: str) -> float:
+    """Dead-lettered events of a service, whatever type (poison may have none)."""
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "loket_events_consumed"
+        for sample in metric.samples
+        if sample.name == "loket_events_consumed_total"
+        and sample.labels["service"] == service
+        and sample.labels["outcome"] == "dead_lettered"
+    )
 
 
 def count(engine, table, *where) -> int:
@@ -149,3 +163,47 @@ def _declared(namespace: str) -> bool:
     except Exception:
         return False
     return True
+
+
+@pytest.mark.parametrize("service", ["queue", "notify", "feedback"])
+def test_every_consumer_dead_letters_every_kind_of_poison_counts_it_and_goes_on(
+    service, make_settings
+):
+    settings = make_settings(service)
+    worker = importlib.import_module(f"services.{service}.worker")
+    storage_of = importlib.import_module(f"services.{service}.storage")
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(settings, worker.spec(settings), stop))
+    thread.start()
+    engine = make_engine(settings.database_url)
+    try:
+        wait_until(lambda: _declared(settings.namespace), what="the worker's queue")
+        valid = ticket_created()
+        envelope_without_id = json.loads(valid.to_json())
+        del envelope_without_id["id"]
+        poison = {
+            "not JSON": b"\xff\xfe not JSON at all",
+            "wrong envelope": json.dumps(envelope_without_id).encode(),
+            "wrong data": ticket_created(ticket_id=None, requester="me", priority="urgent")
+            .to_json()
+            .encode(),
+            "unknown version": Event(
+                type="ticket.created", data=valid.data, source="intake", version=99
+            )
+            .to_json()
+            .encode(),
+            "not an object": b"[1, 2, 3]",
+        }
+        dead_before = dead_lettered(service)
+        for body in poison.values():
+            publish_raw(settings.namespace, "ticket.created", body)
+        publish_raw(settings.namespace, valid.type, valid.to_json().encode(), message_id=valid.id)
+
+        dead = broker.dead_letter_queue_name(settings.namespace, service)
+        wait_until(lambda: queue_depth(dead) == len(poison), what="every poison dead-lettered")
+        wait_until(lambda: count(engine, storage_of.inbox) == 1, what="the valid event processed")
+        assert dead_lettered(service) - dead_before == len(poison)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        engine.dispose()

@@ -1,0 +1,257 @@
+"""End-to-end latency (intake's 201 until the ticket is visible in the queue's database)
+at a steady request rate, and the cost of a /metrics scrape, on a whole running desk.
+
+    .venv/bin/python -m bench.pipeline [--rate 100] [--seconds 20] [--backend postgresql]
+
+Starts every process with the launcher `make run` uses, on free ports and a namespace of
+its own. Baselines from the same run: a bare publish-to-consume through RabbitMQ at the
+same rate (persistent, confirmed, a quorum queue), and each web process's bare /healthz.
+Goals: end-to-end p95 below 250 ms at 100 requests per second; a scrape below 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pika
+import requests
+from sqlalchemy import select
+
+from bench.intake import REPO, body, database, free_port, wait_healthy
+from services.common import broker
+from services.common.auth import add_key
+from services.common.config import SERVICES
+from services.common.db import make_engine
+from services.queue import storage as queue_storage
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def percentiles(values: list[float]) -> str:
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return f"p50 {cuts[49]:.1f} / p95 {cuts[94]:.1f} / p99 {cuts[98]:.1f} ms"
+
+
+def paced(rate: float, seconds: float, send) -> None:
+    """Open loop: request i starts at i / rate, whatever the earlier ones are doing."""
+    count = int(rate * seconds)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        for i in range(count):
+            delay = started + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(send, i)
+
+
+def bare_publish_consume(namespace: str, rate: float, seconds: float) -> list[float]:
+    """Milliseconds from publishing (before the confirm) until a consumer holds it."""
+    queue = broker.name(namespace, "bench.latency")
+    received: dict[str, float] = {}
+    ready = threading.Event()
+
+    def consume() -> None:
+        connection = broker.connect(AMQP_URL, "bench-consumer")
+        channel = connection.channel()
+        channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+        ready.set()
+        expected = int(rate * seconds)
+        for _, properties, _ in channel.consume(queue, auto_ack=True, inactivity_timeout=10):
+            if properties is None:
+                break
+            received[properties.message_id] = time.perf_counter()
+            if len(received) == expected:
+                break
+        channel.cancel()
+        channel.queue_delete(queue)
+        connection.close()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    ready.wait(10)
+    sent: dict[str, float] = {}
+    connection = broker.connect(AMQP_URL, "bench-publisher")
+    channel = connection.channel()
+    channel.confirm_delivery()
+    count, started = int(rate * seconds), time.perf_counter()
+    for i in range(count):
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            connection.sleep(delay)
+        message_id = str(i)
+        sent[message_id] = time.perf_counter()
+        channel.basic_publish(
+            "",
+            queue,
+            b"{}" * 200,
+            properties=pika.BasicProperties(message_id=message_id, delivery_mode=2),
+            mandatory=True,
+        )
+    connection.close()
+    consumer.join()
+    return [(received[m] - sent[m]) * 1000 for m in sent if m in received]
+
+
+def end_to_end(desk_urls: dict, key: str, queue_db: str, rate: float, seconds: float) -> tuple:
+    accepted: dict[str, float] = {}
+    errors: list[str] = []
+    seen: dict[str, float] = {}
+    local = threading.local()
+    done = threading.Event()
+
+    def send(i: int) -> None:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        try:
+            answer = session.post(
+                f"{desk_urls['intake']}/v1/requests",
+                json=body(i),
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=10,
+            )
+        except requests.RequestException as exc:
+            errors.append(type(exc).__name__)
+            return
+        if answer.status_code != 201:
+            errors.append(str(answer.status_code))
+            return
+        accepted[answer.json()["id"]] = time.perf_counter()
+
+    def watch() -> None:
+        # What a reader of the queue's database sees, polled every few milliseconds.
+        engine = make_engine(queue_db)
+        tickets = queue_storage.tickets
+        with engine.connect() as conn:
+            while not done.is_set() or len(seen) < len(accepted):
+                now = time.perf_counter()
+                for ticket_id in conn.scalars(select(tickets.c.id)).all():
+                    seen.setdefault(ticket_id, now)
+                conn.commit()
+                if done.is_set() and time.perf_counter() - finished > 30:
+                    break
+                time.sleep(0.005)
+        engine.dispose()
+
+    finished = float("inf")
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    paced(rate, seconds, send)
+    finished = time.perf_counter()
+    done.set()
+    watcher.join()
+    # A ticket seen before its 201 arrived counts as no wait at all.
+    latencies = [max(0.0, seen[t] - at) * 1000 for t, at in accepted.items() if t in seen]
+    return latencies, len(accepted), errors
+
+
+def scrape_times(url: str, count: int = 50) -> list[float]:
+    session, times = requests.Session(), []
+    for _ in range(count):
+        started = time.perf_counter()
+        assert session.get(url, timeout=10).status_code == 200
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="loket-bench-"))
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    databases = {s: database(args.backend, workdir / s) for s in SERVICES}
+    for service in SERVICES:
+        (workdir / service).mkdir(exist_ok=True)
+    key = add_key(workdir / "keys.yaml", "bench", "client", ["web"])
+    env = {
+        **os.environ,
+        "LOKET_NAMESPACE": namespace,
+        "LOKET_AMQP_URL": AMQP_URL,
+        "LOKET_API_KEYS_FILE": str(workdir / "keys.yaml"),
+        "LOKET_VAR_DIR": str(workdir),
+        "LOKET_ACCESS_LOG": "0",
+        "LOKET_LOG_LEVEL": "WARNING",
+        "LOKET_RATE_LIMIT_PER_KEY": "100000000/minute",
+        "LOKET_RATE_LIMIT_PER_ADDRESS": "100000000/minute",
+        "LOKET_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",  # nobody answers: retried later
+    }
+    urls = {}
+    for service in SERVICES:
+        port = free_port()
+        env[f"LOKET_{service.upper()}_HTTP_PORT"] = str(port)
+        env[f"LOKET_{service.upper()}_METRICS_PORT"] = str(free_port())
+        env[f"LOKET_{service.upper()}_DATABASE_URL"] = databases[service][0]
+        urls[service] = f"http://127.0.0.1:{port}"
+    env["LOKET_PUBLIC_BASE_URL"] = urls["intake"]
+    env["LOKET_QUEUE_URL"] = urls["queue"]
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "services.launcher"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for service in SERVICES:
+            wait_healthy(f"{urls[service]}/readyz", launcher)
+        time.sleep(2)  # the workers connect and declare their queues
+
+        baseline = bare_publish_consume(namespace, args.rate, args.seconds)
+        latencies, accepted, errors = end_to_end(
+            urls, key, databases["queue"][0], args.rate, args.seconds
+        )
+        scrapes = {s: scrape_times(f"{urls[s]}/metrics") for s in SERVICES}
+        health = {s: scrape_times(f"{urls[s]}/healthz") for s in SERVICES}
+    finally:
+        launcher.terminate()
+        launcher.wait(60)
+        connection = broker.connect(AMQP_URL, "bench-cleanup")
+        channel = connection.channel()
+        for service in broker.BINDINGS:
+            channel.queue_delete(broker.queue_name(namespace, service))
+            channel.queue_delete(broker.dead_letter_queue_name(namespace, service))
+        connection.close()
+        listed = subprocess.run(
+            ["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True, text=True
+        )
+        for queue in listed.stdout.split():
+            if queue.startswith(f"{namespace}."):
+                subprocess.run(["rabbitmqctl", "-q", "delete_queue", queue], check=False)
+        for _, drop in databases.values():
+            drop()
+
+    print(
+        f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
+        f"{args.backend}, {args.rate:.0f} requests/s for {args.seconds:.0f} s"
+    )
+    print(f"bare publish -> consume (baseline): {percentiles(baseline)}")
+    print(
+        f"intake 201 -> visible in queue:    {percentiles(latencies)} "
+        f"({len(latencies)} of {accepted} accepted seen, {len(errors)} errors)"
+    )
+    print("goal: p95 below 250 ms")
+    for service in SERVICES:
+        print(
+            f"{service:8} /metrics scrape: {percentiles(scrapes[service])}; "
+            f"bare /healthz: {percentiles(health[service])}"
+        )
+    print("goal: a scrape below 50 ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Every endpoint of every service, called as anonymous, client, agent, supervisor and
+admin, through each service's real application and database: every denial asserted."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import pytest
+
+from tests.support import bearer
+
+CALLERS = ("anonymous", "client", "agent", "supervisor", "admin")
+
+# Who may call what: the contract's roles, written down once more so that a change to an
+# endpoint's protection is a change to this table. Staff roles include those below them;
+# a client is only a client.
+ALLOWED = {
+    "public": set(CALLERS),
+    "client": {"client"},
+    "agent": {"agent", "supervisor", "admin"},
+    "supervisor": {"supervisor", "admin"},
+    "admin": {"admin"},
+}
+ENDPOINTS = {
+    "intake": {
+        ("get", "/v1/catalogue"): "public",
+        ("get", "/v1/contact-options"): "public",
+        ("post", "/v1/requests"): "client",
+        ("post", "/v1/inbound/email"): "client",
+    },
+    "queue": {
+        ("get", "/v1/queues"): "agent",
+        ("get", "/v1/estimates"): "public",
+        ("post", "/v1/queues/{queue}/next"): "agent",
+        ("get", "/v1/tickets"): "agent",
+        ("get", "/v1/tickets/{ticket_id}"): "agent",
+        ("post", "/v1/tickets/{ticket_id}/claim"): "agent",
+        ("post", "/v1/tickets/{ticket_id}/status"): "agent",
+        ("post", "/v1/tickets/{ticket_id}/transfer"): "agent",
+        ("post", "/v1/tickets/{ticket_id}/priority"): "agent",
+        ("get", "/v1/track/{reference}"): "public",  # the tracking token is the key
+    },
+    "notify": {
+        ("post", "/v1/subscriptions"): "admin",
+        ("get", "/v1/subscriptions"): "admin",
+        ("delete", "/v1/subscriptions/{subscription_id}"): "admin",
+        ("get", "/v1/deliveries"): "agent",
+    },
+    "feedback": {
+        ("get", "/v1/surveys/{token}"): "public",  # the survey token is the key
+        ("post", "/v1/surveys/{token}"): "public",
+        ("get", "/v1/reports/csat"): "supervisor",
+        ("get", "/v1/reports/contact-reasons"): "supervisor",
+        ("get", "/v1/problems"): "supervisor",
+        ("post", "/v1/problems"): "supervisor",
+        ("post", "/v1/problems/{problem_id}/tickets"): "supervisor",
+        ("post", "/v1/problems/{problem_id}/resolve"): "supervisor",
+        ("get", "/v1/knowledge/search"): "public",
+        ("get", "/v1/knowledge/articles"): "public",
+        ("post", "/v1/knowledge/articles"): "supervisor",
+        ("get", "/v1/knowledge/articles/{article_id}"): "public",
+        ("put", "/v1/knowledge/articles/{article_id}"): "supervisor",
+        ("delete", "/v1/knowledge/articles/{article_id}"): "supervisor",
+    },
+}
+# Every process also serves these, to probes and Prometheus on the internal network (the
+# gateway does not route them).
+for _table in ENDPOINTS.values():
+    _table.update(
+        {("get", p): "public" for p in ("/healthz", "/readyz", "/metrics", "/openapi.json")}
+    )
+
+KEY_OF = {"client": "portal", "agent": "agent", "supervisor": "supervisor", "admin": "admin"}
+
+
+@pytest.fixture(params=sorted(ENDPOINTS))
+def service_app(request, make_settings):
+    module = importlib.import_module(f"services.{request.param}.app")
+    app = module.create_app(make_settings(request.param))
+    yield request.param, app
+    app.extensions["loket"].engine.dispose()
+
+
+def operations(spec: dict) -> dict[tuple[str, str], dict]:
+    return {
+        (method, path): operation
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "delete", "patch")
+    }
+
+
+def test_every_endpoint_answers_each_role_as_the_table_says(service_app, keys):
+    service, app = service_app
+    client = app.test_client()
+    documented = operations(client.get("/openapi.json").json)
+    assert set(documented) == set(ENDPOINTS[service]), "a new endpoint needs a row here"
+    for (method, path), protection in ENDPOINTS[service].items():
+        # The documented security and the table agree.
+        assert ("security" in documented[(method, path)]) == (protection != "public"), path
+        url = re.sub(r"\{[a-z_]+\}", "x0000000-0000-4000-8000-000000000000", path)
+        for caller in CALLERS:
+            headers = {} if caller == "anonymous" else bearer(keys[KEY_OF[caller]])
+            answer = client.open(url, method=method.upper(), headers=headers, json={})
+            where = f"{method.upper()} {path} as {caller}"
+            if caller in ALLOWED[protection]:
+                assert answer.status_code not in (401, 403), where
+            elif caller == "anonymous":
+                assert answer.status_code == 401, where
+                assert answer.json["error"]["code"] == "unauthorized", where
+                assert answer.headers["WWW-Authenticate"].startswith("Bearer"), where
+            else:
+                assert answer.status_code == 403, where
+                assert answer.json["error"]["code"] == "forbidden", where
+            assert answer.status_code < 500, where
+
+
+def test_a_key_that_is_not_known_is_refused_like_no_key(service_app):
+    service, app = service_app
+    client = app.test_client()
+    for (method, path), protection in ENDPOINTS[service].items():
+        if protection == "public":
+            continue
+        url = re.sub(r"\{[a-z_]+\}", "x", path)
+        answer = client.open(url, method=method.upper(), headers=bearer("lkt_" + "A" * 43), json={})
+        assert answer.status_code == 401, path
