@@ -54,5 +54,10 @@ def build_spec(
         for name, response in document.get("responses", {}).items():
             spec.components.response(name, response)
         for path, operations in document.get("paths", {}).items():
+            for operation in operations.values():
+                # Any request may carry what no database stores (a NUL character), and
+                # any may meet a database that is restarting.
+                for status, name in (("422", "ValidationFailed"), ("503", "Unavailable")):
+                    operation["responses"].setdefault(status, name)
             spec.path(path=path, operations=operations)
     return spec.to_dict()

@@ -147,12 +147,38 @@ def _cached(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]
     return get
 
 
+def _nul_characters(value: Any, where: str) -> list[str]:
+    """Where in a request a NUL character hides: no database stores one in text."""
+    if isinstance(value, str):
+        return [where] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nul_characters(v, f"{where}.{k}".lstrip("."))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _nul_characters(v, f"{where}.{i}")]
+    return []
+
+
+def _refuse_nul_characters() -> None:
+    found = _nul_characters(dict(request.view_args or {}), "")
+    found += [k for k, v in request.args.items(multi=True) if "\x00" in k + v]
+    if request.is_json:
+        found += _nul_characters(request.get_json(silent=True), "")
+    if found:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "The request contains a NUL character.",
+            {name or "body": ["Must not contain NUL characters."] for name in found},
+        )
+
+
 def _install_request_hooks(app: Flask, service: str) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else str(uuid.uuid4())
+        _refuse_nul_characters()
 
     @app.after_request
     def _finish(response: Response) -> Response:

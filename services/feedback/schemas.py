@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from services.common.auth import CHANNELS
@@ -54,12 +56,22 @@ class SurveySchema(Schema):
     expires_at = fields.AwareDateTime()
 
 
+REPORTS_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+REPORTS_TO = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 class ReportQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    since = fields.AwareDateTime(load_default=None)
-    until = fields.AwareDateTime(load_default=None)
+    # Reports cover the desk's own history: far-off dates are typing errors, and dates
+    # near year 1 or 9999 overflow the arithmetic of periods.
+    since = fields.AwareDateTime(
+        load_default=None, validate=validate.Range(REPORTS_FROM, REPORTS_TO)
+    )
+    until = fields.AwareDateTime(
+        load_default=None, validate=validate.Range(REPORTS_FROM, REPORTS_TO)
+    )
 
 
 class CsatQuerySchema(ReportQuerySchema):

@@ -198,3 +198,33 @@ def test_a_database_that_does_not_answer_gets_a_503_to_retry_not_a_500(
     assert answer.json["error"]["code"] == "unavailable"
     assert int(answer.headers["Retry-After"]) > 0
     app.extensions["loket"].engine.dispose()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_nul_character_anywhere_is_refused_before_it_reaches_the_database(
+    service, make_settings, keys
+):
+    # Found by schemathesis: PostgreSQL refuses NUL in text, which answered 500.
+    app = app_for(service, make_settings)
+    client = app.test_client()
+    answer = client.get("/openapi.json", query_string={"q": "a\x00b"})
+    assert answer.status_code == 422
+    assert answer.json["error"]["fields"] == {"q": ["Must not contain NUL characters."]}
+    body = {"outer": {"list": ["fine", "bad\x00"]}}
+    answer = client.post("/openapi.json", json=body, headers=bearer(keys["admin"]))
+    assert answer.status_code == 422
+    assert "outer.list.1" in answer.json["error"]["fields"]
+    app.extensions["loket"].engine.dispose()
+
+
+def test_reports_refuse_dates_outside_the_desks_history(make_settings, keys):
+    # Found by schemathesis: since=0444-03-07 overflowed the period arithmetic (500).
+    app = app_for("feedback", make_settings)
+    answer = app.test_client().get(
+        "/v1/reports/contact-reasons",
+        query_string={"since": "0444-03-07T13:50:34Z"},
+        headers=bearer(keys["supervisor"]),
+    )
+    assert answer.status_code == 422
+    assert "since" in answer.json["error"]["fields"]
+    app.extensions["loket"].engine.dispose()
