@@ -23,7 +23,7 @@ from services.intake import storage as intake_storage
 from services.notify import storage as notify_storage
 from services.queue import storage as queue_storage
 from tests import support
-from tests.receivers import smtp_receiver
+from tests.receivers import http_receiver, smtp_receiver
 from tests.support import bearer, valid_request, wait_until
 
 CHANNELS = ("web", "email", "phone", "chat", "walk_in", "callback")
@@ -80,11 +80,17 @@ class Desk:
 
 
 @pytest.fixture
-def desk(namespace, databases, tmp_path: Path):
+def smtp_delay() -> float:
+    """Seconds the SMTP server takes per message (a test may make it slow)."""
+    return 0.0
+
+
+@pytest.fixture
+def desk(namespace, databases, tmp_path: Path, smtp_delay: float):
     support.require_postgres()
     keys_path = tmp_path / "api-keys.yaml"
     keys = support.write_keys(keys_path)
-    with smtp_receiver() as smtp:
+    with smtp_receiver(delay_seconds=smtp_delay) as smtp:
         env = {
             "PATH": os.environ["PATH"],
             "LOKET_NAMESPACE": namespace,
@@ -252,3 +258,49 @@ def test_nothing_is_lost_or_doubled_through_broker_worker_and_database_faults(de
         f"accepted {len(accepted)} requests; answered 'try again': {dict(stream.refusals)}; "
         f"confirmations resent with the same Message-ID: {resent}"
     )
+
+
+@pytest.mark.parametrize("smtp_delay", [1.5])
+def test_a_slow_mail_server_and_dead_webhook_receivers_hold_up_neither_intake_nor_queue(desk):
+    running, keys, smtp = desk
+    admin = bearer(keys["admin"])
+    with http_receiver(delay_seconds=5) as slow:
+        for url in (slow.url, f"http://127.0.0.1:{support.free_port()}/nobody-listens"):
+            subscribed = requests.post(
+                f"{running.urls['notify']}/v1/subscriptions",
+                json={"url": url, "events": ["ticket.*"], "secret": "s3cret-for-the-test"},
+                headers=admin,
+                timeout=10,
+            )
+            assert subscribed.status_code == 201, subscribed.text
+
+        # The mail server takes one message at a time, 1.5 s each: twenty confirmations
+        # need at least 30 s, and the webhooks wait 5 s or are refused and retried.
+        accepted = []
+        for n, channel in zip(range(20), itertools.cycle(CHANNELS), strict=False):
+            body = valid_request(channel=channel, requester={"name": "Ann", "email": f"s{n}@x.org"})
+            answer = requests.post(
+                f"{running.urls['intake']}/v1/requests",
+                json=body,
+                headers=bearer(keys["portal"]),
+                timeout=10,
+            )
+            assert answer.status_code == 201, answer.text
+            accepted.append(answer.json())
+
+        def visible(request: dict) -> bool:
+            status = requests.get(
+                f"{running.urls['queue']}/v1/track/{request['reference']}",
+                params={"token": request["tracking_token"]},
+                timeout=5,
+            )
+            return status.status_code == 200
+
+        wait_until(lambda: all(visible(a) for a in accepted), timeout=60, what="every ticket")
+        # Everything is in the queue while most confirmations have still to be sent.
+        assert len(smtp.messages) < len(accepted) / 2
+        agent = bearer(keys["agent"])
+        claimed = requests.post(
+            f"{running.urls['queue']}/v1/queues/frontoffice/next", headers=agent, timeout=10
+        )
+        assert claimed.status_code == 200

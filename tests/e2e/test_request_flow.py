@@ -53,8 +53,16 @@ def test_a_request_reaches_the_queue_and_its_customer_can_track_it(desk):
         timeout=5,
     )
     missing = requests.get(f"{desk.urls['queue']}/v1/track/{accepted['reference']}", timeout=5)
-    assert wrong.status_code == unknown.status_code == missing.status_code == 404
-    assert wrong.json() == unknown.json() == missing.json()
+    other = submit(desk)
+    wait_until(lambda: tracked(desk, other), timeout=30, what="another customer's ticket")
+    someone_elses = requests.get(
+        f"{desk.urls['queue']}/v1/track/{accepted['reference']}",
+        params={"token": other["tracking_token"]},
+        timeout=5,
+    )
+    statuses = {r.status_code for r in (wrong, unknown, missing, someone_elses)}
+    assert statuses == {404}
+    assert wrong.json() == unknown.json() == missing.json() == someone_elses.json()
 
 
 def test_requests_of_every_channel_arrive_once_in_fair_order(desk):
