@@ -8,6 +8,7 @@ is recognisable as the same one: an e-mail keeps its Message-ID, an SMS its refe
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import smtplib
 import ssl
@@ -154,19 +155,27 @@ def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the system's certificates costs
+    more CPU than sending a message, so it is not done per message, nor for plain SMTP."""
+    return ssl.create_default_context()
+
+
 @contextlib.contextmanager
 def _smtp_session(url: str, timeout: float) -> Iterator[smtplib.SMTP]:
     """`smtp://[user:password@]host[:port][?starttls=true]` or `smtps://...`."""
     parts = urlsplit(url)
     options = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
-    context = ssl.create_default_context()
     if parts.scheme == "smtps":
-        smtp = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=timeout, context=context)
+        smtp = smtplib.SMTP_SSL(
+            parts.hostname, parts.port or 465, timeout=timeout, context=_tls_context()
+        )
     else:
         smtp = smtplib.SMTP(parts.hostname, parts.port or 25, timeout=timeout)
     try:
         if parts.scheme == "smtp" and options.get("starttls") in ("1", "true", "yes"):
-            smtp.starttls(context=context)
+            smtp.starttls(context=_tls_context())
         if parts.username:
             smtp.login(unquote(parts.username), unquote(parts.password or ""))
         yield smtp

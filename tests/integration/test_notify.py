@@ -555,3 +555,39 @@ def test_an_unusable_job_is_dead_lettered(settings):
     bad = Event(type="notification.attempt", data={"attempt": 0}, source="x").to_json()
     assert processor.process(bad.encode()).value == "dead_lettered"
     engine.dispose()
+
+
+def test_plain_smtp_loads_no_certificates_and_tls_loads_them_once(monkeypatch):
+    # Found with py-spy: half of the worker's CPU went to loading the system's
+    # certificates for every message, even over plain SMTP.
+    from services.notify import transports
+
+    made = []
+    monkeypatch.setattr(transports.ssl, "create_default_context", lambda: made.append(1))
+    transports._tls_context.cache_clear()
+    with smtp_receiver() as receiver:
+        sender = transports.Transports(
+            smtp_url=receiver.url, mail_from="desk@example.org", sms_gateway_url=None,
+            timeout_seconds=5,
+        )  # fmt: skip
+        for n in range(3):
+            sender.send(
+                transports.Outgoing(
+                    delivery_id=str(n),
+                    event_id=str(n),
+                    medium="email",
+                    recipient="a@x.org",
+                    content={
+                        "subject": "s",
+                        "text": "t",
+                        "html": "<p>t</p>",
+                        "message_id": f"<{n}@x>",
+                    },
+                )
+            )
+        assert len(receiver.messages) == 3
+    assert made == []
+    transports._tls_context()
+    transports._tls_context()
+    assert made == [1]
+    transports._tls_context.cache_clear()
