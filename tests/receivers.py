@@ -6,6 +6,7 @@ and can be made slow, as a real webhook receiver or SMS gateway might be.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -57,10 +58,38 @@ class SmtpReceiver:
         return [m for m in self.messages if m["To"] == address]
 
 
+class _ClosingController(Controller):
+    """Closes the connections still open when it stops.
+
+    Stopping a plain Controller leaves them to the garbage collector, whose "unclosed
+    transport" warning then fails whichever test happens to run next.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: list[Any] = []
+
+    def factory(self) -> Any:
+        session = super().factory()
+        self.sessions.append(session)
+        return session
+
+    def stop(self, *args: Any, **kwargs: Any) -> None:
+        async def close_sessions() -> None:
+            for session in self.sessions:
+                if session.transport is not None:
+                    session.transport.close()
+            await asyncio.sleep(0)  # lets each transport finish closing
+
+        if self.loop.is_running():
+            asyncio.run_coroutine_threadsafe(close_sessions(), self.loop).result(timeout=30)
+        super().stop(*args, **kwargs)
+
+
 @contextlib.contextmanager
 def smtp_receiver(delay_seconds: float = 0.0, reply: str = "250 OK") -> Iterator[SmtpReceiver]:
     recorder = _Recorder(delay_seconds, reply)
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller = _ClosingController(recorder, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         yield SmtpReceiver(controller, recorder)

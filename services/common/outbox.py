@@ -5,6 +5,10 @@ publishes unsent rows with publisher confirms and marks them sent only after the
 on PostgreSQL `FOR UPDATE SKIP LOCKED` keeps two relays off the same rows, on SQLite the
 immediate transaction does. A row may be published twice (confirm received, commit lost):
 consumers are idempotent through the inbox.
+
+On PostgreSQL a transaction that stages events also sends a NOTIFY (delivered only if it
+commits), so an idle relay sleeps on LISTEN instead of asking the table twenty times a
+second; on SQLite, or while its listening connection is lost, the relay polls.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
@@ -27,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
     update,
@@ -89,6 +95,65 @@ def add_events(
     ]
     if rows:
         conn.execute(insert(outbox), rows)
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_notify(wakeup_channel(outbox), "")))
+
+
+def wakeup_channel(outbox: Table) -> str:
+    return f"loket_{outbox.name}"
+
+
+class Wakeup:
+    """Waits until a transaction stages events in `outbox`, or at most `seconds`.
+
+    PostgreSQL: LISTEN on a driver connection of its own (autocommit, outside the pool),
+    so a commit wakes the relay at once. Anything else, and while that connection is lost:
+    plain polling every `poll_seconds`.
+    """
+
+    def __init__(self, engine: Engine, outbox: Table, poll_seconds: float) -> None:
+        self.engine = engine
+        self.channel = wakeup_channel(outbox)
+        self.poll_seconds = poll_seconds
+        self.listens = engine.dialect.name == "postgresql"
+        self._listener: Any = None
+
+    def wait(self, seconds: float, sleep: Callable[[float], None]) -> None:
+        """`sleep` is used when polling (the relay's broker connection keeps beating)."""
+        listener = self._listen() if self.listens else None
+        if listener is None:
+            sleep(self.poll_seconds)
+            return
+        try:
+            # Returns with every notification already received, so a burst of commits
+            # wakes the relay once.
+            for _ in listener.notifies(timeout=seconds, stop_after=1):
+                pass
+        except Exception as exc:  # any failure of the listener only means polling
+            log.warning("relay: lost the wake-up connection (%s); polling", type(exc).__name__)
+            self.close()
+            sleep(self.poll_seconds)
+
+    def _listen(self) -> Any:
+        if self._listener is None:
+            try:
+                args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+                listener = self.engine.dialect.loaded_dbapi.connect(
+                    *args, **{"connect_timeout": 5, **kwargs}
+                )
+                listener.autocommit = True
+                listener.execute(f'LISTEN "{self.channel}"')
+                self._listener = listener
+            except Exception as exc:
+                log.warning("relay: cannot listen for new events (%s)", type(exc).__name__)
+                return None
+        return self._listener
+
+    def close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                self._listener.close()
+            self._listener = None
 
 
 class OutboxRelay:
@@ -103,6 +168,7 @@ class OutboxRelay:
         delivery_limit: int,
         batch_size: int = 200,
         idle_seconds: float = 0.05,
+        listen_seconds: float = 1.0,
         exchange: str | None = None,
         declare: Callable[[BlockingChannel], None] | None = None,
         counted: bool = True,
@@ -115,6 +181,8 @@ class OutboxRelay:
         self.delivery_limit = delivery_limit
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        self.listen_seconds = listen_seconds
+        self.wakeup = Wakeup(engine, outbox, idle_seconds)
         self.exchange = exchange or broker.name(namespace, broker.EVENTS_EXCHANGE)
         self.declare = declare or (
             lambda channel: broker.declare_topology(channel, namespace, delivery_limit)
@@ -140,8 +208,10 @@ class OutboxRelay:
                 delays = broker.backoff_delays()
                 while not stop.is_set():
                     if self.relay_batch(channel) < self.batch_size:
-                        # Sleeping through the connection keeps its heartbeats flowing.
-                        connection.sleep(self.idle_seconds)
+                        # Sleeping through the broker connection keeps its heartbeats
+                        # flowing; a NOTIFY wait is short enough not to miss one.
+                        self.wakeup.wait(self.listen_seconds, connection.sleep)
+                        connection.process_data_events(time_limit=0)
             except broker.CONNECTION_ERRORS as exc:
                 log.warning("relay: lost the broker (%s); reconnecting", type(exc).__name__)
                 broker.wait(stop, next(delays))
@@ -152,6 +222,7 @@ class OutboxRelay:
                 if connection.is_open:
                     with contextlib.suppress(*broker.CONNECTION_ERRORS):
                         connection.close()
+        self.wakeup.close()
 
     def relay_batch(self, channel: BlockingChannel) -> int:
         """Publish one batch of due rows; returns how many rows it looked at."""

@@ -329,7 +329,7 @@ def test_a_queue_service_that_fails_is_not_asked_again_on_every_visit(make_intak
 
 
 def test_a_client_key_over_its_rate_limit_gets_429_with_retry_after(make_intake, keys):
-    client = make_intake(LOKET_RATE_LIMIT_PER_KEY="3/minute").test_client()
+    client = make_intake(LOKET_RATE_LIMIT_PER_KEY="3/day").test_client()
     statuses = [post(client, keys["portal"]).status_code for _ in range(4)]
     assert statuses == [201, 201, 201, 429]
     limited = post(client, keys["portal"])
@@ -345,7 +345,7 @@ def test_a_client_key_over_its_rate_limit_gets_429_with_retry_after(make_intake,
 
 
 def test_an_address_over_its_rate_limit_gets_429_whatever_key_it_uses(make_intake, keys):
-    client = make_intake(LOKET_RATE_LIMIT_PER_ADDRESS="2/minute").test_client()
+    client = make_intake(LOKET_RATE_LIMIT_PER_ADDRESS="2/day").test_client()
     assert post(client, keys["portal"]).status_code == 201
     assert post(client, keys["phone"], valid_request(channel="phone")).status_code == 201
     assert post(client, "made-up-key").status_code == 429
@@ -357,7 +357,7 @@ def test_web_workers_can_share_their_rate_limit_counts_in_redis(make_intake, key
         redis.Redis.from_url(url, socket_timeout=2).ping()
     except redis.RedisError as exc:
         pytest.fail(f"Redis does not answer at {url} ({exc}); start it with redis-server")
-    settings = {"LOKET_RATE_LIMIT_PER_KEY": "3/minute", "LOKET_RATE_LIMIT_STORAGE_URL": url}
+    settings = {"LOKET_RATE_LIMIT_PER_KEY": "3/day", "LOKET_RATE_LIMIT_STORAGE_URL": url}
     first, second = make_intake(**settings).test_client(), make_intake(**settings).test_client()
     assert [post(c, keys["portal"]).status_code for c in (first, second, first)] == [201] * 3
     assert post(second, keys["portal"]).status_code == 429

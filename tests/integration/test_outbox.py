@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 
 import pika
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.common import broker
 from services.common.db import make_engine, transaction
 from services.common.events import Event
-from services.common.outbox import OutboxRelay, add_events
+from services.common.outbox import OutboxRelay, Wakeup, add_events
 from services.intake import storage
 from tests.support import AMQP_URL, wait_until
 
@@ -128,3 +129,62 @@ def test_two_relays_at_once_publish_each_row_once(intake_db, probe, make_setting
     wait_until(all_arrived, timeout=30, what=f"{total} events")
     assert len(seen) == total
     assert max(seen.values()) == 1
+
+
+def _wait_in_thread(wakeup: Wakeup, seconds: float, slept: list[float]) -> threading.Thread:
+    thread = threading.Thread(target=wakeup.wait, args=(seconds, slept.append), daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_on_sqlite_an_idle_relay_polls(intake_db):
+    _settings, engine = intake_db
+    slept: list[float] = []
+    Wakeup(engine, storage.outbox, poll_seconds=0.05).wait(60, slept.append)
+    assert slept == [0.05]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_on_postgresql_an_idle_relay_wakes_when_events_commit(intake_db):
+    _settings, engine = intake_db
+    wakeup = Wakeup(engine, storage.outbox, poll_seconds=0.05)
+    slept: list[float] = []
+    try:
+        wakeup.wait(0.01, slept.append)  # starts listening; nothing staged yet
+        waiting = _wait_in_thread(wakeup, 60, slept)
+        with pytest.raises(RuntimeError), transaction(engine) as conn:
+            add_events(conn, storage.outbox, _events(1))
+            raise RuntimeError("rolled back: no wake-up")
+        time.sleep(0.5)
+        assert waiting.is_alive()
+        with transaction(engine) as conn:
+            add_events(conn, storage.outbox, _events(1))
+        waiting.join(timeout=10)
+        assert not waiting.is_alive()
+        assert slept == []
+    finally:
+        wakeup.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_relay_that_loses_its_listening_connection_polls_then_listens_again(intake_db):
+    _settings, engine = intake_db
+    wakeup = Wakeup(engine, storage.outbox, poll_seconds=0.05)
+    slept: list[float] = []
+    try:
+        wakeup.wait(0.01, slept.append)
+        pid = wakeup._listener.info.backend_pid
+        with transaction(engine) as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        wakeup.wait(5, slept.append)
+        assert slept == [0.05]
+        waiting = _wait_in_thread(wakeup, 60, slept)
+        time.sleep(0.5)
+        with transaction(engine) as conn:
+            add_events(conn, storage.outbox, _events(1))
+        waiting.join(timeout=10)
+        assert not waiting.is_alive()
+        assert wakeup._listener.info.backend_pid != pid
+    finally:
+        wakeup.close()
