@@ -36,6 +36,7 @@ from bench.intake import REPO, body, database, free_port, wait_healthy
 from services.common import broker
 from services.common.auth import add_key
 from services.common.config import SERVICES
+from tests import support
 from tests.receivers import smtp_receiver
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -173,10 +174,7 @@ def wait_until_drained(namespace: str, timeout: float = 120) -> None:
 
     Dead-letter queues are left out: what lies there is not waiting for anyone.
     """
-    listed = subprocess.run(
-        ["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True, text=True
-    ).stdout.split()
-    queues = [q for q in listed if q.startswith(f"{namespace}.") and not q.endswith(".dead")]
+    queues = [q for q in support.queues_starting_with(f"{namespace}.") if not q.endswith(".dead")]
     connection = broker.connect(AMQP_URL, "bench-drain")
     channel = connection.channel()
     deadline, empty_in_a_row = time.monotonic() + timeout, 0
@@ -258,20 +256,8 @@ def main() -> None:
     finally:
         launcher.terminate()
         launcher.wait(60)
-        connection = broker.connect(AMQP_URL, "bench-cleanup")
-        channel = connection.channel()
-        for service in broker.BINDINGS:
-            channel.queue_delete(broker.queue_name(namespace, service))
-            channel.queue_delete(broker.dead_letter_queue_name(namespace, service))
-        connection.close()
-        listed = subprocess.run(
-            ["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True, text=True
-        )
-        for queue in listed.stdout.split():
-            if queue.startswith(f"{namespace}."):
-                subprocess.run(
-                    ["rabbitmqctl", "-q", "delete_queue", queue], check=False, capture_output=True
-                )
+        support.delete_namespace(namespace)
+        support.delete_leftovers(f"{namespace}.")  # what else the desk declared: work queues
         for _, drop in databases.values():
             drop()
         smtp_sink.__exit__(None, None, None)

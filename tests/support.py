@@ -136,8 +136,8 @@ def delete_namespace(namespace: str, work_queues: Iterable[broker.WorkQueue] = (
     _delete(queues, exchanges)
 
 
-def delete_leftovers(prefix: str) -> None:
-    """Remove every queue whose name starts with prefix, whoever declared it."""
+def queues_starting_with(prefix: str) -> list[str]:
+    """Every queue on the broker whose name starts with prefix, whoever declared it."""
     listed = subprocess.run(
         ["rabbitmqctl", "-q", "list_queues", "name"],
         capture_output=True,
@@ -145,7 +145,12 @@ def delete_leftovers(prefix: str) -> None:
         timeout=60,
         check=False,
     )
-    _delete([q for q in listed.stdout.split() if q.startswith(prefix)], [])
+    return [q for q in listed.stdout.split() if q.startswith(prefix)]
+
+
+def delete_leftovers(prefix: str) -> None:
+    """Remove every queue whose name starts with prefix, whoever declared it."""
+    _delete(queues_starting_with(prefix), [])
 
 
 def _delete(queues: list[str], exchanges: list[str]) -> None:

@@ -115,12 +115,11 @@ class Wakeup:
         self.engine = engine
         self.channel = wakeup_channel(outbox)
         self.poll_seconds = poll_seconds
-        self.listens = engine.dialect.name == "postgresql"
         self._listener: Any = None
 
     def wait(self, seconds: float, sleep: Callable[[float], None]) -> None:
         """`sleep` is used when polling (the relay's broker connection keeps beating)."""
-        listener = self._listen() if self.listens else None
+        listener = self._listen()
         if listener is None:
             sleep(self.poll_seconds)
             return
@@ -135,7 +134,7 @@ class Wakeup:
             sleep(self.poll_seconds)
 
     def _listen(self) -> Any:
-        if self._listener is None:
+        if self._listener is None and self.engine.dialect.name == "postgresql":
             try:
                 args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
                 listener = self.engine.dialect.loaded_dbapi.connect(

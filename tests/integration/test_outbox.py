@@ -137,6 +137,21 @@ def _wait_in_thread(wakeup: Wakeup, seconds: float, slept: list[float]) -> threa
     return thread
 
 
+@pytest.fixture
+def listening(intake_db):
+    """A PostgreSQL wake-up that already listens, with the sleeps it fell back to."""
+    _settings, engine = intake_db
+    wakeup, slept = Wakeup(engine, storage.outbox, poll_seconds=0.05), []
+    wakeup.wait(0.01, slept.append)  # nothing staged yet: it only starts listening
+    yield engine, wakeup, slept
+    wakeup.close()
+
+
+def _commit_one_event(engine) -> None:
+    with transaction(engine) as conn:
+        add_events(conn, storage.outbox, _events(1))
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_on_sqlite_an_idle_relay_polls(intake_db):
     _settings, engine = intake_db
@@ -146,45 +161,31 @@ def test_on_sqlite_an_idle_relay_polls(intake_db):
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-def test_on_postgresql_an_idle_relay_wakes_when_events_commit(intake_db):
-    _settings, engine = intake_db
-    wakeup = Wakeup(engine, storage.outbox, poll_seconds=0.05)
-    slept: list[float] = []
-    try:
-        wakeup.wait(0.01, slept.append)  # starts listening; nothing staged yet
-        waiting = _wait_in_thread(wakeup, 60, slept)
-        with pytest.raises(RuntimeError), transaction(engine) as conn:
-            add_events(conn, storage.outbox, _events(1))
-            raise RuntimeError("rolled back: no wake-up")
-        time.sleep(0.5)
-        assert waiting.is_alive()
-        with transaction(engine) as conn:
-            add_events(conn, storage.outbox, _events(1))
-        waiting.join(timeout=10)
-        assert not waiting.is_alive()
-        assert slept == []
-    finally:
-        wakeup.close()
+def test_on_postgresql_an_idle_relay_wakes_when_events_commit(listening):
+    engine, wakeup, slept = listening
+    waiting = _wait_in_thread(wakeup, 60, slept)
+    with pytest.raises(RuntimeError), transaction(engine) as conn:
+        add_events(conn, storage.outbox, _events(1))
+        raise RuntimeError("rolled back: no wake-up")
+    time.sleep(0.5)
+    assert waiting.is_alive()
+    _commit_one_event(engine)
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    assert slept == []
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-def test_a_relay_that_loses_its_listening_connection_polls_then_listens_again(intake_db):
-    _settings, engine = intake_db
-    wakeup = Wakeup(engine, storage.outbox, poll_seconds=0.05)
-    slept: list[float] = []
-    try:
-        wakeup.wait(0.01, slept.append)
-        pid = wakeup._listener.info.backend_pid
-        with transaction(engine) as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        wakeup.wait(5, slept.append)
-        assert slept == [0.05]
-        waiting = _wait_in_thread(wakeup, 60, slept)
-        time.sleep(0.5)
-        with transaction(engine) as conn:
-            add_events(conn, storage.outbox, _events(1))
-        waiting.join(timeout=10)
-        assert not waiting.is_alive()
-        assert wakeup._listener.info.backend_pid != pid
-    finally:
-        wakeup.close()
+def test_a_relay_that_loses_its_listening_connection_polls_then_listens_again(listening):
+    engine, wakeup, slept = listening
+    pid = wakeup._listener.info.backend_pid
+    with transaction(engine) as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    wakeup.wait(5, slept.append)
+    assert slept == [0.05]
+    waiting = _wait_in_thread(wakeup, 60, slept)
+    time.sleep(0.5)
+    _commit_one_event(engine)
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    assert wakeup._listener.info.backend_pid != pid
