@@ -12,6 +12,13 @@ Per message:
   the message is acknowledged only after that commit;
 - the database unreachable: retried in place with backoff (not counted as a delivery);
 - any other failure: requeued, and after the queue's delivery limit dead-lettered.
+
+Under load the messages that arrived while a batch was being handled are handled together
+in one transaction (decision 0014): one begin and one commit instead of one each, and the
+batch's inbox rows in one statement. If anything in the batch fails, the transaction
+rolls back and each of its messages is handled alone, as above, so one bad message costs
+its batch neighbours only time. Handlers change nothing outside the transaction (metrics
+wait for the commit), so running one twice this way is harmless.
 """
 
 from __future__ import annotations
@@ -20,10 +27,11 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 import pika
 from marshmallow import ValidationError
@@ -52,6 +60,12 @@ class Outcome(Enum):
     STOPPED = "stopped"
 
 
+class Usable(NamedTuple):
+    event: Event
+    handler: Handler
+    label: str  # the metric label: the type if this service handles it, else "unknown"
+
+
 class StoppedWaiting(Exception):
     """The process is stopping while the database is still away."""
 
@@ -73,11 +87,13 @@ def while_database_is_down(work: Callable[[], T], stop: threading.Event | None) 
 
 
 class Processor(Protocol):
-    """Turns one message body into an outcome."""
+    """Turns message bodies into outcomes, one per body, in order."""
 
     service: str
 
-    def process(self, body: bytes, stop: threading.Event | None = None) -> Outcome: ...
+    def process_batch(
+        self, bodies: Sequence[bytes], stop: threading.Event | None = None
+    ) -> list[Outcome]: ...
 
 
 class EventProcessor:
@@ -91,6 +107,38 @@ class EventProcessor:
         self.known_types = {event_type for event_type, _ in self.handlers}
 
     def process(self, body: bytes, stop: threading.Event | None = None) -> Outcome:
+        usable = self._usable(body)
+        return usable if isinstance(usable, Outcome) else self._handle_alone(usable, stop)
+
+    def process_batch(
+        self, bodies: Sequence[bytes], stop: threading.Event | None = None
+    ) -> list[Outcome]:
+        prepared = [self._usable(body) for body in bodies]
+        together = [usable for usable in prepared if isinstance(usable, Usable)]
+        if len(together) > 1:
+            try:
+                after_commit = while_database_is_down(lambda: self._apply_together(together), stop)
+            except StoppedWaiting:
+                return [Outcome.STOPPED if isinstance(p, Usable) else p for p in prepared]
+            except Exception as exc:
+                # A duplicate, a poison message or a failing handler: each on its own finds
+                # out which, and the others go through.
+                log.info(
+                    "consumer: a batch of %s events failed together (%s); one by one now",
+                    len(together),
+                    type(exc).__name__,
+                )
+            else:
+                for action in after_commit:
+                    action()
+                return [
+                    self._count(p.label, Outcome.PROCESSED) if isinstance(p, Usable) else p
+                    for p in prepared
+                ]
+        return [self._handle_alone(p, stop) if isinstance(p, Usable) else p for p in prepared]
+
+    def _usable(self, body: bytes) -> Usable | Outcome:
+        """The event and its handler, or the dead-lettering of a message nobody can use."""
         try:
             event = parse_event(body)
         except ValidationError as exc:
@@ -106,9 +154,12 @@ class EventProcessor:
                 event.version,
             )
             return self._count(label, Outcome.DEAD_LETTERED)
+        return Usable(event, handler, label)
 
+    def _handle_alone(self, usable: Usable, stop: threading.Event | None) -> Outcome:
+        event = usable.event
         try:
-            outcome = while_database_is_down(lambda: self._apply(handler, event), stop)
+            outcome = while_database_is_down(lambda: self._apply(usable.handler, event), stop)
         except StoppedWaiting:
             return Outcome.STOPPED
         except ValidationError as exc:
@@ -122,7 +173,7 @@ class EventProcessor:
         except Exception:
             log.exception("consumer: handler failed on event %s (%s)", event.id, event.type)
             outcome = Outcome.REQUEUED
-        return self._count(label, outcome)
+        return self._count(usable.label, outcome)
 
     def _apply(self, handler: Handler, event: Event) -> Outcome:
         after_commit: Iterable[Callable[[], None]] | None = None
@@ -144,6 +195,18 @@ class EventProcessor:
             action()
         return Outcome.PROCESSED
 
+    def _apply_together(self, batch: list[Usable]) -> list[Callable[[], None]]:
+        after_commit: list[Callable[[], None]] = []
+        with transaction(self.engine) as conn:
+            now = utcnow()
+            rows = [
+                {"event_id": u.event.id, "type": u.event.type, "processed_at": now} for u in batch
+            ]
+            conn.execute(insert(self.inbox), rows)
+            for usable in batch:
+                after_commit.extend(usable.handler(conn, usable.event) or ())
+        return after_commit
+
     def _seen(self, event_id: str) -> bool:
         with transaction(self.engine) as conn:
             found = conn.execute(
@@ -159,8 +222,9 @@ class EventProcessor:
 class Consumer:
     """Consumes the service's event queue, or (with `work`) one of its own work queues.
 
-    With `concurrency` above one, messages are handled in parallel (sends that wait on a
-    slow receiver); their acknowledgements may then come in any order.
+    Messages that wait while the handlers are busy go to the processor together, up to
+    `batch_size` at a time. With `concurrency` above one, batches are handled in parallel
+    (sends that wait on a slow receiver); their acknowledgements may then come in any order.
     """
 
     def __init__(
@@ -173,6 +237,7 @@ class Consumer:
         prefetch: int = 20,
         work: broker.WorkQueue | None = None,
         concurrency: int = 1,
+        batch_size: int = 1,
     ) -> None:
         self.processor = processor
         self.amqp_url = amqp_url
@@ -180,6 +245,7 @@ class Consumer:
         self.delivery_limit = delivery_limit
         self.concurrency = concurrency
         self.prefetch = max(prefetch, 2 * concurrency)
+        self.batch_size = batch_size
         self.work = work
         if work is None:
             self.queue = broker.queue_name(namespace, processor.service)
@@ -232,34 +298,51 @@ class Consumer:
         channel = connection.channel()
         self._declare(channel)
         channel.basic_qos(prefetch_count=self.prefetch)
-        pending = [0]  # touched only in this I/O thread (settle arrives as a callback)
+        # Touched only in this I/O thread: a finished batch comes back as a callback.
+        waiting: deque[tuple[int, bytes]] = deque()
+        idle = [self.concurrency]
 
-        def settle(delivery_tag: int, outcome: Outcome) -> None:
-            pending[0] -= 1
-            if outcome is Outcome.STOPPED or not channel.is_open:
-                return
-            if outcome in (Outcome.PROCESSED, Outcome.DUPLICATE):
-                channel.basic_ack(delivery_tag)
-            elif outcome is Outcome.DEAD_LETTERED:
-                channel.basic_reject(delivery_tag, requeue=False)
-            else:
-                channel.basic_nack(delivery_tag, requeue=True)
+        def dispatch() -> None:
+            while idle[0] and waiting:
+                count = min(self.batch_size, len(waiting))
+                batch = [waiting.popleft() for _ in range(count)]
+                idle[0] -= 1
+                executor.submit(work, batch)
 
-        def work(delivery_tag: int, body: bytes) -> None:
-            outcome = self.processor.process(body, stop)
-            connection.add_callback_threadsafe(functools.partial(settle, delivery_tag, outcome))
+        def settle(batch: list[tuple[int, bytes]], outcomes: list[Outcome]) -> None:
+            idle[0] += 1
+            for (delivery_tag, _), outcome in zip(batch, outcomes, strict=True):
+                if outcome is Outcome.STOPPED or not channel.is_open:
+                    continue
+                if outcome in (Outcome.PROCESSED, Outcome.DUPLICATE):
+                    channel.basic_ack(delivery_tag)
+                elif outcome is Outcome.DEAD_LETTERED:
+                    channel.basic_reject(delivery_tag, requeue=False)
+                else:
+                    channel.basic_nack(delivery_tag, requeue=True)
+            if not stop.is_set():
+                dispatch()
+
+        def work(batch: list[tuple[int, bytes]]) -> None:
+            try:
+                outcomes = self.processor.process_batch([body for _, body in batch], stop)
+            except Exception:
+                log.exception("consumer: processor failed; requeueing %s messages", len(batch))
+                outcomes = [Outcome.REQUEUED] * len(batch)
+            connection.add_callback_threadsafe(functools.partial(settle, batch, outcomes))
 
         def on_message(_ch: object, method: object, _props: object, body: bytes) -> None:
-            pending[0] += 1
-            executor.submit(work, method.delivery_tag, body)
+            waiting.append((method.delivery_tag, body))
+            dispatch()
 
         tag = channel.basic_consume(self.queue, on_message)
         log.info("consumer: consuming %s", self.queue)
         while not stop.is_set():
             connection.process_data_events(time_limit=0.5)
         channel.basic_cancel(tag)
-        # Let the handler finish what it holds and send its acks before closing.
+        # Let the handlers finish what they hold and send its acks before closing; what
+        # still waits returns to the queue when the channel closes.
         deadline = 100
-        while pending[0] > 0 and deadline > 0:
+        while idle[0] < self.concurrency and deadline > 0:
             connection.process_data_events(time_limit=0.1)
             deadline -= 1

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # Sent events stay a week: enough to answer "was it published?" when a consumer doubts it.
 SENT_EVENTS_KEPT = timedelta(days=7)
+# Events that wait are handled in one transaction, at most this many (the prefetch).
+EVENT_BATCH_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | Non
             amqp_url=settings.amqp_url,
             namespace=settings.namespace,
             delivery_limit=settings.delivery_limit,
+            batch_size=EVENT_BATCH_SIZE,
         )
         threads.append(threading.Thread(target=consumer.run, args=(stop,), name="consumer"))
     purges = [Timer("outbox-purge", 3600, lambda e: _purge_outbox(e, spec.outbox))]

@@ -29,8 +29,10 @@ SCHEMAS: dict[str, type[Schema]] = {
 
 def handlers(notifier: Notifier) -> dict[tuple[str, int], Handler]:
     def handler_for(schema: type[Schema]) -> Callable[[Connection, Event], None]:
+        loader = schema()  # built once: building one costs more than a load
+
         def handle(conn: Connection, event: Event) -> None:
-            service.handle_event(conn, notifier, event, schema().load(event.data), utcnow())
+            service.handle_event(conn, notifier, event, loader.load(event.data), utcnow())
 
         return handle
 

@@ -5,19 +5,21 @@ from __future__ import annotations
 import importlib
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from services.common import broker
-from services.common.consumer import Consumer, EventProcessor
+from services.common.consumer import Consumer, EventProcessor, Outcome
 from services.common.db import make_engine
 from services.common.events import Event
 from services.common.worker import run_worker
-from services.queue import storage
+from services.queue import handlers, storage
 from services.queue.worker import spec
 from tests.support import AMQP_URL, publish_raw, queue_depth, wait_until
 
@@ -207,3 +209,106 @@ def test_every_consumer_dead_letters_every_kind_of_poison_counts_it_and_goes_on(
         stop.set()
         thread.join(timeout=30)
         engine.dispose()
+
+
+@pytest.fixture
+def queue_processor(make_settings):
+    """The queue's own handlers, one of them made to crash on the subject "crash"."""
+    settings = make_settings("queue")
+    engine = make_engine(settings.database_url)
+    real = handlers.handlers(settings.desk)
+
+    def ticket_created_or_crash(conn, event):
+        if event.data["subject"] == "crash":
+            raise RuntimeError("bug in a handler")
+        return real[("ticket.created", 1)](conn, event)
+
+    yield EventProcessor(
+        service="queue", engine=engine, inbox=storage.inbox,
+        handlers={**real, ("ticket.created", 1): ticket_created_or_crash},
+    )  # fmt: skip
+    engine.dispose()
+
+
+def test_a_batch_of_events_commits_once(queue_processor):
+    commits = []
+    sqlalchemy_event.listen(queue_processor.engine, "commit", lambda _conn: commits.append(1))
+    events = [ticket_created() for _ in range(5)]
+
+    outcomes = queue_processor.process_batch([e.to_json().encode() for e in events])
+
+    assert outcomes == [Outcome.PROCESSED] * 5
+    assert len(commits) == 1
+    assert count(queue_processor.engine, storage.tickets) == 5
+    assert count(queue_processor.engine, storage.inbox) == 5
+
+
+def test_in_a_batch_a_duplicate_poison_or_crash_costs_only_itself(queue_processor):
+    seen = ticket_created()
+    assert queue_processor.process(seen.to_json().encode()) is Outcome.PROCESSED
+    first, second, twice = ticket_created(), ticket_created(), ticket_created()
+    future = Event(type="ticket.created", data=first.data, source="intake", version=99)
+    batch = {
+        "valid": (first.to_json().encode(), Outcome.PROCESSED),
+        "seen before": (seen.to_json().encode(), Outcome.DUPLICATE),
+        "wrong data": (ticket_created(priority="urgent").to_json().encode(), Outcome.DEAD_LETTERED),
+        "not JSON": (b"not JSON", Outcome.DEAD_LETTERED),
+        "crashes": (ticket_created(subject="crash").to_json().encode(), Outcome.REQUEUED),
+        "another valid": (second.to_json().encode(), Outcome.PROCESSED),
+        "unknown version": (future.to_json().encode(), Outcome.DEAD_LETTERED),
+        "new": (twice.to_json().encode(), Outcome.PROCESSED),
+        "the same again": (twice.to_json().encode(), Outcome.DUPLICATE),
+    }
+
+    outcomes = queue_processor.process_batch([body for body, _ in batch.values()])
+
+    assert dict(zip(batch, outcomes, strict=True)) == {k: v for k, (_, v) in batch.items()}
+    tickets = storage.tickets.c.id
+    with queue_processor.engine.connect() as conn:
+        stored = set(conn.scalars(select(tickets)))
+    expected = {uuid.UUID(e.data["ticket_id"]) for e in (seen, first, second, twice)}
+    assert {uuid.UUID(str(t)) for t in stored} == expected
+    assert count(queue_processor.engine, storage.inbox) == 4
+
+
+class RecordingProcessor:
+    """Takes a while over every batch, so that messages wait and form the next one."""
+
+    service = "queue"
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def process_batch(self, bodies, stop=None):
+        time.sleep(0.05)
+        self.batches.append(len(bodies))
+        return [Outcome.PROCESSED] * len(bodies)
+
+
+def test_messages_that_wait_are_handed_over_together_and_all_acknowledged(namespaces):
+    namespace = namespaces()
+    connection = broker.connect(AMQP_URL, "loket-tests-publisher")
+    channel = connection.channel()
+    broker.declare_topology(channel, namespace, 5)
+    channel.confirm_delivery()
+    for _ in range(30):
+        channel.basic_publish(
+            broker.name(namespace, broker.EVENTS_EXCHANGE),
+            "ticket.created",
+            ticket_created().to_json().encode(),
+        )
+    connection.close()
+    processor = RecordingProcessor()
+    consumer = Consumer(processor=processor, amqp_url=AMQP_URL, namespace=namespace,
+                        delivery_limit=5, prefetch=20, batch_size=8)  # fmt: skip
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: sum(processor.batches) == 30, what="every message handled")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+    assert max(processor.batches) == 8
+    assert queue_depth(broker.queue_name(namespace, "queue")) == 0  # every one acknowledged
