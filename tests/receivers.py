@@ -27,14 +27,16 @@ from tests.support import free_port
 class _Recorder:
     def __init__(self, delay_seconds: float = 0.0, reply: str = "250 OK") -> None:
         self.messages: list[EmailMessage] = []
+        self.peers: set[Any] = set()  # one (address, port) per client connection
         self.delay_seconds = delay_seconds
         self.reply = reply
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, _server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)
+            self.peers.add(session.peer)
         if self.delay_seconds:
             time.sleep(self.delay_seconds)  # a slow server; blocking its loop is the point
         return self.reply
@@ -53,6 +55,16 @@ class SmtpReceiver:
     def messages(self) -> list[EmailMessage]:
         with self.recorder.lock:
             return list(self.recorder.messages)
+
+    @property
+    def connections(self) -> int:
+        """Over how many connections messages came."""
+        with self.recorder.lock:
+            return len(self.recorder.peers)
+
+    def drop_connections(self) -> None:
+        """What a server does to sessions left idle too long."""
+        self.controller.close_sessions()
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
@@ -74,15 +86,18 @@ class _ClosingController(Controller):
         self.sessions.append(session)
         return session
 
-    def stop(self, *args: Any, **kwargs: Any) -> None:
-        async def close_sessions() -> None:
+    def close_sessions(self) -> None:
+        async def close() -> None:
             for session in self.sessions:
                 if session.transport is not None:
                     session.transport.close()
             await asyncio.sleep(0)  # lets each transport finish closing
 
         if self.loop.is_running():
-            asyncio.run_coroutine_threadsafe(close_sessions(), self.loop).result(timeout=30)
+            asyncio.run_coroutine_threadsafe(close(), self.loop).result(timeout=30)
+
+    def stop(self, *args: Any, **kwargs: Any) -> None:
+        self.close_sessions()
         super().stop(*args, **kwargs)
 
 

@@ -95,6 +95,9 @@ class Processor(Protocol):
         self, bodies: Sequence[bytes], stop: threading.Event | None = None
     ) -> list[Outcome]: ...
 
+    def close(self) -> None:
+        """Lets go of what it keeps open between messages; called when consuming stops."""
+
 
 class EventProcessor:
     """Turns one message body into an outcome; knows nothing about the broker."""
@@ -136,6 +139,9 @@ class EventProcessor:
                     for p in prepared
                 ]
         return [self._handle_alone(p, stop) if isinstance(p, Usable) else p for p in prepared]
+
+    def close(self) -> None:
+        """Keeps nothing open: the engine belongs to the worker."""
 
     def _usable(self, body: bytes) -> Usable | Outcome:
         """The event and its handler, or the dead-lettering of a message nobody can use."""
@@ -288,6 +294,7 @@ class Consumer:
                 if connection.is_open:
                     with contextlib.suppress(*broker.CONNECTION_ERRORS):
                         connection.close()
+        self.processor.close()
 
     def _consume(
         self,

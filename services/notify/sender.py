@@ -80,6 +80,9 @@ class AttemptProcessor:
         self.notifier = notifier
         self.transports = transports
 
+    def close(self) -> None:
+        self.transports.close()
+
     def process_batch(
         self, bodies: Sequence[bytes], stop: threading.Event | None = None
     ) -> list[Outcome]:

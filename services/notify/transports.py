@@ -7,14 +7,14 @@ is recognisable as the same one: an e-mail keeps its Message-ID, an SMS its refe
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import smtplib
 import ssl
+import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -25,6 +25,10 @@ import requests
 from services.notify import domain
 
 USER_AGENT = "Loket-Notify/1"
+# Servers drop idle sessions after some minutes (RFC 5321 asks for at least five) and
+# limit the messages per session; stay well inside both.
+SMTP_SESSION_IDLE_SECONDS = 30.0
+SMTP_SESSION_MESSAGES = 100
 
 
 class Failure(Exception):
@@ -61,8 +65,14 @@ class Transports:
         self.mail_from = mail_from
         self.sms_gateway_url = sms_gateway_url
         self.timeout = timeout_seconds
+        self.smtp = SmtpSessions(smtp_url, timeout_seconds) if smtp_url else None
         self.http = requests.Session()
         self.http.headers["User-Agent"] = USER_AGENT
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+        self.http.close()
 
     @property
     def available(self) -> tuple[str, ...]:
@@ -80,7 +90,7 @@ class Transports:
             self._webhook(outgoing)
 
     def _email(self, outgoing: Outgoing) -> None:
-        if not self.smtp_url:
+        if self.smtp is None:
             raise Failure(domain.PERMANENT, "no SMTP server configured")
         content = outgoing.content
         message = EmailMessage()
@@ -96,8 +106,7 @@ class Transports:
         message.set_content(content["text"])
         message.add_alternative(content["html"], subtype="html")
         try:
-            with _smtp_session(self.smtp_url, self.timeout) as smtp:
-                smtp.send_message(message)
+            self.smtp.send(message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise Failure(domain.smtp_verdict(code), f"SMTP {code}: {_text(reply)}") from None
@@ -162,8 +171,68 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-@contextlib.contextmanager
-def _smtp_session(url: str, timeout: float) -> Iterator[smtplib.SMTP]:
+class SmtpSessions:
+    """SMTP sessions kept open between messages, one per sending thread at most.
+
+    Opening one costs a connection, the greeting and EHLO (and with TLS a handshake and
+    a login); a kept one costs an RSET, which also shows whether the server still holds
+    it. A session that failed in any way is closed, never reused.
+    """
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._idle: list[_Session] = []
+        self._lock = threading.Lock()
+
+    def send(self, message: EmailMessage) -> None:
+        session = self._kept() or _Session(_smtp_open(self.url, self.timeout))
+        try:
+            session.smtp.send_message(message)
+        except BaseException:
+            session.close()
+            raise
+        session.sent += 1
+        session.idle_since = time.monotonic()
+        if session.sent >= SMTP_SESSION_MESSAGES:
+            session.close()
+            return
+        with self._lock:
+            self._idle.append(session)
+
+    def _kept(self) -> _Session | None:
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                session = self._idle.pop()
+            if time.monotonic() - session.idle_since < SMTP_SESSION_IDLE_SECONDS:
+                try:
+                    session.smtp.rset()
+                    return session
+                except (smtplib.SMTPException, OSError):
+                    pass
+            session.close()
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._idle = self._idle, []
+        for session in sessions:
+            session.close()
+
+
+@dataclass
+class _Session:
+    smtp: smtplib.SMTP
+    sent: int = 0
+    idle_since: float = field(default_factory=time.monotonic)
+
+    def close(self) -> None:
+        # No QUIT: a server that stopped answering would make us wait for its reply.
+        self.smtp.close()
+
+
+def _smtp_open(url: str, timeout: float) -> smtplib.SMTP:
     """`smtp://[user:password@]host[:port][?starttls=true]` or `smtps://...`."""
     parts = urlsplit(url)
     options = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
@@ -178,6 +247,7 @@ def _smtp_session(url: str, timeout: float) -> Iterator[smtplib.SMTP]:
             smtp.starttls(context=_tls_context())
         if parts.username:
             smtp.login(unquote(parts.username), unquote(parts.password or ""))
-        yield smtp
-    finally:
+    except BaseException:
         smtp.close()
+        raise
+    return smtp

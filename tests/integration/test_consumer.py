@@ -284,6 +284,9 @@ class RecordingProcessor:
         self.batches.append(len(bodies))
         return [Outcome.PROCESSED] * len(bodies)
 
+    def close(self) -> None:
+        pass
+
 
 def test_messages_that_wait_are_handed_over_together_and_all_acknowledged(namespaces):
     namespace = namespaces()

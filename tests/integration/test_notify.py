@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,9 +20,10 @@ from services.common import broker
 from services.common.db import make_engine, transaction
 from services.common.events import Event, isoformat, parse_event
 from services.common.worker import run_worker
-from services.notify import service, storage
+from services.notify import service, storage, transports
 from services.notify.app import create_app
 from services.notify.sender import AttemptProcessor, notifier_for, transports_for
+from services.notify.transports import Outgoing, Transports
 from services.notify.worker import spec
 from tests.receivers import http_receiver, smtp_receiver
 from tests.support import AMQP_URL, bearer, drain, publish_raw, wait_until
@@ -510,28 +513,32 @@ def test_an_smtp_refusal_is_final_and_masked(namespace, make_settings, settings,
 # Exactly once, when the worker dies at the worst moments
 
 
-def _planned(settings, event: Event) -> tuple:
-    """The event consumed, as the worker would: the delivery and its first job."""
+@pytest.fixture
+def planned(settings):
+    """A ticket.created consumed, as the worker would: the delivery and its first job."""
     transports = transports_for(settings)
     notifier = notifier_for(settings, transports)
     engine = make_engine(settings.database_url)
+    event = ticket_created()
     with transaction(engine) as conn:
         service.handle_event(conn, notifier, event, event.data, datetime.now(UTC))
     with engine.connect() as conn:
         job = conn.execute(select(storage.attempts_outbox.c.body)).scalar_one()
-    return engine, notifier, AttemptProcessor(engine, notifier, transports), job.encode()
-
-
-def test_a_job_redelivered_after_the_send_was_recorded_sends_nothing(settings, smtp):
-    engine, _notifier, processor, job = _planned(settings, ticket_created())
-    assert processor.process(job).value == "processed"
-    assert processor.process(job).value == "duplicate"  # the worker died before its ack
-    assert len(smtp.messages) == 1
+    processor = AttemptProcessor(engine, notifier, transports)
+    yield engine, notifier, processor, job.encode()
+    processor.close()
     engine.dispose()
 
 
-def test_a_send_cut_off_midway_is_repeated_with_the_same_message_id(settings, smtp):
-    engine, notifier, processor, job = _planned(settings, ticket_created())
+def test_a_job_redelivered_after_the_send_was_recorded_sends_nothing(planned, smtp):
+    _engine, _notifier, processor, job = planned
+    assert processor.process(job).value == "processed"
+    assert processor.process(job).value == "duplicate"  # the worker died before its ack
+    assert len(smtp.messages) == 1
+
+
+def test_a_send_cut_off_midway_is_repeated_with_the_same_message_id(planned, smtp):
+    engine, notifier, processor, job = planned
     delivery_id = parse_event(job).data["delivery_id"]
     with transaction(engine) as conn:  # attempt 1 began, then its worker was killed
         outgoing = service.begin_attempt(conn, notifier, delivery_id, 1, datetime.now(UTC))
@@ -546,48 +553,72 @@ def test_a_send_cut_off_midway_is_repeated_with_the_same_message_id(settings, sm
     with engine.connect() as conn:
         row = conn.execute(select(storage.deliveries)).one()
     assert (row.state, row.attempts, row.content, row.recipient) == ("sent", 1, None, None)
-    engine.dispose()
 
 
-def test_an_unusable_job_is_dead_lettered(settings):
-    engine, _notifier, processor, _job = _planned(settings, ticket_created())
+def test_an_unusable_job_is_dead_lettered(planned):
+    _engine, _notifier, processor, _job = planned
     assert processor.process(b"not json").value == "dead_lettered"
     bad = Event(type="notification.attempt", data={"attempt": 0}, source="x").to_json()
     assert processor.process(bad.encode()).value == "dead_lettered"
-    engine.dispose()
+
+
+def _an_email(n: int) -> Outgoing:
+    content = {"subject": "s", "text": "t", "html": "<p>t</p>", "message_id": f"<{n}@x>"}
+    return Outgoing(
+        delivery_id=str(n), event_id=str(n), medium="email", recipient="a@x.org", content=content
+    )
+
+
+@contextlib.contextmanager
+def _sender(receiver) -> Iterator[Transports]:
+    sender = Transports(smtp_url=receiver.url, mail_from="desk@example.org",
+                        sms_gateway_url=None, timeout_seconds=5)  # fmt: skip
+    try:
+        yield sender
+    finally:
+        sender.close()
 
 
 def test_plain_smtp_loads_no_certificates_and_tls_loads_them_once(monkeypatch):
     # Found with py-spy: half of the worker's CPU went to loading the system's
     # certificates for every message, even over plain SMTP.
-    from services.notify import transports
-
     made = []
     monkeypatch.setattr(transports.ssl, "create_default_context", lambda: made.append(1))
     transports._tls_context.cache_clear()
-    with smtp_receiver() as receiver:
-        sender = transports.Transports(
-            smtp_url=receiver.url, mail_from="desk@example.org", sms_gateway_url=None,
-            timeout_seconds=5,
-        )  # fmt: skip
+    with smtp_receiver() as receiver, _sender(receiver) as sender:
         for n in range(3):
-            sender.send(
-                transports.Outgoing(
-                    delivery_id=str(n),
-                    event_id=str(n),
-                    medium="email",
-                    recipient="a@x.org",
-                    content={
-                        "subject": "s",
-                        "text": "t",
-                        "html": "<p>t</p>",
-                        "message_id": f"<{n}@x>",
-                    },
-                )
-            )
+            sender.send(_an_email(n))
         assert len(receiver.messages) == 3
     assert made == []
     transports._tls_context()
     transports._tls_context()
     assert made == [1]
     transports._tls_context.cache_clear()
+
+
+def test_messages_share_an_smtp_session_and_a_dropped_one_is_replaced():
+    with smtp_receiver() as receiver, _sender(receiver) as sender:
+        for n in range(3):
+            sender.send(_an_email(n))
+        assert receiver.connections == 1
+        receiver.drop_connections()
+        for n in range(3, 5):
+            sender.send(_an_email(n))
+        assert len(receiver.messages) == 5
+        assert receiver.connections == 2
+
+
+def test_a_session_that_failed_is_not_used_again():
+    with smtp_receiver(reply="451 Try again later") as receiver, _sender(receiver) as sender:
+        for n in range(2):
+            with pytest.raises(transports.Failure):
+                sender.send(_an_email(n))
+        assert receiver.connections == 2
+
+
+def test_a_session_idle_too_long_is_not_used_again(monkeypatch):
+    with smtp_receiver() as receiver, _sender(receiver) as sender:
+        sender.send(_an_email(1))
+        monkeypatch.setattr(transports, "SMTP_SESSION_IDLE_SECONDS", 0.0)
+        sender.send(_an_email(2))
+        assert receiver.connections == 2
