@@ -243,6 +243,8 @@ def main() -> None:
         time.sleep(2)  # the workers connect and declare their queues
 
         baseline = bare_publish_consume(namespace, args.rate, args.seconds)
+        # On stderr, for whoever wants to attach a profiler (py-spy) to a process now.
+        print(f"load: {args.rate:g}/s for {args.seconds:g} s", file=sys.stderr, flush=True)
         cpu_before, started = cpu.snapshot(launcher.pid), time.perf_counter()
         latencies, accepted, errors = end_to_end(
             urls, key, databases["queue"][0], args.rate, args.seconds

@@ -347,7 +347,7 @@ class Consumer:
         while not stop.is_set():
             connection.process_data_events(time_limit=0.5)
         channel.basic_cancel(tag)
-        # Let the handlers finish what they hold and send its acks before closing; what
+        # Let the handlers finish what they hold and send their acks before closing; what
         # still waits returns to the queue when the channel closes.
         deadline = 100
         while idle[0] < self.concurrency and deadline > 0:
