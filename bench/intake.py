@@ -30,17 +30,10 @@ from sqlalchemy import create_engine, text
 from bench import load
 from services.common.auth import add_key
 from services.common.db import migrate
+from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("LOKET_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def database(backend: str, workdir: Path) -> tuple[str, callable]:

@@ -32,7 +32,7 @@ import psycopg
 import requests
 
 from bench import cpu
-from bench.intake import REPO, body, database, free_port, wait_healthy
+from bench.intake import REPO, body, database, wait_healthy
 from services.common import broker
 from services.common.auth import add_key
 from services.common.config import SERVICES
@@ -223,9 +223,9 @@ def main() -> None:
     }
     urls = {}
     for service in SERVICES:
-        port = free_port()
+        port = support.free_port()
         env[f"LOKET_{service.upper()}_HTTP_PORT"] = str(port)
-        env[f"LOKET_{service.upper()}_METRICS_PORT"] = str(free_port())
+        env[f"LOKET_{service.upper()}_METRICS_PORT"] = str(support.free_port())
         env[f"LOKET_{service.upper()}_DATABASE_URL"] = databases[service][0]
         urls[service] = f"http://127.0.0.1:{port}"
     env["LOKET_PUBLIC_BASE_URL"] = urls["intake"]

@@ -28,9 +28,10 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bench import load
-from bench.intake import PG_ADMIN, free_port, wait_healthy
+from bench.intake import PG_ADMIN, wait_healthy
 from services.common.auth import add_key
 from services.common.db import migrate
+from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -35,10 +36,26 @@ BACKENDS = ("sqlite", "postgresql")
 T = TypeVar("T")
 
 
+# Below the kernel's ephemeral range (32768 and up on Linux): a port the kernel hands
+# out for port 0 is also what it picks for outgoing connections, and one of those (to
+# PostgreSQL, to RabbitMQ) once took a server's port between its choice and its bind.
+_PORTS = range(20000, 32768)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port no server listens on, and not handed out before in this process."""
+    while True:
+        port = random.choice(_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def wait_until(

@@ -39,18 +39,21 @@ def detect_surge(
 ) -> None:
     """The clock is the contact's own time, so a replayed day detects what it detected."""
     window_start = at - rule.window
-    in_window = storage.contacts_in(conn, category, window_start, at)
+    # Counted, not fetched: every contact of a surge looks at the whole window, and
+    # fetching it made each contact cost more the larger the surge grew.
+    in_window = storage.count_contacts_in(conn, category, window_start, at)
     open_problem = storage.open_detected_problem(conn, category)
     if open_problem is not None:
         # Later contacts of the same surge join the problem that is already open; once
         # the surge has passed, contacts are no longer assumed to be about it.
-        if len(in_window) >= rule.min_contacts:
+        if in_window >= rule.min_contacts:
             storage.link_tickets(conn, open_problem.id, [ticket_id])
         return
     before = storage.count_contacts(conn, category, window_start - rule.baseline, window_start)
     baseline = rule.hourly_baseline(before)
-    if not rule.is_surge(len(in_window), baseline):
+    if not rule.is_surge(in_window, baseline):
         return
+    ticket_ids = storage.contacts_in(conn, category, window_start, at)
     problem_id = str(uuid.uuid4())
     storage.add_problem(
         conn,
@@ -63,21 +66,21 @@ def detect_surge(
             "detected": True,
             "window_start": window_start,
             "window_end": at,
-            "count": len(in_window),
+            "count": len(ticket_ids),
             "baseline": round(baseline, 3),
             "created_by": "surge-detection",
             "created_at": at,
         },
     )
-    storage.link_tickets(conn, problem_id, in_window)
+    storage.link_tickets(conn, problem_id, ticket_ids)
     data = {
         "problem_id": problem_id,
         "category": category,
         "window_start": isoformat(window_start),
         "window_end": isoformat(at),
-        "count": len(in_window),
+        "count": len(ticket_ids),
         "baseline": round(baseline, 3),
-        "ticket_ids": sorted(in_window),
+        "ticket_ids": sorted(ticket_ids),
     }
     _emit(conn, "problem.detected", data, cause)
 

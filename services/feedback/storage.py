@@ -188,13 +188,20 @@ def contact_counts(
 def contacts_in(conn: Connection, category: str, since: datetime, until: datetime) -> list[str]:
     """Ticket ids of the category's contacts in (since, until]."""
     return list(
-        conn.scalars(
-            select(contacts.c.ticket_id).where(
-                contacts.c.category == category,
-                contacts.c.created_at > since,
-                contacts.c.created_at <= until,
-            )
-        )
+        conn.scalars(select(contacts.c.ticket_id).where(*_in_window(category, since, until)))
+    )
+
+
+def count_contacts_in(conn: Connection, category: str, since: datetime, until: datetime) -> int:
+    """How many `contacts_in` would return, without fetching them."""
+    return conn.scalar(select(func.count()).where(*_in_window(category, since, until)))
+
+
+def _in_window(category: str, since: datetime, until: datetime) -> tuple[Any, ...]:
+    return (
+        contacts.c.category == category,
+        contacts.c.created_at > since,
+        contacts.c.created_at <= until,
     )
 
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import pika
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import event as sqlalchemy_event
@@ -61,7 +62,7 @@ def queue_worker(make_settings):
     stop = threading.Event()
     thread = threading.Thread(target=run_worker, args=(settings, spec(settings), stop))
     thread.start()
-    wait_until(lambda: _declared(settings.namespace), what="the worker's queue")
+    wait_until(lambda: _consuming(settings.namespace), what="the worker's consumer")
     engine = make_engine(settings.database_url)
     yield settings, engine
     stop.set()
@@ -146,7 +147,7 @@ def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_delivery_limit(
     thread = threading.Thread(target=consumer.run, args=(stop,))
     thread.start()
     try:
-        wait_until(lambda: _declared(namespace), what="the consumer's queue")
+        wait_until(lambda: _consuming(namespace), what="the consumer")
         event = ticket_created()
         publish_raw(namespace, event.type, event.to_json().encode())
         dead = broker.dead_letter_queue_name(namespace, "queue")
@@ -159,12 +160,20 @@ def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_delivery_limit(
         engine.dispose()
 
 
-def _declared(namespace: str) -> bool:
+def _consuming(namespace: str, service: str = "queue") -> bool:
+    """The service's consumer is attached, so its queue is declared and bound.
+
+    Only that: the queue can exist, declared by the relay, before its bindings do, and a
+    message published then reaches the other services' queues but not this one.
+    """
+    connection = broker.connect(AMQP_URL, "loket-tests-consuming")
     try:
-        queue_depth(broker.queue_name(namespace, "queue"))
-    except Exception:
+        queue = broker.queue_name(namespace, service)
+        return connection.channel().queue_declare(queue, passive=True).method.consumer_count > 0
+    except pika.exceptions.ChannelClosedByBroker:
         return False
-    return True
+    finally:
+        connection.close()
 
 
 @pytest.mark.parametrize("service", ["queue", "notify", "feedback"])
@@ -179,7 +188,7 @@ def test_every_consumer_dead_letters_every_kind_of_poison_counts_it_and_goes_on(
     thread.start()
     engine = make_engine(settings.database_url)
     try:
-        wait_until(lambda: _declared(settings.namespace), what="the worker's queue")
+        wait_until(lambda: _consuming(settings.namespace, service), what="the worker's consumer")
         valid = ticket_created()
         envelope_without_id = json.loads(valid.to_json())
         del envelope_without_id["id"]

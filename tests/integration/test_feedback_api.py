@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, update
 
 from services.common.consumer import EventProcessor, Outcome
@@ -274,7 +275,19 @@ def test_a_surge_opens_one_problem_and_later_contacts_join_it(desk, keys):
     assert detected["category"] == "invoice_question" and detected["count"] == 10
     assert sorted(detected["ticket_ids"]) == sorted(surge)
     assert detected["baseline"] == pytest.approx(14 / (7 * 24), abs=0.001)
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sqlalchemy_event.listen(desk.engine, "before_cursor_execute", record)
     later = contact_at(desk, "invoice_question", nine + timedelta(minutes=50))
+    sqlalchemy_event.remove(desk.engine, "before_cursor_execute", record)
+    # It counts the window; reading the surge's tickets for every contact made each one
+    # slower the larger the surge grew.
+    assert [s for s in statements if "count(" in s and "FROM contacts" in s]
+    window_read = [s for s in statements if s.startswith("SELECT contacts.ticket_id")]
+    assert not [s for s in window_read if "contacts.created_at" in s]
     other = contact_at(desk, "password_reset", nine + timedelta(minutes=51))
     assert len(desk.events("problem.detected")) == 1  # one problem per surge, not per contact
     [problem] = desk.client.get("/v1/problems", headers=bearer(keys["supervisor"])).json["problems"]
