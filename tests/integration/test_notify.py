@@ -570,8 +570,8 @@ def _an_email(n: int) -> Outgoing:
 
 
 @contextlib.contextmanager
-def _sender(receiver) -> Iterator[Transports]:
-    sender = Transports(smtp_url=receiver.url, mail_from="desk@example.org",
+def _sender(receiver, mail_from: str = "desk@example.org") -> Iterator[Transports]:
+    sender = Transports(smtp_url=receiver.url, mail_from=mail_from,
                         sms_gateway_url=None, timeout_seconds=5)  # fmt: skip
     try:
         yield sender
@@ -594,6 +594,32 @@ def test_plain_smtp_loads_no_certificates_and_tls_loads_them_once(monkeypatch):
     transports._tls_context()
     assert made == [1]
     transports._tls_context.cache_clear()
+
+
+def _lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").rstrip("\n").split("\n")
+
+
+def test_an_email_beyond_ascii_arrives_as_written():
+    text = (
+        "Beste Zoë,\n\nUw verzoek is ontvangen \u2013 wij helpen u binnen één dag. ✓\n" + "ß" * 200
+    )
+    content = {"subject": "Uw verzoek \u2013 ontvangen ✓ (één)", "text": text,
+               "html": f"<p>{text}</p>", "message_id": "<1@x>"}  # fmt: skip
+    outgoing = Outgoing(delivery_id="1", event_id="1", medium="email", recipient="zoe@x.org",
+                        content=content)  # fmt: skip
+    with smtp_receiver() as receiver, _sender(receiver, "Gemeente Nüenen <desk@x.org>") as sender:
+        sender.send(outgoing)
+        [message] = receiver.messages
+    assert message["Subject"] == content["subject"]
+    assert (message["From"].addresses[0].display_name, message["To"]) == (
+        "Gemeente Nüenen",
+        "zoe@x.org",
+    )
+    # Line ends come back as the wire has them (CRLF); mail readers show both alike.
+    assert _lines(message.get_body(("plain",)).get_content()) == _lines(text)
+    assert _lines(message.get_body(("html",)).get_content()) == _lines(content["html"])
+    assert message["Auto-Submitted"] == "auto-generated" and message["Message-ID"] == "<1@x>"
 
 
 def test_messages_share_an_smtp_session_and_a_dropped_one_is_replaced():
