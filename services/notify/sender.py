@@ -34,6 +34,7 @@ from services.notify.transports import Failure, Outgoing, Transports
 log = logging.getLogger(__name__)
 
 ATTEMPT_JOB = schemas.AttemptJobSchema()  # built once: building a schema costs more than a load
+
 T = TypeVar("T")
 
 
