@@ -96,11 +96,23 @@ def add_events(
     if rows:
         conn.execute(insert(outbox), rows)
         if conn.dialect.name == "postgresql":
-            conn.execute(select(func.pg_notify(wakeup_channel(outbox), "")))
+            _notify_once(conn, wakeup_channel(outbox))
 
 
 def wakeup_channel(outbox: Table) -> str:
     return f"loket_{outbox.name}"
+
+
+def _notify_once(conn: Connection, channel: str) -> None:
+    """One NOTIFY per channel and transaction: a consumer's batch stages events once per
+    event, and PostgreSQL would fold the repeats into one notification anyway."""
+    transaction = conn.get_transaction()
+    notified = conn.info.get("loket_notified")
+    if notified is None or notified[0] is not transaction:
+        notified = conn.info["loket_notified"] = (transaction, set())
+    if channel not in notified[1]:
+        conn.execute(select(func.pg_notify(channel, "")))
+        notified[1].add(channel)
 
 
 class Wakeup:

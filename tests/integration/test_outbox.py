@@ -9,6 +9,7 @@ from collections import Counter
 
 import pika
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, text
 
 from services.common import broker
@@ -189,3 +190,21 @@ def test_a_relay_that_loses_its_listening_connection_polls_then_listens_again(li
     waiting.join(timeout=10)
     assert not waiting.is_alive()
     assert wakeup._listener.info.backend_pid != pid
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_transaction_notifies_once_however_often_it_stages_events(intake_db):
+    _settings, engine = intake_db
+    notifies = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if "pg_notify" in statement:
+            notifies.append(statement)
+
+    sqlalchemy_event.listen(engine, "before_cursor_execute", record)
+    for _ in range(2):  # the pool hands the second transaction the same connection
+        with transaction(engine) as conn:
+            for _ in range(3):  # as a consumer's batch does, once per event
+                add_events(conn, storage.outbox, _events(1))
+    sqlalchemy_event.remove(engine, "before_cursor_execute", record)
+    assert len(notifies) == 2
