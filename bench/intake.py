@@ -30,10 +30,10 @@ from sqlalchemy import create_engine, text
 from bench import load
 from services.common.auth import add_key
 from services.common.db import migrate
-from tests.support import free_port
+from tests.support import PG_ADMIN_URL, free_port
 
 REPO = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get("LOKET_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN = PG_ADMIN_URL  # the same server and override as the tests
 
 
 def database(backend: str, workdir: Path) -> tuple[str, callable]:

@@ -30,6 +30,7 @@ from pathlib import Path
 import pika
 import psycopg
 import requests
+from sqlalchemy.engine import make_url
 
 from bench import cpu
 from bench.intake import REPO, body, database, wait_healthy
@@ -39,7 +40,7 @@ from services.common.config import SERVICES
 from tests import support
 from tests.receivers import smtp_receiver
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+AMQP_URL = support.AMQP_URL
 
 
 def percentiles(values: list[float]) -> str:
@@ -111,7 +112,8 @@ def bare_connection(url: str) -> psycopg.Connection | sqlite3.Connection:
     """A driver connection in autocommit: each poll sees what has been committed."""
     if url.startswith("sqlite:///"):
         return sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-    return psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True)
+    libpq_url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(libpq_url, autocommit=True)
 
 
 def end_to_end(desk_urls: dict, key: str, queue_db: str, rate: float, seconds: float) -> tuple:

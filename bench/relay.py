@@ -29,8 +29,9 @@ from services.common.db import make_engine, migrate, transaction
 from services.common.events import Event
 from services.common.outbox import OutboxRelay, add_events
 from services.intake import storage
+from tests import support
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+AMQP_URL = support.AMQP_URL
 DELIVERY_LIMIT = 5
 
 

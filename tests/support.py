@@ -214,9 +214,21 @@ def publish_raw(namespace: str, routing_key: str, body: bytes, **props: Any) -> 
 
 
 def queue_depth(queue: str) -> int:
+    return _queue_state(queue).message_count
+
+
+def queue_consumers(queue: str) -> int:
+    """How many consumers are attached; 0 while the queue is not even declared."""
+    try:
+        return _queue_state(queue).consumer_count
+    except pika.exceptions.ChannelClosedByBroker:
+        return 0
+
+
+def _queue_state(queue: str) -> Any:
     connection = broker.connect(AMQP_URL, "loket-tests-depth")
     try:
-        return connection.channel().queue_declare(queue, passive=True).method.message_count
+        return connection.channel().queue_declare(queue, passive=True).method
     finally:
         connection.close()
 

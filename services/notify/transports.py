@@ -69,8 +69,6 @@ class Transports:
         sms_gateway_url: str | None,
         timeout_seconds: float,
     ) -> None:
-        self.smtp_url = smtp_url
-        self.mail_from = mail_from
         self.mail_from_header = formataddr(parseaddr(mail_from), charset="utf-8")
         self.sms_gateway_url = sms_gateway_url
         self.timeout = timeout_seconds
@@ -86,7 +84,7 @@ class Transports:
     @property
     def available(self) -> tuple[str, ...]:
         """The customer media this desk can send on."""
-        media = [domain.EMAIL] if self.smtp_url else []
+        media = [domain.EMAIL] if self.smtp is not None else []
         return (*media, domain.SMS) if self.sms_gateway_url else tuple(media)
 
     def send(self, outgoing: Outgoing) -> None:

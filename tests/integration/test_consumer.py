@@ -9,7 +9,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import pika
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import event as sqlalchemy_event
@@ -22,7 +21,7 @@ from services.common.events import Event
 from services.common.worker import run_worker
 from services.queue import handlers, storage
 from services.queue.worker import spec
-from tests.support import AMQP_URL, publish_raw, queue_depth, wait_until
+from tests.support import AMQP_URL, publish_raw, queue_consumers, queue_depth, wait_until
 
 
 def ticket_created(**changes) -> Event:
@@ -166,14 +165,7 @@ def _consuming(namespace: str, service: str = "queue") -> bool:
     Only that: the queue can exist, declared by the relay, before its bindings do, and a
     message published then reaches the other services' queues but not this one.
     """
-    connection = broker.connect(AMQP_URL, "loket-tests-consuming")
-    try:
-        queue = broker.queue_name(namespace, service)
-        return connection.channel().queue_declare(queue, passive=True).method.consumer_count > 0
-    except pika.exceptions.ChannelClosedByBroker:
-        return False
-    finally:
-        connection.close()
+    return queue_consumers(broker.queue_name(namespace, service)) > 0
 
 
 @pytest.mark.parametrize("service", ["queue", "notify", "feedback"])

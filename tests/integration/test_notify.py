@@ -562,10 +562,11 @@ def test_an_unusable_job_is_dead_lettered(planned):
     assert processor.process(bad.encode()).value == "dead_lettered"
 
 
-def _an_email(n: int) -> Outgoing:
-    content = {"subject": "s", "text": "t", "html": "<p>t</p>", "message_id": f"<{n}@x>"}
+def _an_email(n: int, recipient: str = "a@x.org", **content: str) -> Outgoing:
+    content = {"subject": "s", "text": "t", "html": "<p>t</p>", "message_id": f"<{n}@x>",
+               **content}  # fmt: skip
     return Outgoing(
-        delivery_id=str(n), event_id=str(n), medium="email", recipient="a@x.org", content=content
+        delivery_id=str(n), event_id=str(n), medium="email", recipient=recipient, content=content
     )
 
 
@@ -606,8 +607,7 @@ def test_an_email_beyond_ascii_arrives_as_written():
     )
     content = {"subject": "Uw verzoek \u2013 ontvangen ✓ (één)", "text": text,
                "html": f"<p>{text}</p>", "message_id": "<1@x>"}  # fmt: skip
-    outgoing = Outgoing(delivery_id="1", event_id="1", medium="email", recipient="zoe@x.org",
-                        content=content)  # fmt: skip
+    outgoing = _an_email(1, "zoe@x.org", **content)
     with smtp_receiver() as receiver, _sender(receiver, "Gemeente Nüenen <desk@x.org>") as sender:
         sender.send(outgoing)
         [message] = receiver.messages
