@@ -236,13 +236,24 @@ def problem_by_id(conn: Connection, problem_id: str, *, lock: bool = False) -> R
     return conn.execute(query).first()
 
 
+LOOKUP_CHUNK = 500  # ids per IN list: far below what either database lets one bind
+
+
 def link_tickets(conn: Connection, problem_id: str, ticket_ids: list[str]) -> None:
-    linked = set(linked_tickets(conn, problem_id))
-    new = [
-        {"problem_id": problem_id, "ticket_id": t}
-        for t in dict.fromkeys(ticket_ids)
-        if t not in linked
-    ]
+    """Links each ticket once. Only the given tickets are looked up: during a surge every
+    contact joins its problem, and reading all its links made each contact cost more."""
+    wanted = list(dict.fromkeys(ticket_ids))
+    linked: set[str] = set()
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        linked.update(
+            conn.scalars(
+                select(problem_tickets.c.ticket_id).where(
+                    problem_tickets.c.problem_id == problem_id,
+                    problem_tickets.c.ticket_id.in_(wanted[start : start + LOOKUP_CHUNK]),
+                )
+            )
+        )
+    new = [{"problem_id": problem_id, "ticket_id": t} for t in wanted if t not in linked]
     if new:
         conn.execute(insert(problem_tickets), new)
 

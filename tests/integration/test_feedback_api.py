@@ -288,12 +288,29 @@ def test_a_surge_opens_one_problem_and_later_contacts_join_it(desk, keys):
     assert [s for s in statements if "count(" in s and "FROM contacts" in s]
     window_read = [s for s in statements if s.startswith("SELECT contacts.ticket_id")]
     assert not [s for s in window_read if "contacts.created_at" in s]
+    # Nor does joining the problem read every ticket linked to it so far.
+    links_read = [s for s in statements if s.startswith("SELECT problem_tickets.ticket_id")]
+    assert links_read and all("problem_tickets.ticket_id IN" in s for s in links_read)
     other = contact_at(desk, "password_reset", nine + timedelta(minutes=51))
     assert len(desk.events("problem.detected")) == 1  # one problem per surge, not per contact
     [problem] = desk.client.get("/v1/problems", headers=bearer(keys["supervisor"])).json["problems"]
     assert problem["detected"] is True and problem["tickets"] == 11
     assert later in problem["ticket_ids"] and other not in problem["ticket_ids"]
     assert "loket_problems_open 1.0" in desk.client.get("/metrics").text
+
+
+def test_linking_more_tickets_than_one_lookup_holds_links_each_once(desk):
+    problem_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    tickets = [str(uuid.uuid4()) for _ in range(storage.LOOKUP_CHUNK * 2 + 100)]
+    with desk.engine.begin() as conn:
+        storage.add_problem(
+            conn,
+            {"id": problem_id, "title": "Many", "status": "open", "detected": False,
+             "created_by": "test", "created_at": now},
+        )  # fmt: skip
+        storage.link_tickets(conn, problem_id, tickets[:700])
+        storage.link_tickets(conn, problem_id, tickets + tickets[:3])
+        assert storage.linked_tickets(conn, problem_id) == sorted(tickets)
 
 
 def test_a_busy_category_is_not_a_surge_when_it_is_always_busy(desk):
