@@ -79,7 +79,10 @@ def _customer_delivery(
     template = domain.customer_message(event.type, data)
     if template is None:
         return None
-    known = storage.contact(conn, data["ticket_id"])
+    # `ticket.created` brings who asked and about what; later events only name the ticket.
+    known = None
+    if not (data.get("requester") and data.get("subject")):
+        known = storage.contact(conn, data["ticket_id"])
     requester = data.get("requester") or (known.requester if known else None)
     if requester is None:
         return None  # nobody to tell: the request is not known here
