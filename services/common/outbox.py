@@ -14,6 +14,7 @@ second; on SQLite, or while its listening connection is lost, the relay polls.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -32,6 +33,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
@@ -94,9 +96,20 @@ def add_events(
         for e in events
     ]
     if rows:
-        conn.execute(insert(outbox), rows)
+        conn.execute(_staging(outbox), rows)
         if conn.dialect.name == "postgresql":
             _notify_once(conn, wakeup_channel(outbox))
+
+
+# Statements on the path of every event are built once: SQLAlchemy keeps a statement's
+# cache key, and building and keying one per call cost more than running it
+# (docs/performance.md).
+@functools.cache
+def _staging(outbox: Table) -> Any:
+    return insert(outbox)
+
+
+_NOTIFY = select(func.pg_notify(bindparam("channel"), ""))
 
 
 def wakeup_channel(outbox: Table) -> str:
@@ -111,7 +124,7 @@ def _notify_once(conn: Connection, channel: str) -> None:
     if notified is None or notified[0] is not transaction:
         notified = conn.info["loket_notified"] = (transaction, set())
     if channel not in notified[1]:
-        conn.execute(select(func.pg_notify(channel, "")))
+        conn.execute(_NOTIFY, {"channel": channel})
         notified[1].add(channel)
 
 
@@ -200,6 +213,18 @@ class OutboxRelay:
         )
         self.counted = counted
         self.name = f"{service}-relay" if outbox.name == "outbox" else f"{service}-{outbox.name}"
+        self._due = (
+            select(outbox.c.id, outbox.c.type, outbox.c.event_id, outbox.c.body)
+            .where(outbox.c.sent_at.is_(None), outbox.c.available_at <= bindparam("now"))
+            .order_by(outbox.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        self._mark_sent = (
+            update(outbox)
+            .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+            .values(sent_at=bindparam("now"))
+        )
 
     def run(self, stop: threading.Event) -> None:
         """Relay until asked to stop, reconnecting with backoff when the broker goes."""
@@ -240,16 +265,7 @@ class OutboxRelay:
         sent: list[tuple[int, str]] = []
         with transaction(self.engine) as conn:
             now = utcnow()
-            query = (
-                select(
-                    self.outbox.c.id, self.outbox.c.type, self.outbox.c.event_id, self.outbox.c.body
-                )
-                .where(self.outbox.c.sent_at.is_(None), self.outbox.c.available_at <= now)
-                .order_by(self.outbox.c.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            rows = conn.execute(query).all()
+            rows = conn.execute(self._due, {"now": now}).all()
             for row in rows:
                 try:
                     self._publish(channel, row.type, row.event_id, row.body)
@@ -258,11 +274,7 @@ class OutboxRelay:
                     continue
                 sent.append((row.id, row.type))
             if sent:
-                conn.execute(
-                    update(self.outbox)
-                    .where(self.outbox.c.id.in_([row_id for row_id, _ in sent]))
-                    .values(sent_at=now)
-                )
+                conn.execute(self._mark_sent, {"ids": [row_id for row_id, _ in sent], "now": now})
         for _, event_type in sent if self.counted else ():
             EVENTS_PUBLISHED.labels(self.service, event_type).inc()
         return len(rows)

@@ -1,5 +1,10 @@
 """Feedback's own database: every contact (for contact reasons), surveys and their
-answers, outbox and inbox."""
+answers, outbox and inbox.
+
+Statements on the path of every event are built once, at import (the `_UPPER_CASE`
+constants): SQLAlchemy keeps a statement's cache key, and building and keying one per call
+cost more than running it (docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
@@ -116,12 +122,13 @@ articles = Table(
 ARTICLE_FIELDS = ("title", "body", "language", "tags", "category")
 
 
+_CONTACT_EXISTS = select(contacts.c.ticket_id).where(contacts.c.ticket_id == bindparam("ticket_id"))
+_ADD_CONTACT = insert(contacts)
+
+
 def record_contact(conn: Connection, contact: dict[str, Any]) -> None:
-    exists = conn.scalar(
-        select(contacts.c.ticket_id).where(contacts.c.ticket_id == contact["ticket_id"])
-    )
-    if exists is None:
-        conn.execute(insert(contacts), contact)
+    if conn.scalar(_CONTACT_EXISTS, {"ticket_id": contact["ticket_id"]}) is None:
+        conn.execute(_ADD_CONTACT, contact)
 
 
 def survey_exists(conn: Connection, ticket_id: str, resolved_at: datetime) -> bool:
@@ -185,44 +192,44 @@ def contact_counts(
     return {group: count for group, count in rows}
 
 
+_IN_WINDOW = (  # (since, until]: the surge's window ends with the contact that counts
+    contacts.c.category == bindparam("category"),
+    contacts.c.created_at > bindparam("since"),
+    contacts.c.created_at <= bindparam("until"),
+)
+_CONTACTS_IN = select(contacts.c.ticket_id).where(*_IN_WINDOW)
+_COUNT_CONTACTS_IN = select(func.count()).where(*_IN_WINDOW)
+_COUNT_CONTACTS = select(func.count()).where(  # [since, until): the baseline before it
+    contacts.c.category == bindparam("category"),
+    contacts.c.created_at >= bindparam("since"),
+    contacts.c.created_at < bindparam("until"),
+)
+_OPEN_DETECTED_PROBLEM = select(problems).where(
+    problems.c.category == bindparam("category"),
+    problems.c.status == "open",
+    problems.c.detected.is_(True),
+)
+
+
 def contacts_in(conn: Connection, category: str, since: datetime, until: datetime) -> list[str]:
     """Ticket ids of the category's contacts in (since, until]."""
-    return list(
-        conn.scalars(select(contacts.c.ticket_id).where(*_in_window(category, since, until)))
-    )
+    window = {"category": category, "since": since, "until": until}
+    return list(conn.scalars(_CONTACTS_IN, window))
 
 
 def count_contacts_in(conn: Connection, category: str, since: datetime, until: datetime) -> int:
     """How many `contacts_in` would return, without fetching them."""
-    return conn.scalar(select(func.count()).where(*_in_window(category, since, until)))
-
-
-def _in_window(category: str, since: datetime, until: datetime) -> tuple[Any, ...]:
-    return (
-        contacts.c.category == category,
-        contacts.c.created_at > since,
-        contacts.c.created_at <= until,
-    )
+    window = {"category": category, "since": since, "until": until}
+    return conn.scalar(_COUNT_CONTACTS_IN, window)
 
 
 def count_contacts(conn: Connection, category: str, since: datetime, until: datetime) -> int:
-    return conn.scalar(
-        select(func.count()).where(
-            contacts.c.category == category,
-            contacts.c.created_at >= since,
-            contacts.c.created_at < until,
-        )
-    )
+    window = {"category": category, "since": since, "until": until}
+    return conn.scalar(_COUNT_CONTACTS, window)
 
 
 def open_detected_problem(conn: Connection, category: str) -> Row | None:
-    return conn.execute(
-        select(problems).where(
-            problems.c.category == category,
-            problems.c.status == "open",
-            problems.c.detected.is_(True),
-        )
-    ).first()
+    return conn.execute(_OPEN_DETECTED_PROBLEM, {"category": category}).first()
 
 
 def add_problem(conn: Connection, problem: dict[str, Any]) -> None:
@@ -237,6 +244,11 @@ def problem_by_id(conn: Connection, problem_id: str, *, lock: bool = False) -> R
 
 
 LOOKUP_CHUNK = 500  # ids per IN list: far below what either database lets one bind
+_LINKED_AMONG = select(problem_tickets.c.ticket_id).where(
+    problem_tickets.c.problem_id == bindparam("problem_id"),
+    problem_tickets.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)),
+)
+_ADD_LINKS = insert(problem_tickets)
 
 
 def link_tickets(conn: Connection, problem_id: str, ticket_ids: list[str]) -> None:
@@ -245,17 +257,11 @@ def link_tickets(conn: Connection, problem_id: str, ticket_ids: list[str]) -> No
     wanted = list(dict.fromkeys(ticket_ids))
     linked: set[str] = set()
     for start in range(0, len(wanted), LOOKUP_CHUNK):
-        linked.update(
-            conn.scalars(
-                select(problem_tickets.c.ticket_id).where(
-                    problem_tickets.c.problem_id == problem_id,
-                    problem_tickets.c.ticket_id.in_(wanted[start : start + LOOKUP_CHUNK]),
-                )
-            )
-        )
+        chunk = wanted[start : start + LOOKUP_CHUNK]
+        linked.update(conn.scalars(_LINKED_AMONG, {"problem_id": problem_id, "ticket_ids": chunk}))
     new = [{"problem_id": problem_id, "ticket_id": t} for t in wanted if t not in linked]
     if new:
-        conn.execute(insert(problem_tickets), new)
+        conn.execute(_ADD_LINKS, new)
 
 
 def linked_tickets(conn: Connection, problem_id: str) -> list[str]:

@@ -1,4 +1,9 @@
-"""The queue service's own database: tickets, their history, claims, outbox and inbox."""
+"""The queue service's own database: tickets, their history, claims, outbox and inbox.
+
+Statements on the path of every event are built once, at import (the `_UPPER_CASE`
+constants): SQLAlchemy keeps a statement's cache key, and building and keying one per call
+cost more than running it (docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     func,
     insert,
     or_,
@@ -99,13 +105,17 @@ claims = Table(
 FAIR_ORDER = (tickets.c.due_at, tickets.c.created_at, tickets.c.id)
 
 
+_TICKET_EXISTS = select(tickets.c.id).where(tickets.c.id == bindparam("ticket_id"))
+_ADD_TICKET = insert(tickets).returning(*tickets.c)
+
+
 def ticket_exists(conn: Connection, ticket_id: str) -> bool:
-    return conn.scalar(select(tickets.c.id).where(tickets.c.id == ticket_id)) is not None
+    return conn.scalar(_TICKET_EXISTS, {"ticket_id": ticket_id}) is not None
 
 
 def add_ticket(conn: Connection, ticket: dict[str, Any]) -> Row:
     """Store a ticket; the stored row back (as the database keeps its values)."""
-    return conn.execute(insert(tickets).returning(*tickets.c), ticket).one()
+    return conn.execute(_ADD_TICKET, ticket).one()
 
 
 def update_ticket(conn: Connection, ticket_id: str, **values: Any) -> Row:
@@ -113,6 +123,9 @@ def update_ticket(conn: Connection, ticket_id: str, **values: Any) -> Row:
     return conn.execute(
         update(tickets).where(tickets.c.id == ticket_id).values(**values).returning(*tickets.c)
     ).one()
+
+
+_ADD_HISTORY = insert(history)
 
 
 def add_history(
@@ -126,7 +139,7 @@ def add_history(
     internal_note: str | None = None,
 ) -> None:
     conn.execute(
-        insert(history),
+        _ADD_HISTORY,
         {
             "ticket_id": ticket_id,
             "at": at,
@@ -139,11 +152,13 @@ def add_history(
     )
 
 
+_TICKET_BY_ID = select(tickets).where(tickets.c.id == bindparam("ticket_id"))
+_TICKET_BY_ID_LOCKED = _TICKET_BY_ID.with_for_update()
+
+
 def ticket_by_id(conn: Connection, ticket_id: str, *, lock: bool = False) -> Row | None:
-    query = select(tickets).where(tickets.c.id == ticket_id)
-    if lock:
-        query = query.with_for_update()
-    return conn.execute(query).first()
+    query = _TICKET_BY_ID_LOCKED if lock else _TICKET_BY_ID
+    return conn.execute(query, {"ticket_id": ticket_id}).first()
 
 
 def ticket_by_reference(conn: Connection, reference: str) -> Row | None:
@@ -187,22 +202,34 @@ def head_of_queue(conn: Connection, queue: str) -> str | None:
     )
 
 
+_AHEAD_IN_QUEUE = select(func.count()).where(
+    tickets.c.queue == bindparam("queue"),
+    tickets.c.status == "queued",
+    or_(
+        tickets.c.due_at < bindparam("due_at"),
+        and_(
+            tickets.c.due_at == bindparam("due_at"),
+            tickets.c.created_at < bindparam("created_at"),
+        ),
+        and_(
+            tickets.c.due_at == bindparam("due_at"),
+            tickets.c.created_at == bindparam("created_at"),
+            tickets.c.id < bindparam("ticket_id"),
+        ),
+    ),
+)
+
+
 def queue_position(conn: Connection, ticket: Row) -> int:
     """1 + the waiting tickets of the same queue that come first in fair order."""
     ahead = conn.scalar(
-        select(func.count()).where(
-            tickets.c.queue == ticket.queue,
-            tickets.c.status == "queued",
-            or_(
-                tickets.c.due_at < ticket.due_at,
-                and_(tickets.c.due_at == ticket.due_at, tickets.c.created_at < ticket.created_at),
-                and_(
-                    tickets.c.due_at == ticket.due_at,
-                    tickets.c.created_at == ticket.created_at,
-                    tickets.c.id < ticket.id,
-                ),
-            ),
-        )
+        _AHEAD_IN_QUEUE,
+        {
+            "queue": ticket.queue,
+            "due_at": ticket.due_at,
+            "created_at": ticket.created_at,
+            "ticket_id": ticket.id,
+        },
     )
     return (ahead or 0) + 1
 
@@ -237,18 +264,24 @@ def earlier_requests(conn: Connection, ticket: Row, limit: int = 20) -> list[Row
     )
 
 
+_RECENT_SAME_CATEGORY = (
+    select(tickets.c.id)
+    .where(
+        tickets.c.requester_key == bindparam("requester_key"),
+        tickets.c.category == bindparam("category"),
+        tickets.c.created_at >= bindparam("since"),
+    )
+    .order_by(tickets.c.created_at.desc())
+    .limit(1)
+)
+
+
 def recent_same_category(
     conn: Connection, requester_key: str, category: str, since: datetime
 ) -> str | None:
     return conn.scalar(
-        select(tickets.c.id)
-        .where(
-            tickets.c.requester_key == requester_key,
-            tickets.c.category == category,
-            tickets.c.created_at >= since,
-        )
-        .order_by(tickets.c.created_at.desc())
-        .limit(1)
+        _RECENT_SAME_CATEGORY,
+        {"requester_key": requester_key, "category": category, "since": since},
     )
 
 
@@ -256,15 +289,20 @@ def record_claim(conn: Connection, queue: str, at: datetime) -> None:
     conn.execute(insert(claims), {"queue": queue, "at": at})
 
 
+_CLAIM_TIMES = select(claims.c.queue, claims.c.at).where(claims.c.at >= bindparam("since"))
+_CLAIM_TIMES_OF_QUEUE = _CLAIM_TIMES.where(claims.c.queue == bindparam("queue"))
+
+
 def claim_times_since(
     conn: Connection, since: datetime, queue: str | None = None
 ) -> dict[str, list[datetime]]:
     """Per queue (all, or the one asked), when each claim since `since` happened."""
-    query = select(claims.c.queue, claims.c.at).where(claims.c.at >= since)
-    if queue is not None:
-        query = query.where(claims.c.queue == queue)
+    if queue is None:
+        rows = conn.execute(_CLAIM_TIMES, {"since": since})
+    else:
+        rows = conn.execute(_CLAIM_TIMES_OF_QUEUE, {"since": since, "queue": queue})
     times: dict[str, list[datetime]] = {}
-    for name, at in conn.execute(query):
+    for name, at in rows:
         times.setdefault(name, []).append(at)
     return times
 
