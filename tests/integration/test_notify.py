@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 
 from services.common import broker
@@ -527,6 +528,32 @@ def planned(settings):
     processor = AttemptProcessor(engine, notifier, transports)
     yield engine, notifier, processor, job.encode()
     processor.close()
+    engine.dispose()
+
+
+def test_the_contact_is_read_back_only_by_events_that_do_not_carry_it(settings):
+    notifier = notifier_for(settings, transports_for(settings))
+    engine = make_engine(settings.database_url)
+    created = ticket_created()
+    assigned = later(created, "ticket.assigned", agent="agent-1")
+    contact_reads = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement.startswith("SELECT contacts."):
+            contact_reads.append(statement)
+
+    sqlalchemy_event.listen(engine, "before_cursor_execute", record)
+    with transaction(engine) as conn:
+        service.handle_event(conn, notifier, created, created.data, datetime.now(UTC))
+    # The one read is the existence check before the contact is stored.
+    assert len(contact_reads) == 1
+    with transaction(engine) as conn:
+        service.handle_event(conn, notifier, assigned, assigned.data, datetime.now(UTC))
+    assert len(contact_reads) == 2  # it names only the ticket: who and what are read back
+    sqlalchemy_event.remove(engine, "before_cursor_execute", record)
+    with engine.connect() as conn:
+        recipients = list(conn.scalars(select(storage.deliveries.c.recipient)))
+    assert recipients == [created.data["requester"]["email"]] * 2
     engine.dispose()
 
 
