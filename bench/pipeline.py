@@ -122,6 +122,7 @@ def end_to_end(desk_urls: dict, key: str, queue_db: str, rate: float, seconds: f
     seen: dict[str, float] = {}
     local = threading.local()
     done = threading.Event()
+    polls = 0
 
     def send(i: int) -> None:
         session = getattr(local, "session", None) or requests.Session()
@@ -145,12 +146,14 @@ def end_to_end(desk_urls: dict, key: str, queue_db: str, rate: float, seconds: f
         # What a reader of the queue's database sees, polled every few milliseconds: new
         # history lines (written in the ticket's own transaction), read incrementally. A
         # bare driver connection, so the watching costs the machine little.
+        nonlocal polls
         last = 0
         with closing(bare_connection(queue_db)) as conn:
             while not done.is_set() or len(seen) < len(accepted):
                 rows = conn.execute(
                     f"SELECT id, ticket_id FROM history WHERE id > {int(last)} ORDER BY id"
                 ).fetchall()
+                polls += 1
                 now = time.perf_counter()
                 for row_id, ticket_id in rows:
                     seen.setdefault(ticket_id, now)
@@ -168,7 +171,7 @@ def end_to_end(desk_urls: dict, key: str, queue_db: str, rate: float, seconds: f
     watcher.join()
     # A ticket seen before its 201 arrived counts as no wait at all.
     latencies = [max(0.0, seen[t] - at) * 1000 for t, at in accepted.items() if t in seen]
-    return latencies, len(accepted), errors
+    return latencies, len(accepted), errors, polls
 
 
 def wait_until_drained(namespace: str, timeout: float = 120) -> None:
@@ -185,6 +188,24 @@ def wait_until_drained(namespace: str, timeout: float = 120) -> None:
         empty_in_a_row = empty_in_a_row + 1 if waiting == 0 else 0
         connection.sleep(0.5)
     connection.close()
+
+
+def transactions(urls: list[str]) -> int | None:
+    """Transactions the desk's PostgreSQL databases have finished so far (None on SQLite).
+
+    A pool's pre-ping counts as one. A backend reports its counts at most once a second,
+    and one that falls idle keeps its last ones until it works again or exits: a count
+    taken right after the load may miss the last second of it.
+    """
+    if not urls[0].startswith("postgresql"):
+        return None
+    names = [make_url(url).database for url in urls]
+    with closing(bare_connection(urls[0])) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return conn.execute(
+            "SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database WHERE datname = ANY(%s)",
+            (names,),
+        ).fetchone()[0]
 
 
 def scrape_times(url: str, count: int = 50) -> list[float]:
@@ -247,14 +268,17 @@ def main() -> None:
         baseline = bare_publish_consume(namespace, args.rate, args.seconds)
         # On stderr, for whoever wants to attach a profiler (py-spy) to a process now.
         print(f"load: {args.rate:g}/s for {args.seconds:g} s", file=sys.stderr, flush=True)
+        database_urls = [url for url, _ in databases.values()]
+        transactions_before = transactions(database_urls)
         cpu_before, started = cpu.snapshot(launcher.pid), time.perf_counter()
-        latencies, accepted, errors = end_to_end(
+        latencies, accepted, errors, polls = end_to_end(
             urls, key, databases["queue"][0], args.rate, args.seconds
         )
         wait_until_drained(namespace)
         cpu_used = cpu.report(
             cpu_before, cpu.snapshot(launcher.pid), accepted, time.perf_counter() - started
         )
+        transactions_after = transactions(database_urls)
         scrapes = {s: scrape_times(f"{urls[s]}/metrics") for s in SERVICES}
         health = {s: scrape_times(f"{urls[s]}/healthz") for s in SERVICES}
     finally:
@@ -283,6 +307,10 @@ def main() -> None:
         )
     print("goal: a scrape below 50 ms")
     print(cpu_used)
+    if transactions_before is not None:
+        # Each of the watcher's polls is a transaction of its own (autocommit).
+        desk = transactions_after - transactions_before - polls
+        print(f"database transactions per accepted request: {desk / max(accepted, 1):.1f}")
 
 
 if __name__ == "__main__":
