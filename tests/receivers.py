@@ -102,9 +102,13 @@ class _ClosingController(Controller):
 
 
 @contextlib.contextmanager
-def smtp_receiver(delay_seconds: float = 0.0, reply: str = "250 OK") -> Iterator[SmtpReceiver]:
+def smtp_receiver(
+    delay_seconds: float = 0.0, reply: str = "250 OK", smtputf8: bool = True
+) -> Iterator[SmtpReceiver]:
     recorder = _Recorder(delay_seconds, reply)
-    controller = _ClosingController(recorder, hostname="127.0.0.1", port=free_port())
+    controller = _ClosingController(
+        recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8
+    )
     controller.start()
     try:
         yield SmtpReceiver(controller, recorder)

@@ -32,6 +32,10 @@ def isoformat(moment: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
+class UnstorableEvent(ValueError):
+    """An event whose data no consumer could store."""
+
+
 @dataclass(frozen=True)
 class Event:
     type: str
@@ -54,7 +58,14 @@ class Event:
             "causation_id": self.causation_id,
             "data": self.data,
         }
-        return json.dumps(envelope, separators=(",", ":"), sort_keys=True)
+        text = json.dumps(envelope, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate would be stored here and fail in every consumer after the
+            # request was accepted; it fails where it was made, before anyone is answered.
+            raise UnstorableEvent(f"{self.type} holds text that is not Unicode") from None
+        return text
 
     def caused(self, type: str, data: dict[str, Any], source: str) -> Event:
         """A follow-up event that keeps this one's correlation and names it as cause."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from email import message_from_bytes
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from html.parser import HTMLParser
 from typing import Any
 
@@ -17,6 +18,11 @@ REFERENCE_IN_SUBJECT = re.compile(r"\bLKT-(\d{6,})\b")
 MAX_ATTACHMENTS_LISTED = 50
 MAX_SUBJECT = 200
 MAX_BODY = 20_000
+
+
+# Raw 8-bit header bytes are UTF-8 under RFC 6532; older mailers send their local charset.
+HEADER_CHARSETS = ("utf-8", "windows-1252")
+_UNREADABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 class MalformedEmail(Invalid):
@@ -39,6 +45,45 @@ class InboundEmail:
     def reference(self) -> str | None:
         found = REFERENCE_IN_SUBJECT.search(self.subject)
         return f"LKT-{found.group(1)}" if found else None
+
+
+def _decoded(raw: bytes, declared: str | None = None) -> str:
+    """Bytes as text: the declared charset, then UTF-8, then Windows-1252, then Latin-1
+    (which reads any byte, so nothing is refused for its charset alone)."""
+    for charset in (declared, *HEADER_CHARSETS):
+        if not charset:
+            continue
+        try:
+            return raw.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return raw.decode("latin-1")
+
+
+def readable(text: str) -> str:
+    """Text every consumer can store: no NUL, no lone surrogates."""
+    if not _UNREADABLE.search(text):
+        return text
+    text = text.replace("\x00", "")
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+class _ReadableHeaders(EmailPolicy):
+    """The standard policy, except that raw 8-bit header bytes are decoded as text.
+
+    The byte parser keeps such bytes as lone surrogates, which no database and no JSON
+    consumer can store: an address like `jürgen@example.org` sent as raw UTF-8 (RFC 6532)
+    once made a request that intake accepted but the queue could never store.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if not hasattr(value, "name") and _UNREADABLE.search(value):
+            raw = value.encode("ascii", "surrogateescape")
+            value = _decoded(raw).replace("\x00", "")
+        return super().header_fetch_parse(name, value)
+
+
+POLICY = _ReadableHeaders()
 
 
 class _TextOfHtml(HTMLParser):
@@ -69,13 +114,12 @@ def _html_to_text(html: str) -> str:
 
 
 def _text_of(part: EmailMessage) -> str:
-    try:
-        content = part.get_content()
-    except (LookupError, ValueError, AssertionError):
-        payload = part.get_payload(decode=True) or b""
-        content = payload.decode("utf-8", errors="replace")
-    if not isinstance(content, str):
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
         return ""
+    declared = part.get_content_charset()
+    # A missing charset means ASCII, but mailers that leave it out mostly send UTF-8.
+    content = _decoded(payload, None if declared in (None, "us-ascii") else declared)
     return _html_to_text(content) if part.get_content_subtype() == "html" else content.strip()
 
 
@@ -85,6 +129,9 @@ def _sender(message: EmailMessage) -> Address:
     except (ValueError, IndexError):
         header = None
     addresses = getattr(header, "addresses", ()) if header is not None else ()
+    if len(addresses) > 1:
+        # Whose request would it be? A forged reply once hid behind a second address.
+        raise MalformedEmail("from", "The message must have one sender address (From).")
     if not addresses or not addresses[0].username or not addresses[0].domain:
         raise MalformedEmail("from", "The message needs a sender address (From).")
     return addresses[0]
@@ -93,7 +140,7 @@ def _sender(message: EmailMessage) -> Address:
 def parse(raw: bytes) -> InboundEmail:
     if not raw.strip():
         raise MalformedEmail("message", "The message is empty.")
-    message = message_from_bytes(raw, policy=policy.default)
+    message = message_from_bytes(raw, policy=POLICY)
     if not isinstance(message, EmailMessage) or not message.keys():
         raise MalformedEmail("message", "This is not an RFC 822 message (no headers).")
     sender = _sender(message)
@@ -109,18 +156,18 @@ def parse(raw: bytes) -> InboundEmail:
         payload = part.get_payload(decode=True) or b""
         attachments.append(
             {
-                "filename": (part.get_filename() or "")[:255] or None,
+                "filename": readable(part.get_filename() or "")[:255] or None,
                 "content_type": part.get_content_type(),
                 "size": len(payload),
             }
         )
     language = str(message.get("Content-Language", "") or "").strip().lower()[:2] or None
     return InboundEmail(
-        message_id=message_id[:255],
-        sender_name=(sender.display_name or sender.username)[:200],
-        sender_address=sender.addr_spec.lower(),
-        subject=subject,
-        body=body[:MAX_BODY],
+        message_id=readable(message_id)[:255],
+        sender_name=readable(sender.display_name or sender.username)[:200],
+        sender_address=readable(sender.addr_spec.lower()),
+        subject=readable(subject),
+        body=readable(body)[:MAX_BODY],
         language=language,
         attachments=attachments[:MAX_ATTACHMENTS_LISTED],
     )

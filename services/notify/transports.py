@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.charset import QP, Charset
 from email.header import Header
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import SMTPUTF8
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -101,6 +102,10 @@ class Transports:
             raise Failure(domain.PERMANENT, "no SMTP server configured")
         try:
             self.smtp.send(self._message(outgoing))
+        except smtplib.SMTPNotSupportedError:
+            raise Failure(
+                domain.PERMANENT, "SMTP: the server cannot send to an address beyond ASCII"
+            ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise Failure(domain.smtp_verdict(code), f"SMTP {code}: {_text(reply)}") from None
@@ -119,6 +124,8 @@ class Transports:
         the headers that may hold more than ASCII are encoded, once.
         """
         content = outgoing.content
+        if not outgoing.recipient.isascii():
+            return self._international_message(outgoing)
         message = MIMEMultipart("alternative")
         message["From"] = self.mail_from_header
         message["To"] = outgoing.recipient
@@ -131,6 +138,24 @@ class Transports:
         message["Auto-Submitted"] = "auto-generated"
         message.attach(MIMEText(content["text"], "plain", UTF8))
         message.attach(MIMEText(content["html"], "html", UTF8))
+        return message
+
+    def _international_message(self, outgoing: Outgoing) -> EmailMessage:
+        """For an address beyond ASCII (RFC 6531): `compat32` would write it as an encoded
+        word, which no server can deliver; smtplib sends this one with SMTPUTF8."""
+        content = outgoing.content
+        message = EmailMessage(policy=SMTPUTF8)
+        message["From"] = self.mail_from_header
+        message["To"] = outgoing.recipient
+        message["Subject"] = content["subject"]
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        message["Message-ID"] = content["message_id"]
+        if content.get("in_reply_to"):
+            message["In-Reply-To"] = content["in_reply_to"]
+            message["References"] = content["in_reply_to"]
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(content["text"], cte="quoted-printable")
+        message.add_alternative(content["html"], subtype="html", cte="quoted-printable")
         return message
 
     def _sms(self, outgoing: Outgoing) -> None:

@@ -140,6 +140,35 @@ def test_an_email_and_its_reply_reach_the_queue_and_the_status_page(desk):
     assert "Still on fire" not in str(status)  # the customer's words stay with the agents
 
 
+def test_an_email_from_a_name_beyond_ascii_is_queued_and_confirmed(desk):
+    """Raw UTF-8 in the From header (RFC 6532) once gave a 201 and then no ticket at all:
+    the queue and notify could not store the address and dead-lettered the event."""
+    address = f"jürgen-{desk.namespace}@example.org"
+    raw = (
+        f"From: Jürgen Müller <{address}>\r\nTo: desk@example.org\r\n"
+        f"Subject: Printer kapot, Grüße\r\nMessage-ID: <{desk.namespace}-utf8@x>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nDe printer doet het niet. Дякую\r\n"
+    ).encode()
+    accepted = requests.post(
+        f"{desk.urls['intake']}/v1/inbound/email",
+        data=raw,
+        headers={**bearer(desk.keys["portal"]), "Content-Type": "message/rfc822"},
+        timeout=10,
+    )
+    assert accepted.status_code == 201, accepted.text
+    wait_until(lambda: tracked(desk, accepted.json()), timeout=30, what="the ticket in the queue")
+    confirmation = wait_until(lambda: desk.smtp.to(address), timeout=30, what="the confirmation")
+    assert accepted.json()["reference"] in confirmation[0]["Subject"]
+    ticket = requests.get(
+        f"{desk.urls['queue']}/v1/tickets",
+        params={"channel": "email", "limit": 100},
+        headers=bearer(desk.keys["agent"]),
+        timeout=5,
+    ).json()
+    [mine] = [t for t in ticket["tickets"] if t["reference"] == accepted.json()["reference"]]
+    assert mine["subject"] == "Printer kapot, Grüße"
+
+
 def test_a_low_score_after_resolution_reopens_the_request(desk):
     import json
 

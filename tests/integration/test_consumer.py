@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+import yaml
 from prometheus_client import REGISTRY
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
@@ -21,7 +23,7 @@ from services.common.events import Event
 from services.common.worker import run_worker
 from services.queue import handlers, storage
 from services.queue.worker import spec
-from tests.support import AMQP_URL, publish_raw, queue_consumers, queue_depth, wait_until
+from tests.support import AMQP_URL, REPO, publish_raw, queue_consumers, queue_depth, wait_until
 
 
 def ticket_created(**changes) -> Event:
@@ -153,10 +155,20 @@ def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_delivery_limit(
         wait_until(lambda: queue_depth(dead) == 1, timeout=30, what="the dead-lettered event")
         assert len(attempts) == 3  # the first delivery and two redeliveries
         assert count(processor.engine, storage.inbox) == 0
+        # The operator hears of it: the broker's metric for this queue raises the alert.
+        assert re.fullmatch(_dead_letter_alert_queues(), dead)
     finally:
         stop.set()
         thread.join(timeout=30)
         engine.dispose()
+
+
+def _dead_letter_alert_queues() -> str:
+    """The queue-name pattern of the LoketDeadLetters alert, as Prometheus reads it."""
+    rules = yaml.safe_load((REPO / "deploy/prometheus/rules/loket.yml").read_text())
+    [expr] = [r["expr"] for g in rules["groups"] for r in g["rules"]
+              if r.get("alert") == "LoketDeadLetters"]  # fmt: skip
+    return re.search(r'queue=~"(.+?)"', expr).group(1).replace("\\\\", "\\")
 
 
 def _consuming(namespace: str, service: str = "queue") -> bool:

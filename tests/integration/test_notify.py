@@ -649,6 +649,24 @@ def test_an_email_beyond_ascii_arrives_as_written():
     assert message["Auto-Submitted"] == "auto-generated" and message["Message-ID"] == "<1@x>"
 
 
+def test_an_address_beyond_ascii_is_sent_with_smtputf8_or_fails_for_good():
+    # Before, the message was built for ASCII only and the send crashed with a TypeError.
+    outgoing = _an_email(1, "jürgen@example.org", subject="Grüße", text="Beste Jürgen")
+    with smtp_receiver() as receiver, _sender(receiver) as sender:
+        sender.send(outgoing)
+        [message] = receiver.messages
+    assert (message["To"], message["Subject"]) == ("jürgen@example.org", "Grüße")
+    assert message.get_body(("plain",)).get_content().strip() == "Beste Jürgen"
+    assert message["Message-ID"] == "<1@x>"
+    with (
+        smtp_receiver(smtputf8=False) as receiver,
+        _sender(receiver) as sender,
+        pytest.raises(transports.Failure) as failure,
+    ):
+        sender.send(outgoing)
+    assert failure.value.verdict == "permanent" and "beyond ASCII" in str(failure.value)
+
+
 def test_messages_share_an_smtp_session_and_a_dropped_one_is_replaced():
     with smtp_receiver() as receiver, _sender(receiver) as sender:
         for n in range(3):

@@ -3,7 +3,7 @@ import json
 import pytest
 from marshmallow import ValidationError
 
-from services.common.events import Event, isoformat, parse_event, utcnow
+from services.common.events import Event, UnstorableEvent, isoformat, parse_event, utcnow
 
 
 def test_envelope_round_trip_keeps_every_field():
@@ -60,3 +60,13 @@ def test_unusable_envelopes_are_refused(body):
 
 def test_isoformat_is_utc_with_z():
     assert isoformat(utcnow()).endswith("Z")
+
+
+def test_text_beyond_ascii_travels_and_text_that_is_not_unicode_is_refused_where_made():
+    event = Event(type="a.b", data={"name": "Jürgen Иван 😀"}, source="s")
+    assert parse_event(event.to_json().encode()).data == {"name": "Jürgen Иван 😀"}
+    # What Python's e-mail parser makes of raw bytes it cannot decode: no database and no
+    # consumer can store it, so it must not leave its producer.
+    broken = Event(type="a.b", data={"name": "J\udcc3\udcbcrgen"}, source="s")
+    with pytest.raises(UnstorableEvent):
+        broken.to_json()

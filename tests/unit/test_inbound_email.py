@@ -78,3 +78,35 @@ def test_an_unknown_charset_does_not_break_parsing():
     raw = (b"From: a@example.org\r\nSubject: x\r\nContent-Type: text/plain; charset=x-nonsense\r\n"
            b"\r\nbody \xff text\r\n")  # fmt: skip
     assert "body" in parse(raw).body
+
+
+@pytest.mark.parametrize(
+    ("header", "name", "address"),
+    [
+        # raw UTF-8 (RFC 6532), as modern mailers send it
+        (b"From: J\xc3\xbcrgen <j\xc3\xbcrgen@example.org>", "Jürgen", "jürgen@example.org"),
+        (b"From: \xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd <ivan@example.org>", "Иван", "ivan@example.org"),
+        # RFC 2047 encoded words
+        (b"From: =?iso-8859-1?q?J=FCrgen?= <jurgen@example.org>", "Jürgen", "jurgen@example.org"),
+        # raw bytes in a legacy charset
+        (b"From: J\xfcrgen <jurgen@example.org>", "Jürgen", "jurgen@example.org"),
+    ],
+)
+def test_sender_names_and_addresses_beyond_ascii_are_read_as_text(header, name, address):
+    raw = header + b"\r\nSubject: Gr\xc3\xbc\xc3\x9fe\r\n\r\nK\xc3\xa4se \x00kapot\r\n"
+    parsed = parse(raw)
+    assert (parsed.sender_name, parsed.sender_address) == (name, address)
+    assert (parsed.subject, parsed.body) == ("Grüße", "Käse kapot")
+    for text in (parsed.sender_name, parsed.sender_address, parsed.subject, parsed.body):
+        text.encode("utf-8")  # no lone surrogates left for a consumer to choke on
+
+
+def test_a_body_without_charset_in_utf8_or_latin1_is_read():
+    assert parse(b"From: a@example.org\r\n\r\nK\xc3\xa4se\r\n").body == "Käse"
+    assert parse(b"From: a@example.org\r\n\r\nK\xe4se\r\n").body == "Käse"
+
+
+def test_a_message_from_several_senders_is_refused():
+    with pytest.raises(MalformedEmail) as failure:
+        parse(b"From: jan@example.org, eve@example.net\r\nSubject: x\r\n\r\nbody")
+    assert failure.value.field == "from"
