@@ -44,6 +44,33 @@ logconfig_dict = {
 }
 
 
+def _limit(variable, default):
+    try:
+        return int(os.environ.get(variable, default))
+    except ValueError:
+        return default  # the process itself stops at start naming the variable
+
+
+MAX_BODY_BYTES = _limit("LOKET_MAX_BODY_BYTES", 1_048_576)
+MAX_EMAIL_BYTES = _limit("LOKET_MAX_EMAIL_BYTES", 10_485_760)
+
+
+def pre_request(worker, req):
+    """Close the connection after a body the service may refuse unread (413).
+
+    gunicorn drains at most 64 KiB of an unread body after the answer and then closes the
+    socket, yet the answer said keep-alive: the client's next request on that pooled
+    connection was lost. It also ignores a `Connection: close` set by the application,
+    so the decision is made here, before the answer is written.
+    """
+    limit = MAX_EMAIL_BYTES if req.path == "/v1/inbound/email" else MAX_BODY_BYTES
+    for name, value in req.headers:
+        oversize = name == "CONTENT-LENGTH" and value.isdigit() and int(value) > limit
+        unannounced = name == "TRANSFER-ENCODING" and "chunked" in value.lower()
+        if oversize or unannounced:
+            req.must_close = True
+
+
 def on_starting(server):
     """Empty the metrics directory before any worker writes to it."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

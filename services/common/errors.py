@@ -119,7 +119,10 @@ def register_error_handlers(app: Flask) -> None:
         # safely try again (the contract's 503), which a 500 would not tell it.
         log.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
         return error_response(
-            503, "unavailable", "The service is briefly unavailable; try again shortly."
+            503,
+            "unavailable",
+            "The service is briefly unavailable; try again shortly.",
+            headers={"Retry-After": "1"},
         )
 
     @app.errorhandler(Exception)

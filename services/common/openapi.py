@@ -59,5 +59,14 @@ def build_spec(
                 # any may meet a database that is restarting.
                 for status, name in (("422", "ValidationFailed"), ("503", "Unavailable")):
                     operation["responses"].setdefault(status, name)
+                if "requestBody" in operation:
+                    # A body is read only in the media type it is documented in, whole, and
+                    # no deeper than the services read JSON.
+                    for status, name in (
+                        ("400", "BadRequest"),
+                        ("413", "PayloadTooLarge"),
+                        ("415", "UnsupportedMediaType"),
+                    ):
+                        operation["responses"].setdefault(status, name)
             spec.path(path=path, operations=operations)
     return spec.to_dict()

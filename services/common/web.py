@@ -6,6 +6,7 @@ Web processes never open a broker connection: events leave through the outbox.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -20,6 +21,7 @@ from flask_limiter import Limit, Limiter
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import metrics
@@ -33,6 +35,11 @@ from services.common.hashing import secret_digest
 log = logging.getLogger(__name__)
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# No request of the contract nests deeper than a few levels; a body of a few kilobytes
+# nested thousands deep once exhausted the recursion of every service (a 500).
+MAX_JSON_DEPTH = 32
+# Retry-After means "try again then": only a refusal that will pass carries it.
+RETRY_STATUSES = (429, 503)
 
 
 @dataclass
@@ -57,11 +64,63 @@ def request_id() -> str:
 
 
 def json_body() -> Any:
-    """The request's JSON, or a 400 in the contract's format when it is not JSON."""
-    data = request.get_json(silent=True, force=True)
+    """The request's JSON: 415 when it is not sent as JSON, 400 when it is not JSON."""
+    if not request.is_json:
+        raise ApiError(
+            415, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json)."
+        )
+    data = _request_json()
     if data is None:
         raise ApiError(400, "malformed_json", "The body must be a JSON document.")
     return data
+
+
+def body_bytes(*, cache: bool = True) -> bytes:
+    """The whole body, or a 413 beyond `request.max_content_length`, announced or not.
+
+    For a body without Content-Length (chunked), werkzeug stops reading at the limit and
+    hands back what it has, without saying that more was coming.
+    """
+    raw = request.get_data(cache=cache)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        raise RequestEntityTooLarge()
+    return raw
+
+
+def _request_json() -> Any:
+    """The body parsed once, or None when it is not JSON; too deep a document is a 400.
+
+    Reading the whole body enforces the size limit whether or not the client announced a
+    length (a chunked body beyond it is a 413, not "not JSON").
+    """
+    if "loket_json" not in g:
+        raw = body_bytes()
+        try:
+            g.loket_json = json.loads(raw) if raw else None
+        except (ValueError, RecursionError):
+            g.loket_json = None
+        if _deeper_than(g.loket_json, MAX_JSON_DEPTH):
+            g.loket_json = None
+            raise ApiError(
+                400, "malformed_json", f"The body nests more than {MAX_JSON_DEPTH} levels deep."
+            )
+    return g.loket_json
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """Without recursion: the document may be deeper than Python's recursion limit."""
+    level = [document]
+    for _ in range(limit):
+        level = [
+            child
+            for value in level
+            if isinstance(value, (dict, list))
+            for child in (value.values() if isinstance(value, dict) else value)
+        ]
+        if not level:
+            return False
+    return any(isinstance(value, (dict, list)) for value in level)
 
 
 def create_service_app(
@@ -148,7 +207,8 @@ def _cached(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]
 
 
 def _nul_characters(value: Any, where: str) -> list[str]:
-    """Where in a request a NUL character hides: no database stores one in text."""
+    """Where in a request a NUL character hides: no database stores one in text. (Only
+    called on documents no deeper than MAX_JSON_DEPTH.)"""
     if isinstance(value, str):
         return [where] if "\x00" in value else []
     if isinstance(value, dict):
@@ -162,7 +222,7 @@ def _refuse_nul_characters() -> None:
     found = _nul_characters(dict(request.view_args or {}), "")
     found += [k for k, v in request.args.items(multi=True) if "\x00" in k + v]
     if request.is_json:
-        found += _nul_characters(request.get_json(silent=True), "")
+        found += _nul_characters(_request_json(), "")
     if found:
         raise ApiError(
             422,
@@ -185,6 +245,8 @@ def _install_request_hooks(app: Flask, service: str) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers["X-Content-Type-Options"] = "nosniff"
+        if response.status_code not in RETRY_STATUSES:
+            response.headers.pop("Retry-After", None)
         route = request.url_rule.rule if request.url_rule else "unmatched"
         started = g.get("started")
         if started is not None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from services.common.auth import CHANNELS, current_principal, require
 from services.common.errors import ApiError
 from services.common.events import utcnow
-from services.common.web import json_body, request_id, runtime
+from services.common.web import body_bytes, json_body, request_id, runtime
 from services.intake import inbound_email, service
 from services.intake.contact_options import OpeningHours, WaitEstimates, contact_options
 from services.intake.domain import body_digest
@@ -126,8 +125,14 @@ def receive_email() -> tuple[Response, int]:
     ctx = context()
     if not current_principal().may_submit("email"):
         raise ApiError(403, "channel_not_allowed", "This key may not submit e-mail.")
+    if request.mimetype != "message/rfc822":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send the raw message as Content-Type: message/rfc822.",
+        )
     request.max_content_length = runtime().settings.max_email_bytes
-    raw = request.get_data(cache=False)
+    raw = body_bytes(cache=False)
     email = inbound_email.parse(raw)
     answer, replayed = service.receive_email(
         ctx.intake,
@@ -156,9 +161,6 @@ def _channel_of_request() -> str:
     """The channel a refused request was for, when it says so; a bounded label."""
     if request.endpoint == "intake.receive_email":
         return "email"
-    try:
-        body = request.get_json(silent=True, force=True)
-    except HTTPException:  # an oversize body is not read
-        return "unknown"
+    body = g.get("loket_json")  # parsed before the view, if it was JSON at all
     channel = body.get("channel") if isinstance(body, dict) else None
     return channel if channel in CHANNELS else "unknown"
