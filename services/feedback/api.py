@@ -174,9 +174,18 @@ def knowledge_search() -> Response:
             "Search for at least one word.",
             {"q": ["Search for at least one word."]},
         )
+    preferred = query["lang"] or runtime().settings.desk.get("default_language", "nl")
     with runtime().engine.connect() as conn:
-        hits = storage.search_articles(conn, words, query["lang"], query["limit"])
-    results = [dict(h._mapping, rank=abs(float(h.rank)), tags=h.tags or []) for h in hits]
+        hits = storage.search_articles(conn, words, query["lang"], preferred, query["limit"])
+    results = [
+        dict(
+            h._mapping,
+            rank=abs(float(h.rank)),
+            tags=h.tags or [],
+            snippet=domain.marked_snippet(h.snippet, storage.MARK_START, storage.MARK_STOP),
+        )
+        for h in hits
+    ]
     return jsonify(
         query=query["q"],
         language=query["lang"],
@@ -192,10 +201,23 @@ def articles() -> Response:
     return jsonify(articles=[_article_view(a) for a in rows])
 
 
+def _article_input() -> dict[str, Any]:
+    body = schemas.ArticleInputSchema().load(json_body())
+    known = {c["id"] for c in runtime().settings.desk.get("catalogue", [])}
+    if body["category"] is not None and body["category"] not in known:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "The request has invalid fields.",
+            {"category": ["Not a category of the catalogue."]},
+        )
+    return body
+
+
 @bp.post("/knowledge/articles")
 @require("supervisor")
 def new_article() -> tuple[Response, int]:
-    body = schemas.ArticleInputSchema().load(json_body())
+    body = _article_input()
     now = utcnow()
     article = dict(
         body,
@@ -222,7 +244,7 @@ def article(article_id: str) -> Response:
 @bp.put("/knowledge/articles/<article_id>")
 @require("supervisor")
 def replace_article(article_id: str) -> Response:
-    body = schemas.ArticleInputSchema().load(json_body())
+    body = _article_input()
     with transaction(runtime().engine) as conn:
         if not storage.update_article(conn, article_id, dict(body, updated_at=utcnow())):
             raise NotFound("article")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 from collections.abc import Mapping
@@ -79,6 +80,11 @@ class SurgeRule:
         """At least `min_contacts` in the window and `factor` times the usual rate."""
         usual = hourly_baseline * self.window.total_seconds() / 3600
         return contacts_in_window >= self.min_contacts and contacts_in_window >= self.factor * usual
+
+
+def marked_snippet(snippet: str, start: str, stop: str) -> str:
+    """The snippet as safe HTML: the article's text escaped, then its matches in <b>."""
+    return html.escape(snippet, quote=True).replace(start, "<b>").replace(stop, "</b>")
 
 
 def search_words(query: str) -> list[str]:

@@ -216,7 +216,8 @@ class SearchQuerySchema(Schema):
         unknown = RAISE
 
     q = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    lang = fields.String(load_default="nl", validate=validate.OneOf(["nl", "en"]))
+    # Without it both languages are searched, the desk's default language first.
+    lang = fields.String(load_default=None, validate=validate.OneOf(["nl", "en"]))
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
 
 

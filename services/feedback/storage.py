@@ -315,37 +315,49 @@ def list_articles(conn: Connection, language: str | None, limit: int, offset: in
     return list(conn.execute(query.limit(limit).offset(offset)))
 
 
+# Matches are marked with two private-use characters, not HTML: the article text is
+# escaped before the marks become <b> and </b> (domain.marked_snippet), so a snippet
+# never carries markup an article holds.
+_COLUMNS = {"id": String, "title": String, "language": String, "tags": JSON,
+            "category": String, "snippet": String, "rank": Float}  # fmt: skip
 _SQLITE_SEARCH = text("""
     SELECT a.id, a.title, a.language, a.tags, a.category,
-           snippet(articles_fts, 1, '<b>', '</b>', '…', 16) AS snippet,
+           snippet(articles_fts, 1, :start, :stop, '…', 16) AS snippet,
            bm25(articles_fts, 4.0, 1.0) AS rank
     FROM articles_fts JOIN articles a ON a.seq = articles_fts.rowid
-    WHERE articles_fts MATCH :query AND a.language = :language
-    ORDER BY rank LIMIT :limit
-""")
+    WHERE articles_fts MATCH :query AND (:language IS NULL OR a.language = :language)
+    ORDER BY a.language = :preferred DESC, rank LIMIT :limit
+""").columns(**_COLUMNS)
+# Each article is searched in its own language's configuration, as it was indexed.
 _POSTGRES_SEARCH = text("""
     SELECT a.id, a.title, a.language, a.tags, a.category,
-           ts_headline(CAST(:config AS regconfig), a.body, q,
-                       'StartSel=<b>, StopSel=</b>, MaxWords=24, MinWords=8') AS snippet,
-           ts_rank_cd(a.search, q) AS rank
-    FROM articles a, to_tsquery(CAST(:config AS regconfig), :query) AS q
-    WHERE a.search @@ q AND a.language = :language
-    ORDER BY rank DESC, a.updated_at DESC LIMIT :limit
-""")
-_CONFIGS = {"nl": "dutch", "en": "english"}
+           ts_headline(CASE a.language WHEN 'nl' THEN 'dutch'::regconfig
+                                      ELSE 'english'::regconfig END,
+                       a.body, CASE a.language WHEN 'nl' THEN qn ELSE qe END,
+                       'StartSel=' || :start || ', StopSel=' || :stop
+                       || ', MaxWords=24, MinWords=8') AS snippet,
+           ts_rank_cd(a.search, CASE a.language WHEN 'nl' THEN qn ELSE qe END) AS rank
+    FROM articles a, to_tsquery('dutch', :query) AS qn, to_tsquery('english', :query) AS qe
+    WHERE a.search @@ (CASE a.language WHEN 'nl' THEN qn ELSE qe END)
+      AND (CAST(:language AS text) IS NULL OR a.language = :language)
+    ORDER BY a.language = :preferred DESC, rank DESC, a.updated_at DESC LIMIT :limit
+""").columns(**_COLUMNS)
+MARK_START, MARK_STOP = "\ue000", "\ue001"
 
 
-def search_articles(conn: Connection, words: list[str], language: str, limit: int) -> list[Row]:
-    """Ranked full-text search for any of the words, the articles with more of them and
-    with them in the title first: SQLite FTS5 (bm25, title weighs four times the body) or
-    PostgreSQL's Dutch and English configurations (stemmed; title weight A, body B).
-    `words` are letters and digits only, so no search syntax reaches either engine."""
+def search_articles(
+    conn: Connection, words: list[str], language: str | None, preferred: str, limit: int
+) -> list[Row]:
+    """Ranked full-text search for any of the words, in one language or in both with the
+    preferred one first; the articles with more of the words and with them in the title
+    rank higher: SQLite FTS5 (bm25, title weighs four times the body) or PostgreSQL's
+    Dutch and English configurations (stemmed; title weight A, body B). `words` are
+    letters and digits only, so no search syntax reaches either engine."""
+    params = {"language": language, "preferred": preferred, "limit": limit,
+              "start": MARK_START, "stop": MARK_STOP}  # fmt: skip
     if conn.dialect.name == "postgresql":
-        params = {"config": _CONFIGS[language], "query": " | ".join(words)}
-        return list(conn.execute(_POSTGRES_SEARCH, params | {"language": language, "limit": limit}))
+        return list(conn.execute(_POSTGRES_SEARCH, params | {"query": " | ".join(words)}))
     # Every word quoted (no FTS5 syntax from customers) and matched as a prefix, which
     # stands in for stemming: "printer" finds "printers", "wachtwoord" "wachtwoorden".
     query = " OR ".join(f'"{word}"*' for word in words)
-    return list(
-        conn.execute(_SQLITE_SEARCH, {"query": query, "language": language, "limit": limit})
-    )
+    return list(conn.execute(_SQLITE_SEARCH, params | {"query": query}))

@@ -424,8 +424,9 @@ def knowledge(desk, keys):
     return ids
 
 
-def search(desk, q, lang):
-    response = desk.client.get("/v1/knowledge/search", query_string={"q": q, "lang": lang})
+def search(desk, q, lang=None):
+    query = {"q": q, "lang": lang} if lang else {"q": q}
+    response = desk.client.get("/v1/knowledge/search", query_string=query)
     assert response.status_code == 200, response.json
     return response.json["results"]
 
@@ -443,6 +444,49 @@ def test_search_ranks_titles_first_in_both_languages(desk, knowledge):
     # The customer and the agent ask the same question and get the same answer.
     assert search(desk, "Wachtwoord?!", "nl") == dutch
     assert search(desk, "password", "nl") == []
+
+
+def test_search_shows_tags_as_written_and_without_a_language_finds_both(desk, knowledge):
+    [hit] = search(desk, "paper jam", "en")
+    assert hit["tags"] == ["printer"]  # not ["[", "\"", "p", ...] as SQLite once gave
+    # No language: both, the desk's default (Dutch) first; an English question is found.
+    assert [h["title"] for h in search(desk, "forgotten password")] == ["Forgotten password"]
+    both = search(desk, "printer")
+    assert [h["language"] for h in both] == ["nl", "en"]
+
+
+def test_a_snippet_never_carries_the_markup_an_article_holds(desk, keys):
+    body = 'Printer <script>alert("x")</script> <img src=x onerror=alert(1)> jammed & "stuck"'
+    created = desk.client.post(
+        "/v1/knowledge/articles",
+        json={"title": "Markup", "body": body, "language": "en"},
+        headers=bearer(keys["supervisor"]),
+    )
+    assert created.status_code == 201
+    [hit] = search(desk, "jammed", "en")
+    snippet = hit["snippet"]
+    assert "<script>" not in snippet and "<img" not in snippet
+    assert "&amp;" in snippet and "&quot;stuck&quot;" in snippet  # escaped, not dropped
+    assert "<b>jammed</b>" in snippet
+
+
+def test_an_article_of_an_unknown_category_is_refused(desk, keys):
+    article = {"title": "Badges", "body": "Ask reception.", "language": "en"}
+    for category, status in (("no_such_thing", 422), ("access_badge", 201)):
+        answer = desk.client.post(
+            "/v1/knowledge/articles",
+            json={**article, "category": category},
+            headers=bearer(keys["supervisor"]),
+        )
+        assert answer.status_code == status, answer.json
+    assert (
+        "category"
+        in desk.client.post(
+            "/v1/knowledge/articles",
+            json={**article, "category": "no_such_thing"},
+            headers=bearer(keys["supervisor"]),
+        ).json["error"]["fields"]
+    )
 
 
 def test_articles_are_written_by_supervisors_and_read_by_everyone(desk, keys, knowledge):
