@@ -38,6 +38,9 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # No request of the contract nests deeper than a few levels; a body of a few kilobytes
 # nested thousands deep once exhausted the recursion of every service (a 500).
 MAX_JSON_DEPTH = 32
+# Any other method string a client invents is counted as "other": one series, not one
+# per invention.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Retry-After means "try again then": only a refusal that will pass carries it.
 RETRY_STATUSES = (429, 503)
 
@@ -250,9 +253,10 @@ def _install_request_hooks(app: Flask, service: str) -> None:
         route = request.url_rule.rule if request.url_rule else "unmatched"
         started = g.get("started")
         if started is not None:
-            metrics.HTTP_DURATION.labels(
-                service, request.method, route, str(response.status_code)
-            ).observe(time.perf_counter() - started)
+            method = request.method if request.method in HTTP_METHODS else "other"
+            metrics.HTTP_DURATION.labels(service, method, route, str(response.status_code)).observe(
+                time.perf_counter() - started
+            )
         return response
 
 

@@ -114,7 +114,9 @@ def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | Non
     stop = stop or threading.Event()
     engine = make_engine(settings.database_url)
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr="0.0.0.0")  # noqa: S104
+        # The same address as the web processes: loopback unless the operator opens it
+        # (the image sets LOKET_HTTP_HOST=0.0.0.0 for Prometheus in another container).
+        start_http_server(settings.worker_metrics_port, addr=settings.http_host)
 
     relay = OutboxRelay(
         service=settings.service,

@@ -178,8 +178,9 @@ def next_delay_ms(delays_ms: tuple[int, ...], attempt: int) -> int | None:
 
 
 def mask_email(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
+    """The domain is after the last "@": a quoted local part may hold one of its own."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local and domain else "***"
 
 
 def mask_phone(number: str) -> str:
@@ -201,7 +202,7 @@ def short_text(text: str, limit: int = SMS_MAX_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-_EMAIL_IN_TEXT = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
+_EMAIL_IN_TEXT = re.compile(r"(?:\"[^\"]*\"|[^\s<>@\"']+)@[^\s<>@\"']+")
 _PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s-]{6,}\d")
 
 

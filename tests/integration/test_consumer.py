@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import socket
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import yaml
@@ -21,9 +23,19 @@ from services.common.consumer import Consumer, EventProcessor, Outcome
 from services.common.db import make_engine
 from services.common.events import Event
 from services.common.worker import run_worker
+from services.feedback.worker import spec as spec_of_feedback
 from services.queue import handlers, storage
 from services.queue.worker import spec
-from tests.support import AMQP_URL, REPO, publish_raw, queue_consumers, queue_depth, wait_until
+from tests.support import (
+    AMQP_URL,
+    REPO,
+    free_port,
+    http_ok,
+    publish_raw,
+    queue_consumers,
+    queue_depth,
+    wait_until,
+)
 
 
 def ticket_created(**changes) -> Event:
@@ -328,3 +340,29 @@ def test_messages_that_wait_are_handed_over_together_and_all_acknowledged(namesp
 
     assert max(processor.batches) == 8
     assert queue_depth(broker.queue_name(namespace, "queue")) == 0  # every one acknowledged
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a local socket listens on for this port (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, local_port = local.split(":")
+        if state == "0A" and int(local_port, 16) == port:  # 0A: LISTEN
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def test_a_workers_metrics_listen_where_the_web_processes_do(make_settings):
+    port = free_port()
+    settings = make_settings("feedback", LOKET_FEEDBACK_METRICS_PORT=str(port))
+    assert settings.http_host == "127.0.0.1"
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(settings, spec_of_feedback(settings), stop))
+    thread.start()
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/metrics"), what="worker metrics")
+        assert _listening_addresses(port) == {"127.0.0.1"}  # not 0.0.0.0
+    finally:
+        stop.set()
+        thread.join(timeout=30)

@@ -183,6 +183,17 @@ def test_http_durations_are_labelled_by_route_template_not_raw_path(make_setting
     app.extensions["loket"].engine.dispose()
 
 
+def test_invented_http_methods_add_no_metric_series(make_settings):
+    app = app_for("notify", make_settings)
+    client = app.test_client()
+    for n in range(50):
+        client.open("/v1/subscriptions", method=f"PROBE{n}")
+    text = client.get("/metrics").text
+    assert "PROBE" not in text
+    assert 'method="other"' in text
+    app.extensions["loket"].engine.dispose()
+
+
 def test_a_database_that_does_not_answer_gets_a_503_to_retry_not_a_500(
     backend, make_settings, keys, tmp_path
 ):

@@ -135,6 +135,9 @@ def test_backoff_doubles_and_stops_after_the_last_attempt():
 
 def test_recipients_are_masked():
     assert domain.masked("email", "ann.smith@example.org") == "a***@example.org"
+    # A quoted local part may hold an "@" of its own; only the last one starts the domain.
+    assert domain.masked("email", '"evil6@attacker.test"@example.org') == '"***@example.org'
+    assert "attacker" not in domain.scrub('bounced: "evil6@attacker.test"@example.org')
     assert domain.masked("sms", "+31 6 1234 5678") == "***78"
     assert domain.masked("webhook", "https://user@hooks.example.org:8443/a?b=c") == (
         "https://hooks.example.org"
