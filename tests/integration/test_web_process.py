@@ -198,3 +198,21 @@ def test_a_raw_socket_sees_close_after_an_oversize_body_it_did_not_finish_sendin
         head = sock.recv(65536).split(b"\r\n\r\n", 1)[0].lower()
     assert head.startswith(b"http/1.1 413")
     assert b"connection: close" in head
+
+
+def test_mail_of_too_many_parts_or_too_deep_is_a_422_not_a_500(web):
+    head = b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n"
+    nested = b"".join(
+        b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (n, n + 1)
+        for n in range(1000)
+    )
+    many = b"".join(b"--b0\r\n\r\n%d\r\n" % n for n in range(5000))
+    for raw in (head + nested, head + many):
+        answer = requests.post(
+            f"{web['urls']['intake']}/v1/inbound/email",
+            data=raw,
+            headers={**bearer(web["keys"]["portal"]), "Content-Type": "message/rfc822"},
+            timeout=10,
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "malformed_email"

@@ -110,3 +110,32 @@ def test_a_message_from_several_senders_is_refused():
     with pytest.raises(MalformedEmail) as failure:
         parse(b"From: jan@example.org, eve@example.net\r\nSubject: x\r\n\r\nbody")
     assert failure.value.field == "from"
+
+
+def test_a_message_of_too_many_parts_is_refused_before_it_is_parsed():
+    many = [b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"]
+    for n in range(40_000):
+        many.append(b"--b\r\nContent-Type: application/octet-stream\r\n")
+        many.append(b'Content-Disposition: attachment; filename="%d"\r\n\r\nx\r\n' % n)
+    many.append(b"--b--\r\n")
+    with pytest.raises(MalformedEmail, match="more than 200 parts"):
+        parse(b"".join(many))
+
+
+def test_a_message_nested_thousands_deep_is_refused_not_a_crash():
+    depth = 3000
+    head = b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n"
+    nested = b"".join(
+        b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (n, n + 1)
+        for n in range(depth)
+    )
+    with pytest.raises(MalformedEmail, match="nests more than"):
+        parse(head + nested + b"--b3000\r\n\r\nx\r\n")
+
+
+def test_an_ordinary_message_with_attachments_and_a_signature_is_read():
+    msg = message()
+    msg.set_content("Hello\n-- \nJan\n--\nsent from my phone")
+    for n in range(10):
+        msg.add_attachment(b"data", maintype="application", subtype="pdf", filename=f"{n}.pdf")
+    assert len(parse(msg.as_bytes()).attachments) == 10
