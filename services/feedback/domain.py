@@ -14,7 +14,7 @@ SURVEY_VALID_FOR = timedelta(days=14)
 SATISFIED = 4  # scores of 4 and 5 count as satisfied
 
 QUESTION = {
-    "nl": "Hoe tevreden ben je over de afhandeling van je verzoek {reference}? (1 tot 5)",
+    "nl": "Hoe tevreden bent u over de afhandeling van uw verzoek {reference}? (1 tot 5)",
     "en": "How satisfied are you with how we handled your request {reference}? (1 to 5)",
 }
 

@@ -138,6 +138,7 @@ def estimate_wait(position: int, rate: float | None) -> Estimate | None:
     )
 
 
+# The desk addresses customers politely ("u" in Dutch), here as in every e-mail.
 MESSAGES = {
     "en": {
         "queued": "We received your request; it is waiting for the next available agent.",
@@ -148,25 +149,40 @@ MESSAGES = {
         "closed": "Your request was closed.",
         "cancelled": "Your request was cancelled.",
         "customer_replied": "We received your message; it was added to your request.",
+        "reopened_by_reply": "We received your message and reopened your request; it is "
+        "waiting for the next available agent.",
         "transferred": "Your request was passed on to {team}, who can help you further. "
         "You keep your place and your reference.",
         "reopened": "We reopened your request; a supervisor will contact you.",
     },
     "nl": {
-        "queued": "We hebben je verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
-        "in_progress": "Een medewerker is met je verzoek bezig.",
-        "waiting_on_customer": "We hebben iets van je nodig om verder te gaan; reageer "
-        "alsjeblieft.",
-        "waiting_on_third_party": "We wachten op een andere partij; we laten het je weten.",
-        "resolved": "Je verzoek is opgelost.",
-        "closed": "Je verzoek is gesloten.",
-        "cancelled": "Je verzoek is geannuleerd.",
-        "customer_replied": "We hebben je bericht ontvangen en bij je verzoek gevoegd.",
-        "transferred": "Je verzoek is doorgegeven aan {team}, die je verder kan helpen. "
-        "Je houdt je plek en je referentie.",
-        "reopened": "We hebben je verzoek heropend; een leidinggevende neemt contact op.",
+        "queued": "We hebben uw verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
+        "in_progress": "Een medewerker is met uw verzoek bezig.",
+        "waiting_on_customer": "We hebben iets van u nodig om verder te gaan; wilt u reageren?",
+        "waiting_on_third_party": "We wachten op een andere partij; we laten het u weten.",
+        "resolved": "Uw verzoek is opgelost.",
+        "closed": "Uw verzoek is gesloten.",
+        "cancelled": "Uw verzoek is geannuleerd.",
+        "customer_replied": "We hebben uw bericht ontvangen en bij uw verzoek gevoegd.",
+        "reopened_by_reply": "We hebben uw bericht ontvangen en uw verzoek heropend; het "
+        "wacht op de eerstvolgende medewerker.",
+        "transferred": "Uw verzoek is doorgegeven aan {team}, die u verder kan helpen. "
+        "U houdt uw plek en uw referentie.",
+        "reopened": "We hebben uw verzoek heropend; een leidinggevende neemt contact met u op.",
     },
 }
+
+
+def status_after_reply(
+    status: str, resolved_at: datetime | None, at: datetime, reopen_window: timedelta
+) -> str:
+    """Where a customer's reply leaves a ticket: waiting on them, it goes back to work;
+    resolved not longer ago than the reopen window, it is reopened (back in line)."""
+    if status == "waiting_on_customer":
+        return "in_progress"
+    if status == "resolved" and resolved_at is not None and at - resolved_at <= reopen_window:
+        return "queued"
+    return status
 
 
 def public_message(kind: str, language: str, **values: str) -> str | None:

@@ -30,7 +30,7 @@ def handlers(desk_config: Mapping[str, Any]) -> dict[tuple[str, int], Handler]:
 
     def customer_replied(conn: Connection, event: Event) -> service.AfterCommit:
         cause = service.Cause(event=event)
-        service.customer_replied(conn, CUSTOMER_REPLIED.load(event.data), cause)
+        service.customer_replied(conn, desk, CUSTOMER_REPLIED.load(event.data), cause)
         return cause.after_commit
 
     def feedback_received(conn: Connection, event: Event) -> service.AfterCommit:

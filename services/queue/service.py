@@ -43,10 +43,16 @@ class Desk:
 
     sla: Mapping[str, Any]
     queues: Mapping[str, Mapping[str, str]]  # id -> name per language
+    # A customer's reply within this time after resolution reopens the request.
+    reopen_window: timedelta = timedelta(days=14)
 
     @classmethod
     def from_config(cls, desk: Mapping[str, Any]) -> Desk:
-        return cls(desk["sla"], {q["id"]: q["name"] for q in desk["queues"]})
+        return cls(
+            desk["sla"],
+            {q["id"]: q["name"] for q in desk["queues"]},
+            timedelta(days=float(desk.get("reopen_window_days", 14))),
+        )
 
 
 @dataclass
@@ -295,6 +301,8 @@ def _set_status(
         values["assigned_to"] = agent
     if to == "resolved":
         values.update(resolved_at=now, resolution=public_note)
+    elif ticket.status == "resolved":
+        values.update(resolved_at=None, resolution=None)  # reopened: no longer resolved
     updated = storage.update_ticket(conn, ticket.id, **values)
     message = public_note or domain.public_message(to, _language(ticket))
     storage.add_history(
@@ -433,36 +441,50 @@ def change_priority(
 # Events from elsewhere
 
 
-def customer_replied(conn: Connection, data: Mapping[str, Any], cause: Cause) -> None:
+def customer_replied(conn: Connection, desk: Desk, data: Mapping[str, Any], cause: Cause) -> None:
+    """The reply joins the history; it moves a ticket waiting for the customer back to
+    work, and reopens one resolved within the reopen window (the resolution e-mail says
+    "reply and we will pick it up again")."""
     ticket = storage.ticket_by_id(conn, data["ticket_id"], lock=True)
     if ticket is None:
         # Redelivery can overtake the ticket's creation: requeue; the delivery limit
         # dead-letters a reply to a ticket that never comes.
         raise LookupError(f"ticket {data['ticket_id']} is not known yet")
     at = to_utc(data["received_at"])
+    to = domain.status_after_reply(
+        ticket.status,
+        to_utc(ticket.resolved_at) if ticket.resolved_at else None,
+        at,
+        desk.reopen_window,
+    )
+    values: dict[str, Any] = {"status": to, "updated_at": at}
+    if to == "queued":
+        values.update(assigned_to=None, resolved_at=None, resolution=None)
+    if to != ticket.status:
+        storage.update_ticket(conn, ticket.id, **values)
+    # The status the customer sees next to their message is the one it led to.
     storage.add_history(
         conn,
         ticket.id,
         at,
         "customer_replied",
-        ticket.status,
-        public_message=domain.public_message("customer_replied", _language(ticket)),
+        to,
+        public_message=domain.public_message(
+            "reopened_by_reply" if to == "queued" else "customer_replied", _language(ticket)
+        ),
         internal_note=data["message"],
         actor="customer",
     )
-    if ticket.status == "waiting_on_customer":
-        storage.update_ticket(conn, ticket.id, status="in_progress", updated_at=at)
-        cause.emit(
-            conn,
-            "ticket.status_changed",
-            {
-                "ticket_id": ticket.id,
-                "reference": ticket.reference,
-                "from": "waiting_on_customer",
-                "to": "in_progress",
-                "agent": "customer",
-            },
-        )
+    if to == ticket.status:
+        return
+    base = {"ticket_id": ticket.id, "reference": ticket.reference}
+    cause.emit(
+        conn,
+        "ticket.status_changed",
+        {**base, "from": ticket.status, "to": to, "agent": "customer"},
+    )
+    if to == "queued":
+        cause.emit(conn, "ticket.reopened", {**base, "reason": "the customer replied"})
 
 
 def feedback_received(
@@ -476,7 +498,14 @@ def feedback_received(
         return
     reason = f"satisfaction score {data['score']}"
     storage.update_ticket(
-        conn, ticket.id, status="queued", assigned_to=None, needs_supervisor=True, updated_at=now
+        conn,
+        ticket.id,
+        status="queued",
+        assigned_to=None,
+        needs_supervisor=True,
+        resolved_at=None,
+        resolution=None,
+        updated_at=now,
     )
     storage.add_history(
         conn,

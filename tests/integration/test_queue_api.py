@@ -279,6 +279,47 @@ def test_a_low_score_reopens_the_ticket_for_a_supervisor(desk, keys):
     assert reopened["reason"] == "satisfaction score 1"
     view = desk.client.get(f"/v1/tickets/{ticket['ticket_id']}", headers=bearer(keys["agent"])).json
     assert view["status"] == "queued" and view["needs_supervisor"] is True
+    assert view["resolution"] is None and view["resolved_at"] is None  # reopened: not resolved
+
+
+def reply(desk, ticket, at=None):
+    data = {"ticket_id": ticket["ticket_id"], "reference": ticket["reference"],
+            "channel": "email", "message": "It is broken again.",
+            "received_at": isoformat(at or datetime.now(UTC))}  # fmt: skip
+    assert desk.feed("ticket.customer_replied", data) is Outcome.PROCESSED
+
+
+def test_a_reply_while_waiting_on_the_customer_shows_the_status_it_led_to(desk, keys):
+    ticket = desk.arrive()
+    desk.next(keys["agent"])
+    desk.status(keys["agent"], ticket["ticket_id"], to="waiting_on_customer", public_note="?")
+    reply(desk, ticket)
+    status = desk.track(ticket).json
+    assert status["status"] == "in_progress"
+    assert status["updates"][-1]["status"] == "in_progress"  # not "waiting_on_customer"
+
+
+def test_a_reply_after_resolution_reopens_within_the_window_and_not_after(desk, keys):
+    recent, old = desk.arrive(), desk.arrive()
+    for ticket in (recent, old):
+        desk.client.post(f"/v1/tickets/{ticket['ticket_id']}/claim", json={"reason": "test"},
+                         headers=bearer(keys["agent"]))  # fmt: skip
+        desk.status(keys["agent"], ticket["ticket_id"], to="resolved", public_note="Reset.")
+    with transaction(desk.engine) as conn:
+        storage.update_ticket(conn, old["ticket_id"],
+                              resolved_at=datetime.now(UTC) - timedelta(days=15))  # fmt: skip
+    reply(desk, recent)
+    reply(desk, old)
+    [reopened] = desk.events("ticket.reopened")
+    assert reopened == {"ticket_id": recent["ticket_id"], "reference": recent["reference"],
+                        "reason": "the customer replied"}  # fmt: skip
+    agent = bearer(keys["agent"])
+    view = desk.client.get(f"/v1/tickets/{recent['ticket_id']}", headers=agent).json
+    assert (view["status"], view["resolution"], view["resolved_at"]) == ("queued", None, None)
+    assert desk.track(recent).json["updates"][-1]["status"] == "queued"
+    assert desk.client.get(f"/v1/tickets/{old['ticket_id']}", headers=agent).json["status"] == (
+        "resolved"
+    )
 
 
 def test_a_resolved_problem_resolves_every_linked_ticket(desk, keys):
