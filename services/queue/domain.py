@@ -173,6 +173,16 @@ MESSAGES = {
 }
 
 
+# Who resolved a contact on the spot, in reports: the desk where it happened, never the
+# front-end's key (a key is not a person).
+ON_CONTACT_DESKS = {"walk_in": "counter", "phone": "phone line", "chat": "chat",
+                    "callback": "call-back", "web": "portal", "email": "e-mail"}  # fmt: skip
+
+
+def on_contact_desk(channel: str) -> str:
+    return ON_CONTACT_DESKS.get(channel, channel)
+
+
 def status_after_reply(
     status: str, resolved_at: datetime | None, at: datetime, reopen_window: timedelta
 ) -> str:

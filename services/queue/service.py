@@ -122,7 +122,7 @@ def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause:
         "contact_started_at": start,
         "due_at": domain.due_at(start, data["priority"], data["channel"], desk.sla),
         "resolution_due_at": start + domain.resolution_target(data["priority"], desk.sla),
-        "assigned_to": data.get("submitted_by") if on_the_spot else None,
+        "assigned_to": domain.on_contact_desk(data["channel"]) if on_the_spot else None,
         "first_claimed_at": created_at if on_the_spot else None,
         "resolved_at": created_at if on_the_spot else None,
         "resolution": data.get("resolution") if on_the_spot else None,
@@ -148,6 +148,9 @@ def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause:
             "resolved_on_contact",
             "resolved",
             public_message=ticket["resolution"],
+            internal_note=f"recorded by {data['submitted_by']}"
+            if data.get("submitted_by")
+            else None,
             actor=ticket["assigned_to"],
         )
         cause.after_commit.append(lambda: WAIT.labels(*labels).observe(0))
