@@ -32,6 +32,14 @@ def isoformat(moment: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
+class Timestamp(fields.AwareDateTime):
+    """A moment as the contract writes it everywhere (`2026-11-22T10:00:00.000Z`): always
+    UTC, always with its zone (SQLite hands back moments without one), one form."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else isoformat(value)
+
+
 class UnstorableEvent(ValueError):
     """An event whose data no consumer could store."""
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import Connection
@@ -52,9 +53,17 @@ def answer(token: str) -> tuple[Response, int]:
     return jsonify(status="recorded", thanks=True), 201
 
 
+def _moment(value: date | datetime) -> datetime:
+    """A plain date is the start of that day in the desk's time zone."""
+    if isinstance(value, datetime):
+        return to_utc(value)
+    zone = ZoneInfo(runtime().settings.desk.get("opening_hours", {}).get("timezone", "UTC"))
+    return to_utc(datetime.combine(value, time(), tzinfo=zone))
+
+
 def _period(query: dict) -> tuple[datetime, datetime]:
-    until = to_utc(query["until"]) if query["until"] else utcnow()
-    since = to_utc(query["since"]) if query["since"] else until - DEFAULT_PERIOD
+    until = _moment(query["until"]) if query["until"] else utcnow()
+    since = _moment(query["since"]) if query["since"] else until - DEFAULT_PERIOD
     if since >= until:
         raise ApiError(
             422, "validation_failed", "The period is empty.", {"since": ["Must be before until."]}

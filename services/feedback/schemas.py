@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from services.common.auth import CHANNELS
+from services.common.events import Timestamp
 
 
 class _Event(Schema):
@@ -22,7 +24,7 @@ class ContactSchema(_Event):
     category = fields.String(required=True, validate=validate.Length(min=1, max=64))
     queue = fields.String(required=True, validate=validate.Length(min=1, max=64))
     resolved_on_contact = fields.Boolean(load_default=False)
-    created_at = fields.AwareDateTime(required=True)
+    created_at = Timestamp(required=True)
 
 
 class TicketResolvedSchema(_Event):
@@ -35,8 +37,8 @@ class TicketResolvedSchema(_Event):
     queue = fields.String(required=True, validate=validate.Length(min=1, max=64))
     agent = fields.String(required=True, validate=validate.Length(min=1, max=64))
     resolution = fields.String(load_default=None, allow_none=True)
-    created_at = fields.AwareDateTime(required=True)
-    resolved_at = fields.AwareDateTime(required=True)
+    created_at = Timestamp(required=True)
+    resolved_at = Timestamp(required=True)
     requester = fields.Dict(required=True)
 
 
@@ -53,25 +55,41 @@ class SurveySchema(Schema):
     question = fields.String()
     scale = fields.List(fields.Integer())
     answered = fields.Boolean()
-    expires_at = fields.AwareDateTime()
+    expires_at = Timestamp()
 
 
 REPORTS_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 REPORTS_TO = datetime(2200, 1, 1, tzinfo=UTC)
 
 
+class ReportMoment(Timestamp):
+    """A moment with its zone, or a plain date (`2026-11-30`): the start of that day in
+    the desk's time zone, which the API applies. Reports cover the desk's own history:
+    far-off dates are typing errors, and dates near year 1 or 9999 overflow the
+    arithmetic of periods."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> date | datetime:
+        moment: date | datetime
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                moment = date.fromisoformat(value)
+            except ValueError:
+                raise ValidationError("Not a valid date (YYYY-MM-DD).") from None
+            within = REPORTS_FROM.date() <= moment < REPORTS_TO.date()
+        else:
+            moment = super()._deserialize(value, attr, data, **kwargs)
+            within = REPORTS_FROM <= moment < REPORTS_TO
+        if not within:
+            raise ValidationError("Must be between 2000 and 2200.")
+        return moment
+
+
 class ReportQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    # Reports cover the desk's own history: far-off dates are typing errors, and dates
-    # near year 1 or 9999 overflow the arithmetic of periods.
-    since = fields.AwareDateTime(
-        load_default=None, validate=validate.Range(REPORTS_FROM, REPORTS_TO)
-    )
-    until = fields.AwareDateTime(
-        load_default=None, validate=validate.Range(REPORTS_FROM, REPORTS_TO)
-    )
+    since = ReportMoment(load_default=None)
+    until = ReportMoment(load_default=None)
 
 
 class CsatQuerySchema(ReportQuerySchema):
@@ -95,8 +113,8 @@ class CsatGroupSchema(Schema):
 
 class CsatReportSchema(Schema):
     group_by = fields.String()
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    since = Timestamp()
+    until = Timestamp()
     groups = fields.List(fields.Nested(CsatGroupSchema))
 
 
@@ -111,8 +129,8 @@ class ContactReasonSchema(Schema):
 
 class ContactReasonsReportSchema(Schema):
     group_by = fields.String()
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    since = Timestamp()
+    until = Timestamp()
     total = fields.Integer()
     groups = fields.List(fields.Nested(ContactReasonSchema))
 
@@ -163,14 +181,14 @@ class ProblemSchema(Schema):
     category = fields.String(allow_none=True)
     status = fields.String()
     detected = fields.Boolean()
-    window_start = fields.AwareDateTime(allow_none=True)
-    window_end = fields.AwareDateTime(allow_none=True)
+    window_start = Timestamp(allow_none=True)
+    window_end = Timestamp(allow_none=True)
     count = fields.Integer(allow_none=True)
     baseline = fields.Float(allow_none=True)
     created_by = fields.String()
-    created_at = fields.AwareDateTime()
+    created_at = Timestamp()
     resolution = fields.String(allow_none=True)
-    resolved_at = fields.AwareDateTime(allow_none=True)
+    resolved_at = Timestamp(allow_none=True)
     tickets = fields.Integer()
     ticket_ids = fields.List(fields.String())
 
@@ -198,8 +216,8 @@ class ArticleSchema(Schema):
     tags = fields.List(fields.String())
     category = fields.String(allow_none=True)
     created_by = fields.String()
-    created_at = fields.AwareDateTime()
-    updated_at = fields.AwareDateTime()
+    created_at = Timestamp()
+    updated_at = Timestamp()
 
 
 class ArticleListQuerySchema(Schema):

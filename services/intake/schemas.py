@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.auth import CHANNELS
-from services.common.events import utcnow
+from services.common.events import Timestamp, utcnow
 from services.intake.catalogue import LANGUAGES, LEVELS, Catalogue, Category, FormField
 
 CONTACT_MEDIA = ("email", "sms", "phone", "none")
@@ -61,17 +61,26 @@ class RequesterSchema(Schema):
             raise ValidationError(f"Needed to keep you informed by {medium}.", "phone")
 
 
+MAX_CALLBACK_AHEAD = timedelta(days=30)
+
+
 class CallbackSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    not_before = fields.AwareDateTime(required=True)
-    not_after = fields.AwareDateTime(required=True)
+    not_before = Timestamp(required=True)
+    not_after = Timestamp(required=True)
 
     @validates_schema
     def _a_window(self, data: Mapping[str, Any], **_: Any) -> None:
         if data["not_after"] <= data["not_before"]:
             raise ValidationError("Must be after not_before.", "not_after")
+        # A promise the desk cannot keep is refused rather than accepted and broken.
+        now = utcnow()
+        if data["not_after"] <= now:
+            raise ValidationError("The window has already passed.", "not_after")
+        if data["not_before"] > now + MAX_CALLBACK_AHEAD:
+            raise ValidationError("At most 30 days ahead.", "not_before")
 
 
 class RequestSchema(Schema):
@@ -93,7 +102,7 @@ class RequestSchema(Schema):
     callback = fields.Nested(CallbackSchema, load_default=None)
     resolved_on_contact = fields.Boolean(load_default=False)
     resolution = fields.String(load_default=None, validate=validate.Length(min=1, max=20_000))
-    contact_started_at = fields.AwareDateTime(load_default=None)
+    contact_started_at = Timestamp(load_default=None)
     contact_wait_seconds = StrictNumber(
         load_default=None, validate=validate.Range(min=0, max=86_400)
     )

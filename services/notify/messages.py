@@ -37,6 +37,7 @@ CONTEXT_KEYS = (
     "action_url",
     "window_start",
     "window_end",
+    "team",
 )
 
 

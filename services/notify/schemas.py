@@ -16,6 +16,7 @@ from marshmallow import (
     validates,
 )
 
+from services.common.events import Timestamp
 from services.notify import domain
 
 _ID = validate.Length(min=1, max=36)
@@ -41,7 +42,7 @@ class CallbackWindowSchema(_Event):
 
     @validates("not_before", "not_after")
     def _aware_timestamp(self, value: str, **_: Any) -> None:
-        fields.AwareDateTime().deserialize(value)
+        Timestamp().deserialize(value)
 
 
 class TicketEventSchema(_Event):
@@ -132,7 +133,7 @@ class SubscriptionSchema(Schema):
     events = fields.List(fields.String())
     description = fields.String(allow_none=True)
     created_by = fields.String()
-    created_at = fields.AwareDateTime()
+    created_at = Timestamp()
 
 
 class SubscriptionListSchema(Schema):

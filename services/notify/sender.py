@@ -61,6 +61,7 @@ def notifier_for(settings: Settings, transports: Transports) -> Notifier:
         work=work_queue(settings),
         retry_delays_ms=settings.notify.retry_delays_ms,
         lease=lease_for(settings),
+        teams={q["id"]: q["name"] for q in settings.desk.get("queues", [])},
     )
 
 

@@ -45,6 +45,13 @@ class Notifier:
     work: WorkQueue
     retry_delays_ms: tuple[int, ...]
     lease: timedelta
+    # Queue id -> its name per language, from the desk configuration: the team a
+    # transfer passes the request on to is named to the customer (decision 0009).
+    teams: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+
+    def team(self, queue: str | None, language: str) -> str | None:
+        names = self.teams.get(queue or "", {})
+        return names.get(language) or next(iter(names.values()), None)
 
 
 # From events to deliveries
@@ -100,6 +107,7 @@ def _customer_delivery(
         "subject": data.get("subject") or (known.subject if known else ""),
         "note": data.get("public_note") or data.get("resolution"),
         "action_url": _action_url(notifier, template, data),
+        "team": notifier.team(data.get("to_queue"), contact.language),
         **_callback_window(notifier, data.get("callback")),
     }
     rendered = notifier.composer.render(template, contact.language, values)
@@ -143,8 +151,9 @@ def _callback_window(notifier: Notifier, window: Mapping[str, Any] | None) -> di
         return {}
 
     def local(moment: str) -> str:
+        # With its zone: a customer abroad, or a desk in another zone, must read it right.
         at = datetime.fromisoformat(moment).astimezone(notifier.timezone)
-        return at.strftime("%d-%m-%Y %H:%M")
+        return f"{at:%d-%m-%Y %H:%M} {at.tzname()}"
 
     return {"window_start": local(window["not_before"]), "window_end": local(window["not_after"])}
 

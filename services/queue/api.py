@@ -56,7 +56,13 @@ def _summary(ticket: Any) -> dict[str, Any]:
         "transfer_count": ticket.transfer_count,
         "needs_supervisor": ticket.needs_supervisor,
         "repeat_contact": ticket.repeat_of is not None,
+        "callback_not_before": _utc_or_none(ticket.callback_not_before),
+        "callback_not_after": _utc_or_none(ticket.callback_not_after),
     }
+
+
+def _utc_or_none(moment: Any) -> Any:
+    return to_utc(moment) if moment is not None else None
 
 
 def _ticket_view(conn: Connection, ticket: Any) -> dict[str, Any]:

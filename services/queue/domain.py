@@ -183,6 +183,12 @@ def on_contact_desk(channel: str) -> str:
     return ON_CONTACT_DESKS.get(channel, channel)
 
 
+def callback_due(due: datetime, window_end: datetime | None) -> datetime:
+    """A call-back is due by the end of the window the customer was promised, at the
+    latest: its place in line never makes the desk call after the promise ran out."""
+    return min(due, window_end) if window_end is not None else due
+
+
 def status_after_reply(
     status: str, resolved_at: datetime | None, at: datetime, reopen_window: timedelta
 ) -> str:

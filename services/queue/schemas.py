@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from services.common.auth import CHANNELS
+from services.common.events import Timestamp
 from services.queue.domain import STATUSES
 
 # Events (unknown fields ignored: producers may add fields).
@@ -23,6 +24,11 @@ class RequesterSchema(_Event):
     preferred_contact = fields.String(load_default="email")
 
 
+class CallbackWindowSchema(_Event):
+    not_before = Timestamp(required=True)
+    not_after = Timestamp(required=True)
+
+
 class TicketCreatedSchema(_Event):
     """`ticket.created` v1 data."""
 
@@ -37,11 +43,12 @@ class TicketCreatedSchema(_Event):
     fields_ = fields.Dict(data_key="fields", attribute="fields", load_default=dict)
     requester = fields.Nested(RequesterSchema, required=True)
     tracking_token = fields.String(required=True, validate=validate.Length(min=16))
-    created_at = fields.AwareDateTime(required=True)
-    contact_started_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    created_at = Timestamp(required=True)
+    contact_started_at = Timestamp(load_default=None, allow_none=True)
     resolved_on_contact = fields.Boolean(load_default=False)
     resolution = fields.String(load_default=None, allow_none=True)
     submitted_by = fields.String(load_default=None, allow_none=True)
+    callback = fields.Nested(CallbackWindowSchema, load_default=None, allow_none=True)
 
 
 class CustomerRepliedSchema(_Event):
@@ -51,7 +58,7 @@ class CustomerRepliedSchema(_Event):
     reference = fields.String(required=True)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     message = fields.String(required=True)
-    received_at = fields.AwareDateTime(required=True)
+    received_at = Timestamp(required=True)
 
 
 class FeedbackReceivedSchema(_Event):
@@ -129,16 +136,18 @@ class TicketSummarySchema(Schema):
     status = fields.String()
     subject = fields.String()
     assigned_to = fields.String(allow_none=True)
-    created_at = fields.AwareDateTime()
-    contact_started_at = fields.AwareDateTime()
-    due_at = fields.AwareDateTime()
+    created_at = Timestamp()
+    contact_started_at = Timestamp()
+    due_at = Timestamp()
     transfer_count = fields.Integer()
     needs_supervisor = fields.Boolean()
     repeat_contact = fields.Boolean()
+    callback_not_before = Timestamp(allow_none=True)
+    callback_not_after = Timestamp(allow_none=True)
 
 
 class HistoryEntrySchema(Schema):
-    at = fields.AwareDateTime()
+    at = Timestamp()
     kind = fields.String()
     status = fields.String()
     public_message = fields.String(allow_none=True)
@@ -157,7 +166,7 @@ class TicketSchema(TicketSummarySchema):
     fields_ = fields.Dict(data_key="fields", attribute="fields")
     requester = fields.Dict()
     resolution = fields.String(allow_none=True)
-    resolved_at = fields.AwareDateTime(allow_none=True)
+    resolved_at = Timestamp(allow_none=True)
     repeat_of = fields.String(allow_none=True)
     history = fields.List(fields.Nested(HistoryEntrySchema))
     earlier_requests = fields.List(

@@ -98,6 +98,8 @@ def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause:
     contact = data.get("contact_started_at")
     start = domain.clock_start(data["channel"], created_at, to_utc(contact) if contact else None)
     on_the_spot = bool(data.get("resolved_on_contact"))
+    window = data.get("callback") or {}
+    not_before, not_after = window.get("not_before"), window.get("not_after")
     requester_key = domain.requester_key(data["requester"])
     repeat_of = None
     if requester_key:
@@ -120,7 +122,12 @@ def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause:
         "requester_key": requester_key,
         "created_at": created_at,
         "contact_started_at": start,
-        "due_at": domain.due_at(start, data["priority"], data["channel"], desk.sla),
+        "due_at": domain.callback_due(
+            domain.due_at(start, data["priority"], data["channel"], desk.sla),
+            to_utc(not_after) if not_after else None,
+        ),
+        "callback_not_before": to_utc(not_before) if not_before else None,
+        "callback_not_after": to_utc(not_after) if not_after else None,
         "resolution_due_at": start + domain.resolution_target(data["priority"], desk.sla),
         "assigned_to": domain.on_contact_desk(data["channel"]) if on_the_spot else None,
         "first_claimed_at": created_at if on_the_spot else None,
@@ -421,11 +428,15 @@ def change_priority(
     if ticket.status not in domain.OPEN_STATUSES:
         raise Conflict(f"A {ticket.status} ticket has no priority to change.")
     start = to_utc(ticket.contact_started_at)
+    window_end = ticket.callback_not_after
     changed = storage.update_ticket(
         conn,
         ticket.id,
         priority=priority,
-        due_at=domain.due_at(start, priority, ticket.channel, desk.sla),
+        due_at=domain.callback_due(
+            domain.due_at(start, priority, ticket.channel, desk.sla),
+            to_utc(window_end) if window_end else None,
+        ),
         resolution_due_at=start + domain.resolution_target(priority, desk.sla),
         updated_at=now,
     )

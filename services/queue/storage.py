@@ -74,6 +74,9 @@ tickets = Table(
     Column("first_response_breached", Boolean, nullable=False, default=False),
     Column("resolution_breached", Boolean, nullable=False, default=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The window a call-back was promised in; its due time never falls after its end.
+    Column("callback_not_before", DateTime(timezone=True), nullable=True),
+    Column("callback_not_after", DateTime(timezone=True), nullable=True),
     Index("ix_tickets_fair_order", "queue", "status", "due_at", "created_at", "id"),
     Index("ix_tickets_requester", "requester_key", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),

@@ -4,6 +4,7 @@ through each service's real application on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -238,4 +239,54 @@ def test_reports_refuse_dates_outside_the_desks_history(make_settings, keys):
     )
     assert answer.status_code == 422
     assert "since" in answer.json["error"]["fields"]
+    app.extensions["loket"].engine.dispose()
+
+
+def test_reports_take_a_plain_date_as_the_start_of_that_day_in_the_desks_zone(make_settings, keys):
+    app = app_for("feedback", make_settings)
+    client = app.test_client()
+    answer = client.get(
+        "/v1/reports/csat",
+        query_string={"since": "2026-11-30", "until": "2026-12-01"},
+        headers=bearer(keys["supervisor"]),
+    )
+    assert answer.status_code == 200, answer.json
+    # Europe/Amsterdam, the default desk's zone: midnight there is 23:00 UTC the day before.
+    assert (answer.json["since"], answer.json["until"]) == (
+        "2026-11-29T23:00:00.000Z",
+        "2026-11-30T23:00:00.000Z",
+    )
+    for bad in ("2026-13-01", "1999-12-31"):
+        refused = client.get(
+            "/v1/reports/csat", query_string={"since": bad}, headers=bearer(keys["supervisor"])
+        )
+        assert refused.status_code == 422 and "since" in refused.json["error"]["fields"]
+    app.extensions["loket"].engine.dispose()
+
+
+@pytest.mark.parametrize("service", ["queue", "notify", "feedback"])
+def test_every_timestamp_an_api_answers_is_utc_with_its_zone_in_one_form(
+    service, make_settings, keys
+):
+    app = app_for(service, make_settings)
+    client = app.test_client()
+    admin = bearer(keys["admin"])
+    if service == "notify":
+        client.post(
+            "/v1/subscriptions",
+            json={"url": "https://hooks.example.org/x", "events": ["ticket.*"],
+                  "secret": "s" * 32},
+            headers=admin,
+        )  # fmt: skip
+        text = client.get("/v1/subscriptions", headers=admin).text
+    elif service == "feedback":
+        article = {"title": "Printer", "body": "Open tray two.", "language": "en"}
+        client.post("/v1/knowledge/articles", headers=admin, json=article)
+        text = client.get("/v1/knowledge/articles").text
+    else:
+        text = client.get("/v1/queues", headers=admin).text
+    moments = re.findall(r'"(\d{4}-\d\d-\d\dT[^"]*)"', text)
+    assert moments or service == "queue"
+    for moment in moments:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", moment), moment
     app.extensions["loket"].engine.dispose()

@@ -127,16 +127,37 @@ def test_a_callback_keeps_the_first_contact_time_and_its_window(intake, keys):
     from datetime import UTC, datetime, timedelta
 
     started = (datetime.now(UTC) - timedelta(minutes=12)).replace(microsecond=0)
-    window = {"not_before": "2026-11-23T13:00:00+01:00", "not_after": "2026-11-23T15:00:00+01:00"}
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    window = {"not_before": f"{tomorrow}T13:00:00+01:00", "not_after": f"{tomorrow}T15:00:00+01:00"}
     body = valid_request(channel="callback", callback=window,
                          contact_started_at=started.isoformat())  # fmt: skip
     assert post(client, keys["phone"], body).status_code == 201
     [event] = events(app)
     assert event["data"]["contact_started_at"].startswith(started.strftime("%Y-%m-%dT%H:%M:%S"))
     assert event["data"]["callback"] == {
-        "not_before": "2026-11-23T12:00:00.000Z",
-        "not_after": "2026-11-23T14:00:00.000Z",
+        "not_before": f"{tomorrow}T12:00:00.000Z",
+        "not_after": f"{tomorrow}T14:00:00.000Z",
     }
+
+
+@pytest.mark.parametrize(
+    ("window", "field"),
+    [
+        # entirely in the past: a promise that cannot be kept
+        ({"not_before": "2020-01-01T09:00:00Z", "not_after": "2020-01-01T10:00:00Z"},
+         "callback.not_after"),
+        ({"not_before": "2099-01-01T09:00:00Z", "not_after": "2099-01-01T10:00:00Z"},
+         "callback.not_before"),
+        ({"not_before": "2099-01-01T10:00:00Z", "not_after": "2099-01-01T09:00:00Z"},
+         "callback.not_after"),
+    ],
+)  # fmt: skip
+def test_a_callback_window_the_desk_cannot_keep_is_refused(intake, keys, window, field):
+    client, app = intake
+    answer = post(client, keys["phone"], valid_request(channel="callback", callback=window))
+    assert answer.status_code == 422
+    assert field in answer.json["error"]["fields"]
+    assert events(app) == []
 
 
 def test_the_same_idempotency_key_and_body_give_the_same_answer_even_after_a_restart(

@@ -359,6 +359,8 @@ def test_internal_notes_never_reach_the_customer(namespace, worker, smtp):
     transferred = by_subject["Your request has been passed on"]
     waiting = by_subject["We need something from you"]
     assert "difficult" not in transferred.as_string()
+    # The new team is named, in the customer's language (decision 0009).
+    assert "passed on to IT back office," in transferred.get_body(("plain",)).get_content()
     assert "Which printer?" in waiting.get_body(("plain",)).get_content()
 
 

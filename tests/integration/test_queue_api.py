@@ -127,6 +127,23 @@ def test_eight_agents_claiming_forty_tickets_get_each_exactly_once(desk, keys):
     assert sorted(claimed) == sorted(arrived)
 
 
+def test_a_callback_keeps_its_window_and_is_due_before_it_ends(desk, keys):
+    now = datetime.now(UTC)
+    window = {"not_before": isoformat(now + timedelta(minutes=5)),
+              "not_after": isoformat(now + timedelta(minutes=35))}  # fmt: skip
+    # Priority 4: its target alone (480 min) would put it due long after the window.
+    ticket = desk.arrive("callback", priority=4, callback=window)
+    view = desk.client.get(f"/v1/tickets/{ticket['ticket_id']}", headers=bearer(keys["agent"]))
+    shown = view.json
+    assert (shown["callback_not_before"], shown["callback_not_after"]) == (
+        window["not_before"],
+        window["not_after"],
+    )
+    assert datetime.fromisoformat(shown["due_at"]) <= now + timedelta(minutes=35)
+    [queued] = desk.events("ticket.queued")
+    assert datetime.fromisoformat(queued["due_at"]) <= now + timedelta(minutes=35)
+
+
 def test_a_claim_out_of_order_needs_a_reason_and_is_counted(desk, keys):
     first = desk.arrive(minutes_ago=10)
     second = desk.arrive(minutes_ago=5)

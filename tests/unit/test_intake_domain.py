@@ -13,6 +13,9 @@ DESK = load_settings("intake", {}).desk
 CATALOGUE = load_catalogue(DESK)
 VALIDATOR = RequestValidator(CATALOGUE)
 
+_DAY = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+TOMORROW = {"not_before": f"{_DAY}T10:00:00Z", "not_after": f"{_DAY}T11:00:00Z"}
+
 
 def test_the_default_catalogue_is_complete_in_both_languages():
     categories = CATALOGUE.categories.values()
@@ -110,8 +113,7 @@ def test_queue_and_priority_come_from_the_catalogue_and_times_are_stored_in_utc(
         ({"fields": {"account": "jdoe", "system": "vpn", "colour": "red"}}, "fields.colour"),
         ({"fields": {"account": "j" * 65, "system": "vpn"}}, "fields.account"),
         ({"fields": "account=jdoe"}, "fields"),
-        ({"callback": {"not_before": "2026-11-23T10:00:00Z", "not_after": "2026-11-23T11:00:00Z"}},
-         "callback"),
+        ({"callback": TOMORROW}, "callback"),
         ({"contact_started_at": "2999-01-01T00:00:00Z"}, "contact_started_at"),
         ({"contact_started_at": "2026-11-23T10:00:00"}, "contact_started_at"),
         ({"contact_wait_seconds": -1}, "contact_wait_seconds"),
@@ -169,8 +171,7 @@ def test_every_field_type_accepts_good_answers():
         )
     )
     VALIDATOR.load(valid_request(category="unclassified", fields={}))
-    callback = {"not_before": "2026-11-23T10:00:00Z", "not_after": "2026-11-23T11:00:00Z"}
-    assert VALIDATOR.load(valid_request(channel="callback", callback=callback))["callback"]
+    assert VALIDATOR.load(valid_request(channel="callback", callback=TOMORROW))["callback"]
 
 
 def test_a_json_array_is_refused_as_a_whole():
