@@ -3,8 +3,11 @@ the events a new request or a customer's reply causes."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -49,6 +52,11 @@ def new_tracking_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def new_reply_token() -> str:
+    """130 random bits in lower-case base32: mail systems may lower-case an address."""
+    return base64.b32encode(secrets.token_bytes(17)).decode().rstrip("=").lower()[:26]
+
+
 def body_digest(body: Any) -> str:
     """The same JSON document in any key order or spacing gives the same digest."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -59,6 +67,7 @@ def body_digest(body: Any) -> str:
 class NewRequest:
     id: str
     tracking_token: str
+    reply_token: str
     row: dict[str, Any]
 
 
@@ -71,11 +80,13 @@ def new_request(
 ) -> NewRequest:
     """A request as the desk stores it: queue and priority come from the catalogue."""
     token = new_tracking_token()
+    reply_token = new_reply_token()
     started = submitted.get("contact_started_at")
     callback = submitted.get("callback")
     row = {
         "id": str(uuid.uuid4()),
         "tracking_token_sha256": secret_digest(token),
+        "reply_token_sha256": secret_digest(reply_token),
         "submitted_by": submitted_by,
         "channel": submitted["channel"],
         "category": category.id,
@@ -100,21 +111,25 @@ def new_request(
         "attachments": submitted.get("attachments"),
         "created_at": now,
     }
-    return NewRequest(row["id"], token, row)
+    return NewRequest(row["id"], token, reply_token, row)
 
 
 def request_from_email(
-    email: InboundEmail, catalogue: Catalogue, default_language: str
+    email: InboundEmail,
+    catalogue: Catalogue,
+    default_language: str,
+    related_reference: str | None = None,
 ) -> dict[str, Any]:
     """An e-mail is never refused: it becomes an unclassified request, and the customer
-    is invited to complete the form."""
+    is invited to complete the form. One that names a request it may not add to refers to
+    it instead (`fields.related_reference`), for the agent to judge."""
     language = email.language if email.language in ("nl", "en") else default_language
     return {
         "channel": "email",
         "category": UNCLASSIFIED,
         "subject": email.subject or "(no subject)",
         "description": email.body or "(no text)",
-        "fields": {},
+        "fields": {"related_reference": related_reference} if related_reference else {},
         "requester": {
             "name": email.sender_name,
             "email": email.sender_address,
@@ -126,14 +141,62 @@ def request_from_email(
     }
 
 
+def email_identity(email: InboundEmail) -> str:
+    """What makes two deliveries the same message: its Message-ID, its sender and its
+    content. A Message-ID alone is chosen by the sender, so anyone could predict or reuse
+    one (and once got another message's answer and tracking token back)."""
+    parts = (email.message_id, email.sender_address, email.subject, email.body)
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+# `desk+lkt-000123.<reply token>@example.org`: the Reply-To notify writes (decision 0017).
+REPLY_ADDRESS = re.compile(r"\+(lkt-\d{6,})\.([a-z2-7]{26})@", re.IGNORECASE)
+_AUTHENTICATED = re.compile(
+    r"\b(?:dmarc=pass\b[^;]*\bheader\.from=|dkim=pass\b[^;]*\bheader\.d=)([^\s;]+)",
+    re.IGNORECASE,
+)
+
+
+def reply_address_token(email: InboundEmail) -> tuple[str, str] | None:
+    """The reference and reply token in the address the message was sent to, if any."""
+    for recipient in email.recipients:
+        found = REPLY_ADDRESS.search(recipient)
+        if found:
+            return found.group(1).upper(), found.group(2).lower()
+    return None
+
+
+def sender_authenticated(email: InboundEmail) -> bool:
+    """The inbound gateway reports DMARC or DKIM passing for the sender's own domain."""
+    domain = email.sender_address.rpartition("@")[2]
+    return any(
+        found.group(1).strip(".").lower() == domain
+        for results in email.authentication_results
+        for found in _AUTHENTICATED.finditer(results)
+    )
+
+
 def is_reply_from_requester(email: InboundEmail, request: Mapping[str, Any]) -> bool:
-    """Only the requester's own address may add to a request: a reference alone is no key."""
-    stored = (request["requester"] or {}).get("email") or ""
-    return bool(stored) and stored.lower() == email.sender_address
+    """A reference alone is no key, and neither is a From header anyone can write: the
+    reply carries the request's reply token, or comes from the requester's address with
+    the gateway's word that the sender's domain signed it."""
+    addressed = reply_address_token(email)
+    stored = request.get("reply_token_sha256")
+    if addressed is not None and stored:
+        reference, token = addressed
+        if reference == reference_for(request["seq"]) and hmac.compare_digest(
+            secret_digest(token), stored
+        ):
+            return True
+    requester = ((request["requester"] or {}).get("email") or "").lower()
+    return bool(requester) and requester == email.sender_address and sender_authenticated(email)
 
 
-def ticket_created_data(row: Mapping[str, Any], reference: str, token: str) -> dict[str, Any]:
-    """The `ticket.created` data of the contract; the only place the plain token travels."""
+def ticket_created_data(
+    row: Mapping[str, Any], reference: str, token: str, reply_token: str
+) -> dict[str, Any]:
+    """The `ticket.created` data of the contract; the only place the plain tokens travel
+    (notify writes them into the status link and the Reply-To address)."""
     started = row["contact_started_at"]
     data = {
         "ticket_id": row["id"],
@@ -147,6 +210,7 @@ def ticket_created_data(row: Mapping[str, Any], reference: str, token: str) -> d
         "fields": row["fields"],
         "requester": row["requester"],
         "tracking_token": token,
+        "reply_token": reply_token,
         "created_at": isoformat(row["created_at"]),
         "contact_started_at": isoformat(started or row["created_at"]),
         "resolved_on_contact": row["resolved_on_contact"],

@@ -47,6 +47,10 @@ class InboundEmail:
     body: str
     language: str | None
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    # Where it was sent (To, Cc, Delivered-To, X-Original-To): a reply's token is there.
+    recipients: list[str] = field(default_factory=list)
+    # What the inbound gateway says of the sender (DKIM, SPF, DMARC), as it wrote it.
+    authentication_results: list[str] = field(default_factory=list)
 
     @property
     def reference(self) -> str | None:
@@ -144,6 +148,22 @@ def _sender(message: EmailMessage) -> Address:
     return addresses[0]
 
 
+RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To")
+MAX_RECIPIENTS = 50
+
+
+def _recipients(message: EmailMessage) -> list[str]:
+    found: list[str] = []
+    for name in RECIPIENT_HEADERS:
+        for header in message.get_all(name) or []:
+            addresses = getattr(header, "addresses", None)
+            if addresses is None:  # not an address header (Delivered-To): its text
+                found.append(readable(str(header)).strip().lower())
+            else:
+                found += [readable(a.addr_spec).lower() for a in addresses if a.addr_spec]
+    return found[:MAX_RECIPIENTS]
+
+
 def parse(raw: bytes) -> InboundEmail:
     if not raw.strip():
         raise MalformedEmail("message", "The message is empty.")
@@ -181,4 +201,8 @@ def parse(raw: bytes) -> InboundEmail:
         body=readable(body)[:MAX_BODY],
         language=language,
         attachments=attachments[:MAX_ATTACHMENTS_LISTED],
+        recipients=_recipients(message),
+        authentication_results=[
+            readable(str(h))[:2000] for h in message.get_all("Authentication-Results") or []
+        ][:10],
     )

@@ -19,7 +19,7 @@ from services.intake.catalogue import Catalogue
 from services.intake.inbound_email import InboundEmail
 
 Answer = tuple[int, dict[str, Any]]
-EMAIL_SCOPE = "email-message-id"
+EMAIL_SCOPE = "email-message"
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _store_request(
     reference = domain.reference_for(storage.insert_request(conn, new.row))
     created = Event(
         type="ticket.created",
-        data=domain.ticket_created_data(new.row, reference, new.tracking_token),
+        data=domain.ticket_created_data(new.row, reference, new.tracking_token, new.reply_token),
         source="intake",
         correlation_id=correlation_id,
     )
@@ -134,11 +134,15 @@ def receive_email(
     correlation_id: str,
     now: datetime,
 ) -> tuple[Answer, bool]:
-    """A reply to a known request from its requester, or else a new request; the same
-    Message-ID twice is one message."""
+    """A reply to a known request from its requester, or else a new request. The same
+    message twice (the same Message-ID from the same sender with the same content) is one
+    message; another message that reuses a Message-ID is a message of its own, never
+    answered with the first one's reference and tracking token."""
 
     def produce(conn: Connection) -> Answer:
-        seq = domain.sequence_of(email.reference) if email.reference else None
+        addressed = domain.reply_address_token(email)
+        reference = addressed[0] if addressed else email.reference
+        seq = domain.sequence_of(reference) if reference else None
         request = storage.request_by_sequence(conn, seq) if seq else None
         if request is not None and domain.is_reply_from_requester(email, request._mapping):
             storage.add_message(
@@ -158,15 +162,19 @@ def receive_email(
                 correlation_id=correlation_id,
             )
             add_events(conn, storage.outbox, [replied])
-            reference = domain.reference_for(request.seq)
-            return 200, {"id": request.id, "reference": reference, "status": "appended"}
-        submitted = domain.request_from_email(email, intake.catalogue, intake.default_language)
+            return 200, {"reference": domain.reference_for(request.seq), "status": "appended"}
+        submitted = domain.request_from_email(
+            email,
+            intake.catalogue,
+            intake.default_language,
+            related_reference=domain.reference_for(request.seq) if request is not None else None,
+        )
         return _store_request(intake, conn, submitted, submitted_by, correlation_id, now)
 
     return once(
         intake.engine,
         EMAIL_SCOPE,
-        email.message_id,
+        domain.email_identity(email),
         body_sha256,
         now,
         produce,

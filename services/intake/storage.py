@@ -39,6 +39,8 @@ requests = Table(
     Column("seq", BigId, primary_key=True, autoincrement=True),
     Column("id", String(36), nullable=False, unique=True),
     Column("tracking_token_sha256", String(64), nullable=False),
+    # Only the digest: notify puts the token in the Reply-To of every message it sends.
+    Column("reply_token_sha256", String(64), nullable=True),
     Column("submitted_by", String(64), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("category", String(64), nullable=False),

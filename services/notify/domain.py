@@ -34,7 +34,7 @@ DELIVERABLE_TYPES = (
 
 # Secrets that open a customer's request or survey stay between Loket and that customer:
 # the organisation's systems get the event without them.
-REDACTED_FIELDS = ("tracking_token", "survey_token")
+REDACTED_FIELDS = ("tracking_token", "survey_token", "reply_token")
 
 SMS_MAX_CHARS = 306  # two concatenated SMS parts
 
@@ -136,6 +136,13 @@ def is_known_pattern(pattern: str) -> bool:
 
 def subscribed(patterns: Iterable[str], event_type: str) -> bool:
     return any(pattern_matches(p, event_type) for p in patterns)
+
+
+def reply_address(mailbox: str, reference: str, token: str) -> str:
+    """`desk+lkt-000123.<token>@example.org`: a reply to it is the requester's (decision
+    0017); sub-addressing delivers it to the desk's own mailbox."""
+    local, _, domain = mailbox.rpartition("@")
+    return f"{local}+{reference.lower()}.{token}@{domain}"
 
 
 def webhook_body(envelope: Mapping[str, Any]) -> dict[str, Any]:

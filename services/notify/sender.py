@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -62,6 +63,7 @@ def notifier_for(settings: Settings, transports: Transports) -> Notifier:
         retry_delays_ms=settings.notify.retry_delays_ms,
         lease=lease_for(settings),
         teams={q["id"]: q["name"] for q in settings.desk.get("queues", [])},
+        mailbox=parseaddr(settings.mail_from)[1] or None,
     )
 
 

@@ -48,6 +48,8 @@ class Notifier:
     # Queue id -> its name per language, from the desk configuration: the team a
     # transfer passes the request on to is named to the customer (decision 0009).
     teams: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    # The desk's own address (from LOKET_MAIL_FROM), whose sub-addresses take replies.
+    mailbox: str | None = None
 
     def team(self, queue: str | None, language: str) -> str | None:
         names = self.teams.get(queue or "", {})
@@ -69,6 +71,7 @@ def handle_event(
             data["subject"],
             data["requester"],
             now,
+            notifier.box.seal(data["reply_token"]) if data.get("reply_token") else None,
         )
     rows = []
     customer = _customer_delivery(conn, notifier, event, data, now)
@@ -120,6 +123,7 @@ def _customer_delivery(
             "html": rendered.html,
             "message_id": thread if first else f"<{delivery_id}@{notifier.mail_domain}>",
             "in_reply_to": None if first else thread,
+            "reply_to": _reply_to(conn, notifier, data, known),
         }
     else:
         content = {"text": rendered.sms}
@@ -135,6 +139,23 @@ def _customer_delivery(
         language=contact.language,
         content=content,
     )
+
+
+def _reply_to(
+    conn: Connection, notifier: Notifier, data: Mapping[str, Any], known: Any
+) -> str | None:
+    """The request's reply address, so that the customer's answer counts as theirs."""
+    token = data.get("reply_token")
+    if token is None:
+        known = known or storage.contact(conn, data["ticket_id"])
+        sealed = known.reply_token_sealed if known is not None else None
+        try:
+            token = notifier.box.open(sealed) if sealed else None
+        except ValueError:  # sealed under a key since replaced: replies go by DKIM only
+            token = None
+    if token is None or notifier.mailbox is None:
+        return None
+    return domain.reply_address(notifier.mailbox, data["reference"], token)
 
 
 def _action_url(notifier: Notifier, template: str, data: Mapping[str, Any]) -> str | None:

@@ -51,6 +51,8 @@ contacts = Table(
     Column("subject", Text, nullable=False),
     Column("requester", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Sealed like webhook secrets: it lets a reply count as the requester's.
+    Column("reply_token_sealed", Text, nullable=True),
 )
 
 subscriptions = Table(
@@ -114,6 +116,7 @@ def save_contact(
     subject: str,
     requester: Mapping[str, Any],
     created_at: datetime,
+    reply_token_sealed: str | None = None,
 ) -> None:
     if contact(conn, ticket_id) is None:
         conn.execute(
@@ -124,6 +127,7 @@ def save_contact(
                 "subject": subject,
                 "requester": dict(requester),
                 "created_at": created_at,
+                "reply_token_sealed": reply_token_sealed,
             },
         )
 

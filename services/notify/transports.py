@@ -135,6 +135,8 @@ class Transports:
         if content.get("in_reply_to"):
             message["In-Reply-To"] = content["in_reply_to"]
             message["References"] = content["in_reply_to"]
+        if content.get("reply_to"):
+            message["Reply-To"] = content["reply_to"]
         message["Auto-Submitted"] = "auto-generated"
         message.attach(MIMEText(content["text"], "plain", UTF8))
         message.attach(MIMEText(content["html"], "html", UTF8))
@@ -153,6 +155,8 @@ class Transports:
         if content.get("in_reply_to"):
             message["In-Reply-To"] = content["in_reply_to"]
             message["References"] = content["in_reply_to"]
+        if content.get("reply_to"):
+            message["Reply-To"] = content["reply_to"]
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(content["text"], cte="quoted-printable")
         message.add_alternative(content["html"], subtype="html", cte="quoted-printable")

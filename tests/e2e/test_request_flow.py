@@ -112,13 +112,12 @@ def test_the_launcher_refuses_to_start_without_a_broker(tmp_path):
 def test_an_email_and_its_reply_reach_the_queue_and_the_status_page(desk):
     from email.message import EmailMessage
 
-    def mail(subject: str, message_id: str, body: str) -> bytes:
+    sender = f"jan-{desk.namespace}@example.org"
+
+    def mail(subject: str, message_id: str, body: str, to: str = "desk@example.org") -> bytes:
         msg = EmailMessage()
-        msg["From"], msg["Subject"], msg["Message-ID"] = (
-            "Jan <jan@example.org>",
-            subject,
-            message_id,
-        )
+        msg["From"], msg["To"] = f"Jan <{sender}>", to
+        msg["Subject"], msg["Message-ID"] = subject, message_id
         msg.set_content(body)
         msg["Content-Language"] = "en"
         return msg.as_bytes()
@@ -126,11 +125,17 @@ def test_an_email_and_its_reply_reach_the_queue_and_the_status_page(desk):
     url = f"{desk.urls['intake']}/v1/inbound/email"
     headers = {**bearer(desk.keys["portal"]), "Content-Type": "message/rfc822"}
     accepted = requests.post(
-        url, data=mail("Printer", "<e2e-1@x>", "On fire"), headers=headers, timeout=10
+        url, data=mail("Printer", f"<{desk.namespace}-1@x>", "On fire"), headers=headers, timeout=10
     ).json()
     wait_until(lambda: tracked(desk, accepted), timeout=30, what="the e-mailed request")
-    reply = mail(f"Re: [{accepted['reference']}] Printer", "<e2e-2@x>", "Still on fire")
-    assert requests.post(url, data=reply, headers=headers, timeout=10).status_code == 200
+    # The customer presses "reply" on the confirmation: it goes to its Reply-To.
+    confirmation = wait_until(lambda: desk.smtp.to(sender), timeout=30, what="the confirmation")
+    reply_to = confirmation[0]["Reply-To"]
+    assert f"+{accepted['reference'].lower()}." in reply_to
+    reply = mail(f"Re: {confirmation[0]['Subject']}", f"<{desk.namespace}-2@x>", "Still on fire",
+                 to=reply_to)  # fmt: skip
+    answer = requests.post(url, data=reply, headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
     status = wait_until(
         lambda: (s := tracked(desk, accepted)) and len(s["updates"]) == 2 and s,
         timeout=30,

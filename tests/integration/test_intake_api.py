@@ -210,9 +210,11 @@ def test_racing_identical_requests_with_one_key_store_one_request(make_intake, k
 
 
 def email(sender="Jan <jan@example.org>", subject="Printer on fire", message_id="<m1@x>",
-          body="It is really on fire."):  # fmt: skip
+          body="It is really on fire.", **headers):  # fmt: skip
     msg = EmailMessage()
     msg["From"], msg["Subject"], msg["Message-ID"] = sender, subject, message_id
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
     msg.set_content(body)
     return msg.as_bytes()
 
@@ -234,21 +236,67 @@ def test_an_email_becomes_an_unclassified_request_once(intake, keys):
     assert event["data"]["requester"]["email"] == "jan@example.org"
 
 
-def test_a_reply_from_the_requester_is_appended_and_published(intake, keys):
+def reply_address(app, reference):
+    """The Reply-To notify writes for this request, from the token in its event."""
+    [created] = [e for e in events(app) if e["data"]["reference"] == reference]
+    token = created["data"]["reply_token"]
+    return f"desk+{reference.lower()}.{token}@example.org"
+
+
+def test_a_reply_to_the_requests_reply_address_is_appended_and_published(intake, keys):
     client, app = intake
     reference = send_email(client, keys["portal"], email()).json["reference"]
-    reply = email(subject=f"Re: [{reference}] Printer on fire", message_id="<m2@x>",
-                  body="Now the scanner too.")  # fmt: skip
+    reply = email(subject="Re: Printer on fire", message_id="<m2@x>",
+                  body="Now the scanner too.", To=reply_address(app, reference))  # fmt: skip
     appended = send_email(client, keys["portal"], reply)
-    assert appended.status_code == 200 and appended.json["status"] == "appended"
+    assert appended.status_code == 200
+    assert appended.json == {"reference": reference, "status": "appended"}  # no internal id
     [replied] = events(app, "ticket.customer_replied")
     assert replied["data"]["reference"] == reference
     assert replied["data"]["message"] == "Now the scanner too."
     assert len(rows(app, storage.messages)) == 1
-    # Someone else quoting the reference opens a request of their own.
-    stranger = email(sender="eve@example.net", subject=f"Re: {reference}", message_id="<m3@x>")
-    assert send_email(client, keys["portal"], stranger).status_code == 201
-    assert len(rows(app)) == 2
+
+
+def test_a_reply_without_the_token_is_the_requesters_only_when_the_gateway_vouches(intake, keys):
+    client, app = intake
+    reference = send_email(client, keys["portal"], email()).json["reference"]
+    # The right From and the reference in the subject prove nothing: anyone can write both.
+    forged = email(subject=f"Re: [{reference}] Printer", message_id="<f1@x>", body="Cancel it.")
+    answer = send_email(client, keys["portal"], forged)
+    assert answer.status_code == 201 and answer.json["reference"] != reference
+    [linked] = [e for e in events(app) if e["data"]["reference"] == answer.json["reference"]]
+    assert linked["data"]["fields"] == {"related_reference": reference}
+    # The token of another request is no key to this one.
+    other = send_email(client, keys["portal"], email(sender="ann@example.org", message_id="<o@x>"))
+    token_of_other = reply_address(app, other.json["reference"]).split(".", 1)[1]
+    stolen = email(message_id="<f2@x>", To=f"desk+{reference.lower()}.{token_of_other}",
+                   subject=f"Re: [{reference}]")  # fmt: skip
+    assert send_email(client, keys["portal"], stolen).status_code == 201
+    # DMARC (or DKIM) passing for the sender's own domain, as the gateway reports it, is.
+    results = ("mx.example.net; spf=pass smtp.mailfrom=example.org;"
+               " dkim=pass header.d=example.org; dmarc=pass header.from=example.org")  # fmt: skip
+    vouched = email(subject=f"Re: [{reference}] Printer", message_id="<v1@x>", body="Thanks",
+                    Authentication_Results=results)  # fmt: skip
+    assert send_email(client, keys["portal"], vouched).status_code == 200
+    elsewhere = email(subject=f"Re: [{reference}] Printer", message_id="<v2@x>",
+                      Authentication_Results="mx; dkim=pass header.d=attacker.test")  # fmt: skip
+    assert send_email(client, keys["portal"], elsewhere).status_code == 201
+    assert [e["data"]["message"] for e in events(app, "ticket.customer_replied")] == ["Thanks"]
+
+
+def test_a_reused_message_id_never_returns_another_messages_answer(intake, keys):
+    client, app = intake
+    first = send_email(client, keys["portal"], email(message_id="<same@x>"))
+    # Another sender, or other content, with the same Message-ID: a message of its own.
+    eve = send_email(client, keys["portal"], email(sender="eve@example.net", message_id="<same@x>"))
+    other = send_email(client, keys["portal"], email(message_id="<same@x>", body="Another."))
+    answers = [first.json, eve.json, other.json]
+    assert [a["status"] for a in answers] == ["received"] * 3
+    assert len({a["reference"] for a in answers}) == 3
+    assert len({a["tracking_token"] for a in answers}) == 3
+    # The same message delivered again is still one request.
+    assert send_email(client, keys["portal"], email(message_id="<same@x>")).json == first.json
+    assert len(rows(app)) == 3
 
 
 def test_malformed_and_oversize_mail_get_clear_errors_and_do_not_block_the_next(make_intake, keys):

@@ -52,6 +52,7 @@ def ticket_created(**changes) -> Event:
             "preferred_contact": "email",
         },
         "tracking_token": "tok_" + "x" * 28,
+        "reply_token": "abcdefghijklmnopqrstuvwxyz",
         "created_at": isoformat(datetime.now(UTC)),
         "contact_started_at": isoformat(datetime.now(UTC)),
         "resolved_on_contact": False,
@@ -308,6 +309,9 @@ def test_a_new_request_is_confirmed_by_email_in_the_requesters_language(
     second = smtp.to("ann@example.org")[1]
     assert second["In-Reply-To"] == f"<{ticket_id}@example.org>"
     assert second["Message-ID"] != message["Message-ID"]
+    # A reply to either message goes to the request's own reply address (decision 0017).
+    reply_to = f"desk+{reference.lower()}.abcdefghijklmnopqrstuvwxyz@example.org"
+    assert message["Reply-To"] == second["Reply-To"] == reply_to
     assert "taken your request" in second.get_body(("plain",)).get_content()
 
 
@@ -447,7 +451,7 @@ def test_webhooks_are_signed_and_leave_the_customers_secrets_out(namespace, work
     assert by_type["ticket.created"].headers["X-Loket-Event-Id"] == created.id
     assert envelope["id"] == created.id and envelope["type"] == "ticket.created"
     assert envelope["data"]["reference"] == created.data["reference"]
-    assert "tracking_token" not in envelope["data"]
+    assert "tracking_token" not in envelope["data"] and "reply_token" not in envelope["data"]
     assert verify(by_type["problem.detected"])["data"]["count"] == 12
     with pytest.raises(AssertionError):
         verify(by_type["problem.detected"], secret="a-forger-does-not-know-it")
