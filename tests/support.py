@@ -188,6 +188,7 @@ def write_keys(path: Path) -> dict[str, str]:
                                                      "phone", "callback"]),
         "phone": add_key(path, "phone-ivr", "client", ["phone", "callback"]),
         "agent": add_key(path, "alice", "agent"),
+        "other_agent": add_key(path, "dave", "agent"),
         "supervisor": add_key(path, "bob", "supervisor"),
         "admin": add_key(path, "carol", "admin"),
     }  # fmt: skip

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from services.common.failures import Conflict, Failure, NotFound
+from services.common.failures import Conflict, Failure, NotAllowed, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,15 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Failure)
     def _failure(exc: Failure) -> Response:
-        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
+        status = (
+            404
+            if isinstance(exc, NotFound)
+            else 409
+            if isinstance(exc, Conflict)
+            else 403
+            if isinstance(exc, NotAllowed)
+            else 422
+        )
         return error_response(status, exc.code, exc.message, getattr(exc, "fields", None))
 
     @app.errorhandler(ValidationError)

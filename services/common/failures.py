@@ -1,6 +1,6 @@
 """Why a use case refuses: plain exceptions that domain and service code raise without
 knowing about HTTP. Every web process answers them in the contract's error format
-(`services.common.errors`): 404, 409 and 422."""
+(`services.common.errors`): 403, 404, 409 and 422."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ class NotFound(Failure):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"No such {what}.")
+
+
+class NotAllowed(Failure):
+    """The caller is known but may not do this to this thing (a rule, not a role)."""
+
+    code = "forbidden"
 
 
 class Conflict(Failure):

@@ -155,6 +155,11 @@ def _ticket_change(work: Callable[[Connection, service.Cause], Any]) -> Response
     return jsonify(_change(lambda conn, cause: _ticket_view(conn, work(conn, cause))))
 
 
+def _lead() -> bool:
+    """Supervisors (and admins) may work any ticket; agents the ones they hold."""
+    return current_principal().has_role("supervisor")
+
+
 @bp.post("/tickets/<ticket_id>/claim")
 @require("agent")
 def claim(ticket_id: str) -> Response:
@@ -223,6 +228,7 @@ def change_status(ticket_id: str) -> Response:
             agent,
             now,
             cause,
+            lead=_lead(),
         )
     )
 
@@ -234,7 +240,7 @@ def transfer(ticket_id: str) -> Response:
     agent, now = current_principal().name, utcnow()
     return _ticket_change(
         lambda conn, cause: service.transfer(
-            conn, desk(), ticket_id, body["to_queue"], body["note"], agent, now, cause
+            conn, desk(), ticket_id, body["to_queue"], body["note"], agent, now, cause, lead=_lead()
         )
     )
 
@@ -246,7 +252,7 @@ def change_priority(ticket_id: str) -> Response:
     agent, now = current_principal().name, utcnow()
     return _ticket_change(
         lambda conn, _cause: service.change_priority(
-            conn, desk(), ticket_id, body["priority"], body["reason"], agent, now
+            conn, desk(), ticket_id, body["priority"], body["reason"], agent, now, lead=_lead()
         )
     )
 

@@ -183,6 +183,15 @@ def on_contact_desk(channel: str) -> str:
     return ON_CONTACT_DESKS.get(channel, channel)
 
 
+# Statuses in which a ticket is held by the agent it is assigned to.
+HELD_STATUSES = frozenset({"in_progress", "waiting_on_customer", "waiting_on_third_party"})
+
+
+def may_work_on(assigned_to: str | None, agent: str, lead: bool) -> bool:
+    """A ticket nobody holds is anyone's; a held one its holder's, or a supervisor's."""
+    return assigned_to is None or assigned_to == agent or lead
+
+
 def callback_due(due: datetime, window_end: datetime | None) -> datetime:
     """A call-back is due by the end of the window the customer was promised, at the
     latest: its place in line never makes the desk call after the promise ran out."""

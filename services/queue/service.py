@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from services.common.events import Event, isoformat, to_utc
-from services.common.failures import Conflict, Invalid, NotFound
+from services.common.failures import Conflict, Invalid, NotAllowed, NotFound
 from services.common.hashing import secret_digest
 from services.common.outbox import add_events
 from services.queue import domain, storage
@@ -258,13 +258,58 @@ def claim_next(conn: Connection, queue: str, agent: str, now: datetime, cause: C
 def claim(
     conn: Connection, ticket_id: str, agent: str, reason: str, now: datetime, cause: Cause
 ) -> Row:
-    """A specific ticket; out of fair order unless it happens to be the next one."""
+    """A specific ticket; out of fair order unless it happens to be the next one. A
+    ticket another agent holds is taken over: with a reason, recorded and counted like a
+    queue jump (decision 0018)."""
     ticket = _get(conn, ticket_id)
+    if ticket.status in domain.HELD_STATUSES and ticket.assigned_to not in (None, agent):
+        return _take_over(conn, ticket, agent, reason, now, cause)
     if ticket.status != "queued":
         raise Conflict(f"The ticket is {ticket.status}, not waiting.")
     out_of_order = storage.head_of_queue(conn, ticket.queue) != ticket.id
     assigned = storage.assign(conn, ticket.id, agent, now)
     return _assigned(conn, assigned, agent, now, cause, out_of_order, reason)
+
+
+def _take_over(
+    conn: Connection, ticket: Row, agent: str, reason: str, now: datetime, cause: Cause
+) -> Row:
+    taken = storage.update_ticket(conn, ticket.id, assigned_to=agent, updated_at=now)
+    storage.add_history(
+        conn,
+        ticket.id,
+        now,
+        "taken_over",
+        ticket.status,
+        internal_note=f"taken over from {ticket.assigned_to}: {reason}",
+        actor=agent,
+    )
+    cause.emit(
+        conn,
+        "ticket.assigned",
+        {
+            "ticket_id": ticket.id,
+            "reference": ticket.reference,
+            "queue": ticket.queue,
+            "agent": agent,
+            "waited_seconds": 0.0,
+            "out_of_order": True,
+            "reason": reason,
+        },
+    )
+    labels = _labels(ticket)
+    cause.after_commit.append(lambda: QUEUE_JUMPS.labels(*labels).inc())
+    return taken
+
+
+def _check_holder(ticket: Row, agent: str, lead: bool) -> None:
+    """Only the agent who holds a ticket works it, or a supervisor; anyone else takes it
+    over first, with a reason (decision 0018)."""
+    if not domain.may_work_on(ticket.assigned_to, agent, lead):
+        raise NotAllowed(
+            f"This ticket is held by {ticket.assigned_to}; claim it with a reason to take it over.",
+            code="held_by_another_agent",
+        )
 
 
 # Work on a ticket
@@ -279,8 +324,11 @@ def change_status(
     agent: str,
     now: datetime,
     cause: Cause,
+    *,
+    lead: bool = False,
 ) -> Row:
     ticket = _get(conn, ticket_id)
+    _check_holder(ticket, agent, lead)
     if ticket.status == "queued" and to == "in_progress":
         # Taking a waiting ticket is a claim: in fair order, or out of it with a reason.
         raise Conflict("Take a waiting ticket with next, or claim it with a reason.")
@@ -366,11 +414,14 @@ def transfer(
     agent: str,
     now: datetime,
     cause: Cause,
+    *,
+    lead: bool = False,
 ) -> Row:
     """A handoff keeps the reference, the history, the answers and the place in line."""
     if to_queue not in desk.queues:
         raise Invalid("to_queue", "No such queue.")
     ticket = _get(conn, ticket_id)
+    _check_holder(ticket, agent, lead)
     if ticket.status not in domain.OPEN_STATUSES:
         raise Conflict(f"A {ticket.status} ticket cannot be transferred.")
     if ticket.queue == to_queue:
@@ -423,8 +474,11 @@ def change_priority(
     reason: str,
     agent: str,
     now: datetime,
+    *,
+    lead: bool = False,
 ) -> Row:
     ticket = _get(conn, ticket_id)
+    _check_holder(ticket, agent, lead)
     if ticket.status not in domain.OPEN_STATUSES:
         raise Conflict(f"A {ticket.status} ticket has no priority to change.")
     start = to_utc(ticket.contact_started_at)

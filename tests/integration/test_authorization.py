@@ -125,3 +125,43 @@ def test_a_key_that_is_not_known_is_refused_like_no_key(service_app):
         url = re.sub(r"\{[a-z_]+\}", "x", path)
         answer = client.open(url, method=method.upper(), headers=bearer("lkt_" + "A" * 43), json={})
         assert answer.status_code == 401, path
+
+
+# Beyond roles, one rule of ownership (decision 0018): a ticket an agent holds is changed
+# by that agent or a supervisor (or admin); another agent gets 403 until it takes the
+# ticket over with a reason (a claim).
+HOLDER_RULE = {"holder": 200, "other agent": 403, "supervisor": 200, "admin": 200}
+
+
+@pytest.mark.parametrize(
+    ("change", "body"),
+    [
+        ("status", {"to": "waiting_on_third_party"}),
+        ("priority", {"priority": 2, "reason": "vip"}),
+        ("transfer", {"to_queue": "facilities", "note": "for facilities"}),
+    ],
+)
+def test_a_held_ticket_is_changed_only_as_the_ownership_rule_says(
+    make_settings, keys, change, body
+):
+    from services.queue.app import create_app
+    from tests.integration.test_queue_api import Desk
+
+    app = create_app(make_settings("queue"))
+    desk = Desk(app)
+    callers = {"holder": "agent", "other agent": "other_agent", "supervisor": "supervisor",
+               "admin": "admin"}  # fmt: skip
+    try:
+        for caller, expected in HOLDER_RULE.items():
+            ticket = desk.arrive()
+            claim = {"reason": "held by alice"}
+            url = f"/v1/tickets/{ticket['ticket_id']}"
+            desk.client.post(f"{url}/claim", json=claim, headers=bearer(keys["agent"]))
+            answer = desk.client.post(
+                f"{url}/{change}",
+                json=body,
+                headers=bearer(keys[callers[caller]]),
+            )
+            assert answer.status_code == expected, (caller, answer.json)
+    finally:
+        app.extensions["loket"].engine.dispose()

@@ -144,6 +144,42 @@ def test_a_callback_keeps_its_window_and_is_due_before_it_ends(desk, keys):
     assert datetime.fromisoformat(queued["due_at"]) <= now + timedelta(minutes=35)
 
 
+def test_a_ticket_held_by_one_agent_is_worked_only_by_them_a_supervisor_or_a_taker_over(desk, keys):
+    ticket = desk.arrive()
+    ticket_id = ticket["ticket_id"]
+    assert desk.next(keys["agent"]).json["assigned_to"] == "alice"
+    dave, bob = bearer(keys["other_agent"]), bearer(keys["supervisor"])
+    url = f"/v1/tickets/{ticket_id}"
+    attempts = [
+        desk.client.post(f"{url}/status", json={"to": "resolved", "public_note": "x"},
+                         headers=dave),
+        desk.client.post(f"{url}/status", json={"to": "cancelled"}, headers=dave),
+        desk.client.post(f"{url}/priority", json={"priority": 1, "reason": "vip"}, headers=dave),
+        desk.client.post(f"{url}/transfer", json={"to_queue": "facilities", "note": "x"},
+                         headers=dave),
+    ]  # fmt: skip
+    assert [a.status_code for a in attempts] == [403] * 4
+    assert {a.json["error"]["code"] for a in attempts} == {"held_by_another_agent"}
+    assert desk.events("ticket.status_changed") == []
+    # A supervisor may.
+    lowered = desk.client.post(f"{url}/priority", json={"priority": 2, "reason": "VIP"},
+                               headers=bob)  # fmt: skip
+    assert lowered.status_code == 200
+    # Another agent takes it over: with a reason, recorded and counted like a queue jump.
+    jumps = sample("loket_queue_jumps_total", channel="web", queue="frontoffice")
+    assert desk.client.post(f"{url}/claim", json={}, headers=dave).status_code == 422
+    taken = desk.client.post(f"{url}/claim", json={"reason": "alice is ill"}, headers=dave)
+    assert taken.status_code == 200 and taken.json["assigned_to"] == "dave"
+    assert taken.json["history"][-1]["kind"] == "taken_over"
+    assert "alice is ill" in taken.json["history"][-1]["internal_note"]
+    assert sample("loket_queue_jumps_total", channel="web", queue="frontoffice") == jumps + 1
+    assert desk.events("ticket.assigned")[-1]["out_of_order"] is True
+    done = desk.status(keys["other_agent"], ticket_id, to="resolved", public_note="Reset.")
+    assert done.status_code == 200
+    again = desk.status(keys["agent"], ticket_id, to="closed")
+    assert again.status_code == 403  # alice no longer holds it
+
+
 def test_a_claim_out_of_order_needs_a_reason_and_is_counted(desk, keys):
     first = desk.arrive(minutes_ago=10)
     second = desk.arrive(minutes_ago=5)
