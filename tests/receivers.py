@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import email
 import email.policy
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.support import free_port
 
@@ -116,6 +123,38 @@ def smtp_receiver(
         controller.stop()
 
 
+def self_signed_tls(directory: Path, name: str = "localhost") -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context with a certificate for `name`, and the certificate's file (to
+    trust it as a CA bundle)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file
+
+
 @dataclass
 class Received:
     path: str
@@ -150,8 +189,11 @@ class HttpReceiver:
 
 @contextlib.contextmanager
 def http_receiver(
-    statuses: list[int] | None = None, delay_seconds: float = 0.0
+    statuses: list[int] | None = None,
+    delay_seconds: float = 0.0,
+    tls: ssl.SSLContext | None = None,
 ) -> Iterator[HttpReceiver]:
+    """An HTTP receiver on loopback; with `tls`, an HTTPS one."""
     receiver = HttpReceiver(free_port(), list(statuses or []), delay_seconds)
 
     class Handler(BaseHTTPRequestHandler):
@@ -169,6 +211,8 @@ def http_receiver(
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", receiver.port), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -45,6 +46,9 @@ class NotifySettings:
     send_timeout_seconds: float = 10.0
     send_concurrency: int = 8
     secret_key: str | None = None
+    # Webhooks go to public addresses only, but for these networks (owner systems inside
+    # the organisation), named by the operator.
+    webhook_allowed_networks: tuple[str, ...] = ()
 
     @property
     def retry_delays_ms(self) -> tuple[int, ...]:
@@ -152,7 +156,20 @@ def _notify(environ: Mapping[str, str]) -> NotifySettings:
         send_timeout_seconds=_seconds(environ, "LOKET_NOTIFY_SEND_TIMEOUT_SECONDS", 10.0, 0.1),
         send_concurrency=_int(environ, "LOKET_NOTIFY_SEND_CONCURRENCY", 8, minimum=1),
         secret_key=_secret_key(environ, "LOKET_NOTIFY_SECRET_KEY"),
+        webhook_allowed_networks=_networks(environ, "LOKET_WEBHOOK_ALLOWED_NETWORKS"),
     )
+
+
+def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated networks (`10.20.0.0/16,fd00:1::/64`), each checked."""
+    raw = _env(environ, name) or ""
+    networks = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(name, f"must list networks like 10.0.0.0/8, got {item!r}") from None
+    return tuple(networks)
 
 
 def _url(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from services.common.auth import current_principal, require
 from services.common.db import transaction
+from services.common.errors import ApiError
 from services.common.events import utcnow
 from services.common.web import json_body, runtime
 from services.notify import schemas, service, storage
+from services.notify.domain import REFUSED_BY_POLICY
 from services.notify.secret_box import SecretBox
+from services.notify.transports import Unresolvable, pinned_address
 
 bp = Blueprint("notify", __name__, url_prefix="/v1")
 
@@ -22,6 +28,19 @@ def _box() -> SecretBox:
 @require("admin")
 def new_subscription() -> tuple[Response, int]:
     body = schemas.SubscriptionInputSchema().load(json_body())
+    networks = [ipaddress.ip_network(n) for n in runtime().settings.notify.webhook_allowed_networks]
+    try:
+        refused = pinned_address(urlsplit(body["url"]), networks) is None
+    except Unresolvable:
+        refused = False  # not known yet; every delivery checks again
+    if refused:
+        # Checked again at every delivery: a name may resolve elsewhere later.
+        raise ApiError(
+            422,
+            "validation_failed",
+            "The request has invalid fields.",
+            {"url": [f"The receiver must resolve to a public address ({REFUSED_BY_POLICY})."]},
+        )
     with transaction(runtime().engine) as conn:
         created = service.create_subscription(
             conn, _box(), body, current_principal().name, utcnow()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -136,6 +137,23 @@ def is_known_pattern(pattern: str) -> bool:
 
 def subscribed(patterns: Iterable[str], event_type: str) -> bool:
     return any(pattern_matches(p, event_type) for p in patterns)
+
+
+REFUSED_BY_POLICY = "refused by policy: the receiver's address is not public"
+
+
+def webhook_address_allowed(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    allowed_networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> bool:
+    """Webhooks go to public addresses: never loopback, link-local (cloud metadata at
+    169.254.169.254), private, shared or reserved ones, unless the operator named the
+    network (LOKET_WEBHOOK_ALLOWED_NETWORKS)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in network for network in allowed_networks):
+        return True
+    return address.is_global and not address.is_multicast
 
 
 def reply_address(mailbox: str, reference: str, token: str) -> str:

@@ -73,6 +73,7 @@ def transports_for(settings: Settings) -> Transports:
         mail_from=settings.mail_from,
         sms_gateway_url=settings.sms_gateway_url,
         timeout_seconds=settings.notify.send_timeout_seconds,
+        webhook_allowed_networks=settings.notify.webhook_allowed_networks,
     )
 
 

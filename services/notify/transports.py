@@ -8,12 +8,14 @@ is recognisable as the same one: an e-mail keeps its Message-ID, an SMS its refe
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import smtplib
+import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.charset import QP, Charset
 from email.header import Header
@@ -23,9 +25,10 @@ from email.mime.text import MIMEText
 from email.policy import SMTPUTF8
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from services.notify import domain
 
@@ -69,7 +72,9 @@ class Transports:
         mail_from: str,
         sms_gateway_url: str | None,
         timeout_seconds: float,
+        webhook_allowed_networks: Sequence[str] = (),
     ) -> None:
+        self.webhook_networks = [ipaddress.ip_network(n) for n in webhook_allowed_networks]
         self.mail_from_header = formataddr(parseaddr(mail_from), charset="utf-8")
         self.sms_gateway_url = sms_gateway_url
         self.timeout = timeout_seconds
@@ -184,11 +189,39 @@ class Transports:
             "X-Loket-Delivery-Id": outgoing.delivery_id,
             "X-Loket-Event-Type": outgoing.content["event_type"],
         }
-        self._post(outgoing.recipient, body, headers, "webhook")
-
-    def _post(self, url: str, body: bytes, headers: dict[str, str], what: str) -> None:
+        parts = urlsplit(outgoing.recipient)
         try:
-            response = self.http.post(
+            address = pinned_address(parts, self.webhook_networks)
+        except Unresolvable:
+            raise Failure(
+                domain.RETRYABLE, "webhook: the receiver's name does not resolve"
+            ) from None
+        if address is None:
+            raise Failure(domain.PERMANENT, f"webhook: {domain.REFUSED_BY_POLICY}")
+        # The connection goes to the address just checked, whatever the name resolves to a
+        # moment later (DNS rebinding); the name still goes in Host and, for TLS, in SNI
+        # and the certificate check.
+        host = f"[{address}]" if ":" in address else address
+        pinned_url = parts._replace(netloc=f"{host}:{parts.port or _PORTS[parts.scheme]}")
+        headers["Host"] = parts.netloc.rpartition("@")[2]
+        if parts.scheme == "https":
+            with requests.Session() as session:
+                session.headers["User-Agent"] = USER_AGENT
+                session.mount("https://", _NamedTlsAdapter(parts.hostname or ""))
+                self._post(urlunsplit(pinned_url), body, headers, "webhook", session)
+        else:
+            self._post(urlunsplit(pinned_url), body, headers, "webhook")
+
+    def _post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        what: str,
+        session: requests.Session | None = None,
+    ) -> None:
+        try:
+            response = (session or self.http).post(
                 url,
                 data=body,
                 headers={"Content-Type": "application/json", **headers},
@@ -203,6 +236,47 @@ class Transports:
         response.close()
         if verdict is not None:
             raise Failure(verdict, f"{what} answered {response.status_code}")
+
+
+_PORTS = {"http": 80, "https": 443}
+
+
+class Unresolvable(Exception):
+    """The receiver's name resolves to no address (now)."""
+
+
+def pinned_address(
+    parts: SplitResult,
+    allowed_networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> str | None:
+    """The one address a webhook may be sent to, resolved now; None when any address the
+    name resolves to is refused by policy. Raises Unresolvable."""
+    try:
+        found = socket.getaddrinfo(
+            parts.hostname, parts.port or _PORTS.get(parts.scheme, 443), type=socket.SOCK_STREAM
+        )
+    except (OSError, UnicodeError, ValueError):
+        raise Unresolvable(parts.hostname) from None
+    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found]
+    if not addresses:
+        raise Unresolvable(parts.hostname)
+    if not all(domain.webhook_address_allowed(a, allowed_networks) for a in addresses):
+        return None
+    return str(addresses[0])
+
+
+class _NamedTlsAdapter(HTTPAdapter):
+    """Connects to a pinned address but speaks TLS to, and checks the certificate of, the
+    name in the subscription's URL."""
+
+    def __init__(self, hostname: str) -> None:
+        self.hostname = hostname
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["server_hostname"] = self.hostname
+        kwargs["assert_hostname"] = self.hostname
+        super().init_poolmanager(*args, **kwargs)
 
 
 def _encoded(value: str) -> str | Header:

@@ -49,6 +49,8 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
         "GUNICORN_WORKERS": "2",
         "LOKET_ACCESS_LOG": "0",
         "LOKET_SMTP_URL": smtp.url,
+        # The tests' webhook receivers listen on loopback.
+        "LOKET_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "LOKET_MAIL_FROM": "Desk <desk@example.org>",
     }
     urls, metrics_urls = {}, {}

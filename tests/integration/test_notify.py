@@ -26,7 +26,7 @@ from services.notify.app import create_app
 from services.notify.sender import AttemptProcessor, notifier_for, transports_for
 from services.notify.transports import Outgoing, Transports
 from services.notify.worker import spec
-from tests.receivers import http_receiver, smtp_receiver
+from tests.receivers import http_receiver, self_signed_tls, smtp_receiver
 from tests.support import AMQP_URL, bearer, drain, publish_raw, wait_until
 
 SECRET = "s3cret-shared-with-the-receiver"
@@ -99,6 +99,8 @@ def settings(make_settings, smtp, gateway):
         LOKET_NOTIFY_MAX_ATTEMPTS="3",
         LOKET_NOTIFY_SEND_TIMEOUT_SECONDS="1",
         LOKET_NOTIFY_SECRET_KEY=Fernet.generate_key().decode(),
+        # The receivers here listen on loopback, which webhooks may not reach by default.
+        LOKET_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
     )
 
 
@@ -671,6 +673,78 @@ def test_an_address_beyond_ascii_is_sent_with_smtputf8_or_fails_for_good():
     ):
         sender.send(outgoing)
     assert failure.value.verdict == "permanent" and "beyond ASCII" in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9402/metrics",
+        "http://localhost:15672/api/users",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2852039166/latest/meta-data/",  # the same address, other spellings
+        "http://0xa9fea9fe/",
+        "http://0251.0376.0251.0376/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[::1]:8003/",
+        "http://10.0.0.5/hook",
+        "http://0.0.0.0:8001/",
+    ],
+)
+def test_a_webhook_to_an_address_that_is_not_public_is_refused(make_settings, keys, url):
+    app = create_app(
+        make_settings("notify", LOKET_NOTIFY_SECRET_KEY=Fernet.generate_key().decode())
+    )
+    body = {"url": url, "events": ["ticket.*"], "secret": SECRET}
+    answer = app.test_client().post("/v1/subscriptions", json=body, headers=bearer(keys["admin"]))
+    assert answer.status_code == 422, answer.json
+    assert "url" in answer.json["error"]["fields"]
+    app.extensions["loket"].engine.dispose()
+
+
+def _webhook(url: str) -> Outgoing:
+    content = {"body": "{}", "event_type": "ticket.created"}
+    return Outgoing(delivery_id="d1", event_id="e1", medium="webhook", recipient=url,
+                    content=content, secret=SECRET)  # fmt: skip
+
+
+def test_delivery_checks_the_address_again_pins_it_and_reports_only_the_policy():
+    with http_receiver() as receiver:
+        url = f"http://localhost:{receiver.port}/hook"
+        refusing = Transports(smtp_url=None, mail_from="d@x.org", sms_gateway_url=None,
+                              timeout_seconds=2)  # fmt: skip
+        with pytest.raises(transports.Failure) as failure:
+            refusing.send(_webhook(url))
+        # Nothing about the port or the connection: no scan oracle.
+        assert failure.value.verdict == "permanent"
+        assert (
+            str(failure.value) == "webhook: refused by policy: the receiver's address is not public"
+        )
+        assert receiver.received == []
+        allowed = Transports(smtp_url=None, mail_from="d@x.org", sms_gateway_url=None,
+                             timeout_seconds=2,
+                             webhook_allowed_networks=["127.0.0.0/8"])  # fmt: skip
+        allowed.send(_webhook(url))
+        [delivered] = receiver.received
+        # Sent to the address checked, under the name of the subscription.
+        assert delivered.headers["Host"] == f"localhost:{receiver.port}"
+        refusing.close()
+        allowed.close()
+
+
+def test_an_https_webhook_is_pinned_to_its_address_and_still_checks_the_name(tmp_path, monkeypatch):
+    tls, certificate = self_signed_tls(tmp_path, "localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    with http_receiver(tls=tls) as receiver:
+        sender = Transports(smtp_url=None, mail_from="d@x.org", sms_gateway_url=None,
+                            timeout_seconds=2,
+                            webhook_allowed_networks=["127.0.0.0/8"])  # fmt: skip
+        sender.send(_webhook(f"https://localhost:{receiver.port}/hook"))
+        [delivered] = receiver.received
+        assert delivered.headers["Host"] == f"localhost:{receiver.port}"
+        # The certificate is for "localhost": under another name the check fails.
+        with pytest.raises(transports.Failure):
+            sender.send(_webhook(f"https://127.0.0.1:{receiver.port}/hook"))
+        sender.close()
 
 
 def test_messages_share_an_smtp_session_and_a_dropped_one_is_replaced():
