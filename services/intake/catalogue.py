@@ -81,6 +81,10 @@ def _localized_field(field: FormField, lang: str) -> dict[str, Any]:
         "required": field.required,
         "options": [o.value for o in field.options] if field.type == "choice" else None,
         "option_labels": {o.value: o.label[lang] for o in field.options} or None,
+        # The limits intake enforces, so a front-end can show them before a 422.
+        "max_length": 254 if field.type == "email" else field.max_length,
+        "min": field.min,
+        "max": field.max,
     }
 
 

@@ -144,6 +144,9 @@ class FormFieldSchema(Schema):
     required = fields.Boolean(required=True)
     options = fields.List(fields.String(), allow_none=True)
     option_labels = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    max_length = fields.Integer(allow_none=True, metadata={"description": "Most characters."})
+    min = fields.Float(allow_none=True, metadata={"description": "Smallest number allowed."})
+    max = fields.Float(allow_none=True, metadata={"description": "Largest number allowed."})
 
 
 def _form_field(spec: FormField) -> fields.Field:

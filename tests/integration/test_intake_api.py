@@ -67,6 +67,21 @@ def test_the_catalogue_in_both_languages(intake):
     assert client.get("/v1/catalogue?lang=fr").status_code == 422
 
 
+def test_the_catalogue_tells_the_limits_it_enforces(intake, keys):
+    client, _ = intake
+    categories = {c["id"]: c for c in client.get("/v1/catalogue?lang=en").json["categories"]}
+    account = categories["password_reset"]["fields"][0]
+    assert (account["name"], account["max_length"]) == ("account", 64)
+    temperature = next(
+        f for f in categories["room_temperature"]["fields"] if f["name"] == "temperature"
+    )
+    assert (temperature["min"], temperature["max"]) == (-10, 50)
+    # What it says is what it does: one character more is refused at that field.
+    body = valid_request(fields={"account": "x" * 65, "system": "email"})
+    answer = client.post("/v1/requests", json=body, headers=bearer(keys["portal"]))
+    assert answer.status_code == 422 and "fields.account" in answer.json["error"]["fields"]
+
+
 @pytest.mark.parametrize("channel", ["web", "email", "phone", "chat", "walk_in", "callback"])
 def test_every_channel_is_accepted_and_published(intake, keys, channel):
     client, app = intake
