@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format migrate key clean
+.PHONY: run test lint format migrate key mail clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ migrate: $(VENV)/.runtime
 # make key NAME=alice ROLE=agent [CHANNELS=web,phone]
 key: $(VENV)/.runtime
 	$(BIN)/python -m services.common.keys add --name "$(NAME)" --role "$(ROLE)" --channels "$(CHANNELS)"
+
+# An SMTP server on 127.0.0.1:1025 that prints every message the desk sends.
+mail: $(VENV)/.dev
+	$(BIN)/python -m aiosmtpd -n -l 127.0.0.1:1025
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

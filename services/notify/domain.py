@@ -62,6 +62,13 @@ class Contact:
         )
 
 
+CUSTOMER_MEDIA = (EMAIL, SMS)
+NOT_CONFIGURED = {
+    EMAIL: "no mail transport is configured (LOKET_SMTP_URL)",
+    SMS: "no SMS gateway is configured (LOKET_SMS_GATEWAY_URL)",
+}
+
+
 def choose_medium(contact: Contact, available: Iterable[str]) -> tuple[str, str] | None:
     """The requester's preferred medium, else e-mail, else SMS; None for nobody to reach.
 

@@ -79,8 +79,25 @@ def handle_event(
         rows.append(customer)
     rows.extend(_webhook_deliveries(conn, event, now))
     storage.add_deliveries(conn, rows)
-    _schedule(conn, notifier, event, [(row["id"], 1) for row in rows], WorkQueue.NOW)
+    to_send = [(row["id"], 1) for row in rows if row["state"] == storage.PENDING]
+    _schedule(conn, notifier, event, to_send, WorkQueue.NOW)
+    for row in rows:
+        if row["state"] == storage.FAILED:
+            _report_unsent(conn, event, row)
     return len(rows)
+
+
+def _report_unsent(conn: Connection, event: Event, row: Mapping[str, Any]) -> None:
+    """A message the desk could not even try to send is told like one that failed, so the
+    agent sees that the customer was not told (`notification.failed`)."""
+    data = {"ticket_id": row["ticket_id"], "medium": row["medium"],
+            "recipient": row["recipient_masked"], "template": row["template"],
+            "attempt": 0, "error": row["last_error"]}  # fmt: skip
+    add_events(
+        conn,
+        storage.outbox,
+        [Event(type="notification.failed", data=data, source="notify", causation_id=event.id)],
+    )
 
 
 def _customer_delivery(
@@ -101,7 +118,27 @@ def _customer_delivery(
         contact = dataclasses.replace(contact, language=data["language"])
     chosen = domain.choose_medium(contact, notifier.media)
     if chosen is None:
-        return None
+        # Reachable, but not on any medium this desk can send on: recorded, not silent.
+        unserved = domain.choose_medium(contact, domain.CUSTOMER_MEDIA)
+        if unserved is None:
+            return None
+        medium, address = unserved
+        return _delivery_row(
+            str(uuid.uuid4()),
+            event,
+            now,
+            recipient_key=CUSTOMER,
+            ticket_id=data["ticket_id"],
+            medium=medium,
+            recipient=None,
+            recipient_masked=domain.masked(medium, address),
+            template=template,
+            language=contact.language,
+            content=None,
+            state=storage.FAILED,
+            last_error=f"not sent: {domain.NOT_CONFIGURED[medium]}",
+            finished_at=now,
+        )
     medium, address = chosen
     delivery_id = str(uuid.uuid4())
     values = {
@@ -211,7 +248,7 @@ def _delivery_row(delivery_id: str, event: Event, now: datetime, **values: Any) 
         "id": delivery_id,
         "event_id": event.id,
         "event_type": event.type,
-        "recipient_masked": domain.masked(values["medium"], values["recipient"]),
+        "recipient_masked": domain.masked(values["medium"], values["recipient"] or ""),
         "subscription_id": None,
         "state": storage.PENDING,
         "attempts": 0,

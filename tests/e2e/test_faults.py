@@ -100,8 +100,8 @@ def desk(namespace, databases, tmp_path: Path, smtp_delay: float):
             "GUNICORN_WORKERS": "2",
             "LOKET_ACCESS_LOG": "0",
             "LOKET_SMTP_URL": smtp.url,
-        # The tests' webhook receivers listen on loopback.
-        "LOKET_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+            # The tests' webhook receivers listen on loopback.
+            "LOKET_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
             "LOKET_NOTIFY_RETRY_BASE_SECONDS": "1",
             "LOKET_NOTIFY_SEND_TIMEOUT_SECONDS": "2",
             "LOKET_RATE_LIMIT_PER_KEY": "100000/minute",

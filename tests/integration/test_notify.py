@@ -773,3 +773,33 @@ def test_a_session_idle_too_long_is_not_used_again(monkeypatch):
         monkeypatch.setattr(transports, "SMTP_SESSION_IDLE_SECONDS", 0.0)
         sender.send(_an_email(2))
         assert receiver.connections == 2
+
+
+def test_without_a_mail_transport_the_unsent_confirmation_is_recorded_for_the_agent(
+    make_settings, keys
+):
+    settings = make_settings("notify", LOKET_NOTIFY_SECRET_KEY=Fernet.generate_key().decode())
+    assert settings.smtp_url is None and settings.sms_gateway_url is None
+    notifier = notifier_for(settings, transports_for(settings))
+    engine = make_engine(settings.database_url)
+    created = ticket_created()
+    with transaction(engine) as conn:
+        service.handle_event(conn, notifier, created, created.data, datetime.now(UTC))
+    with engine.connect() as conn:
+        jobs = conn.execute(select(storage.attempts_outbox)).all()
+        reported = [json.loads(b) for b in conn.scalars(select(storage.outbox.c.body))]
+    assert jobs == []  # nothing to try
+    [failed] = reported
+    assert failed["type"] == "notification.failed"
+    assert failed["data"]["error"] == ("not sent: no mail transport is configured (LOKET_SMTP_URL)")
+    assert failed["data"]["ticket_id"] == created.data["ticket_id"]
+    app = create_app(settings)
+    [logged] = deliveries(app.test_client(), keys, ticket_id=created.data["ticket_id"])
+    assert (logged["outcome"], logged["recipient"], logged["template"]) == (
+        "failed",
+        "a***@example.org",
+        "received",
+    )
+    assert logged["last_error"].startswith("not sent")
+    app.extensions["loket"].engine.dispose()
+    engine.dispose()
