@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format migrate key mail clean
+.PHONY: run test lint format migrate key keys revoke-key rotate-key mail clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,9 +38,19 @@ format: $(VENV)/.dev
 migrate: $(VENV)/.runtime
 	for s in intake queue notify feedback; do $(BIN)/python -m services $$s migrate || exit 1; done
 
-# make key NAME=alice ROLE=agent [CHANNELS=web,phone]
+# make key NAME=alice ROLE=agent [CHANNELS=web,phone]; make keys; make revoke-key NAME=alice;
+# make rotate-key NAME=alice. Running services pick up the change without a restart.
 key: $(VENV)/.runtime
 	$(BIN)/python -m services.common.keys add --name "$(NAME)" --role "$(ROLE)" --channels "$(CHANNELS)"
+
+keys: $(VENV)/.runtime
+	$(BIN)/python -m services.common.keys list
+
+revoke-key: $(VENV)/.runtime
+	$(BIN)/python -m services.common.keys revoke --name "$(NAME)"
+
+rotate-key: $(VENV)/.runtime
+	$(BIN)/python -m services.common.keys rotate --name "$(NAME)"
 
 # An SMTP server on 127.0.0.1:1025 that prints every message the desk sends.
 mail: $(VENV)/.dev

@@ -10,7 +10,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,7 @@ ROLES = ("client", "agent", "supervisor", "admin")
 STAFF_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,32 +69,72 @@ class _KeysFileSchema(Schema):
 
 
 class KeyRing:
-    def __init__(self, entries: Iterable[tuple[str, Principal]] = ()) -> None:
+    """The keys of the keys file, read again when the file changes (checked at most once
+    a second), so that a key added, rotated or revoked takes effect without a restart. A
+    file that became unreadable or invalid keeps the keys it had, with a warning."""
+
+    RECHECK_SECONDS = 1.0
+
+    def __init__(self, entries: Iterable[tuple[str, Principal]] = (), path: Path | None = None):
         self._entries = [(bytes.fromhex(digest), principal) for digest, principal in entries]
+        self._path = path
+        self._seen = _file_state(path) if path else None
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, path: Path | None) -> KeyRing:
         if path is None:
             return cls()
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {"keys": []}
-            loaded = _KeysFileSchema().load(raw)
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError("LOKET_API_KEYS_FILE", f"cannot read {path}: {exc}") from None
-        except ValidationError as exc:
-            raise ConfigError("LOKET_API_KEYS_FILE", f"{path} is invalid: {exc.messages}") from None
-        return cls(
-            (k["sha256"], Principal(k["name"], k["role"], frozenset(k["channels"])))
-            for k in loaded["keys"]
-        )
+        return cls(_read_keys(path), path)
 
     def authenticate(self, presented: str) -> Principal | None:
+        self._reload_if_changed()
         digest = hashlib.sha256(presented.encode()).digest()
         found = None
         for stored, principal in self._entries:
             if hmac.compare_digest(stored, digest):
                 found = principal
         return found
+
+    def _reload_if_changed(self) -> None:
+        if self._path is None or time.monotonic() - self._checked < self.RECHECK_SECONDS:
+            return
+        with self._lock:
+            self._checked = time.monotonic()
+            state = _file_state(self._path)
+            if state == self._seen:
+                return
+            try:
+                entries = _read_keys(self._path)
+            except ConfigError as exc:
+                log.warning("keys file changed but is not usable; keeping the old keys: %s", exc)
+                return
+            self._entries = [(bytes.fromhex(d), principal) for d, principal in entries]
+            self._seen = state
+            log.info("keys file changed: %d keys", len(self._entries))
+
+
+def _file_state(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _read_keys(path: Path) -> list[tuple[str, Principal]]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {"keys": []}
+        loaded = _KeysFileSchema().load(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError("LOKET_API_KEYS_FILE", f"cannot read {path}: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError("LOKET_API_KEYS_FILE", f"{path} is invalid: {exc.messages}") from None
+    return [
+        (k["sha256"], Principal(k["name"], k["role"], frozenset(k["channels"])))
+        for k in loaded["keys"]
+    ]
 
 
 def current_principal() -> Principal:
@@ -136,6 +180,24 @@ def require(role: str) -> Callable[[F], F]:
     return decorate
 
 
+def _document(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"keys": []}
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document.setdefault("keys", [])
+    return document
+
+
+def _write(path: Path, document: dict[str, Any]) -> None:
+    """Written whole to a new file that then replaces the old one: a web process never
+    reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fresh.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    fresh.chmod(0o600)
+    fresh.replace(path)
+
+
 def add_key(path: Path, name: str, role: str, channels: Iterable[str] = ()) -> str:
     """Append a new key to the keys file and return the plain key (shown once)."""
     entry = _KeySchema().load(
@@ -147,13 +209,38 @@ def add_key(path: Path, name: str, role: str, channels: Iterable[str] = ()) -> s
     entry["sha256"] = secret_digest(key)
     if not entry["channels"]:
         del entry["channels"]
-    document = {"keys": []}
-    if path.exists():
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {"keys": []}
-        if any(k.get("name") == name for k in document.get("keys", [])):
-            raise ValueError(f"a key named {name!r} exists already")
-    document.setdefault("keys", []).append(entry)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    path.chmod(0o600)
+    document = _document(path)
+    if any(k.get("name") == name for k in document["keys"]):
+        raise ValueError(f"a key named {name!r} exists already")
+    document["keys"].append(entry)
+    _write(path, document)
     return key
+
+
+def list_keys(path: Path) -> list[dict[str, Any]]:
+    """Name, role and channels of every key; never a hash."""
+    return [
+        {"name": k["name"], "role": k["role"], "channels": list(k.get("channels", []))}
+        for k in _document(path)["keys"]
+    ]
+
+
+def revoke_key(path: Path, name: str) -> None:
+    document = _document(path)
+    kept = [k for k in document["keys"] if k.get("name") != name]
+    if len(kept) == len(document["keys"]):
+        raise ValueError(f"no key named {name!r}")
+    document["keys"] = kept
+    _write(path, document)
+
+
+def rotate_key(path: Path, name: str) -> str:
+    """A new key for the same name, role and channels; the old one stops working."""
+    document = _document(path)
+    for entry in document["keys"]:
+        if entry.get("name") == name:
+            key = f"lkt_{secrets.token_urlsafe(32)}"
+            entry["sha256"] = secret_digest(key)
+            _write(path, document)
+            return key
+    raise ValueError(f"no key named {name!r}")

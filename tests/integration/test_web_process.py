@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 from collections.abc import Iterator
 from email.message import EmailMessage
 
@@ -53,7 +54,7 @@ def web(namespaces, databases, tmp_path_factory) -> Iterator[dict]:
                 what=f"{service} web",
             )
             assert process.popen.poll() is None, process.log
-        yield {"urls": urls, "keys": keys}
+        yield {"urls": urls, "keys": keys, "keys_file": state / "api-keys.yaml"}
     finally:
         for process in processes:
             process.stop()
@@ -216,3 +217,45 @@ def test_mail_of_too_many_parts_or_too_deep_is_a_422_not_a_500(web):
         )
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["code"] == "malformed_email"
+
+
+def _keys(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        support.python_module("services.common.keys", *args),
+        cwd=support.REPO,
+        env={"PATH": os.environ["PATH"], **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_keys_added_rotated_and_revoked_take_effect_without_a_restart(web):
+    keys_file = str(web["keys_file"])
+    queues = f"{web['urls']['queue']}/v1/queues"
+
+    def status(key: str) -> int:
+        return requests.get(queues, headers=bearer(key), timeout=5).status_code
+
+    added = _keys("--file", keys_file, "add", "--name", "erin", "--role", "agent")
+    assert added.returncode == 0, added.stderr
+    erin = added.stdout.strip()
+    support.wait_until(lambda: status(erin) == 200, what="the new key accepted")
+    listed = _keys("--file", keys_file, "list").stdout
+    assert "erin" in listed and "agent" in listed and "sha256" not in listed
+    rotated = _keys("--file", keys_file, "rotate", "--name", "erin")
+    new_erin = rotated.stdout.strip()
+    assert rotated.returncode == 0 and new_erin != erin
+    support.wait_until(lambda: status(erin) == 401 and status(new_erin) == 200, what="rotation")
+    assert _keys("--file", keys_file, "revoke", "--name", "erin").returncode == 0
+    support.wait_until(lambda: status(new_erin) == 401, what="the revoked key refused")
+    assert _keys("--file", keys_file, "revoke", "--name", "erin").returncode == 2
+
+
+def test_make_key_writes_to_the_file_the_desk_reads_by_default(tmp_path):
+    made = _keys("add", "--name", "alice", "--role", "agent", env={"LOKET_VAR_DIR": str(tmp_path)})
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("lkt_")
+    assert "alice" in (tmp_path / "api-keys.yaml").read_text()
+    assert made.stdout.strip() not in (tmp_path / "api-keys.yaml").read_text()
