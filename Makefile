@@ -16,12 +16,17 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-# Debian's nginx and promtool, unpacked for the deployment tests.
-$(VENV)/.tools: scripts/debian-tools.sh | $(BIN)/python
-	scripts/debian-tools.sh $(VENV)/debian
+# Debian's nginx (the gateway `make run` starts) and promtool (for the alert tests),
+# unpacked into the virtual environment.
+$(VENV)/.nginx: scripts/debian-tools.sh | $(BIN)/python
+	scripts/debian-tools.sh $(VENV)/debian nginx
 	touch $@
 
-run: $(VENV)/.runtime
+$(VENV)/.tools: scripts/debian-tools.sh | $(BIN)/python
+	scripts/debian-tools.sh $(VENV)/debian nginx prometheus
+	touch $@ $(VENV)/.nginx
+
+run: $(VENV)/.runtime $(VENV)/.nginx
 	$(BIN)/python -m services.launcher
 
 test: $(VENV)/.dev $(VENV)/.tools lint

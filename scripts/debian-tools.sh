@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The deployment tests run Debian's nginx and promtool. Their packages are unpacked into
-# DEST (the virtual environment), not installed: `make test` changes nothing system-wide.
-# Usage: scripts/debian-tools.sh DEST
+# `make run` runs Debian's nginx as the gateway; the deployment tests also run promtool.
+# Their packages are unpacked into DEST (the virtual environment), not installed: nothing
+# changes system-wide.
+# Usage: scripts/debian-tools.sh DEST [PACKAGE...]   (default: nginx prometheus)
 set -euo pipefail
 mkdir -p "$1"
 dest=$(cd "$1" && pwd)
-packages=(nginx prometheus)
+shift
+packages=("${@:-nginx}")
+if [ $# -eq 0 ]; then packages=(nginx prometheus); fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -15,5 +18,9 @@ if ! apt-get download "${packages[@]}" >/dev/null 2>&1; then
   apt-get download "${packages[@]}" >/dev/null
 fi
 for deb in ./*.deb; do dpkg-deb -x "$deb" "$dest"; done
-"$dest/usr/sbin/nginx" -v
-"$dest/usr/bin/promtool" --version | head -1
+for package in "${packages[@]}"; do
+  case "$package" in
+    nginx) "$dest/usr/sbin/nginx" -v ;;
+    prometheus) "$dest/usr/bin/promtool" --version | head -1 ;;
+  esac
+done

@@ -1,22 +1,28 @@
 """`make run`: every web and worker process of the four services, on one machine.
 
-Checks the broker first (and says how to start one), migrates every database, then starts
-`python -m services <service> web|worker` for each service with its output prefixed by the
-process's name. Ctrl-C (or SIGTERM) stops them all; if one dies, the others are stopped too.
+Checks the broker first (and says how to start one) and that no other desk holds its
+ports, migrates every database, then starts `python -m services <service> web|worker` for
+each service and the gateway (Debian's nginx with the deployment's configuration), each
+with its output prefixed by the process's name. Ctrl-C (or SIGTERM) stops them all; if one
+dies, the others are stopped too.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from types import FrameType
+from typing import Any
 
 import pika
 
+from services import gateway
 from services.common import broker
 from services.common.config import REPO_ROOT, SERVICES, ConfigError, load_settings, var_dir
 from services.common.logs import configure
@@ -30,17 +36,36 @@ or point LOKET_AMQP_URL at a running broker."""
 
 
 def check_broker(amqp_url: str) -> str | None:
+    # pika logs every failed step of a connection as an error with a traceback; the one
+    # message that says what to do is the launcher's own.
+    quiet = logging.getLogger("pika")
+    level, quiet.level = quiet.level, logging.CRITICAL
     try:
         broker.connect(amqp_url, "loket-launcher").close()
     except (pika.exceptions.AMQPError, OSError) as exc:
         return BROKER_HELP.format(url=_redact(amqp_url), error=type(exc).__name__)
+    finally:
+        quiet.setLevel(level)
     return None
+
+
+def taken_ports(addresses: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The (host, port) pairs something already listens on."""
+    taken = []
+    for host, port in addresses:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                taken.append((host, port))
+    return taken
 
 
 def _redact(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
+        rest = "***@" + rest.rsplit("@", 1)[1]
     return scheme + sep + rest
 
 
@@ -88,6 +113,15 @@ class Process:
             self.popen.send_signal(signal.SIGTERM)
 
 
+def _port(environ: dict[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(name, f"must be a port number, got {raw!r}")
+    return int(raw)
+
+
 def main() -> int:
     configure("launcher")
     environ = dict(os.environ)
@@ -100,6 +134,37 @@ def main() -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 1
+    try:
+        return _run(environ, settings)
+    except ConfigError as exc:
+        print(f"loket: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
+    host = settings["intake"].http_host
+    gateway_ports = (
+        _port(environ, "LOKET_GATEWAY_PORT", gateway.PUBLIC_PORT),
+        _port(environ, "LOKET_GATEWAY_INTERNAL_PORT", gateway.INTERNAL_PORT),
+    )
+    wanted = [(host, gateway_port) for gateway_port in gateway_ports]
+    for service in SERVICES:
+        wanted.append((host, settings[service].http_port))
+        if settings[service].worker_metrics_port:
+            wanted.append((settings[service].http_host, settings[service].worker_metrics_port))
+    taken = taken_ports(wanted)
+    if taken:
+        listed = ", ".join(f"{h}:{p}" for h, p in taken)
+        print(
+            f"loket: {listed} already in use: is a desk running already? Stop it (Ctrl-C in "
+            "its shell), or give this one other ports (LOKET_<SERVICE>_HTTP_PORT, "
+            "LOKET_<SERVICE>_METRICS_PORT, LOKET_GATEWAY_PORT, LOKET_GATEWAY_INTERNAL_PORT).",
+            file=sys.stderr,
+        )
+        return 1
+    public_url = f"http://{'localhost' if host == '127.0.0.1' else host}:{gateway_ports[0]}"
+    # The links the desk sends customers open through the gateway, as under Compose.
+    environ.setdefault("LOKET_PUBLIC_BASE_URL", public_url)
     ensure_dev_keys(environ)
     python = sys.executable
     for service in SERVICES:
@@ -122,6 +187,21 @@ def main() -> int:
             processes.append(
                 Process(f"{service}-{kind}", [python, "-m", "services", service, kind], env)
             )
+    try:
+        nginx = gateway.write_config(
+            var_dir(environ) / "gateway",
+            {s: f"{settings[s].http_host}:{settings[s].http_port}" for s in SERVICES},
+            f"{host}:{gateway_ports[0]}",
+            f"{host}:{gateway_ports[1]}",
+        )
+    except FileNotFoundError as exc:
+        print(f"loket: {exc}", file=sys.stderr)
+        for p in processes:
+            p.stop()
+        return 1
+    processes.append(Process("gateway", nginx, dict(environ)))
+    print(f"loket: customers  {environ['LOKET_PUBLIC_BASE_URL']} (public paths, via the gateway)")
+    print(f"loket: all APIs   http://{host}:{gateway_ports[1]}/<service>/ (via the gateway)")
     for service in SERVICES:
         print(
             f"loket: {service:8} http://{settings[service].http_host}:{settings[service].http_port}"

@@ -10,6 +10,7 @@ transaction anyway.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,6 +93,9 @@ def migrations_dir(service: str) -> Path:
 
 def migrate(service: str, url: str) -> None:
     """Bring the database to the newest schema of the service's own migration history."""
+    # Which plugins Alembic sets up (at import) is noise on every start; the upgrades it
+    # runs are worth a line each.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from alembic import command
 
     engine = make_engine(url)

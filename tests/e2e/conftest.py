@@ -22,6 +22,8 @@ class Desk:
     process: support.Proc
     database_urls: dict[str, str]
     smtp: SmtpReceiver
+    env: dict[str, str]
+    public_url: str  # the gateway's public address: what customers' links open
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,11 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
         )
         urls[service] = f"http://127.0.0.1:{port}"
         metrics_urls[service] = f"http://127.0.0.1:{metrics_port}/metrics"
-    env["LOKET_PUBLIC_BASE_URL"] = urls["intake"]
+    gateway_port = support.free_port()
+    env["LOKET_GATEWAY_PORT"] = str(gateway_port)
+    env["LOKET_GATEWAY_INTERNAL_PORT"] = str(support.free_port())
+    public_url = f"http://127.0.0.1:{gateway_port}"
+    env["LOKET_PUBLIC_BASE_URL"] = public_url
     env["LOKET_QUEUE_URL"] = urls["queue"]
     process = support.Proc(support.python_module("services.launcher"), env)
     try:
@@ -85,7 +91,12 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
         if process.popen.poll() is not None:
             pytest.fail(f"the launcher stopped:\n{process.log}")
         database_urls = {s: env[f"LOKET_{s.upper()}_DATABASE_URL"] for s in SERVICES}
-        yield Desk(namespace, urls, metrics_urls, keys, process, database_urls, smtp)
+        support.wait_until(
+            lambda: support.http_ok(f"{public_url}/gateway-health"), timeout=30, what="gateway"
+        )
+        yield Desk(
+            namespace, urls, metrics_urls, keys, process, database_urls, smtp, env, public_url
+        )
     finally:
         status = process.stop(timeout=40)
         assert status == 0, f"the launcher did not stop cleanly ({status}):\n{process.log}"

@@ -7,13 +7,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from pathlib import Path
 
 import pytest
 import requests
 import yaml
 
-from services.common.config import DEFAULT_WEB_PORTS, SERVICES
+from services.common.config import SERVICES
+from services.gateway import write_config
 from tests import support
 from tests.support import REPO, bearer, queried_metrics, valid_request, wait_until
 
@@ -31,29 +31,14 @@ class Gateway:
 @pytest.fixture(scope="module")
 def gateway(desk, tmp_path_factory) -> Gateway:
     """nginx with the committed configuration; only upstream addresses and ports differ."""
-    config = (REPO / "deploy" / "nginx" / "loket.conf").read_text()
-    for service in SERVICES:
-        upstream = f"server {service}-web:{DEFAULT_WEB_PORTS[service]};"
-        assert upstream in config
-        config = config.replace(upstream, f"server {desk.urls[service].split('//')[1]};")
     public, internal = support.free_port(), support.free_port()
-    config = config.replace("listen 8080;", f"listen 127.0.0.1:{public};")
-    config = config.replace("listen 8081;", f"listen 127.0.0.1:{internal};")
-    prefix: Path = tmp_path_factory.mktemp("nginx")
-    (prefix / "loket.conf").write_text(config)
-    temp = " ".join(
-        f"{kind}_temp_path {prefix / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    argv = write_config(
+        tmp_path_factory.mktemp("nginx"),
+        {service: desk.urls[service].split("//")[1] for service in SERVICES},
+        f"127.0.0.1:{public}",
+        f"127.0.0.1:{internal}",
     )
-    (prefix / "nginx.conf").write_text(
-        f"daemon off; pid {prefix / 'nginx.pid'}; error_log stderr warn;\n"
-        f"events {{}}\nhttp {{ access_log off; {temp} include {prefix / 'loket.conf'}; }}\n"
-    )
-    nginx = support.Proc(
-        [support.debian_tool("nginx"), "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
-         "-e", "stderr"],
-        {},
-    )  # fmt: skip
+    nginx = support.Proc(argv, {})
     with support.started(nginx, f"http://127.0.0.1:{public}/gateway-health", timeout=20):
         yield Gateway(f"http://127.0.0.1:{public}", f"http://127.0.0.1:{internal}")
 

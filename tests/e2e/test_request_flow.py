@@ -105,8 +105,27 @@ def test_the_launcher_refuses_to_start_without_a_broker(tmp_path):
         check=False,
     )
     assert result.returncode == 1
-    assert "No RabbitMQ answers" in result.stderr and "rabbitmq-server" in result.stderr
+    # The one message that says what to do, first and alone: no pika errors, no traceback.
+    assert result.stderr.startswith("No RabbitMQ answers"), result.stderr
+    assert "rabbitmq-server" in result.stderr and "Traceback" not in result.stderr
     assert AMQP_URL not in result.stderr
+
+
+def test_a_second_launcher_on_the_same_ports_says_a_desk_runs_and_stops(desk):
+    env = {**desk.env, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "services.launcher"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "already in use: is a desk running already?" in result.stderr
+    assert "Address already in use" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_an_email_and_its_reply_reach_the_queue_and_the_status_page(desk):
@@ -215,9 +234,16 @@ def test_a_low_score_after_resolution_reopens_the_request(desk):
         token = wait_until(survey_token, timeout=30, what="the survey")
     finally:
         engine.dispose()
-    feedback = desk.urls["feedback"]
-    assert requests.get(f"{feedback}/v1/surveys/{token}", timeout=5).status_code == 200
-    answered = requests.post(f"{feedback}/v1/surveys/{token}", json={"score": 1}, timeout=5)
+    # The invitation's link, as the customer receives it, opens the survey.
+    survey_link = f"{desk.public_url}/v1/surveys/{token}"
+
+    def invited() -> bool:
+        return any(survey_link in m.get_body(("plain",)).get_content() for m in desk.smtp.messages)
+
+    wait_until(invited, timeout=30, what="the survey invitation")
+    opened = requests.get(survey_link, timeout=5)
+    assert opened.status_code == 200 and opened.json()["reference"] == accepted["reference"]
+    answered = requests.post(survey_link, json={"score": 1}, timeout=5)
     assert answered.status_code == 201
     status = wait_until(
         lambda: (s := tracked(desk, accepted)) and s["status"] == "queued" and s,

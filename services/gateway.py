@@ -1,0 +1,59 @@
+"""The deployment's gateway (Debian's nginx with `deploy/nginx/loket.conf`) on one machine.
+
+`make run` starts it so that the links the desk sends customers open what they open under
+Docker Compose: one public address for the contract's public paths (`/v1/track/...`,
+`/v1/surveys/...`, ...), and one internal address for every API. Only the upstream
+addresses and the listening ports differ from the committed configuration.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from services.common.config import DEFAULT_WEB_PORTS, REPO_ROOT, SERVICES
+
+CONFIG = REPO_ROOT / "deploy" / "nginx" / "loket.conf"
+PUBLIC_PORT, INTERNAL_PORT = 8080, 8081
+
+
+def nginx_binary() -> str | None:
+    """Debian's nginx as `scripts/debian-tools.sh` unpacked it, or the machine's own."""
+    for folder in ("usr/sbin", "usr/bin"):
+        unpacked = REPO_ROOT / ".venv" / "debian" / folder / "nginx"
+        if unpacked.exists():
+            return str(unpacked)
+    return shutil.which("nginx")
+
+
+def write_config(
+    prefix: Path, upstreams: Mapping[str, str], public: str, internal: str
+) -> list[str]:
+    """nginx's configuration under `prefix`; the command line that runs it in the foreground.
+
+    `upstreams` maps each service to `host:port`; `public` and `internal` are `host:port`
+    to listen on.
+    """
+    config = CONFIG.read_text()
+    for service in SERVICES:
+        committed = f"server {service}-web:{DEFAULT_WEB_PORTS[service]};"
+        if committed not in config:
+            raise ValueError(f"{CONFIG} no longer names {committed!r}")
+        config = config.replace(committed, f"server {upstreams[service]};")
+    config = config.replace(f"listen {PUBLIC_PORT};", f"listen {public};")
+    config = config.replace(f"listen {INTERNAL_PORT};", f"listen {internal};")
+    prefix.mkdir(parents=True, exist_ok=True)
+    (prefix / "loket.conf").write_text(config)
+    temp = " ".join(
+        f"{kind}_temp_path {prefix / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (prefix / "nginx.conf").write_text(
+        f"daemon off; pid {prefix / 'nginx.pid'}; error_log stderr warn;\n"
+        f"events {{}}\nhttp {{ access_log off; {temp} include {prefix / 'loket.conf'}; }}\n"
+    )
+    binary = nginx_binary()
+    if binary is None:
+        raise FileNotFoundError("nginx is missing: `make run` unpacks it (scripts/debian-tools.sh)")
+    return [binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr"]
