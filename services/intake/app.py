@@ -9,7 +9,7 @@ from flask import Flask
 from services.common.config import Settings, load_settings
 from services.common.openapi import build_spec
 from services.common.web import create_service_app
-from services.intake import api, schemas, service, storage
+from services.intake import api, language, schemas, service, storage
 from services.intake.catalogue import load_catalogue
 from services.intake.contact_options import load_opening_hours
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         catalogue=catalogue,
         public_base_url=settings.public_base_url,
         default_language=settings.desk.get("default_language", "nl"),
+        detect_language=language.detector(),
     )
     app.extensions["intake"] = api.IntakeContext(app, intake, hours)
     app.register_blueprint(api.bp)

@@ -10,7 +10,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -119,11 +119,14 @@ def request_from_email(
     catalogue: Catalogue,
     default_language: str,
     related_reference: str | None = None,
+    detect_language: Callable[[str], str | None] = lambda _text: None,
 ) -> dict[str, Any]:
     """An e-mail is never refused: it becomes an unclassified request, and the customer
     is invited to complete the form. One that names a request it may not add to refers to
-    it instead (`fields.related_reference`), for the agent to judge."""
-    language = email.language if email.language in ("nl", "en") else default_language
+    it instead (`fields.related_reference`), for the agent to judge. Its language is the
+    one it declares, else the one it is written in, else the desk's default."""
+    language = email.language if email.language in ("nl", "en") else None
+    language = language or detect_language(f"{email.subject}\n{email.body}") or default_language
     return {
         "channel": "email",
         "category": UNCLASSIFIED,

@@ -28,6 +28,7 @@ class Intake:
     catalogue: Catalogue
     public_base_url: str
     default_language: str = "nl"
+    detect_language: Callable[[str], str | None] = lambda _text: None
 
 
 def _status_url(intake: Intake, reference: str, token: str) -> str:
@@ -168,6 +169,7 @@ def receive_email(
             intake.catalogue,
             intake.default_language,
             related_reference=domain.reference_for(request.seq) if request is not None else None,
+            detect_language=intake.detect_language,
         )
         return _store_request(intake, conn, submitted, submitted_by, correlation_id, now)
 

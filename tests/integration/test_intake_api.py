@@ -251,6 +251,22 @@ def test_an_email_becomes_an_unclassified_request_once(intake, keys):
     assert event["data"]["requester"]["email"] == "jan@example.org"
 
 
+def test_an_email_without_a_language_is_answered_in_the_one_it_is_written_in(intake, keys):
+    client, app = intake
+    text = "My printer has been broken since this morning. Can you help me?"
+    english = email(subject="Printer broken", message_id="<en@x>", body=text)
+    dutch = email(sender="ann@example.org", subject="Printer kapot", message_id="<nl@x>",
+                  body="Mijn printer is sinds vanochtend kapot. Kunt u mij helpen?")  # fmt: skip
+    unclear = email(sender="bo@example.org", subject="Printer", message_id="<xx@x>", body="?")
+    for raw in (english, dutch, unclear):
+        assert send_email(client, keys["portal"], raw).status_code == 201
+    languages = {e["data"]["requester"]["email"]: e["data"]["requester"]["language"]
+                 for e in events(app)}  # fmt: skip
+    # The desk's default (Dutch) only where the text does not tell.
+    assert languages == {"jan@example.org": "en", "ann@example.org": "nl",
+                         "bo@example.org": "nl"}  # fmt: skip
+
+
 def reply_address(app, reference):
     """The Reply-To notify writes for this request, from the token in its event."""
     [created] = [e for e in events(app) if e["data"]["reference"] == reference]
