@@ -132,17 +132,7 @@ class Transports:
         if not outgoing.recipient.isascii():
             return self._international_message(outgoing)
         message = MIMEMultipart("alternative")
-        message["From"] = self.mail_from_header
-        message["To"] = outgoing.recipient
-        message["Subject"] = _encoded(content["subject"])
-        message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = content["message_id"]
-        if content.get("in_reply_to"):
-            message["In-Reply-To"] = content["in_reply_to"]
-            message["References"] = content["in_reply_to"]
-        if content.get("reply_to"):
-            message["Reply-To"] = content["reply_to"]
-        message["Auto-Submitted"] = "auto-generated"
+        self._headers(message, outgoing, _encoded(content["subject"]))
         message.attach(MIMEText(content["text"], "plain", UTF8))
         message.attach(MIMEText(content["html"], "html", UTF8))
         return message
@@ -152,9 +142,16 @@ class Transports:
         word, which no server can deliver; smtplib sends this one with SMTPUTF8."""
         content = outgoing.content
         message = EmailMessage(policy=SMTPUTF8)
+        self._headers(message, outgoing, content["subject"])
+        message.set_content(content["text"], cte="quoted-printable")
+        message.add_alternative(content["html"], subtype="html", cte="quoted-printable")
+        return message
+
+    def _headers(self, message: Message, outgoing: Outgoing, subject: str | Header) -> None:
+        content = outgoing.content
         message["From"] = self.mail_from_header
         message["To"] = outgoing.recipient
-        message["Subject"] = content["subject"]
+        message["Subject"] = subject
         message["Date"] = formatdate(localtime=False, usegmt=True)
         message["Message-ID"] = content["message_id"]
         if content.get("in_reply_to"):
@@ -163,9 +160,6 @@ class Transports:
         if content.get("reply_to"):
             message["Reply-To"] = content["reply_to"]
         message["Auto-Submitted"] = "auto-generated"
-        message.set_content(content["text"], cte="quoted-printable")
-        message.add_alternative(content["html"], subtype="html", cte="quoted-printable")
-        return message
 
     def _sms(self, outgoing: Outgoing) -> None:
         if not self.sms_gateway_url:
