@@ -18,6 +18,7 @@ from services.common.db import migrate
 GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
 USAGE = (
     f"usage: python -m services {{{'|'.join(SERVICES)}}} {{web|worker|migrate}}\n"
+    "       python -m services portal web\n"
     "       python -m services all migrate"
 )
 
@@ -25,6 +26,8 @@ USAGE = (
 def main(argv: list[str]) -> int:
     if argv == ["all", "migrate"]:
         return max(main([service, "migrate"]) for service in SERVICES)
+    if argv == ["portal", "web"]:
+        return _portal()
     if len(argv) != 2 or argv[0] not in SERVICES or argv[1] not in ("web", "worker", "migrate"):
         print(USAGE, file=sys.stderr)
         return 2
@@ -46,14 +49,32 @@ def main(argv: list[str]) -> int:
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
         importlib.import_module(f"services.{service}.worker").main(settings)
         return 0
+    _gunicorn(service, settings.http_host, settings.http_port)
+    return 1  # not reached
+
+
+def _portal() -> int:
+    """The customer portal: a web process only, with no database and no broker."""
+    from services.portal.settings import load_portal_settings
+
+    logs.configure("portal-web")
+    try:
+        settings = load_portal_settings()
+    except ConfigError as exc:
+        print(f"loket portal-web: configuration error: {exc}", file=sys.stderr)
+        return 2
+    _gunicorn("portal", settings.http_host, settings.http_port)
+    return 1  # not reached
+
+
+def _gunicorn(service: str, host: str, port: int) -> None:
+    """Replace this process with gunicorn serving the service's application."""
     os.environ.setdefault("LOKET_SERVICE", service)
     # Must be in the environment before gunicorn's Python starts (prometheus_client reads
     # it at import); gunicorn's on_starting empties it.
     os.environ.setdefault(
-        "PROMETHEUS_MULTIPROC_DIR",
-        str(var_dir() / "prometheus" / f"{service}-{settings.http_port}"),
+        "PROMETHEUS_MULTIPROC_DIR", str(var_dir() / "prometheus" / f"{service}-{port}")
     )
-    bind = f"{settings.http_host}:{settings.http_port}"
     os.execvp(  # noqa: S606 (replace this process with gunicorn)
         sys.executable,
         [
@@ -63,13 +84,12 @@ def main(argv: list[str]) -> int:
             "--config",
             str(GUNICORN_CONFIG),
             "--bind",
-            bind,
+            f"{host}:{port}",
             "--name",
             f"loket-{service}-web",
             f"services.{service}.app:create_app()",
         ],
     )
-    return 1  # not reached
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from services.common.config import DEFAULT_WEB_PORTS, REPO_ROOT, SERVICES
 
 CONFIG = REPO_ROOT / "deploy" / "nginx" / "loket.conf"
 PUBLIC_PORT, INTERNAL_PORT = 8080, 8081
+WEB_PORTS = {**DEFAULT_WEB_PORTS, "portal": 8000}
 
 
 def nginx_binary() -> str | None:
@@ -32,12 +33,12 @@ def write_config(
 ) -> list[str]:
     """nginx's configuration under `prefix`; the command line that runs it in the foreground.
 
-    `upstreams` maps each service to `host:port`; `public` and `internal` are `host:port`
-    to listen on.
+    `upstreams` maps each service and the portal to `host:port`; `public` and `internal`
+    are the `host:port` to listen on.
     """
     config = CONFIG.read_text()
-    for service in SERVICES:
-        committed = f"server {service}-web:{DEFAULT_WEB_PORTS[service]};"
+    for service in (*SERVICES, "portal"):
+        committed = f"server {service}-web:{WEB_PORTS[service]};"
         if committed not in config:
             raise ValueError(f"{CONFIG} no longer names {committed!r}")
         config = config.replace(committed, f"server {upstreams[service]};")

@@ -26,6 +26,7 @@ from services import gateway
 from services.common import broker
 from services.common.config import REPO_ROOT, SERVICES, ConfigError, load_settings, var_dir
 from services.common.logs import configure
+from services.portal.settings import load_portal_settings
 
 BROKER_HELP = """\
 No RabbitMQ answers at {url} ({error}).
@@ -113,6 +114,10 @@ class Process:
             self.popen.send_signal(signal.SIGTERM)
 
 
+def _web_url(settings: Any) -> str:
+    return f"http://{settings.http_host}:{settings.http_port}"
+
+
 def _port(environ: dict[str, str], name: str, default: int) -> int:
     raw = environ.get(name)
     if raw is None:
@@ -147,7 +152,9 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
         _port(environ, "LOKET_GATEWAY_PORT", gateway.PUBLIC_PORT),
         _port(environ, "LOKET_GATEWAY_INTERNAL_PORT", gateway.INTERNAL_PORT),
     )
+    portal = load_portal_settings(environ)
     wanted = [(host, gateway_port) for gateway_port in gateway_ports]
+    wanted.append((portal.http_host, portal.http_port))
     for service in SERVICES:
         wanted.append((host, settings[service].http_port))
         if settings[service].worker_metrics_port:
@@ -163,6 +170,9 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
         )
         return 1
     public_url = f"http://{'localhost' if host == '127.0.0.1' else host}:{gateway_ports[0]}"
+    # The portal reaches the services where this desk runs them.
+    environ.setdefault("LOKET_QUEUE_URL", _web_url(settings["queue"]))
+    environ.setdefault("LOKET_FEEDBACK_URL", _web_url(settings["feedback"]))
     # The links the desk sends customers open through the gateway, as under Compose.
     environ.setdefault("LOKET_PUBLIC_BASE_URL", public_url)
     ensure_dev_keys(environ)
@@ -187,10 +197,17 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
             processes.append(
                 Process(f"{service}-{kind}", [python, "-m", "services", service, kind], env)
             )
+    processes.append(Process("portal-web", [python, "-m", "services", "portal", "web"], {
+        **environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(var_dir(environ) / "prometheus" / "portal"),
+    }))  # fmt: skip
     try:
         nginx = gateway.write_config(
             var_dir(environ) / "gateway",
-            {s: f"{settings[s].http_host}:{settings[s].http_port}" for s in SERVICES},
+            {
+                **{s: f"{settings[s].http_host}:{settings[s].http_port}" for s in SERVICES},
+                "portal": f"{portal.http_host}:{portal.http_port}",
+            },
             f"{host}:{gateway_ports[0]}",
             f"{host}:{gateway_ports[1]}",
         )
@@ -200,7 +217,7 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
             p.stop()
         return 1
     processes.append(Process("gateway", nginx, dict(environ)))
-    print(f"loket: customers  {environ['LOKET_PUBLIC_BASE_URL']} (public paths, via the gateway)")
+    print(f"loket: customers  {environ['LOKET_PUBLIC_BASE_URL']} (the portal and the public API)")
     print(f"loket: all APIs   http://{host}:{gateway_ports[1]}/<service>/ (via the gateway)")
     for service in SERVICES:
         print(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -31,8 +32,10 @@ class Intake:
     detect_language: Callable[[str], str | None] = lambda _text: None
 
 
-def _status_url(intake: Intake, reference: str, token: str) -> str:
-    return f"{intake.public_base_url.rstrip('/')}/v1/track/{reference}?token={token}"
+def _status_url(intake: Intake, reference: str, token: str, language: str) -> str:
+    """The customer portal's status page (through the gateway at LOKET_PUBLIC_BASE_URL)."""
+    query = urlencode({"token": token, "lang": language})
+    return f"{intake.public_base_url.rstrip('/')}/track/{reference}?{query}"
 
 
 def _store_request(
@@ -57,7 +60,9 @@ def _store_request(
         "id": new.id,
         "reference": reference,
         "tracking_token": new.tracking_token,
-        "status_url": _status_url(intake, reference, new.tracking_token),
+        "status_url": _status_url(
+            intake, reference, new.tracking_token, new.row["requester"].get("language") or "nl"
+        ),
         "status": "received",
     }
 

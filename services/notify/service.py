@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -146,7 +147,7 @@ def _customer_delivery(
         "name": contact.name,
         "subject": data.get("subject") or (known.subject if known else ""),
         "note": data.get("public_note") or data.get("resolution"),
-        "action_url": _action_url(notifier, template, data),
+        "action_url": _action_url(notifier, template, data, contact.language),
         "team": notifier.team(data.get("to_queue"), contact.language),
         **_callback_window(notifier, data.get("callback")),
     }
@@ -195,12 +196,17 @@ def _reply_to(
     return domain.reply_address(notifier.mailbox, data["reference"], token)
 
 
-def _action_url(notifier: Notifier, template: str, data: Mapping[str, Any]) -> str | None:
+def _action_url(
+    notifier: Notifier, template: str, data: Mapping[str, Any], language: str
+) -> str | None:
+    """The customer portal's pages (through the gateway at LOKET_PUBLIC_BASE_URL), in the
+    customer's language."""
     base = notifier.public_base_url.rstrip("/")
     if template in ("received", "callback") and data.get("tracking_token"):
-        return f"{base}/v1/track/{data['reference']}?token={data['tracking_token']}"
+        query = urlencode({"token": data["tracking_token"], "lang": language})
+        return f"{base}/track/{data['reference']}?{query}"
     if template == "survey":
-        return f"{base}/v1/surveys/{data['survey_token']}"
+        return f"{base}/survey/{data['survey_token']}?lang={language}"
     return None
 
 

@@ -24,6 +24,7 @@ class Desk:
     smtp: SmtpReceiver
     env: dict[str, str]
     public_url: str  # the gateway's public address: what customers' links open
+    portal_url: str
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,10 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
     public_url = f"http://127.0.0.1:{gateway_port}"
     env["LOKET_PUBLIC_BASE_URL"] = public_url
     env["LOKET_QUEUE_URL"] = urls["queue"]
+    env["LOKET_FEEDBACK_URL"] = urls["feedback"]
+    portal_port = support.free_port()
+    env["LOKET_PORTAL_HTTP_PORT"] = str(portal_port)
+    portal_url = f"http://127.0.0.1:{portal_port}"
     process = support.Proc(support.python_module("services.launcher"), env)
     try:
         for service in SERVICES:
@@ -91,12 +96,12 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
         if process.popen.poll() is not None:
             pytest.fail(f"the launcher stopped:\n{process.log}")
         database_urls = {s: env[f"LOKET_{s.upper()}_DATABASE_URL"] for s in SERVICES}
-        support.wait_until(
-            lambda: support.http_ok(f"{public_url}/gateway-health"), timeout=30, what="gateway"
-        )
+        for health in (f"{public_url}/gateway-health", f"{portal_url}/healthz"):
+            support.wait_until(lambda h=health: support.http_ok(h), timeout=30, what=health)
         yield Desk(
-            namespace, urls, metrics_urls, keys, process, database_urls, smtp, env, public_url
-        )
+            namespace, urls, metrics_urls, keys, process, database_urls, smtp, env, public_url,
+            portal_url,
+        )  # fmt: skip
     finally:
         status = process.stop(timeout=40)
         assert status == 0, f"the launcher did not stop cleanly ({status}):\n{process.log}"

@@ -34,7 +34,10 @@ def gateway(desk, tmp_path_factory) -> Gateway:
     public, internal = support.free_port(), support.free_port()
     argv = write_config(
         tmp_path_factory.mktemp("nginx"),
-        {service: desk.urls[service].split("//")[1] for service in SERVICES},
+        {
+            **{service: desk.urls[service].split("//")[1] for service in SERVICES},
+            "portal": desk.portal_url.split("//")[1],
+        },
         f"127.0.0.1:{public}",
         f"127.0.0.1:{internal}",
     )
@@ -146,12 +149,12 @@ def test_every_metric_the_dashboard_and_alerts_read_is_exported(desk, gateway):
     def survey_link() -> str | None:
         for message in desk.smtp.to(address):
             text = message.get_body(("plain",)).get_content()
-            if found := re.search(r"/v1/surveys/[\w-]+", text):
-                return found.group()
+            if found := re.search(r"/survey/([\w-]+)", text):
+                return found.group(1)
         return None
 
-    survey = wait_until(survey_link, timeout=30, what="the survey invitation")
-    answered = requests.post(f"{gateway.public}{survey}", json={"score": 4}, timeout=5)
+    token = wait_until(survey_link, timeout=30, what="the survey invitation")
+    answered = requests.post(f"{gateway.public}/v1/surveys/{token}", json={"score": 4}, timeout=5)
     assert answered.status_code == 201, answered.text
 
     # Enough claims for an estimate (never made up from less), and the web customer comes

@@ -22,13 +22,18 @@ def test_the_customer_is_told_of_every_step_in_one_thread(desk):
     assert accepted["reference"] in confirmation["Subject"]
     assert "ontvangen" in confirmation["Subject"]
 
-    # The link in the message, opened as it is, shows the customer's request (through the
-    # gateway that `make run` starts, as under Docker Compose).
-    link = re.search(r"https?://\S+/v1/track/\S+", confirmation.get_body(("plain",)).get_content())
+    # The link in the message, opened as it is, shows the customer's request on the portal's
+    # status page (through the gateway `make run` starts, as under Docker Compose), in Dutch.
+    link = re.search(r"https?://\S+/track/\S+", confirmation.get_body(("plain",)).get_content())
     assert link.group() == accepted["status_url"]
-    assert link.group().startswith(desk.public_url)
-    status = requests.get(link.group(), timeout=5)
-    assert status.status_code == 200 and status.json()["reference"] == accepted["reference"]
+    assert link.group().startswith(f"{desk.public_url}/track/")
+    page = requests.get(link.group(), timeout=5)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert accepted["reference"] in page.text and '<html lang="nl">' in page.text
+    assert "Wacht op een medewerker" in page.text
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    wrong = requests.get(link.group().replace("token=", "token=x"), timeout=5)
+    assert wrong.status_code == 404 and accepted["reference"] not in wrong.text
 
     claimed = requests.post(
         f"{desk.urls['queue']}/v1/queues/frontoffice/next",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -234,17 +235,24 @@ def test_a_low_score_after_resolution_reopens_the_request(desk):
         token = wait_until(survey_token, timeout=30, what="the survey")
     finally:
         engine.dispose()
-    # The invitation's link, as the customer receives it, opens the survey.
-    survey_link = f"{desk.public_url}/v1/surveys/{token}"
+    # The invitation's link, as the customer receives it, opens the survey page; the
+    # customer's own submit records the score (opening it records nothing).
+    survey_link = f"{desk.public_url}/survey/{token}?lang=en"
 
     def invited() -> bool:
         return any(survey_link in m.get_body(("plain",)).get_content() for m in desk.smtp.messages)
 
     wait_until(invited, timeout=30, what="the survey invitation")
-    opened = requests.get(survey_link, timeout=5)
-    assert opened.status_code == 200 and opened.json()["reference"] == accepted["reference"]
-    answered = requests.post(survey_link, json={"score": 1}, timeout=5)
-    assert answered.status_code == 201
+    with requests.Session() as browser:
+        opened = browser.get(survey_link, timeout=5)
+        assert opened.status_code == 200 and accepted["reference"] in opened.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', opened.text).group(1)
+        without_score = browser.post(survey_link, data={"csrf": csrf}, timeout=5)
+        assert without_score.status_code == 422 and "Choose a score" in without_score.text
+        forged = requests.post(survey_link, data={"score": "5", "csrf": "guess"}, timeout=5)
+        assert forged.status_code == 400  # not this browser's form: nothing recorded
+        answered = browser.post(survey_link, data={"score": "1", "csrf": csrf}, timeout=5)
+        assert answered.status_code == 200 and "Thank you" in answered.text
     status = wait_until(
         lambda: (s := tracked(desk, accepted)) and s["status"] == "queued" and s,
         timeout=30,

@@ -71,7 +71,7 @@ def test_a_request_is_stored_with_its_event_in_one_transaction(intake, keys):
     assert body["status"] == "received"
     assert body["reference"].startswith("LKT-") and len(body["reference"]) >= 10
     assert body["status_url"].endswith(
-        f"/v1/track/{body['reference']}?token={body['tracking_token']}"
+        f"/track/{body['reference']}?token={body['tracking_token']}&lang=en"
     )
     engine = app.extensions["loket"].engine
     with engine.connect() as conn:

@@ -1,0 +1,83 @@
+"""The portal's application factory."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import Histogram
+from werkzeug.exceptions import HTTPException
+
+from services.common import metrics
+from services.portal import pages
+from services.portal.backend import Backend
+from services.portal.settings import PortalSettings, load_portal_settings
+
+PAGE_DURATION = Histogram(
+    "loket_portal_page_seconds",
+    "Time to answer a portal page, by page and status",
+    ["page", "status"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+# No script, no inline style, nothing from elsewhere; no page may frame ours.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def create_app(settings: PortalSettings | None = None) -> Flask:
+    settings = settings or load_portal_settings()
+    app = Flask("services.portal")  # its package: where templates/ and static/ are
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.extensions["portal.settings"] = settings
+    app.extensions["portal.backend"] = Backend(
+        settings.queue_url, settings.feedback_url, settings.backend_timeout_seconds
+    )
+    app.register_blueprint(pages.bp)
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _secure(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # Tracking and survey tokens are in the address: they must not leave in a Referer.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Cache-Control", "no-store")
+        if request.endpoint and request.endpoint.startswith("pages."):
+            PAGE_DURATION.labels(
+                request.endpoint.removeprefix("pages."), str(response.status_code)
+            ).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> tuple[str, int]:
+        if error.code == 404:
+            return pages.page("message.html", 404, title="not_found_title", body="not_found_body")
+        return pages.page(
+            "message.html", error.code or 400, title="unavailable_title", body="unavailable_body"
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(_error: Exception) -> tuple[str, int]:
+        app.logger.exception("portal: unhandled error")
+        return pages.page("message.html", 500, title="unavailable_title", body="unavailable_body")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        return jsonify(status="ready")
+
+    @app.get("/metrics")
+    def metrics_view() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
+
+    return app

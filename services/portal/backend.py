@@ -1,0 +1,55 @@
+"""The portal's calls to the services' public APIs: short timeouts, and an answer that
+says what happened instead of an exception a page would turn into a 500."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int  # the service's HTTP status, or 503 when it did not answer
+    body: dict[str, Any]
+
+    @property
+    def unavailable(self) -> bool:
+        return self.status >= 500
+
+
+class Backend:
+    def __init__(self, queue_url: str, feedback_url: str, timeout: float) -> None:
+        self.queue_url = queue_url.rstrip("/")
+        self.feedback_url = feedback_url.rstrip("/")
+        self.timeout = timeout
+        self.http = requests.Session()
+        self.http.headers["User-Agent"] = "Loket-Portal/1"
+
+    def track(self, reference: str, token: str) -> Answer:
+        return self._call(
+            "GET", f"{self.queue_url}/v1/track/{quote(reference)}", params={"token": token}
+        )
+
+    def survey(self, token: str) -> Answer:
+        return self._call("GET", f"{self.feedback_url}/v1/surveys/{quote(token)}")
+
+    def answer_survey(self, token: str, score: int, comment: str | None) -> Answer:
+        return self._call(
+            "POST",
+            f"{self.feedback_url}/v1/surveys/{quote(token)}",
+            json={"score": score, "comment": comment} if comment else {"score": score},
+        )
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> Answer:
+        try:
+            response = self.http.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.RequestException:
+            return Answer(503, {})
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        return Answer(response.status_code, body if isinstance(body, dict) else {})

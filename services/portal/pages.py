@@ -1,0 +1,129 @@
+"""The customer's pages: thin views around the services' public APIs."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, make_response, render_template, request
+
+from services.portal.backend import Answer, Backend
+from services.portal.settings import LANGUAGES, PortalSettings
+from services.portal.texts import STATUSES, TEXTS, duration
+
+bp = Blueprint("pages", __name__)
+CSRF_COOKIE = "loket_csrf"
+
+
+def settings() -> PortalSettings:
+    return current_app.extensions["portal.settings"]
+
+
+def backend() -> Backend:
+    return current_app.extensions["portal.backend"]
+
+
+def language() -> str:
+    """From the link, then the browser's Accept-Language, then the desk's default."""
+    if "language" not in g:
+        asked = request.args.get("lang")
+        g.language = (
+            asked
+            if asked in LANGUAGES
+            else request.accept_languages.best_match(LANGUAGES) or settings().default_language
+        )
+    return g.language
+
+
+def page(template: str, code: int = 200, **values: Any) -> tuple[str, int]:
+    lang = language()
+    other = "en" if lang == "nl" else "nl"
+    switch = {**request.args.to_dict(), "lang": other}
+    return (
+        render_template(
+            template, lang=lang, t=TEXTS[lang], switch_args=switch, other_language=other, **values
+        ),
+        code,
+    )
+
+
+def _problem(answer: Answer) -> tuple[str, int]:
+    """A wrong token, an unknown reference and a service that does not answer each get
+    a page that says so; never a traceback."""
+    if answer.unavailable:
+        return page("message.html", 503, title="unavailable_title", body="unavailable_body")
+    return page("message.html", 404, title="not_found_title", body="not_found_body")
+
+
+@bp.get("/")
+def home() -> tuple[str, int]:
+    return page("message.html", title="home_title", body="home_body")
+
+
+@bp.get("/track/<reference>")
+def track(reference: str) -> tuple[str, int]:
+    answer = backend().track(reference, request.args.get("token", ""))
+    if answer.status != 200:
+        return _problem(answer)
+    status = answer.body
+    lang = language()
+    wait = None
+    if status.get("estimated_wait_low_seconds") is not None:
+        wait = TEXTS[lang]["wait_range"].format(
+            low=duration(status["estimated_wait_low_seconds"], lang),
+            high=duration(status["estimated_wait_high_seconds"], lang),
+        )
+    return page(
+        "track.html",
+        status=status,
+        status_words=STATUSES[lang].get(status.get("status", ""), status.get("status", "")),
+        wait=wait,
+    )
+
+
+@bp.get("/survey/<token>")
+def survey(token: str) -> Response | tuple[str, int]:
+    """Opening the link records nothing: mail scanners open links too."""
+    answer = backend().survey(token)
+    if answer.status != 200:
+        return _problem(answer)
+    if answer.body.get("answered"):
+        return page("message.html", title="thanks_title", body="answered_body")
+    return _survey_form(token, answer.body, errors={})
+
+
+def _survey_form(
+    token: str, survey: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> Response:
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    body, code = page(
+        "survey.html", status, survey=survey, token=token, csrf=csrf, errors=errors,
+        typed=request.form,
+    )  # fmt: skip
+    response = make_response(body, code)
+    response.set_cookie(
+        CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=request.is_secure,
+        path="/survey/",
+    )  # fmt: skip
+    return response
+
+
+@bp.post("/survey/<token>")
+def answer_survey(token: str) -> Response | tuple[str, int]:
+    sent, kept = request.form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
+    survey = backend().survey(token)
+    if survey.status != 200:
+        return _problem(survey)
+    if not kept or not hmac.compare_digest(sent, kept):
+        return _survey_form(token, survey.body, {"form": "form_expired"}, 400)
+    score = request.form.get("score", "")
+    if score not in {"1", "2", "3", "4", "5"}:
+        return _survey_form(token, survey.body, {"score": "choose_score"}, 422)
+    comment = request.form.get("comment", "").strip()[:2000] or None
+    answer = backend().answer_survey(token, int(score), comment)
+    if answer.status == 201:
+        return page("message.html", title="thanks_title", body="thanks_body")
+    if answer.status == 409:
+        return page("message.html", title="thanks_title", body="answered_body")
+    return _problem(answer)

@@ -1,0 +1,49 @@
+"""The portal's configuration, from the environment; a bad value stops it at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from services.common.config import (
+    ConfigError,
+    _env,
+    _int,
+    _seconds,
+    _url,
+    load_desk_config,
+)
+
+LANGUAGES = ("nl", "en")
+DEFAULT_PORT = 8000
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    http_host: str
+    http_port: int
+    queue_url: str
+    feedback_url: str
+    default_language: str
+    backend_timeout_seconds: float
+
+
+def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSettings:
+    environ = os.environ if environ is None else environ
+    desk = load_desk_config(environ)
+    default_language = desk.get("default_language", "nl")
+    if default_language not in LANGUAGES:
+        raise ConfigError(
+            "LOKET_CONFIG", f"default_language must be nl or en, not {default_language!r}"
+        )
+    return PortalSettings(
+        http_host=_env(environ, "LOKET_HTTP_HOST", "127.0.0.1") or "127.0.0.1",
+        http_port=_int(environ, "LOKET_PORTAL_HTTP_PORT", DEFAULT_PORT, minimum=1),
+        queue_url=_url(environ, "LOKET_QUEUE_URL", "http://127.0.0.1:8002", {"http", "https"})
+        or "",
+        feedback_url=_url(environ, "LOKET_FEEDBACK_URL", "http://127.0.0.1:8004", {"http", "https"})
+        or "",
+        default_language=default_language,
+        backend_timeout_seconds=_seconds(environ, "LOKET_PORTAL_BACKEND_TIMEOUT_SECONDS", 5.0, 0.1),
+    )
