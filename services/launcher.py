@@ -171,6 +171,7 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
         return 1
     public_url = f"http://{'localhost' if host == '127.0.0.1' else host}:{gateway_ports[0]}"
     # The portal reaches the services where this desk runs them.
+    environ.setdefault("LOKET_INTAKE_URL", _web_url(settings["intake"]))
     environ.setdefault("LOKET_QUEUE_URL", _web_url(settings["queue"]))
     environ.setdefault("LOKET_FEEDBACK_URL", _web_url(settings["feedback"]))
     # The links the desk sends customers open through the gateway, as under Compose.

@@ -15,7 +15,7 @@ from services.intake import inbound_email, service
 from services.intake.contact_options import OpeningHours, WaitEstimates, contact_options
 from services.intake.domain import body_digest
 from services.intake.metrics import CONTACT_WAIT, REJECTED, REQUESTS
-from services.intake.schemas import RequestValidator
+from services.intake.schemas import ReplySchema, RequestValidator
 
 bp = Blueprint("intake", __name__, url_prefix="/v1")
 COUNTED_ENDPOINTS = {"intake.submit_request", "intake.receive_email"}
@@ -116,6 +116,24 @@ def submit_request() -> tuple[Response, int]:
     )
     if not replayed:
         _count(submitted["channel"], submitted["category"], submitted.get("contact_wait_seconds"))
+    return _answer(answer, replayed)
+
+
+@bp.post("/requests/<reference>/replies")
+def reply_on_request(reference: str) -> tuple[Response, int]:
+    """No API key: the customer's tracking token is the key (the portal's reply box)."""
+    body = json_body()
+    reply = ReplySchema().load(body)
+    answer, replayed = service.reply_on_request(
+        context().intake,
+        reference,
+        reply["token"],
+        reply["message"],
+        idempotency_key=_idempotency_key(),
+        body_sha256=body_digest(body),
+        correlation_id=request_id(),
+        now=utcnow(),
+    )
     return _answer(answer, replayed)
 
 

@@ -23,6 +23,8 @@ def openapi() -> dict:
         {
             "Request": schemas.RequestSchema,
             "Accepted": schemas.AcceptedSchema,
+            "Reply": schemas.ReplySchema,
+            "ReplyAccepted": schemas.ReplyAcceptedSchema,
             "FormField": schemas.FormFieldSchema,
         },
     )

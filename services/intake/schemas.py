@@ -127,6 +127,21 @@ class RequestSchema(Schema):
             raise ValidationError(errors)
 
 
+class ReplySchema(Schema):
+    """`POST /v1/requests/{reference}/replies`: the customer's tracking token is the key."""
+
+    class Meta:
+        unknown = RAISE
+
+    token = fields.String(required=True, validate=validate.Length(min=16, max=128))
+    message = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ReplyAcceptedSchema(Schema):
+    reference = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["appended"]})
+
+
 class AcceptedSchema(Schema):
     id = fields.String(required=True)
     reference = fields.String(required=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.db import transaction
 from services.common.events import Event
-from services.common.failures import Conflict
+from services.common.failures import Conflict, NotFound
+from services.common.hashing import secret_digest
 from services.common.outbox import add_events
 from services.intake import domain, storage
 from services.intake.catalogue import Catalogue
@@ -128,6 +130,51 @@ def submit_request(
         body_sha256,
         now,
         lambda conn: _store_request(intake, conn, submitted, submitted_by, correlation_id, now),
+    )
+
+
+def reply_on_request(
+    intake: Intake,
+    reference: str,
+    token: str,
+    message: str,
+    *,
+    idempotency_key: str | None,
+    body_sha256: str,
+    correlation_id: str,
+    now: datetime,
+) -> tuple[Answer, bool]:
+    """A message from the customer on the status page: the tracking token opens one
+    request, as it does its status; a wrong token and an unknown reference both answer
+    "not found"."""
+
+    def produce(conn: Connection) -> Answer:
+        seq = domain.sequence_of(reference)
+        request = storage.request_by_sequence(conn, seq) if seq else None
+        if request is None or not hmac.compare_digest(
+            request.tracking_token_sha256, secret_digest(token)
+        ):
+            raise NotFound("request")
+        storage.add_message(
+            conn,
+            {"request_id": request.id, "channel": "web", "body": message, "received_at": now},
+        )
+        replied = Event(
+            type="ticket.customer_replied",
+            data=domain.customer_replied_data(request._mapping, "web", message, now),
+            source="intake",
+            correlation_id=correlation_id,
+        )
+        add_events(conn, storage.outbox, [replied])
+        return 201, {"reference": domain.reference_for(request.seq), "status": "appended"}
+
+    return once(
+        intake.engine,
+        f"replies:{reference}",
+        idempotency_key,
+        body_sha256,
+        now,
+        produce,
     )
 
 

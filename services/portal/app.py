@@ -32,7 +32,10 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["portal.settings"] = settings
     app.extensions["portal.backend"] = Backend(
-        settings.queue_url, settings.feedback_url, settings.backend_timeout_seconds
+        settings.intake_url,
+        settings.queue_url,
+        settings.feedback_url,
+        settings.backend_timeout_seconds,
     )
     app.register_blueprint(pages.bp)
 

@@ -21,7 +21,8 @@ class Answer:
 
 
 class Backend:
-    def __init__(self, queue_url: str, feedback_url: str, timeout: float) -> None:
+    def __init__(self, intake_url: str, queue_url: str, feedback_url: str, timeout: float):
+        self.intake_url = intake_url.rstrip("/")
         self.queue_url = queue_url.rstrip("/")
         self.feedback_url = feedback_url.rstrip("/")
         self.timeout = timeout
@@ -31,6 +32,16 @@ class Backend:
     def track(self, reference: str, token: str) -> Answer:
         return self._call(
             "GET", f"{self.queue_url}/v1/track/{quote(reference)}", params={"token": token}
+        )
+
+    def reply(self, reference: str, token: str, message: str, form_id: str) -> Answer:
+        """The customer's message on their request; the form's id makes a double submit
+        one message."""
+        return self._call(
+            "POST",
+            f"{self.intake_url}/v1/requests/{quote(reference)}/replies",
+            json={"token": token, "message": message},
+            headers={"Idempotency-Key": form_id},
         )
 
     def survey(self, token: str) -> Answer:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, g, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 
 from services.portal.backend import Answer, Backend
 from services.portal.settings import LANGUAGES, PortalSettings
@@ -14,6 +24,7 @@ from services.portal.texts import STATUSES, TEXTS, duration
 
 bp = Blueprint("pages", __name__)
 CSRF_COOKIE = "loket_csrf"
+MAX_MESSAGE = 5000
 
 
 def settings() -> PortalSettings:
@@ -62,11 +73,16 @@ def home() -> tuple[str, int]:
 
 
 @bp.get("/track/<reference>")
-def track(reference: str) -> tuple[str, int]:
+def track(reference: str) -> Response | tuple[str, int]:
     answer = backend().track(reference, request.args.get("token", ""))
     if answer.status != 200:
         return _problem(answer)
-    status = answer.body
+    return _status_page(reference, answer.body, errors={})
+
+
+def _status_page(
+    reference: str, status: dict[str, Any], errors: dict[str, str], code: int = 200
+) -> Response:
     lang = language()
     wait = None
     if status.get("estimated_wait_low_seconds") is not None:
@@ -74,12 +90,42 @@ def track(reference: str) -> tuple[str, int]:
             low=duration(status["estimated_wait_low_seconds"], lang),
             high=duration(status["estimated_wait_high_seconds"], lang),
         )
-    return page(
+    return _with_form_cookie(
         "track.html",
+        code,
+        f"/track/{reference}",
         status=status,
         status_words=STATUSES[lang].get(status.get("status", ""), status.get("status", "")),
         wait=wait,
+        token=request.args.get("token", ""),
+        sent=request.args.get("sent") == "1",
+        errors=errors,
+        typed=request.form,
+        form_id=secrets.token_urlsafe(16),
     )
+
+
+@bp.post("/track/<reference>")
+def reply(reference: str) -> Response | tuple[str, int]:
+    """The reply box: the message goes to intake with the tracking token; then back to
+    the status page (post, redirect, get: a reload sends nothing twice)."""
+    token = request.args.get("token", "")
+    status = backend().track(reference, token)
+    if status.status != 200:
+        return _problem(status)
+    if not _form_is_this_browsers():
+        return _status_page(reference, status.body, {"message": "form_expired"}, 400)
+    message = request.form.get("message", "").strip()
+    if not message:
+        return _status_page(reference, status.body, {"message": "write_message"}, 422)
+    if len(message) > MAX_MESSAGE:
+        return _status_page(reference, status.body, {"message": "message_too_long"}, 422)
+    form_id = request.form.get("form_id", "")[:64] or secrets.token_urlsafe(16)
+    answer = backend().reply(reference, token, message, form_id)
+    if answer.status != 201:
+        return _problem(answer)
+    query = urlencode({"token": token, "lang": language(), "sent": "1"})
+    return redirect(f"/track/{reference}?{query}#updates", code=303)
 
 
 @bp.get("/survey/<token>")
@@ -96,26 +142,35 @@ def survey(token: str) -> Response | tuple[str, int]:
 def _survey_form(
     token: str, survey: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> Response:
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    body, code = page(
-        "survey.html", status, survey=survey, token=token, csrf=csrf, errors=errors,
+    return _with_form_cookie(
+        "survey.html", status, f"/survey/{token}", survey=survey, token=token, errors=errors,
         typed=request.form,
     )  # fmt: skip
+
+
+def _with_form_cookie(template: str, code: int, path: str, **values: Any) -> Response:
+    """A page with a form: its CSRF token goes in the form and in a cookie only this
+    page's address receives; a post must carry both, the same."""
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    body, code = page(template, code, csrf=csrf, **values)
     response = make_response(body, code)
     response.set_cookie(
-        CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=request.is_secure,
-        path="/survey/",
-    )  # fmt: skip
+        CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=request.is_secure, path=path
+    )
     return response
+
+
+def _form_is_this_browsers() -> bool:
+    sent, kept = request.form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
+    return bool(kept) and hmac.compare_digest(sent, kept)
 
 
 @bp.post("/survey/<token>")
 def answer_survey(token: str) -> Response | tuple[str, int]:
-    sent, kept = request.form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
     survey = backend().survey(token)
     if survey.status != 200:
         return _problem(survey)
-    if not kept or not hmac.compare_digest(sent, kept):
+    if not _form_is_this_browsers():
         return _survey_form(token, survey.body, {"form": "form_expired"}, 400)
     score = request.form.get("score", "")
     if score not in {"1", "2", "3", "4", "5"}:

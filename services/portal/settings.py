@@ -23,6 +23,7 @@ DEFAULT_PORT = 8000
 class PortalSettings:
     http_host: str
     http_port: int
+    intake_url: str
     queue_url: str
     feedback_url: str
     default_language: str
@@ -40,6 +41,8 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
     return PortalSettings(
         http_host=_env(environ, "LOKET_HTTP_HOST", "127.0.0.1") or "127.0.0.1",
         http_port=_int(environ, "LOKET_PORTAL_HTTP_PORT", DEFAULT_PORT, minimum=1),
+        intake_url=_url(environ, "LOKET_INTAKE_URL", "http://127.0.0.1:8001", {"http", "https"})
+        or "",
         queue_url=_url(environ, "LOKET_QUEUE_URL", "http://127.0.0.1:8002", {"http", "https"})
         or "",
         feedback_url=_url(environ, "LOKET_FEEDBACK_URL", "http://127.0.0.1:8004", {"http", "https"})

@@ -73,6 +73,7 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
     env["LOKET_PUBLIC_BASE_URL"] = public_url
     env["LOKET_QUEUE_URL"] = urls["queue"]
     env["LOKET_FEEDBACK_URL"] = urls["feedback"]
+    env["LOKET_INTAKE_URL"] = urls["intake"]
     portal_port = support.free_port()
     env["LOKET_PORTAL_HTTP_PORT"] = str(portal_port)
     portal_url = f"http://127.0.0.1:{portal_port}"

@@ -379,3 +379,59 @@ def test_every_event_published_again_by_hand_changes_nothing(desk):
     finally:
         for engine in engines.values():
             engine.dispose()
+
+
+def test_a_customer_replies_on_the_status_page_and_a_reply_after_resolution_reopens(desk):
+    accepted = submit(desk, channel="web")
+    wait_until(lambda: tracked(desk, accepted), timeout=30, what="the ticket in the queue")
+    status_page = accepted["status_url"]  # the link of the confirmation e-mail
+
+    def reply(browser: requests.Session, message: str) -> requests.Response:
+        page = browser.get(status_page, timeout=5)
+        assert page.status_code == 200, page.text
+        form = {name: re.search(rf'name="{name}" value="([^"]+)"', page.text).group(1)
+                for name in ("csrf", "form_id")}  # fmt: skip
+        action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+        url = status_page.split("?")[0] + action.replace("&amp;", "&")
+        return browser.post(url, data={**form, "message": message}, timeout=10)
+
+    with requests.Session() as browser:
+        empty = reply(browser, "   ")
+        assert empty.status_code == 422 and "Write a message." in empty.text
+        assert 'class="error-summary"' in empty.text
+        forged = requests.post(status_page, data={"message": "x", "csrf": "guess"}, timeout=5)
+        assert forged.status_code == 400  # not this browser's form: nothing sent
+        sent = reply(browser, "The printer is on the second floor.")
+        assert sent.status_code == 200 and "Your message was added" in sent.text
+        assert sent.history[0].status_code == 303  # redirected: a reload sends nothing
+        updates = wait_until(
+            lambda: (s := tracked(desk, accepted)) and len(s["updates"]) == 2 and s["updates"],
+            timeout=30,
+            what="the reply in the history",
+        )
+        assert "message" in updates[-1]["message"]
+
+        agent, queue = bearer(desk.keys["agent"]), desk.urls["queue"]
+        claim = {"reason": "e2e: this one"}
+        ticket = requests.get(
+            f"{queue}/v1/tickets", params={"channel": "web", "limit": 200}, headers=agent,
+            timeout=5,
+        ).json()["tickets"]  # fmt: skip
+        [mine] = [t for t in ticket if t["reference"] == accepted["reference"]]
+        requests.post(f"{queue}/v1/tickets/{mine['id']}/claim", json=claim, headers=agent,
+                      timeout=5)  # fmt: skip
+        resolved = requests.post(
+            f"{queue}/v1/tickets/{mine['id']}/status",
+            json={"to": "resolved", "public_note": "Moved the printer."},
+            headers=agent,
+            timeout=5,
+        )
+        assert resolved.status_code == 200, resolved.text
+        again = reply(browser, "It is broken again.")
+        assert again.status_code == 200
+    reopened = wait_until(
+        lambda: (s := tracked(desk, accepted)) and s["status"] == "queued" and s,
+        timeout=30,
+        what="the request reopened by the reply",
+    )
+    assert "reopened" in reopened["updates"][-1]["message"]

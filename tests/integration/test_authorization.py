@@ -28,6 +28,7 @@ ENDPOINTS = {
         ("get", "/v1/contact-options"): "public",
         ("post", "/v1/requests"): "client",
         ("post", "/v1/inbound/email"): "client",
+        ("post", "/v1/requests/{reference}/replies"): "public",  # the tracking token is the key
     },
     "queue": {
         ("get", "/v1/queues"): "agent",

@@ -485,3 +485,24 @@ def test_each_bad_input_is_named_and_nothing_is_stored(intake, keys, changes, fi
     assert response.json["error"]["code"] == "validation_failed"
     assert set(response.json["error"]["fields"]) == fields
     assert rows(app) == [] and events(app) == []
+
+
+def test_a_customer_replies_on_the_status_page_with_the_tracking_token(intake, keys):
+    client, app = intake
+    accepted = post(client, keys["portal"]).json
+    url = f"/v1/requests/{accepted['reference']}/replies"
+    body = {"token": accepted["tracking_token"], "message": "It works again after a restart."}
+    for _ in range(2):  # a double click: one message
+        answer = client.post(url, json=body, headers={"Idempotency-Key": "form-1"})
+        assert answer.status_code == 201
+        assert answer.json == {"reference": accepted["reference"], "status": "appended"}
+    [replied] = events(app, "ticket.customer_replied")
+    assert replied["data"]["channel"] == "web"
+    assert replied["data"]["message"] == body["message"]
+    # A wrong token and an unknown reference look the same.
+    wrong = client.post(url, json={**body, "token": "x" * 32})
+    unknown = client.post("/v1/requests/LKT-999999/replies", json=body)
+    assert wrong.status_code == unknown.status_code == 404
+    assert wrong.json == unknown.json
+    assert client.post(url, json={**body, "message": ""}).status_code == 422
+    assert len(events(app, "ticket.customer_replied")) == 1

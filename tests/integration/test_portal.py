@@ -14,7 +14,8 @@ from tests.support import free_port
 def portal():
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: the services are down
     settings = PortalSettings(
-        http_host="127.0.0.1", http_port=0, queue_url=closed, feedback_url=closed,
+        http_host="127.0.0.1", http_port=0, intake_url=closed, queue_url=closed,
+        feedback_url=closed,
         default_language="nl", backend_timeout_seconds=1.0,
     )  # fmt: skip
     return create_app(settings).test_client()
