@@ -29,6 +29,9 @@ class Backend:
         self.http = requests.Session()
         self.http.headers["User-Agent"] = "Loket-Portal/1"
 
+    def contact_options(self, language: str) -> Answer:
+        return self._call("GET", f"{self.intake_url}/v1/contact-options", params={"lang": language})
+
     def track(self, reference: str, token: str) -> Answer:
         return self._call(
             "GET", f"{self.queue_url}/v1/track/{quote(reference)}", params={"token": token}

@@ -20,7 +20,7 @@ from flask import (
 
 from services.portal.backend import Answer, Backend
 from services.portal.settings import LANGUAGES, PortalSettings
-from services.portal.texts import STATUSES, TEXTS, duration
+from services.portal.texts import STATUSES, TEXTS, duration, opening_hours
 
 bp = Blueprint("pages", __name__)
 CSRF_COOKIE = "loket_csrf"
@@ -69,7 +69,26 @@ def _problem(answer: Answer) -> tuple[str, int]:
 
 @bp.get("/")
 def home() -> tuple[str, int]:
-    return page("message.html", title="home_title", body="home_body")
+    """Every channel with its opening hours and its expected wait, so the customer chooses
+    how to reach the desk (the channel is theirs to choose, not ours)."""
+    lang = language()
+    answer = backend().contact_options(lang)
+    channels = []
+    for option in answer.body.get("channels", []) if answer.status == 200 else []:
+        low, high = (
+            option.get("estimated_wait_low_seconds"),
+            option.get("estimated_wait_high_seconds"),
+        )
+        wait = (
+            TEXTS[lang]["wait_range"].format(low=duration(low, lang), high=duration(high, lang))
+            if low is not None and high is not None
+            else None
+        )
+        channels.append({**option, "wait": wait, "hours": opening_hours(option, lang)})
+    return page(
+        "home.html", channels=channels, timezone=answer.body.get("timezone"),
+        unavailable=answer.status != 200,
+    )  # fmt: skip
 
 
 @bp.get("/track/<reference>")

@@ -8,7 +8,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "skip": "Naar de inhoud",
         "language_switch": "English",
         "home_title": "Servicedesk",
-        "home_body": "Met de link in onze e-mail ziet u hoe het met uw verzoek staat.",
+        "home_body": "Kies hoe u ons bereikt. Met de link in onze e-mail ziet u daarna hoe "
+        "het met uw verzoek staat.",
+        "channel": "Kanaal",
+        "open_now": "Nu open",
+        "yes": "ja",
+        "no": "nee",
+        "opening_hours": "Openingstijden",
+        "always_open": "altijd",
+        "channels_unavailable": "We kunnen de kanalen nu niet laten zien; probeer het zo opnieuw.",
+        "times_in": "Tijden in de tijdzone {zone}.",
         "track_title": "Uw verzoek {reference}",
         "status": "Status",
         "position": "Plaats in de rij",
@@ -52,7 +61,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "skip": "Skip to content",
         "language_switch": "Nederlands",
         "home_title": "Service desk",
-        "home_body": "The link in our e-mail shows you where your request stands.",
+        "home_body": "Choose how to reach us. The link in our e-mail then shows you where "
+        "your request stands.",
+        "channel": "Channel",
+        "open_now": "Open now",
+        "yes": "yes",
+        "no": "no",
+        "opening_hours": "Opening hours",
+        "always_open": "always",
+        "channels_unavailable": "We cannot show the channels right now; please try again shortly.",
+        "times_in": "Times in the {zone} time zone.",
         "track_title": "Your request {reference}",
         "status": "Status",
         "position": "Place in line",
@@ -123,3 +141,24 @@ def duration(seconds: float, language: str) -> str:
     if minutes < 120:
         return texts["minutes"].format(n=minutes)
     return texts["hours"].format(n=round(minutes / 60))
+
+
+DAY_NAMES = {
+    "nl": {"mon": "ma", "tue": "di", "wed": "wo", "thu": "do", "fri": "vr", "sat": "za",
+           "sun": "zo"},
+    "en": {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat",
+           "sun": "Sun"},
+}  # fmt: skip
+
+
+def opening_hours(option: dict, language: str) -> list[str]:
+    """`Mon-Fri 08:00-17:00` in the customer's language; "always" for an open channel."""
+    hours = option.get("opening_hours")
+    if not isinstance(hours, list):
+        return [TEXTS[language]["always_open"]]
+    names = DAY_NAMES[language]
+    shown = []
+    for period in hours:
+        days = "-".join(names.get(d, d) for d in str(period.get("days", "")).split("-"))
+        shown.append(f"{days} {period.get('opens')}-{period.get('closes')}")
+    return shown

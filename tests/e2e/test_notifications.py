@@ -77,3 +77,11 @@ def test_the_customer_is_told_of_every_step_in_one_thread(desk):
         return [h for h in ticket["history"] if h["kind"] == "notification_sent"]
 
     assert len(wait_until(lambda: len(in_history()) == 2 and in_history(), timeout=30)) == 2
+
+
+def test_the_portals_first_page_shows_every_channel_with_its_hours_and_wait(desk):
+    page = requests.get(f"{desk.public_url}/?lang=en", timeout=5)
+    assert page.status_code == 200
+    for words in ("Choose how to reach us", "Opening hours", "Expected wait", "Europe/Amsterdam"):
+        assert words in page.text
+    assert page.text.count('<th scope="row">') == 6  # every channel, none forced first

@@ -28,6 +28,8 @@ def test_a_service_that_does_not_answer_gets_a_clear_page_not_a_500(portal):
         assert "Even niet beschikbaar" in page.text and "Traceback" not in page.text
     posted = portal.post("/survey/abc", data={"score": "3"})
     assert posted.status_code == 503
+    home = portal.get("/")
+    assert home.status_code == 200 and "kanalen nu niet laten zien" in home.text
 
 
 def test_the_language_comes_from_the_link_then_the_browser_then_the_desk(portal):
