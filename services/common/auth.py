@@ -11,6 +11,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import os
 import secrets
 import threading
 import time
@@ -189,13 +190,14 @@ def _document(path: Path) -> dict[str, Any]:
 
 
 def _write(path: Path, document: dict[str, Any]) -> None:
-    """Written whole to a new file that then replaces the old one: a web process never
-    reads half a file."""
+    """Written in place, not renamed over: a file bind-mounted into a container (Compose's
+    secret) keeps its inode and so sees the change. A web process that reads it half
+    written keeps its old keys and reads it again a second later."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fresh.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    fresh.chmod(0o600)
-    fresh.replace(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(yaml.safe_dump(document, sort_keys=False))
+    path.chmod(0o600)
 
 
 def add_key(path: Path, name: str, role: str, channels: Iterable[str] = ()) -> str:
