@@ -84,21 +84,29 @@ def handle_event(
     _schedule(conn, notifier, event, to_send, WorkQueue.NOW)
     for row in rows:
         if row["state"] == storage.FAILED:
-            _report_unsent(conn, event, row)
+            _report(conn, FAILED, row, 0, row["last_error"])
     return len(rows)
 
 
-def _report_unsent(conn: Connection, event: Event, row: Mapping[str, Any]) -> None:
-    """A message the desk could not even try to send is told like one that failed, so the
-    agent sees that the customer was not told (`notification.failed`)."""
-    data = {"ticket_id": row["ticket_id"], "medium": row["medium"],
-            "recipient": row["recipient_masked"], "template": row["template"],
-            "attempt": 0, "error": row["last_error"]}  # fmt: skip
-    add_events(
-        conn,
-        storage.outbox,
-        [Event(type="notification.failed", data=data, source="notify", causation_id=event.id)],
+def _report(
+    conn: Connection, outcome: str, row: Mapping[str, Any], attempt: int, error: str | None
+) -> None:
+    """`notification.sent` or `.failed` for a delivery, caused by the event it reports on;
+    a message the desk could not even try (attempt 0) is told like one that failed."""
+    data: dict[str, Any] = {
+        "medium": row["medium"],
+        "recipient": row["recipient_masked"],
+        "template": row["template"],
+        "attempt": attempt,
+    }
+    if row["medium"] != domain.WEBHOOK and row["ticket_id"]:
+        data["ticket_id"] = row["ticket_id"]
+    if error:
+        data["error"] = error
+    event = Event(
+        type=f"notification.{outcome}", data=data, source="notify", causation_id=row["event_id"]
     )
+    add_events(conn, storage.outbox, [event])
 
 
 def _customer_delivery(
@@ -370,20 +378,7 @@ def finish_attempt(
         content=None,
         recipient=None,
     )
-    data: dict[str, Any] = {
-        "medium": row.medium,
-        "recipient": row.recipient_masked,
-        "template": row.template,
-        "attempt": attempt,
-    }
-    if row.medium != domain.WEBHOOK and row.ticket_id:
-        data["ticket_id"] = row.ticket_id
-    if error:
-        data["error"] = error
-    notification = Event(
-        type=f"notification.{outcome}", data=data, source="notify", causation_id=row.event_id
-    )
-    add_events(conn, storage.outbox, [notification])
+    _report(conn, outcome, row._mapping, attempt, error)
     return outcome
 
 
