@@ -26,10 +26,15 @@ $(VENV)/.tools: scripts/debian-tools.sh | $(BIN)/python
 	scripts/debian-tools.sh $(VENV)/debian nginx prometheus
 	touch $@ $(VENV)/.nginx
 
+# Debian's Chromium and axe-core (npm) for the browser tests of the portal.
+$(VENV)/.browser: scripts/browser-tools.sh | $(BIN)/python
+	scripts/browser-tools.sh $(VENV)/browser
+	touch $@
+
 run: $(VENV)/.runtime $(VENV)/.nginx
 	$(BIN)/python -m services.launcher
 
-test: $(VENV)/.dev $(VENV)/.tools lint
+test: $(VENV)/.dev $(VENV)/.tools $(VENV)/.browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

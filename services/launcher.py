@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -88,6 +89,23 @@ def ensure_dev_keys(environ: dict[str, str]) -> None:
         ("dev-admin", "admin", ()),
     ):
         print(f"  {name:15} {role:10} {add_key(path, name, role, channels)}")
+
+
+PORTAL_KEY_NAME = "loket-portal"
+
+
+def portal_key(environ: dict[str, str]) -> str:
+    """The portal's own key (role `portal`, channels web and call-back), made anew at every
+    start unless one is given: only its hash is stored, only the portal process gets it."""
+    if environ.get("LOKET_PORTAL_API_KEY"):
+        return environ["LOKET_PORTAL_API_KEY"]
+    from services.common.auth import add_key, rotate_key
+
+    path = Path(environ["LOKET_API_KEYS_FILE"])
+    try:
+        return rotate_key(path, PORTAL_KEY_NAME)
+    except ValueError:
+        return add_key(path, PORTAL_KEY_NAME, "portal", ("web", "callback"))
 
 
 class Process:
@@ -200,6 +218,7 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
             )
     processes.append(Process("portal-web", [python, "-m", "services", "portal", "web"], {
         **environ,
+        "LOKET_PORTAL_API_KEY": portal_key(environ),
         "PROMETHEUS_MULTIPROC_DIR": str(var_dir(environ) / "prometheus" / "portal"),
     }))  # fmt: skip
     try:

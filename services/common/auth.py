@@ -29,7 +29,9 @@ from services.common.errors import ApiError
 from services.common.hashing import secret_digest
 
 CHANNELS = ("web", "email", "phone", "chat", "walk_in", "callback")
-ROLES = ("client", "agent", "supervisor", "admin")
+ROLES = ("client", "portal", "agent", "supervisor", "admin")
+# Keys that submit requests for customers: a front-end's, or Loket's own portal's.
+SUBMITTING_ROLES = frozenset({"client", "portal"})
 STAFF_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,11 +45,14 @@ class Principal:
     channels: frozenset[str] = frozenset()
 
     def may_submit(self, channel: str) -> bool:
-        return self.role == "client" and channel in self.channels
+        return self.role in SUBMITTING_ROLES and channel in self.channels
 
     def has_role(self, role: str) -> bool:
-        """Clients are only clients; staff roles include the ones below them."""
-        if role == "client" or self.role == "client":
+        """Clients are only clients; the portal submits as a client does (for the people
+        it acts for, see the contract); staff roles include the ones below them."""
+        if role == "client":
+            return self.role in SUBMITTING_ROLES
+        if self.role in SUBMITTING_ROLES or role == "portal":
             return self.role == role
         return STAFF_RANK[self.role] >= STAFF_RANK[role]
 
@@ -205,8 +210,8 @@ def add_key(path: Path, name: str, role: str, channels: Iterable[str] = ()) -> s
     entry = _KeySchema().load(
         {"name": name, "role": role, "channels": list(channels), "sha256": "0" * 64}
     )
-    if role == "client" and not entry["channels"]:
-        raise ValueError("a client key needs at least one channel")
+    if role in SUBMITTING_ROLES and not entry["channels"]:
+        raise ValueError(f"a {role} key needs at least one channel")
     key = f"lkt_{secrets.token_urlsafe(32)}"
     entry["sha256"] = secret_digest(key)
     if not entry["channels"]:

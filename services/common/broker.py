@@ -24,6 +24,7 @@ DEAD_EXCHANGE = "loket.dead"
 # Which event types each consuming service receives: the "consumes" column of the
 # contract's service table. Routing plumbing, not domain logic.
 BINDINGS: dict[str, tuple[str, ...]] = {
+    "intake": ("ticket.status_changed",),
     "queue": (
         "ticket.created",
         "ticket.customer_replied",

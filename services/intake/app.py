@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         catalogue=catalogue,
         public_base_url=settings.public_base_url,
         default_language=settings.desk.get("default_language", "nl"),
+        reopen_window=timedelta(days=float(settings.desk.get("reopen_window_days", 14))),
         detect_language=language.detector(),
     )
     app.extensions["intake"] = api.IntakeContext(app, intake, hours)

@@ -12,7 +12,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.common.events import isoformat, to_utc
@@ -110,8 +110,59 @@ def new_request(
         "contact_wait_seconds": submitted.get("contact_wait_seconds"),
         "attachments": submitted.get("attachments"),
         "created_at": now,
+        # Resolved at the counter or on the phone: settled from the start (a reply reopens
+        # it within the reopen window, and starts anew after it).
+        **settled_state("resolved" if submitted.get("resolved_on_contact") else None, now),
     }
     return NewRequest(row["id"], token, reply_token, row)
+
+
+SETTLED = frozenset({"resolved", "closed"})
+
+
+def settled_state(status: str | None, at: datetime) -> dict[str, Any]:
+    """What intake keeps of the queue's status: enough to tell where a reply goes."""
+    if status is None:
+        return {"status": None, "status_at": None, "settled_at": None}
+    return {"status": status, "status_at": at, "settled_at": at if status in SETTLED else None}
+
+
+def reply_starts_anew(
+    status: str | None, settled_at: datetime | None, at: datetime, reopen_window: timedelta
+) -> bool:
+    """A reply to a closed request, or to one resolved longer ago than the reopen window,
+    becomes a new request that refers to the old one; the queue reopens one resolved
+    within the window (both read the desk's `reopen_window_days`)."""
+    if status == "closed":
+        return True
+    return (
+        status == "resolved" and settled_at is not None and at - to_utc(settled_at) > reopen_window
+    )
+
+
+def follow_up_request(
+    request: Mapping[str, Any],
+    catalogue: Catalogue,
+    channel: str,
+    subject: str,
+    message: str,
+    attachments: Any = None,
+) -> dict[str, Any]:
+    """The new request a late reply becomes: the old one's category (while the catalogue
+    still has it), answers and requester, and its reference in `fields.related_reference`
+    for the agent to look it up."""
+    category = request["category"]
+    return {
+        "channel": channel,
+        "category": category if category in catalogue.categories else UNCLASSIFIED,
+        "impact": request["impact"],
+        "urgency": request["urgency"],
+        "subject": subject or request["subject"],
+        "description": message,
+        "fields": {**(request["fields"] or {}), "related_reference": reference_for(request["seq"])},
+        "requester": dict(request["requester"]),
+        "attachments": attachments or None,
+    }
 
 
 def request_from_email(

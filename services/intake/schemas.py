@@ -138,8 +138,15 @@ class ReplySchema(Schema):
 
 
 class ReplyAcceptedSchema(Schema):
+    """`appended` to the request; or, the request being closed or resolved longer ago than
+    the reopen window, `received` as a new request that refers to it."""
+
     reference = fields.String(required=True)
-    status = fields.String(required=True, metadata={"enum": ["appended"]})
+    status = fields.String(required=True, metadata={"enum": ["appended", "received"]})
+    id = fields.String()
+    tracking_token = fields.String()
+    status_url = fields.String()
+    related_reference = fields.String()
 
 
 class AcceptedSchema(Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +31,7 @@ class Intake:
     catalogue: Catalogue
     public_base_url: str
     default_language: str = "nl"
+    reopen_window: timedelta = timedelta(days=14)
     detect_language: Callable[[str], str | None] = lambda _text: None
 
 
@@ -155,18 +156,9 @@ def reply_on_request(
             request.tracking_token_sha256, secret_digest(token)
         ):
             raise NotFound("request")
-        storage.add_message(
-            conn,
-            {"request_id": request.id, "channel": "web", "body": message, "received_at": now},
+        return _reply(
+            intake, conn, request, "web", "", message, None, "customer", correlation_id, now
         )
-        replied = Event(
-            type="ticket.customer_replied",
-            data=domain.customer_replied_data(request._mapping, "web", message, now),
-            source="intake",
-            correlation_id=correlation_id,
-        )
-        add_events(conn, storage.outbox, [replied])
-        return 201, {"reference": domain.reference_for(request.seq), "status": "appended"}
 
     return once(
         intake.engine,
@@ -176,6 +168,54 @@ def reply_on_request(
         now,
         produce,
     )
+
+
+def _reply(
+    intake: Intake,
+    conn: Connection,
+    request: Any,
+    channel: str,
+    subject: str,
+    message: str,
+    attachments: Any,
+    submitted_by: str,
+    correlation_id: str,
+    now: datetime,
+) -> Answer:
+    """The requester's message on their request: appended (the queue moves the ticket on
+    or reopens it), or, on a request closed or resolved longer ago than the reopen window,
+    a new request that refers to it."""
+    if domain.reply_starts_anew(request.status, request.settled_at, now, intake.reopen_window):
+        follow_up = domain.follow_up_request(
+            request._mapping, intake.catalogue, channel, subject, message, attachments
+        )
+        status, answer = _store_request(intake, conn, follow_up, submitted_by, correlation_id, now)
+        return status, {**answer, "related_reference": domain.reference_for(request.seq)}
+    storage.add_message(
+        conn,
+        {
+            "request_id": request.id,
+            "channel": channel,
+            "body": message,
+            "attachments": attachments or None,
+            "received_at": now,
+        },
+    )
+    replied = Event(
+        type="ticket.customer_replied",
+        data=domain.customer_replied_data(request._mapping, channel, message, now),
+        source="intake",
+        correlation_id=correlation_id,
+    )
+    add_events(conn, storage.outbox, [replied])
+    # An e-mail gateway is told 200 (nothing new was made); the status page 201.
+    code = 200 if channel == "email" else 201
+    return code, {"reference": domain.reference_for(request.seq), "status": "appended"}
+
+
+def record_status(conn: Connection, data: Mapping[str, Any], at: datetime) -> None:
+    """The queue moved a ticket: keep what a later reply needs to know."""
+    storage.record_status(conn, data["ticket_id"], **domain.settled_state(data["to"], at))
 
 
 def receive_email(
@@ -198,24 +238,10 @@ def receive_email(
         seq = domain.sequence_of(reference) if reference else None
         request = storage.request_by_sequence(conn, seq) if seq else None
         if request is not None and domain.is_reply_from_requester(email, request._mapping):
-            storage.add_message(
-                conn,
-                {
-                    "request_id": request.id,
-                    "channel": "email",
-                    "body": email.body,
-                    "attachments": email.attachments or None,
-                    "received_at": now,
-                },
-            )
-            replied = Event(
-                type="ticket.customer_replied",
-                data=domain.customer_replied_data(request._mapping, "email", email.body, now),
-                source="intake",
-                correlation_id=correlation_id,
-            )
-            add_events(conn, storage.outbox, [replied])
-            return 200, {"reference": domain.reference_for(request.seq), "status": "appended"}
+            return _reply(
+                intake, conn, request, "email", email.subject, email.body, email.attachments,
+                submitted_by, correlation_id, now,
+            )  # fmt: skip
         submitted = domain.request_from_email(
             email,
             intake.catalogue,

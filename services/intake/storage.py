@@ -1,5 +1,5 @@
-"""Intake's own database: requests as received, customers' later messages, idempotency
-keys, and the outbox."""
+"""Intake's own database: requests as received (and whether the queue has settled them),
+customers' later messages, idempotency keys, the outbox and the inbox."""
 
 from __future__ import annotations
 
@@ -22,15 +22,18 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.engine import Row
 
 from services.common.db import BigId
-from services.common.outbox import outbox_table
+from services.common.outbox import inbox_table, outbox_table
 
 metadata = MetaData()
 outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
 
 requests = Table(
     "requests",
@@ -59,6 +62,11 @@ requests = Table(
     Column("contact_wait_seconds", Float, nullable=True),
     Column("attachments", JSON, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The queue's latest status as its events told it (status_at orders them), and when
+    # the request was resolved or closed: a reply after the reopen window starts anew.
+    Column("status", String(32), nullable=True),
+    Column("status_at", DateTime(timezone=True), nullable=True),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
 )
 
 messages = Table(
@@ -95,6 +103,24 @@ def insert_request(conn: Connection, row: dict[str, Any]) -> int:
 
 def request_by_sequence(conn: Connection, seq: int) -> Row | None:
     return conn.execute(select(requests).where(requests.c.seq == seq)).first()
+
+
+def record_status(
+    conn: Connection,
+    request_id: str,
+    status: str,
+    status_at: datetime,
+    settled_at: datetime | None,
+) -> None:
+    """Keep the newest status only: a redelivered older event must not undo a newer one."""
+    conn.execute(
+        update(requests)
+        .where(
+            requests.c.id == request_id,
+            or_(requests.c.status_at.is_(None), requests.c.status_at <= status_at),
+        )
+        .values(status=status, status_at=status_at, settled_at=settled_at)
+    )
 
 
 def add_message(conn: Connection, message: dict[str, Any]) -> None:

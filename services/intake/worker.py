@@ -1,5 +1,5 @@
-"""Intake's worker: intake consumes nothing; it relays its outbox and forgets old
-idempotency keys (their answers hold tracking tokens, which must not stay)."""
+"""Intake's worker: relays its outbox, keeps the queue's status changes (handlers.py) and
+forgets old idempotency keys (their answers hold tracking tokens, which must not stay)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from services.common.config import Settings
 from services.common.db import transaction
 from services.common.events import utcnow
 from services.common.worker import Timer, WorkerSpec, run_worker
-from services.intake import storage
+from services.intake import handlers, storage
 
 IDEMPOTENCY_KEYS_KEPT = timedelta(hours=24)
 
@@ -23,7 +23,10 @@ def forget_old_answers(engine: Engine) -> None:
 
 def spec() -> WorkerSpec:
     return WorkerSpec(
-        outbox=storage.outbox, timers=[Timer("idempotency-purge", 600, forget_old_answers)]
+        outbox=storage.outbox,
+        inbox=storage.inbox,
+        handlers=handlers.handlers(),
+        timers=[Timer("idempotency-purge", 600, forget_old_answers)],
     )
 
 

@@ -36,6 +36,7 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
         settings.queue_url,
         settings.feedback_url,
         settings.backend_timeout_seconds,
+        settings.api_key,
     )
     app.register_blueprint(pages.bp)
 

@@ -21,7 +21,15 @@ class Answer:
 
 
 class Backend:
-    def __init__(self, intake_url: str, queue_url: str, feedback_url: str, timeout: float):
+    def __init__(
+        self,
+        intake_url: str,
+        queue_url: str,
+        feedback_url: str,
+        timeout: float,
+        api_key: str | None = None,
+    ):
+        self.api_key = api_key
         self.intake_url = intake_url.rstrip("/")
         self.queue_url = queue_url.rstrip("/")
         self.feedback_url = feedback_url.rstrip("/")
@@ -31,6 +39,31 @@ class Backend:
 
     def contact_options(self, language: str) -> Answer:
         return self._call("GET", f"{self.intake_url}/v1/contact-options", params={"lang": language})
+
+    def catalogue(self, language: str) -> Answer:
+        return self._call("GET", f"{self.intake_url}/v1/catalogue", params={"lang": language})
+
+    def submit(self, body: dict[str, Any], form_id: str) -> Answer:
+        """A customer's request, with the portal's key; the form's id makes a double
+        submit (or a reload) one request."""
+        if not self.api_key:
+            return Answer(503, {})
+        return self._call(
+            "POST",
+            f"{self.intake_url}/v1/requests",
+            json=body,
+            headers={"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": form_id},
+        )
+
+    def suggestions(self, text: str, language: str, limit: int = 3) -> Answer:
+        return self._call(
+            "GET",
+            f"{self.feedback_url}/v1/knowledge/search",
+            params={"q": text[:200], "lang": language, "limit": limit},
+        )
+
+    def article(self, article_id: str) -> Answer:
+        return self._call("GET", f"{self.feedback_url}/v1/knowledge/articles/{quote(article_id)}")
 
     def track(self, reference: str, token: str) -> Answer:
         return self._call(

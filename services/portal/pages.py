@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import hmac
+import html
+import re
 import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,14 +22,18 @@ from flask import (
     render_template,
     request,
 )
+from markupsafe import Markup, escape
 
+from services.portal import forms
 from services.portal.backend import Answer, Backend
 from services.portal.settings import LANGUAGES, PortalSettings
-from services.portal.texts import STATUSES, TEXTS, duration, opening_hours
+from services.portal.texts import STATUSES, TEXTS, day_name, duration, opening_hours
 
 bp = Blueprint("pages", __name__)
 CSRF_COOKIE = "loket_csrf"
 MAX_MESSAGE = 5000
+FRESH_RETRIES = (0.1, 0.2, 0.4, 0.8)
+REFERENCE = re.compile(r"LKT-\d{6,}")
 
 
 def settings() -> PortalSettings:
@@ -93,10 +102,26 @@ def home() -> tuple[str, int]:
 
 @bp.get("/track/<reference>")
 def track(reference: str) -> Response | tuple[str, int]:
-    answer = backend().track(reference, request.args.get("token", ""))
+    token = request.args.get("token", "")
+    answer = backend().track(reference, token)
+    if answer.status == 404 and _just_made():
+        # A request this portal made a moment ago reaches the queue through the broker,
+        # within a second as a rule: wait that second rather than say "not found".
+        for delay in FRESH_RETRIES:
+            time.sleep(delay)
+            answer = backend().track(reference, token)
+            if answer.status != 404:
+                break
+        else:
+            return page("message.html", 200, title="registering_title", body="registering_body",
+                        refresh_seconds=3)  # fmt: skip
     if answer.status != 200:
         return _problem(answer)
     return _status_page(reference, answer.body, errors={})
+
+
+def _just_made() -> bool:
+    return bool(request.args.get("follows") or request.args.get("new"))
 
 
 def _status_page(
@@ -118,10 +143,16 @@ def _status_page(
         wait=wait,
         token=request.args.get("token", ""),
         sent=request.args.get("sent") == "1",
+        follows=_reference_or_none(request.args.get("follows", "")),
+        new=request.args.get("new") == "1",
         errors=errors,
         typed=request.form,
         form_id=secrets.token_urlsafe(16),
     )
+
+
+def _reference_or_none(text: str) -> str | None:
+    return text if REFERENCE.fullmatch(text) else None
 
 
 @bp.post("/track/<reference>")
@@ -143,6 +174,13 @@ def reply(reference: str) -> Response | tuple[str, int]:
     answer = backend().reply(reference, token, message, form_id)
     if answer.status != 201:
         return _problem(answer)
+    if answer.body.get("status") == "received":
+        # Closed, or resolved longer ago than the reopen window: the message became a new
+        # request that refers to this one; its own page (and token) from now on.
+        query = urlencode(
+            {"token": answer.body["tracking_token"], "lang": language(), "follows": reference}
+        )
+        return redirect(f"/track/{answer.body['reference']}?{query}", code=303)
     query = urlencode({"token": token, "lang": language(), "sent": "1"})
     return redirect(f"/track/{reference}?{query}#updates", code=303)
 
@@ -201,3 +239,179 @@ def answer_survey(token: str) -> Response | tuple[str, int]:
     if answer.status == 409:
         return page("message.html", title="thanks_title", body="answered_body")
     return _problem(answer)
+
+
+# Asking a question, and asking to be called back: one form per category for both, the
+# call-back's with a window to choose and the phone number required.
+
+ASKING = {"web": "/ask", "callback": "/call-me-back"}
+
+
+@bp.get("/ask")
+@bp.get("/call-me-back")
+def categories() -> tuple[str, int]:
+    """Which kind of question: the catalogue's categories, each leading to its form."""
+    answer = backend().catalogue(language())
+    if answer.status != 200:
+        return _problem(answer)
+    channel = "callback" if request.path == ASKING["callback"] else "web"
+    return page(
+        "ask.html", categories=answer.body.get("categories", []), base=ASKING[channel],
+        title="callback_title" if channel == "callback" else "ask_title",
+    )  # fmt: skip
+
+
+@dataclass
+class Asking:
+    """One category's form for one channel, with what the page needs to show it."""
+
+    channel: str
+    category: dict[str, Any]
+    questions: list[forms.Question]
+    slots: list[forms.Slot] | None = None  # call-backs only
+    zone: str | None = None
+
+
+def _asking(category_id: str) -> Asking | Answer:
+    channel = "callback" if request.path.startswith(ASKING["callback"]) else "web"
+    lang = language()
+    catalogue = backend().catalogue(lang)
+    category = next(
+        (c for c in catalogue.body.get("categories", []) if c.get("id") == category_id), None
+    )
+    if category is None:
+        return catalogue if catalogue.unavailable else Answer(404, {})
+    questions = forms.request_questions(category, TEXTS[lang], phone_required=channel == "callback")
+    if channel == "web":
+        return Asking(channel, category, questions)
+    options = backend().contact_options(lang)
+    if options.status != 200:
+        return options
+    hours = next(
+        (c.get("opening_hours") for c in options.body.get("channels", [])
+         if c.get("channel") == "callback"), None,
+    )  # fmt: skip
+    zone = options.body.get("timezone", "UTC")
+    slots = forms.callback_slots(hours, zone, datetime.now(UTC))
+    return Asking(channel, category, questions, slots, zone)
+
+
+@bp.get("/ask/<category_id>")
+@bp.get("/call-me-back/<category_id>")
+def ask_form(category_id: str) -> Response | tuple[str, int]:
+    asking = _asking(category_id)
+    if isinstance(asking, Answer):
+        return _problem(asking)
+    return _request_form(asking, forms.Answers({}), suggestions=None)
+
+
+def _request_form(
+    asking: Asking,
+    answers: forms.Answers,
+    suggestions: list[dict[str, Any]] | None,
+    code: int = 200,
+) -> Response:
+    return _with_form_cookie(
+        "ask_form.html", code, request.path, asking=asking, category=asking.category,
+        questions=asking.questions, answers=answers,
+        messages=_worded(asking.questions, answers.errors), suggestions=suggestions,
+        days=_by_day(asking.slots) if asking.slots is not None else None,
+        form_id=_form_id(),
+    )  # fmt: skip
+
+
+def _worded(questions: list[forms.Question], errors: dict[str, str]) -> dict[str, str]:
+    """Each error in the customer's language, naming the question it concerns."""
+    texts, by_id = TEXTS[language()], {q.id: q for q in questions}
+    worded = {}
+    for question_id, key in errors.items():
+        q = by_id.get(question_id)
+        worded[question_id] = texts[key].format(
+            label=q.label if q else "", n=q.max_length if q else "",
+            min=_number(q.min if q else None), max=_number(q.max if q else None),
+        )  # fmt: skip
+    return worded
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _by_day(slots: list[forms.Slot]) -> list[tuple[str, list[forms.Slot]]]:
+    days: dict[str, list[forms.Slot]] = {}
+    for slot in slots:
+        days.setdefault(day_name(slot.starts.date(), language()), []).append(slot)
+    return list(days.items())
+
+
+def _form_id() -> str:
+    """One id per filled-in form, kept across its re-displays: it is the Idempotency-Key,
+    so a double click or a reload makes one request."""
+    sent = request.form.get("form_id", "")
+    return sent if re.fullmatch(r"[A-Za-z0-9_-]{16,64}", sent) else secrets.token_urlsafe(16)
+
+
+@bp.post("/ask/<category_id>")
+@bp.post("/call-me-back/<category_id>")
+def send_request(category_id: str) -> Response | tuple[str, int]:
+    """Checked here in the customer's words, then once more by intake. A question is
+    first offered the knowledge base's best answers (sending stays one click away); a
+    call-back is for a window inside the call-back hours, and its place in line counts
+    from the moment it is asked."""
+    asking = _asking(category_id)
+    if isinstance(asking, Answer):
+        return _problem(asking)
+    lang = language()
+    answers = forms.check(asking.questions, request.form)
+    slot = None
+    if asking.slots is not None:
+        answers.values["slot"] = request.form.get("slot", "")
+        slot = forms.chosen_slot(asking.slots, answers.values["slot"])
+        if slot is None:
+            answers.errors["slot"] = "err_slot"
+    if not _form_is_this_browsers():
+        answers.errors = {"form": "form_expired"}
+    if answers.errors:
+        return _request_form(asking, answers, None, 422)
+    if asking.channel == "web" and request.form.get("suggested") != "1":
+        text = f"{answers.values['subject']} {answers.values['description']}"
+        found = backend().suggestions(text, lang)
+        hits = found.body.get("results", []) if found.status == 200 else []
+        if hits:
+            return _request_form(asking, answers, hits)
+    body = forms.request_body(asking.questions, answers, category_id, asking.channel, lang)
+    if slot is not None:
+        body["callback"] = {
+            "not_before": slot.starts.astimezone(UTC).isoformat(),
+            "not_after": slot.ends.astimezone(UTC).isoformat(),
+        }
+    answer = backend().submit(body, _form_id())
+    if answer.status == 201:
+        query = urlencode({"token": answer.body["tracking_token"], "lang": lang, "new": "1"})
+        return redirect(f"/track/{answer.body['reference']}?{query}", code=303)
+    if answer.status == 422:
+        # Intake's own check found what this one did not: each error at its question.
+        fields = (answer.body.get("error") or {}).get("fields") or {}
+        errors = forms.place_errors(asking.questions, fields) or {"form": "err_check"}
+        return _request_form(asking, forms.Answers(answers.values, errors), None, 422)
+    # Intake did not answer: nothing was sent, and everything typed is still there.
+    return _request_form(asking, forms.Answers(answers.values, {"form": "not_sent"}), None, 503)
+
+
+@bp.app_template_filter("snippet")
+def snippet(marked: str) -> Markup:
+    """A search snippet, its matches in bold: feedback escapes it; escaped again here from
+    plain text, so no markup but <b> can come through, whatever another service sends."""
+    tags = {"<b>": Markup("<b>"), "</b>": Markup("</b>")}
+    pieces = re.split(r"(</?b>)", marked or "")
+    return Markup("").join(tags.get(p) or escape(html.unescape(p)) for p in pieces)
+
+
+@bp.get("/help/<article_id>")
+def article(article_id: str) -> tuple[str, int]:
+    """A knowledge article, as the request form suggests it."""
+    answer = backend().article(article_id)
+    if answer.status != 200:
+        return _problem(answer)
+    paragraphs = [p.strip() for p in answer.body.get("body", "").split("\n\n") if p.strip()]
+    return page("article.html", article=answer.body, paragraphs=paragraphs)

@@ -28,6 +28,8 @@ class PortalSettings:
     feedback_url: str
     default_language: str
     backend_timeout_seconds: float
+    # The portal's own key (role `portal`), for what customers submit; never in a page.
+    api_key: str | None = None
 
 
 def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSettings:
@@ -49,4 +51,5 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         or "",
         default_language=default_language,
         backend_timeout_seconds=_seconds(environ, "LOKET_PORTAL_BACKEND_TIMEOUT_SECONDS", 5.0, 0.1),
+        api_key=_env(environ, "LOKET_PORTAL_API_KEY", "") or None,
     )

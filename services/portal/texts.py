@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
         "desk": "Servicedesk",
@@ -28,6 +30,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_found_title": "Verzoek niet gevonden",
         "not_found_body": "We kunnen dit verzoek niet vinden. Controleer of u de hele link "
         "uit onze e-mail gebruikt.",
+        "registering_title": "Uw verzoek wordt geregistreerd",
+        "registering_body": "We hebben uw verzoek ontvangen en zetten het nu in de rij. Deze "
+        "pagina laat zo meteen zien hoe het ervoor staat.",
         "unavailable_title": "Even niet beschikbaar",
         "unavailable_body": "We kunnen dit nu niet laten zien. Probeer het over een paar "
         "minuten opnieuw; er gaat niets verloren.",
@@ -51,8 +56,56 @@ TEXTS: dict[str, dict[str, str]] = {
         "reply_hint": "Wij lezen het bij uw verzoek; u hoeft niets te herhalen.",
         "reply_send": "Bericht versturen",
         "reply_sent": "Uw bericht is bij uw verzoek gevoegd.",
+        "follow_up": "Verzoek {old} was al afgesloten. Daarom hebben we uw bericht als nieuw "
+        "verzoek {new} ontvangen; het verwijst naar {old}, zodat u niets hoeft te herhalen.",
         "write_message": "Schrijf een bericht.",
         "message_too_long": "Uw bericht is te lang (hoogstens 5000 tekens).",
+        "ask_link": "Stel een vraag",
+        "callback_link": "Laat u terugbellen",
+        "ask_title": "Waar gaat uw vraag over?",
+        "ask_intro": "Kies het onderwerp dat het beste past. Het formulier vraagt daarna "
+        "alleen wat wij nodig hebben.",
+        "q_subject": "Korte omschrijving",
+        "q_description": "Wat is er aan de hand?",
+        "q_description_hint": "Vertel wat u ziet en wat u al hebt geprobeerd.",
+        "q_name": "Uw naam",
+        "q_email": "Uw e-mailadres",
+        "q_email_hint": "Hierheen sturen we de bevestiging en de link naar uw verzoek.",
+        "q_phone": "Uw telefoonnummer",
+        "optional": "(niet verplicht)",
+        "at_most": "Hoogstens {n} tekens.",
+        "between": "Tussen {min} en {max}.",
+        "about_you": "Over u",
+        "send_request": "Verzoek versturen",
+        "send_anyway": "Toch versturen",
+        "suggestions_title": "Misschien staat het antwoord hier al",
+        "suggestions_body": "Deze artikelen lijken op uw vraag. Helpt er een? Dan hoeft u "
+        "niets te versturen. Zo niet, verstuur dan uw verzoek; wat u typte staat er nog.",
+        "read_article": "Lees het artikel",
+        "err_required": "{label}: vul dit in.",
+        "err_choose": "{label}: kies een antwoord.",
+        "err_too_long": "{label}: te lang (hoogstens {n} tekens).",
+        "err_email": "Vul een e-mailadres in zoals naam@voorbeeld.nl.",
+        "err_phone": "Vul een telefoonnummer in zoals 020 123 4567.",
+        "err_date": "{label}: vul een datum in.",
+        "err_number": "{label}: vul een getal in.",
+        "err_range": "{label}: vul een getal tussen {min} en {max} in.",
+        "err_check": "{label}: controleer uw antwoord.",
+        "err_slot": "Kies wanneer wij u mogen bellen.",
+        "not_sent": "Uw verzoek is nog niet verstuurd: wij zijn even niet bereikbaar. Wat u "
+        "typte staat er nog; probeer het zo opnieuw.",
+        "form_problem": "Controleer het formulier.",
+        "callback_title": "Laat u terugbellen",
+        "callback_intro": "Kies een moment waarop wij u mogen bellen. Uw plaats in de rij "
+        "telt vanaf nu.",
+        "slot": "Wanneer mogen wij bellen?",
+        "choose_time": "Kies een tijd",
+        "no_slots": "Er zijn de komende dagen geen tijden om terug te bellen.",
+        "received_title": "Bedankt, wij hebben uw verzoek ontvangen",
+        "received_body": "Uw kenmerk is {reference}. U krijgt een bevestiging per e-mail met "
+        "de link naar deze pagina. Hier ziet u waar uw verzoek staat en hoe lang het nog "
+        "duurt, en kunt u reageren of iets toevoegen.",
+        "article_back": "Terug naar uw vraag: gebruik de knop Vorige van uw browser.",
         "minutes": "{n} minuten",
         "hours": "{n} uur",
     },
@@ -81,6 +134,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_found_title": "Request not found",
         "not_found_body": "We cannot find this request. Please check that you used the whole "
         "link from our e-mail.",
+        "registering_title": "Your request is being registered",
+        "registering_body": "We have received your request and are putting it in line. This "
+        "page shows where it stands in a moment.",
         "unavailable_title": "Briefly unavailable",
         "unavailable_body": "We cannot show this right now. Please try again in a few "
         "minutes; nothing is lost.",
@@ -104,8 +160,55 @@ TEXTS: dict[str, dict[str, str]] = {
         "reply_hint": "We read it with your request; you need not repeat anything.",
         "reply_send": "Send message",
         "reply_sent": "Your message was added to your request.",
+        "follow_up": "Request {old} had been closed, so we received your message as a new "
+        "request {new}; it refers to {old}, so you need not repeat anything.",
         "write_message": "Write a message.",
         "message_too_long": "Your message is too long (at most 5000 characters).",
+        "ask_link": "Ask a question",
+        "callback_link": "Ask to be called back",
+        "ask_title": "What is your question about?",
+        "ask_intro": "Choose the subject that fits best. The form then asks only what we need.",
+        "q_subject": "Short description",
+        "q_description": "What is the matter?",
+        "q_description_hint": "Tell us what you see and what you have tried already.",
+        "q_name": "Your name",
+        "q_email": "Your e-mail address",
+        "q_email_hint": "We send the confirmation and the link to your request here.",
+        "q_phone": "Your phone number",
+        "optional": "(optional)",
+        "at_most": "At most {n} characters.",
+        "between": "Between {min} and {max}.",
+        "about_you": "About you",
+        "send_request": "Send request",
+        "send_anyway": "Send anyway",
+        "suggestions_title": "The answer may be here already",
+        "suggestions_body": "These articles look like your question. Does one help? Then "
+        "you need not send anything. If not, send your request; what you typed is still "
+        "there.",
+        "read_article": "Read the article",
+        "err_required": "{label}: enter an answer.",
+        "err_choose": "{label}: choose an answer.",
+        "err_too_long": "{label}: too long (at most {n} characters).",
+        "err_email": "Enter an e-mail address like name@example.com.",
+        "err_phone": "Enter a phone number like +31 20 123 4567.",
+        "err_date": "{label}: enter a date.",
+        "err_number": "{label}: enter a number.",
+        "err_range": "{label}: enter a number between {min} and {max}.",
+        "err_check": "{label}: check your answer.",
+        "err_slot": "Choose when we may call you.",
+        "not_sent": "Your request has not been sent yet: we cannot be reached right now. "
+        "What you typed is still here; please try again shortly.",
+        "form_problem": "Check the form.",
+        "callback_title": "Ask to be called back",
+        "callback_intro": "Choose a time when we may call you. Your place in line counts from now.",
+        "slot": "When may we call you?",
+        "choose_time": "Choose a time",
+        "no_slots": "There are no call-back times in the coming days.",
+        "received_title": "Thank you, we have received your request",
+        "received_body": "Your reference is {reference}. You will get a confirmation by "
+        "e-mail with the link to this page. Here you see where your request stands and how "
+        "long it will still take, and you can reply or add information.",
+        "article_back": "Back to your question: use your browser's Back button.",
         "minutes": "{n} minutes",
         "hours": "{n} hours",
     },
@@ -162,3 +265,20 @@ def opening_hours(option: dict, language: str) -> list[str]:
         days = "-".join(names.get(d, d) for d in str(period.get("days", "")).split("-"))
         shown.append(f"{days} {period.get('opens')}-{period.get('closes')}")
     return shown
+
+
+MONTHS = {
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+           "september", "oktober", "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+}  # fmt: skip
+WEEKDAYS = {
+    "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+
+
+def day_name(day: date, language: str) -> str:
+    """`woensdag 2 december` / `Wednesday 2 December`."""
+    return f"{WEEKDAYS[language][day.weekday()]} {day.day} {MONTHS[language][day.month - 1]}"

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 import requests
+from sqlalchemy import create_engine, select
 
 from services.common.config import SERVICES
+from services.intake import storage as intake_storage
 from tests.support import AMQP_URL, REPO, bearer, valid_request, wait_until
 
 
@@ -200,8 +202,6 @@ def test_an_email_from_a_name_beyond_ascii_is_queued_and_confirmed(desk):
 def test_a_low_score_after_resolution_reopens_the_request(desk):
     import json
 
-    from sqlalchemy import create_engine, select
-
     from services.feedback import storage as feedback_storage
 
     accepted = submit(desk, channel="chat")
@@ -318,7 +318,7 @@ def test_every_event_published_again_by_hand_changes_nothing(desk):
     """Runs last in this module: the journeys above left events of many types."""
     import importlib
 
-    from sqlalchemy import create_engine, func, select
+    from sqlalchemy import func
 
     from services.common import broker
     from tests.support import publish_raw
@@ -432,12 +432,47 @@ def test_a_customer_replies_on_the_status_page_and_a_reply_after_resolution_reop
         assert resolved.status_code == 200, resolved.text
         again = reply(browser, "It is broken again.")
         assert again.status_code == 200
-    reopened = wait_until(
-        lambda: (s := tracked(desk, accepted)) and s["status"] == "queued" and s,
-        timeout=30,
-        what="the request reopened by the reply",
-    )
-    assert "reopened" in reopened["updates"][-1]["message"]
+        reopened = wait_until(
+            lambda: (s := tracked(desk, accepted)) and s["status"] == "queued" and s,
+            timeout=30,
+            what="the request reopened by the reply",
+        )
+        assert "reopened" in reopened["updates"][-1]["message"]
+
+        # Closed, the request takes no more messages: the next one is a new request that
+        # refers to it, and the customer lands on the new request's page.
+        for to in ("in_progress", "resolved", "closed"):
+            if to == "in_progress":
+                changed = requests.post(f"{queue}/v1/tickets/{mine['id']}/claim", json=claim,
+                                        headers=agent, timeout=5)  # fmt: skip
+            else:
+                change = {"to": to, "public_note": "Replaced the fuser."}
+                changed = requests.post(f"{queue}/v1/tickets/{mine['id']}/status",
+                                        json=change, headers=agent, timeout=5)  # fmt: skip
+            assert changed.status_code == 200, changed.text
+        intake = create_engine(desk.database_urls["intake"])
+        try:
+            wait_until(lambda: _intake_status(intake, accepted["id"]) == "closed", timeout=30,
+                       what="intake told the request is closed")  # fmt: skip
+        finally:
+            intake.dispose()
+        late = reply(browser, "And again, a month later.")
+        assert late.status_code == 200, late.text
+        assert late.history[0].status_code == 303
+        assert f"follows={accepted['reference']}" in late.url
+        follow_up = re.search(r"/track/(LKT-\d+)", late.url).group(1)
+        assert follow_up != accepted["reference"]
+        assert f"{accepted['reference']} had been closed" in late.text
+        assert f"Your request {follow_up}" in late.text
+
+
+def _intake_status(engine, request_id):
+    with engine.connect() as conn:
+        return conn.scalar(
+            select(intake_storage.requests.c.status).where(
+                intake_storage.requests.c.id == request_id
+            )
+        )
 
 
 # The README's "Try it" commands, taken from the README itself and run as written against

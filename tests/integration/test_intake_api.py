@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,7 +14,9 @@ import redis
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from services.intake import storage
+from services.common.db import transaction
+from services.common.events import Event, isoformat, utcnow
+from services.intake import handlers, storage
 from services.intake.app import create_app
 from tests.support import bearer, free_port, valid_request
 
@@ -506,3 +509,67 @@ def test_a_customer_replies_on_the_status_page_with_the_tracking_token(intake, k
     assert wrong.json == unknown.json
     assert client.post(url, json={**body, "message": ""}).status_code == 422
     assert len(events(app, "ticket.customer_replied")) == 1
+
+
+def queue_moved(app, reference, to, days_ago=0.0, occurred_at=None):
+    """The queue's `ticket.status_changed`, handled as intake's worker handles it."""
+    [created] = [e for e in events(app) if e["data"]["reference"] == reference]
+    at = occurred_at or utcnow() - timedelta(days=days_ago)
+    event = Event(
+        type="ticket.status_changed",
+        data={"ticket_id": created["data"]["ticket_id"], "reference": reference,
+              "from": "in_progress", "to": to, "agent": "alice"},
+        source="queue",
+        occurred_at=isoformat(at),
+    )  # fmt: skip
+    with transaction(app.extensions["loket"].engine) as conn:
+        handlers.handlers()[("ticket.status_changed", 1)](conn, event)
+
+
+def test_a_reply_after_the_reopen_window_becomes_a_new_request_that_refers_to_the_old(intake, keys):
+    client, app = intake
+    accepted = post(client, keys["portal"]).json
+    reference, url = accepted["reference"], f"/v1/requests/{accepted['reference']}/replies"
+    body = {"token": accepted["tracking_token"], "message": "Still broken."}
+    queue_moved(app, reference, "resolved", days_ago=13)
+    within = client.post(url, json=body)
+    assert within.json == {"reference": reference, "status": "appended"}  # the queue reopens
+    queue_moved(app, reference, "resolved", days_ago=0.5)
+    # An older event delivered late changes nothing.
+    queue_moved(app, reference, "in_progress", days_ago=1)
+    queue_moved(app, reference, "resolved", days_ago=15)
+    [row] = [r for r in rows(app) if r.id == accepted["id"]]
+    assert row.status == "resolved" and row.status_at > row.created_at - timedelta(days=1)
+    assert client.post(url, json=body).json["status"] == "appended"
+
+    accepted = post(client, keys["portal"], **{"Idempotency-Key": "second"}).json
+    reference, url = accepted["reference"], f"/v1/requests/{accepted['reference']}/replies"
+    queue_moved(app, reference, "resolved", days_ago=14.05)
+    late = client.post(url, json={"token": accepted["tracking_token"],
+                                  "message": "It is broken again."})  # fmt: skip
+    assert late.status_code == 201, late.json
+    assert late.json["status"] == "received" and late.json["related_reference"] == reference
+    new_page = f"/track/{late.json['reference']}?token={late.json['tracking_token']}&lang=en"
+    assert late.json["status_url"].endswith(new_page)
+    [follow_up] = [e for e in events(app) if e["data"]["reference"] == late.json["reference"]]
+    original = valid_request()
+    assert follow_up["data"]["category"] == original["category"]
+    assert follow_up["data"]["fields"] == {**original["fields"], "related_reference": reference}
+    assert follow_up["data"]["description"] == "It is broken again."
+    assert follow_up["data"]["channel"] == "web"
+    assert len(events(app, "ticket.customer_replied")) == 2  # the late one was not appended
+
+
+def test_an_email_reply_to_a_closed_request_becomes_a_new_request_that_refers_to_it(intake, keys):
+    client, app = intake
+    reference = send_email(client, keys["portal"], email()).json["reference"]
+    queue_moved(app, reference, "closed", days_ago=1)
+    reply = email(subject="Re: Printer on fire", message_id="<late@x>", body="On fire again.",
+                  To=reply_address(app, reference))  # fmt: skip
+    answer = send_email(client, keys["portal"], reply)
+    assert answer.status_code == 201
+    assert answer.json["related_reference"] == reference
+    [follow_up] = [e for e in events(app) if e["data"]["reference"] == answer.json["reference"]]
+    assert follow_up["data"]["channel"] == "email"
+    assert follow_up["data"]["fields"]["related_reference"] == reference
+    assert events(app, "ticket.customer_replied") == []

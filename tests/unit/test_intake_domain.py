@@ -177,3 +177,26 @@ def test_every_field_type_accepts_good_answers():
 def test_a_json_array_is_refused_as_a_whole():
     with pytest.raises(ValidationError):
         VALIDATOR.load([valid_request()])
+
+
+@pytest.mark.parametrize(
+    ("status", "resolved_days_ago", "starts_anew"),
+    [
+        (None, None, False),  # open as far as intake knows: appended
+        ("in_progress", None, False),
+        ("resolved", 13.9, False),  # the queue reopens it
+        ("resolved", 14.1, True),
+        ("closed", 0.1, True),
+    ],
+)
+def test_a_late_reply_starts_a_new_request(status, resolved_days_ago, starts_anew):
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    settled_at = now - timedelta(days=resolved_days_ago) if resolved_days_ago else None
+    assert domain.reply_starts_anew(status, settled_at, now, timedelta(days=14)) is starts_anew
+
+
+def test_only_a_resolved_or_closed_status_counts_as_settled():
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    assert domain.settled_state("closed", at)["settled_at"] == at
+    assert domain.settled_state("queued", at) == {"status": "queued", "status_at": at,
+                                                  "settled_at": None}  # fmt: skip

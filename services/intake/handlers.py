@@ -1,0 +1,35 @@
+"""Intake's messaging adapter: the queue's status changes, kept so that a late reply
+becomes a new request instead of vanishing on a closed one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+from sqlalchemy import Connection
+
+from services.common.consumer import Handler
+from services.common.events import Event, to_utc
+from services.intake import service
+
+
+class StatusChangedSchema(Schema):
+    """The part of `ticket.status_changed` v1 intake needs."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    to = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+# Schemas are built once: building one costs more than a load (docs/performance.md).
+STATUS_CHANGED = StatusChangedSchema()
+
+
+def handlers() -> dict[tuple[str, int], Handler]:
+    def status_changed(conn: Connection, event: Event) -> None:
+        at = to_utc(datetime.fromisoformat(event.occurred_at))
+        service.record_status(conn, STATUS_CHANGED.load(event.data), at)
+
+    return {("ticket.status_changed", 1): status_changed}

@@ -1,0 +1,248 @@
+"""The customer portal in a real browser (Debian's Chromium, driven by Playwright) on a
+whole desk started as `make run` starts it, with a real SMTP receiver: the customer's
+paths from the first page to the survey, every page checked with axe-core, the forms
+again with JavaScript off, and a page whose backend is down.
+
+The portal stores nothing, so one desk (SQLite) serves these; the services' storage on
+both databases is what the other end-to-end tests cover."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests import support
+from tests.support import REPO, bearer, wait_until
+
+pytestmark = pytest.mark.parametrize("desk", ["sqlite"], indirect=True)
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = REPO / ".venv" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.1 A and AA; a violation of impact serious or critical fails the test.
+AXE_RUN = """async () => (await axe.run(document, {runOnly: {type: 'tag', values:
+  ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})).violations
+  .filter(v => v.impact === 'serious' || v.impact === 'critical')
+  .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(desk) -> Path:
+    """Screenshots of every page, under the test run's output folder."""
+    folder = REPO / "test-output" / desk.namespace / "portal"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Page]:
+    # The pages forbid every script (CSP); the test's own axe-core needs to run anyway.
+    context = browser.new_context(bypass_csp=True, locale="en-GB")
+    yield context.new_page()
+    context.close()
+
+
+def checked(page: Page, shots: Path, name: str) -> None:
+    """axe-core on the page as it is now, and its screenshot."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(AXE_RUN)
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    assert violations == [], f"{name}: {violations}"
+
+
+def mail_to(desk, address: str, containing: str) -> EmailMessage:
+    def found() -> EmailMessage | None:
+        for message in desk.smtp.messages:
+            if address in message["To"] and containing in _text(message):
+                return message
+        return None
+
+    return wait_until(found, timeout=30, what=f"an e-mail to {address} with {containing!r}")
+
+
+def _text(message: EmailMessage) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def link_in(message: EmailMessage, path: str) -> str:
+    return re.search(rf"(http\S+{path}\S+)", _text(message)).group(1)
+
+
+def add_article(desk) -> None:
+    created = requests.post(
+        f"{desk.urls['feedback']}/v1/knowledge/articles",
+        json={"title": "Reset your password yourself", "language": "en",
+              "body": "Open the self-service page and choose Forgot password.\n\n"
+                      "A reset link arrives by e-mail within a minute."},
+        headers=bearer(desk.keys["supervisor"]),
+        timeout=5,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+
+
+def test_a_customer_asks_follows_replies_and_rates_in_the_browser(desk, page, shots):
+    add_article(desk)
+    page.goto(f"{desk.public_url}/?lang=en")
+    expect(page.locator("h1")).to_have_text("Service desk")
+    checked(page, shots, "01-home")
+    page.get_by_role("link", name="Ask a question").first.click()
+    checked(page, shots, "02-ask")
+    page.get_by_role("link", name="Password reset").click()
+    checked(page, shots, "03-form")
+
+    # A mistake: the user name left out, and an e-mail address cut short.
+    page.get_by_label("Short description").fill("Cannot sign in to my workstation")
+    page.get_by_label("What is the matter?").fill("My password expired this morning.")
+    page.get_by_label("Workstation").check()
+    page.get_by_label("Only me").check()
+    page.get_by_label("Your name").fill("Jan Jansen")
+    page.get_by_label("Your e-mail address").fill("jan.jansen@")
+    page.get_by_role("button", name="Send request").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_contain_text("User name: enter an answer.")
+    expect(summary).to_contain_text("Enter an e-mail address like name@example.com.")
+    expect(page.get_by_label("Short description")).to_have_value(
+        "Cannot sign in to my workstation"
+    )  # what was typed is kept
+    checked(page, shots, "04-form-errors")
+    summary.get_by_role("link", name="User name: enter an answer.").click()
+    expect(page.get_by_label("User name")).to_be_focused()
+
+    page.get_by_label("User name").fill("jjansen")
+    page.get_by_label("Your e-mail address").fill("jan.jansen@example.org")
+    page.get_by_role("button", name="Send request").click()
+    # Before sending: an article that may answer it; sending stays one click away.
+    expect(page.get_by_role("link", name="Reset your password yourself")).to_be_visible()
+    checked(page, shots, "05-suggestions")
+    page.get_by_role("button", name="Send anyway").click()
+
+    expect(page.locator(".panel")).to_contain_text("we have received your request")
+    reference = re.search(r"LKT-\d+", page.locator("h1").inner_text()).group(0)
+    checked(page, shots, "06-confirmation")
+
+    # The link in the confirmation e-mail opens the same status page.
+    confirmation = mail_to(desk, "jan.jansen@example.org", reference)
+    page.goto(link_in(confirmation, f"/track/{reference}"))
+    expect(page.locator(".status")).to_be_visible()
+    page.get_by_label("Your message").fill("I am at my desk until five.")
+    page.get_by_role("button", name="Send message").click()
+    expect(page.locator(".notice")).to_have_text("Your message was added to your request.")
+    checked(page, shots, "07-status")
+
+    # An agent resolves it; the resolution e-mail's survey link opens the survey.
+    agent, queue = bearer(desk.keys["agent"]), desk.urls["queue"]
+    tickets = requests.get(f"{queue}/v1/tickets", params={"limit": 200}, headers=agent,
+                           timeout=5).json()["tickets"]  # fmt: skip
+    [ticket] = [t for t in tickets if t["reference"] == reference]
+    resolve = {"to": "resolved", "public_note": "Password reset."}
+    for path, body in (("claim", {"reason": "browser test"}), ("status", resolve)):
+        answer = requests.post(f"{queue}/v1/tickets/{ticket['id']}/{path}", json=body,
+                               headers=agent, timeout=5)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+    invitation = mail_to(desk, "jan.jansen@example.org", "/survey/")
+    page.goto(link_in(invitation, "/survey/"))
+    checked(page, shots, "08-survey")
+    page.get_by_label("4 — satisfied").check()
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("h1")).to_have_text("Thank you")
+
+    # A reply after the resolution reopens the request.
+    page.goto(link_in(confirmation, f"/track/{reference}"))
+    page.get_by_label("Your message").fill("It expired again.")
+    page.get_by_role("button", name="Send message").click()
+    wait_until(
+        lambda: page.reload() and "Waiting for an agent" in page.locator(".status").inner_text(),
+        timeout=30,
+        what="the request reopened",
+    )
+
+
+def test_a_customer_asks_to_be_called_back_in_dutch(desk, page, shots):
+    page.goto(f"{desk.public_url}/?lang=nl")
+    expect(page.locator("html")).to_have_attribute("lang", "nl")
+    page.get_by_role("link", name="Laat u terugbellen").first.click()
+    checked(page, shots, "11-callback-nl")
+    page.get_by_role("link", name="Netwerk of wifi werkt niet").click()
+    checked(page, shots, "12-callback-form-nl")
+    page.get_by_role("button", name="Verzoek versturen").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_contain_text("Kies wanneer wij u mogen bellen.")
+    expect(summary).to_contain_text("Uw telefoonnummer: vul dit in.")
+    expect(summary).to_contain_text("Verbinding: kies een antwoord.")
+    checked(page, shots, "13-callback-errors-nl")
+
+    page.get_by_label("Korte omschrijving").fill("Wifi valt weg")
+    page.get_by_label("Wat is er aan de hand?").fill("De wifi valt steeds weg.")
+    page.get_by_label("Wifi").check()
+    page.get_by_label("Locatie").fill("Kamer 3.14")
+    slot = page.get_by_label("Wanneer mogen wij bellen?")
+    chosen = slot.locator("option").nth(1)
+    window = chosen.inner_text()
+    slot.select_option(chosen.get_attribute("value"))
+    page.get_by_label("Uw naam").fill("Els de Vries")
+    page.get_by_label("Uw e-mailadres").fill("els@example.org")
+    page.get_by_label("Uw telefoonnummer").fill("020 123 4567")
+    page.get_by_role("button", name="Verzoek versturen").click()
+    expect(page.locator(".panel")).to_contain_text("wij hebben uw verzoek ontvangen")
+    checked(page, shots, "14-callback-confirmation-nl")
+    reference = re.search(r"LKT-\d+", page.locator("h1").inner_text()).group(0)
+    # The call-back e-mail names the chosen window, in the desk's zone.
+    hours = re.findall(r"\d\d:\d\d", window)
+    assert len(hours) == 2, window
+    message = mail_to(desk, "els@example.org", reference)
+    assert all(hour in _text(message) for hour in hours), _text(message)
+
+
+def test_the_forms_work_with_javascript_off(desk, browser, shots):
+    context = browser.new_context(java_script_enabled=False, locale="en-GB")
+    page = context.new_page()
+    try:
+        page.goto(f"{desk.public_url}/ask/network_problem?lang=en")
+        page.get_by_label("Short description").fill("No Wi-Fi on floor 3")
+        page.get_by_label("What is the matter?").fill("Nothing connects since nine.")
+        page.get_by_label("Wi-Fi").check()
+        page.get_by_label("Location").fill("Floor 3, east wing")
+        page.get_by_label("Your name").fill("Ann")
+        page.get_by_label("Your e-mail address").fill("ann@example.org")
+        page.get_by_role("button", name=re.compile("Send")).click()
+        if page.get_by_role("button", name="Send anyway").count():
+            page.get_by_role("button", name="Send anyway").click()
+        expect(page.locator(".panel")).to_contain_text("we have received your request")
+        page.get_by_label("Your message").fill("Floor 4 too.")
+        page.get_by_role("button", name="Send message").click()
+        expect(page.locator(".notice")).to_have_text("Your message was added to your request.")
+        page.screenshot(path=str(shots / "21-no-javascript.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_a_status_page_whose_queue_service_is_down_says_so(desk, page, shots, tmp_path):
+    """A portal whose queue service does not answer (nothing listens at its address)."""
+    port = support.free_port()
+    env = {**desk.env, "LOKET_PORTAL_HTTP_PORT": str(port),
+           "LOKET_QUEUE_URL": f"http://127.0.0.1:{support.free_port()}",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}  # fmt: skip
+    portal = support.Proc(support.python_module("services", "portal", "web"), env)
+    try:
+        wait_until(lambda: support.http_ok(f"http://127.0.0.1:{port}/healthz"), timeout=30,
+                   what="the second portal")  # fmt: skip
+        response = page.goto(f"http://127.0.0.1:{port}/track/LKT-000001?token=x&lang=en")
+        assert response.status == 503
+        expect(page.locator("h1")).to_have_text("Briefly unavailable")
+        expect(page.locator("main")).to_contain_text("nothing is lost")
+        checked(page, shots, "31-unavailable")
+    finally:
+        portal.stop()
