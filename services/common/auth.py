@@ -168,6 +168,20 @@ def current_principal() -> Principal:
     return principal
 
 
+def presented_principal() -> Principal | None:
+    """The caller's key when it is valid, without refusing anyone: rate limits ask before
+    any view does."""
+    if "principal" in g:
+        return g.principal
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    principal = current_app.extensions["loket"].keyring.authenticate(token.strip())
+    if principal is not None:
+        g.principal = principal
+    return principal
+
+
 def require(role: str) -> Callable[[F], F]:
     """Allow callers with `role` (or, for staff roles, a higher one)."""
     if role not in ROLES:

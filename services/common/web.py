@@ -25,7 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import metrics
-from services.common.auth import KeyRing
+from services.common.auth import KeyRing, presented_principal
 from services.common.config import Settings
 from services.common.db import make_engine
 from services.common.errors import ApiError, register_error_handlers
@@ -178,13 +178,27 @@ def _address_key() -> str:
     return "addr:" + (request.remote_addr or "unknown")
 
 
+def _from_portal() -> bool:
+    """Loket's portal speaks for every customer from one address with one key: it gets a
+    budget of its own (customers are limited per address at the gateway, in front of it)."""
+    principal = presented_principal()
+    return principal is not None and principal.role == "portal"
+
+
 def _install_rate_limits(app: Flask, settings: Settings) -> Limiter:
     limiter = Limiter(
         key_func=_address_key,
         app=app,
         default_limits=[
-            Limit(settings.rate_limit_per_key, key_function=_caller_key),
-            Limit(settings.rate_limit_per_address, key_function=_address_key),
+            Limit(settings.rate_limit_per_key, key_function=_caller_key, exempt_when=_from_portal),
+            Limit(
+                settings.rate_limit_per_address, key_function=_address_key, exempt_when=_from_portal
+            ),
+            Limit(
+                settings.rate_limit_per_portal,
+                key_function=_caller_key,
+                exempt_when=lambda: not _from_portal(),
+            ),
         ],
         storage_uri=settings.rate_limit_storage_url,
         key_prefix=f"loket:{settings.namespace}:{settings.service}",

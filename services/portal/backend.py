@@ -3,11 +3,24 @@ says what happened instead of an exception a page would turn into a 500."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import requests
+from prometheus_client import Histogram
+
+KEEP_SECONDS = 60.0
+BACKEND_CALLS = Histogram(
+    "loket_portal_backend_seconds",
+    "The portal's calls to the services, by service and outcome (ok, refused: a 4xx, "
+    "failed: a 5xx or no answer)",
+    ["service", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 
 @dataclass(frozen=True)
@@ -17,7 +30,8 @@ class Answer:
 
     @property
     def unavailable(self) -> bool:
-        return self.status >= 500
+        """Down, or too busy right now (429): either way, try again shortly."""
+        return self.status >= 500 or self.status == 429
 
 
 class Backend:
@@ -30,18 +44,51 @@ class Backend:
         api_key: str | None = None,
     ):
         self.api_key = api_key
+        self._kept_answers: dict[tuple[str, str], tuple[float, Answer]] = {}
+        self._lock = threading.Lock()
         self.intake_url = intake_url.rstrip("/")
         self.queue_url = queue_url.rstrip("/")
         self.feedback_url = feedback_url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
         self.http.headers["User-Agent"] = "Loket-Portal/1"
+        if api_key:
+            # On every call, public ones too: the services give the portal's key a rate
+            # budget of its own instead of counting every customer as one address.
+            self.http.headers["Authorization"] = f"Bearer {api_key}"
 
     def contact_options(self, language: str) -> Answer:
-        return self._call("GET", f"{self.intake_url}/v1/contact-options", params={"lang": language})
+        return self._call(
+            "intake", "GET", f"{self.intake_url}/v1/contact-options", params={"lang": language}
+        )
+
+    def callback_hours(self, language: str) -> Answer:
+        """The contact options for their opening hours, which change only with the desk's
+        configuration: kept like the catalogue."""
+        return self._kept(("contact-options", language), lambda: self.contact_options(language))
+
+    def _kept(self, key: tuple[str, str], fetch: Callable[[], Answer]) -> Answer:
+        """Answers that change only with the desk's configuration are asked for at most
+        once a minute, and the last good one stands in while intake does not answer: a
+        form the customer filled in is shown again with everything typed, never lost."""
+        with self._lock:
+            kept = self._kept_answers.get(key)
+        if kept is not None and time.monotonic() - kept[0] < KEEP_SECONDS:
+            return kept[1]
+        answer = fetch()
+        if answer.status == 200:
+            with self._lock:
+                self._kept_answers[key] = (time.monotonic(), answer)
+            return answer
+        return kept[1] if kept is not None else answer
 
     def catalogue(self, language: str) -> Answer:
-        return self._call("GET", f"{self.intake_url}/v1/catalogue", params={"lang": language})
+        return self._kept(
+            ("catalogue", language),
+            lambda: self._call(
+                "intake", "GET", f"{self.intake_url}/v1/catalogue", params={"lang": language}
+            ),
+        )
 
     def submit(self, body: dict[str, Any], form_id: str) -> Answer:
         """A customer's request, with the portal's key; the form's id makes a double
@@ -49,31 +96,36 @@ class Backend:
         if not self.api_key:
             return Answer(503, {})
         return self._call(
+            "intake",
             "POST",
             f"{self.intake_url}/v1/requests",
             json=body,
-            headers={"Authorization": f"Bearer {self.api_key}", "Idempotency-Key": form_id},
+            headers={"Idempotency-Key": form_id},
         )
 
     def suggestions(self, text: str, language: str, limit: int = 3) -> Answer:
         return self._call(
+            "feedback",
             "GET",
             f"{self.feedback_url}/v1/knowledge/search",
             params={"q": text[:200], "lang": language, "limit": limit},
         )
 
     def article(self, article_id: str) -> Answer:
-        return self._call("GET", f"{self.feedback_url}/v1/knowledge/articles/{quote(article_id)}")
+        return self._call(
+            "feedback", "GET", f"{self.feedback_url}/v1/knowledge/articles/{quote(article_id)}"
+        )
 
     def track(self, reference: str, token: str) -> Answer:
         return self._call(
-            "GET", f"{self.queue_url}/v1/track/{quote(reference)}", params={"token": token}
+            "queue", "GET", f"{self.queue_url}/v1/track/{quote(reference)}", params={"token": token}
         )
 
     def reply(self, reference: str, token: str, message: str, form_id: str) -> Answer:
         """The customer's message on their request; the form's id makes a double submit
         one message."""
         return self._call(
+            "intake",
             "POST",
             f"{self.intake_url}/v1/requests/{quote(reference)}/replies",
             json={"token": token, "message": message},
@@ -81,20 +133,27 @@ class Backend:
         )
 
     def survey(self, token: str) -> Answer:
-        return self._call("GET", f"{self.feedback_url}/v1/surveys/{quote(token)}")
+        return self._call("feedback", "GET", f"{self.feedback_url}/v1/surveys/{quote(token)}")
 
     def answer_survey(self, token: str, score: int, comment: str | None) -> Answer:
         return self._call(
+            "feedback",
             "POST",
             f"{self.feedback_url}/v1/surveys/{quote(token)}",
             json={"score": score, "comment": comment} if comment else {"score": score},
         )
 
-    def _call(self, method: str, url: str, **kwargs: Any) -> Answer:
+    def _call(self, service: str, method: str, url: str, **kwargs: Any) -> Answer:
+        started = time.perf_counter()
         try:
             response = self.http.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException:
+            BACKEND_CALLS.labels(service, "failed").observe(time.perf_counter() - started)
             return Answer(503, {})
+        outcome = "failed" if response.status_code >= 500 else (
+            "refused" if response.status_code >= 400 else "ok"
+        )  # fmt: skip
+        BACKEND_CALLS.labels(service, outcome).observe(time.perf_counter() - started)
         try:
             body = response.json()
         except ValueError:

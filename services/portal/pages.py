@@ -284,7 +284,7 @@ def _asking(category_id: str) -> Asking | Answer:
     questions = forms.request_questions(category, TEXTS[lang], phone_required=channel == "callback")
     if channel == "web":
         return Asking(channel, category, questions)
-    options = backend().contact_options(lang)
+    options = backend().callback_hours(lang)
     if options.status != 200:
         return options
     hours = next(

@@ -125,8 +125,15 @@ def test_a_customer_asks_follows_replies_and_rates_in_the_browser(desk, page, sh
     page.get_by_label("Your e-mail address").fill("jan.jansen@example.org")
     page.get_by_role("button", name="Send request").click()
     # Before sending: an article that may answer it; sending stays one click away.
-    expect(page.get_by_role("link", name="Reset your password yourself")).to_be_visible()
+    suggestion = page.get_by_role("link", name="Reset your password yourself")
+    expect(suggestion).to_be_visible()
     checked(page, shots, "05-suggestions")
+    article = page.context.new_page()  # as a customer opens it beside the form
+    article.goto(f"{desk.public_url}{suggestion.get_attribute('href')}")
+    expect(article.locator("h1")).to_have_text("Reset your password yourself")
+    expect(article.locator("article")).to_contain_text("choose Forgot password")
+    checked(article, shots, "05b-article")
+    article.close()
     page.get_by_role("button", name="Send anyway").click()
 
     expect(page.locator(".panel")).to_contain_text("we have received your request")
@@ -158,6 +165,7 @@ def test_a_customer_asks_follows_replies_and_rates_in_the_browser(desk, page, sh
     page.get_by_label("4 — satisfied").check()
     page.get_by_role("button", name="Send").click()
     expect(page.locator("h1")).to_have_text("Thank you")
+    checked(page, shots, "09-survey-thanks")
 
     # A reply after the resolution reopens the request.
     page.goto(link_in(confirmation, f"/track/{reference}"))
@@ -227,6 +235,13 @@ def test_the_forms_work_with_javascript_off(desk, browser, shots):
         page.screenshot(path=str(shots / "21-no-javascript.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_a_wrong_link_gets_a_page_that_says_so(desk, page, shots):
+    response = page.goto(f"{desk.public_url}/track/LKT-000001?token=not-the-token&lang=en")
+    assert response.status == 404
+    expect(page.locator("h1")).to_have_text("Request not found")
+    checked(page, shots, "32-not-found")
 
 
 def test_a_status_page_whose_queue_service_is_down_says_so(desk, page, shots, tmp_path):

@@ -14,10 +14,12 @@ import redis
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from services.common.auth import add_key
 from services.common.db import transaction
 from services.common.events import Event, isoformat, utcnow
 from services.intake import handlers, storage
 from services.intake.app import create_app
+from tests.receivers import send_json
 from tests.support import bearer, free_port, valid_request
 
 
@@ -371,12 +373,7 @@ class _Estimates(BaseHTTPRequestHandler):
             return
         phone = {"estimated_wait_seconds": 300, "estimated_wait_low_seconds": 120,
                  "estimated_wait_high_seconds": 600}  # fmt: skip
-        body = json.dumps({"channels": {"phone": phone}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, 200, {"channels": {"phone": phone}})
 
     def log_message(self, *args):
         pass
@@ -573,3 +570,15 @@ def test_an_email_reply_to_a_closed_request_becomes_a_new_request_that_refers_to
     assert follow_up["data"]["channel"] == "email"
     assert follow_up["data"]["fields"]["related_reference"] == reference
     assert events(app, "ticket.customer_replied") == []
+
+
+def test_the_portals_key_has_a_budget_of_its_own_not_one_customers(make_intake, keys_file, keys):
+    """The portal speaks for every customer from one address: the per-key and per-address
+    limits of a front-end would stop the whole portal at one customer's budget."""
+    path, _ = keys_file
+    portal = add_key(path, "loket-portal-test", "portal", ["web", "callback"])
+    client = make_intake(LOKET_RATE_LIMIT_PER_KEY="2/day", LOKET_RATE_LIMIT_PER_ADDRESS="2/day",
+                         LOKET_RATE_LIMIT_PER_PORTAL="4/day").test_client()  # fmt: skip
+    assert [post(client, portal).status_code for _ in range(5)] == [201] * 4 + [429]
+    # Everyone else at that address still has the address's budget.
+    assert [post(client, keys["portal"]).status_code for _ in range(3)] == [201, 201, 429]

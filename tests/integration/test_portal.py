@@ -3,10 +3,17 @@ not answer. Its pages against a whole running desk are in tests/e2e."""
 
 from __future__ import annotations
 
-import pytest
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+from werkzeug.serving import make_server
+
+from services.intake.app import create_app as create_intake
 from services.portal.app import create_app
 from services.portal.settings import PortalSettings
+from tests.receivers import send_json
 from tests.support import free_port
 
 
@@ -30,6 +37,12 @@ def test_a_service_that_does_not_answer_gets_a_clear_page_not_a_500(portal):
     assert posted.status_code == 503
     home = portal.get("/")
     assert home.status_code == 200 and "kanalen nu niet laten zien" in home.text
+    # Every call to a service is timed and counted by service and outcome.
+    metrics = portal.get("/metrics").text
+    for service in ("queue", "feedback", "intake"):
+        assert f'loket_portal_backend_seconds_count{{outcome="failed",service="{service}"}}' in (
+            metrics
+        )
 
 
 def test_the_language_comes_from_the_link_then_the_browser_then_the_desk(portal):
@@ -52,3 +65,85 @@ def test_every_page_forbids_scripts_framing_and_leaking_its_address(portal):
         assert page.headers["Referrer-Policy"] == "no-referrer"
         assert "<script" not in page.text
     assert portal.get("/no/such/page").status_code == 404
+
+
+@pytest.fixture
+def intake_server(make_settings):
+    """A real intake (both databases), served over HTTP until the test stops it."""
+    app = create_intake(make_settings("intake"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    app.extensions["loket"].engine.dispose()
+
+
+def test_a_form_sent_while_intake_is_down_comes_back_with_everything_typed(intake_server, keys):
+    url = f"http://127.0.0.1:{intake_server.server_port}"
+    settings = PortalSettings(
+        http_host="127.0.0.1", http_port=0, intake_url=url, queue_url=url, feedback_url=url,
+        default_language="en", backend_timeout_seconds=1.0, api_key=keys["portal"],
+    )  # fmt: skip
+    portal = create_app(settings).test_client()
+    form = portal.get("/ask/room_temperature?lang=en")
+    assert form.status_code == 200 and "Room" in form.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    form_id = re.search(r'name="form_id" value="([^"]+)"', form.text).group(1)
+    typed = {"csrf": csrf, "form_id": form_id, "subject": "Freezing in 3.14",
+             "description": "It is 14 degrees.", "field-room": "3.14",
+             "field-problem": "too_cold", "name": "Ann", "email": "ann@example.org",
+             "suggested": "1"}  # fmt: skip
+    intake_server.shutdown()
+    intake_server.server_close()
+    sent = portal.post("/ask/room_temperature?lang=en", data=typed)
+    assert sent.status_code == 503
+    assert "has not been sent yet" in sent.text
+    assert "Freezing in 3.14" in sent.text and "It is 14 degrees." in sent.text
+    assert f'value="{form_id}"' in sent.text  # the same form: sent again, still one request
+
+
+class _SlowQueue(BaseHTTPRequestHandler):
+    """A queue service that knows a request only after `known_after` questions."""
+
+    def do_GET(self):
+        self.server.asked += 1
+        if self.server.asked <= self.server.known_after:
+            send_json(self, 404, {"error": {"code": "not_found", "message": "No such request."}})
+        else:
+            send_json(self, 200, {"reference": "LKT-000001", "status": "queued",
+                                  "queue_position": 1, "updates": []})  # fmt: skip
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slow_queue():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowQueue)
+    server.asked, server.known_after = 0, 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_request_made_a_moment_ago_is_waited_for_not_called_unknown(slow_queue):
+    url = f"http://127.0.0.1:{slow_queue.server_address[1]}"
+    settings = PortalSettings(
+        http_host="127.0.0.1", http_port=0, intake_url=url, queue_url=url, feedback_url=url,
+        default_language="en", backend_timeout_seconds=1.0,
+    )  # fmt: skip
+    portal = create_app(settings).test_client()
+    slow_queue.known_after = 2  # the ticket reaches the queue while the page waits
+    page = portal.get("/track/LKT-000001?token=abc&new=1")
+    assert page.status_code == 200 and "we have received your request" in page.text
+    slow_queue.asked, slow_queue.known_after = 0, 100  # it does not come in time
+    waiting = portal.get("/track/LKT-000001?token=abc&new=1")
+    assert waiting.status_code == 200 and "being registered" in waiting.text
+    assert '<meta http-equiv="refresh" content="3">' in waiting.text
+    assert slow_queue.asked == 5
+    # A link the portal did not just make is answered at once.
+    slow_queue.asked = 0
+    assert portal.get("/track/LKT-000001?token=abc").status_code == 404
+    assert slow_queue.asked == 1

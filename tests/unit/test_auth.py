@@ -31,6 +31,8 @@ def test_channels_limit_what_a_client_may_submit():
     assert ivr.may_submit("phone")
     assert not ivr.may_submit("walk_in")
     assert not Principal("alice", "agent").may_submit("phone")
+    portal = Principal("loket-portal", "portal", frozenset({"web", "callback"}))
+    assert portal.may_submit("web") and not portal.may_submit("walk_in")
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,12 @@ def test_channels_limit_what_a_client_may_submit():
         ("client", "agent", False),
         ("admin", "client", False),
         ("client", "client", True),
+        # The portal submits as a client does; it is no agent by itself (issue 19: it
+        # acts for signed-in people).
+        ("portal", "client", True),
+        ("portal", "agent", False),
+        ("client", "portal", False),
+        ("admin", "portal", False),
     ],
 )
 def test_staff_roles_include_the_ones_below_and_clients_are_apart(role, needed, allowed):
