@@ -48,12 +48,13 @@ def answers(n: int, csrf: str) -> dict[str, str]:
     }  # fmt: skip
 
 
-def customer(portal: str):
-    """One page per call, in the order a customer sees them; the session is the browser."""
+def customer(portal: str, views: int = 2):
+    """One page per call, in the order a customer sees them (the form, sending it, then
+    the status page `views` times); the session is the browser."""
     status_pages: dict[int, str] = {}
 
     def call(session: requests.Session, n: int) -> int:
-        me, step = n // 1_000_000, n % 4
+        me, step = n // 1_000_000, n % (2 + views)
         if step == 0:
             page = session.get(f"{portal}{FORM}?lang=en", timeout=10)
             session.csrf = CSRF.search(page.text).group(1) if page.ok else ""  # type: ignore[attr-defined]
@@ -62,7 +63,7 @@ def customer(portal: str):
             sent = session.post(f"{portal}{FORM}?lang=en", data=answers(n, session.csrf),  # type: ignore[attr-defined]
                                 allow_redirects=False, timeout=10)  # fmt: skip
             if sent.status_code == 303:
-                status_pages[me] = sent.headers["Location"].replace("&new=1", "")
+                status_pages[me] = sent.headers["Location"]  # as the browser follows it
                 return 200
             return sent.status_code
         if me not in status_pages:
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=10)
+    parser.add_argument("--views", type=int, default=2, help="status views per request sent")
     args = parser.parse_args()
     try:
         requests.get(f"{args.portal}/healthz", timeout=2).raise_for_status()
@@ -101,12 +103,12 @@ def main() -> None:
     shape = {"processes": args.processes, "threads": args.threads}
     try:
         wait_healthy(bare_url, bare_server)
-        load.run(customer(args.portal), seconds=2, **shape)  # warm up both
+        load.run(customer(args.portal, args.views), seconds=2, **shape)  # warm up both
         load.run(call_bare, seconds=2, **shape)
         best: dict[str, load.Result] = {}
         for _ in range(args.rounds):
             for name, call in (("bare Flask page", call_bare),
-                               ("portal pages", customer(args.portal))):  # fmt: skip
+                               ("portal pages", customer(args.portal, args.views))):  # fmt: skip
                 result = load.run(call, seconds=args.seconds, **shape)
                 if name not in best or result.rate > best[name].rate:
                     best[name] = result
@@ -120,7 +122,8 @@ def main() -> None:
         f"{platform.processor() or platform.machine()} x{os.cpu_count()}  "
         f"gunicorn {os.environ.get('GUNICORN_WORKERS', '2')}w x "
         f"{os.environ.get('GUNICORN_THREADS', '4')}t  customers {args.processes}p x "
-        f"{args.threads}t  best of {args.rounds} x {args.seconds}s"
+        f"{args.threads}t  {args.views} status views per request  best of {args.rounds} x "
+        f"{args.seconds}s"
     )
     print(bare.line("bare Flask page"))
     print(portal.line("portal pages"))

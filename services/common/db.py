@@ -47,8 +47,10 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             dbapi_conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: object) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin_immediate(conn: Connection) -> None:
+            # A reader (see `reading`) needs no write lock: WAL gives it a snapshot.
+            deferred = conn.get_execution_options().get(READING)
+            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(
@@ -59,6 +61,18 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
     )
+
+
+READING = "loket_reading"
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection that only reads. On SQLite every other transaction begins IMMEDIATE,
+    taking the one write lock at once (decision 0003); a reader does not need it, and
+    with it every customer's status page would wait for every write."""
+    with engine.connect().execution_options(**{READING: True}) as conn:
+        yield conn
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection
 
 from services.common.auth import CHANNELS, current_principal, require
-from services.common.db import transaction
+from services.common.db import reading, transaction
 from services.common.errors import ApiError
 from services.common.events import isoformat, to_utc, utcnow
 from services.common.failures import NotFound
@@ -22,6 +22,8 @@ from services.common.web import json_body, request_id, runtime
 from services.queue import schemas, service, storage
 
 bp = Blueprint("queue", __name__, url_prefix="/v1")
+# The customer-facing paths' schemas are built once: building one costs more than a load.
+TRACK = schemas.TrackSchema()
 T = TypeVar("T")
 
 
@@ -262,7 +264,7 @@ def track(reference: str) -> Response:
     """A customer's view of one request, opened by its tracking token and nothing else."""
     token = request.args.get("token", "")
     now = utcnow()
-    with runtime().engine.connect() as conn:
+    with reading(runtime().engine) as conn:
         ticket = storage.ticket_by_reference(conn, reference)
         # A wrong token, a missing one and an unknown reference look the same.
         if ticket is None or not hmac.compare_digest(
@@ -284,4 +286,4 @@ def track(reference: str) -> Response:
         "estimated_wait_high_seconds": estimate.high if estimate else None,
         "updates": updates,
     }
-    return jsonify(schemas.TrackSchema().dump(status))
+    return jsonify(TRACK.dump(status))
