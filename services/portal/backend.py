@@ -51,6 +51,9 @@ class Backend:
         self.feedback_url = feedback_url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
+        # The services are named by their URLs; no proxy or netrc from the environment
+        # (reading them is a fifth of each call's CPU, bench/portal.py).
+        self.http.trust_env = False
         self.http.headers["User-Agent"] = "Loket-Portal/1"
         if api_key:
             # On every call, public ones too: the services give the portal's key a rate
