@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format migrate key keys revoke-key rotate-key mail clean
+.PHONY: run test lint format migrate key keys revoke-key rotate-key user users user-password user-disable user-enable mail clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,24 @@ revoke-key: $(VENV)/.runtime
 
 rotate-key: $(VENV)/.runtime
 	$(BIN)/python -m services.common.keys rotate --name "$(NAME)"
+
+# People who sign in to the console at /desk/: make user NAME=alice ROLE=agent (prints a
+# first password once); make users; make user-password NAME=alice; make user-disable
+# NAME=alice; make user-enable NAME=alice. Takes effect at once, without a restart.
+user: $(VENV)/.runtime
+	$(BIN)/python -m services.common.accounts add --name "$(NAME)" --role "$(ROLE)"
+
+users: $(VENV)/.runtime
+	$(BIN)/python -m services.common.accounts list
+
+user-password: $(VENV)/.runtime
+	$(BIN)/python -m services.common.accounts password --name "$(NAME)"
+
+user-disable: $(VENV)/.runtime
+	$(BIN)/python -m services.common.accounts disable --name "$(NAME)"
+
+user-enable: $(VENV)/.runtime
+	$(BIN)/python -m services.common.accounts enable --name "$(NAME)"
 
 # An SMTP server on 127.0.0.1:1025 that prints every message the desk sends.
 mail: $(VENV)/.dev

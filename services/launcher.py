@@ -195,6 +195,8 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
     # The links the desk sends customers open through the gateway, as under Compose.
     environ.setdefault("LOKET_PUBLIC_BASE_URL", public_url)
     ensure_dev_keys(environ)
+    # People who sign in to the console: the file `make user` writes.
+    environ.setdefault("LOKET_ACCOUNTS_FILE", str(var_dir(environ) / "accounts.yaml"))
     python = sys.executable
     # One process migrates every database: importing the stack once, not four times.
     result = subprocess.run(

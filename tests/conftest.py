@@ -75,6 +75,12 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.fixture(scope="session")
+def accounts_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The console's people (tests.support.PEOPLE), hashed once for the whole run."""
+    return support.write_accounts(tmp_path_factory.mktemp("accounts") / "accounts.yaml")
+
+
 @pytest.fixture
 def keys_file(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     path = tmp_path / "api-keys.yaml"
@@ -93,6 +99,7 @@ def make_settings(
     databases: support.Databases,
     keys_file: tuple[Path, dict[str, str]],
     work_queues: list[WorkQueue],
+    accounts_file: Path,
 ) -> Callable[..., Settings]:
     """Settings for one service on this test's backend, namespace and keys."""
 
@@ -102,6 +109,7 @@ def make_settings(
             "LOKET_AMQP_URL": support.AMQP_URL,
             "LOKET_NAMESPACE": namespace,
             "LOKET_API_KEYS_FILE": str(keys_file[0]),
+            "LOKET_ACCOUNTS_FILE": str(accounts_file),
             "LOKET_CONFIG": str(REPO_ROOT / "config" / "loket.yaml"),
             f"LOKET_{service.upper()}_METRICS_PORT": "0",
             **extra,

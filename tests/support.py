@@ -24,6 +24,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from services.common import broker
+from services.common.accounts import add_account, change_account
 from services.common.auth import add_key
 from services.common.db import migrate
 
@@ -191,7 +192,30 @@ def write_keys(path: Path) -> dict[str, str]:
         "other_agent": add_key(path, "dave", "agent"),
         "supervisor": add_key(path, "bob", "supervisor"),
         "admin": add_key(path, "carol", "admin"),
+        # Loket's own portal: submits for customers, and acts for signed-in people.
+        "portal_app": add_key(path, "portal-app", "portal", ["web", "callback"]),
     }  # fmt: skip
+
+
+# People who sign in to the console (services.common.accounts), with their passwords.
+PEOPLE = {
+    "ann": ("agent", "ann-password-1"),
+    "ben": ("supervisor", "ben-password-1"),
+    "cas": ("admin", "cas-password-1"),
+    "dora": ("agent", "dora-password-1"),  # disabled
+}
+
+
+def write_accounts(path: Path) -> Path:
+    for name, (role, password) in PEOPLE.items():
+        add_account(path, name, role, password)
+    change_account(path, "dora", disabled=True)
+    return path
+
+
+def on_behalf(key: str, person: str) -> dict[str, str]:
+    """The portal's key, acting for a signed-in person."""
+    return {**bearer(key), "X-Loket-On-Behalf-Of": person}
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -13,8 +13,6 @@ import hmac
 import logging
 import os
 import secrets
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from services.common.config import ConfigError
 from services.common.errors import ApiError
 from services.common.hashing import secret_digest
+from services.common.watched import Watched
 
 CHANNELS = ("web", "email", "phone", "chat", "walk_in", "callback")
 ROLES = ("client", "portal", "agent", "supervisor", "admin")
@@ -75,58 +74,27 @@ class _KeysFileSchema(Schema):
 
 
 class KeyRing:
-    """The keys of the keys file, read again when the file changes (checked at most once
-    a second), so that a key added, rotated or revoked takes effect without a restart. A
-    file that became unreadable or invalid keeps the keys it had, with a warning."""
-
-    RECHECK_SECONDS = 1.0
+    """The keys of the keys file, read again when it changes: a key added, rotated or
+    revoked takes effect without a restart."""
 
     def __init__(self, entries: Iterable[tuple[str, Principal]] = (), path: Path | None = None):
-        self._entries = [(bytes.fromhex(digest), principal) for digest, principal in entries]
-        self._path = path
-        self._seen = _file_state(path) if path else None
-        self._checked = time.monotonic()
-        self._lock = threading.Lock()
+        self._keys = Watched(path, lambda p: _digested(_read_keys(p)), _digested(entries))
 
     @classmethod
     def load(cls, path: Path | None) -> KeyRing:
-        if path is None:
-            return cls()
-        return cls(_read_keys(path), path)
+        return cls(path=path)
 
     def authenticate(self, presented: str) -> Principal | None:
-        self._reload_if_changed()
         digest = hashlib.sha256(presented.encode()).digest()
         found = None
-        for stored, principal in self._entries:
+        for stored, principal in self._keys.get():
             if hmac.compare_digest(stored, digest):
                 found = principal
         return found
 
-    def _reload_if_changed(self) -> None:
-        if self._path is None or time.monotonic() - self._checked < self.RECHECK_SECONDS:
-            return
-        with self._lock:
-            self._checked = time.monotonic()
-            state = _file_state(self._path)
-            if state == self._seen:
-                return
-            try:
-                entries = _read_keys(self._path)
-            except ConfigError as exc:
-                log.warning("keys file changed but is not usable; keeping the old keys: %s", exc)
-                return
-            self._entries = [(bytes.fromhex(d), principal) for d, principal in entries]
-            self._seen = state
-            log.info("keys file changed: %d keys", len(self._entries))
 
-
-def _file_state(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
+def _digested(entries: Iterable[tuple[str, Principal]]) -> list[tuple[bytes, Principal]]:
+    return [(bytes.fromhex(digest), principal) for digest, principal in entries]
 
 
 def _read_keys(path: Path) -> list[tuple[str, Principal]]:
@@ -143,43 +111,53 @@ def _read_keys(path: Path) -> list[tuple[str, Principal]]:
     ]
 
 
+ON_BEHALF_OF = "X-Loket-On-Behalf-Of"
+
+
 def current_principal() -> Principal:
-    """The caller, authenticated from `Authorization: Bearer <key>`; 401 otherwise."""
+    """Who is calling: the key from `Authorization: Bearer <key>` (401 without a valid
+    one), or, when the portal's key names a signed-in person in `X-Loket-On-Behalf-Of`,
+    that person with their own role, from the accounts file (403 for anyone else's key,
+    and for a person unknown or disabled)."""
     if "principal" in g:
         return g.principal
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    key = presented_principal()
+    if key is None:
+        presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
         raise ApiError(
             401,
             "unauthorized",
-            "An API key is required (Authorization: Bearer).",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    principal = current_app.extensions["loket"].keyring.authenticate(token.strip())
-    if principal is None:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "The API key is not valid.",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-    g.principal = principal
-    return principal
+            "The API key is not valid." if presented
+            else "An API key is required (Authorization: Bearer).",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"' if presented
+                     else "Bearer"},
+        )  # fmt: skip
+    g.principal = _acting(key)
+    return g.principal
+
+
+def _acting(key: Principal) -> Principal:
+    person = request.headers.get(ON_BEHALF_OF)
+    if person is None:
+        return key
+    if key.role != "portal":
+        raise ApiError(403, "forbidden", f"Only the portal's key may send {ON_BEHALF_OF}.")
+    account = current_app.extensions["loket"].accounts.find(person.strip())
+    if account is None:
+        raise ApiError(403, "forbidden", "That person may not act (unknown or disabled).")
+    return Principal(account.name, account.role)
 
 
 def presented_principal() -> Principal | None:
-    """The caller's key when it is valid, without refusing anyone: rate limits ask before
-    any view does."""
-    if "principal" in g:
-        return g.principal
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    principal = current_app.extensions["loket"].keyring.authenticate(token.strip())
-    if principal is not None:
-        g.principal = principal
-    return principal
+    """The key presented, when it is valid, without refusing anyone: rate limits ask
+    before any view does."""
+    if "loket_key" not in g:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        valid = scheme.lower() == "bearer" and token.strip()
+        g.loket_key = (
+            current_app.extensions["loket"].keyring.authenticate(token.strip()) if valid else None
+        )
+    return g.loket_key
 
 
 def require(role: str) -> Callable[[F], F]:

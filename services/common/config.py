@@ -81,6 +81,8 @@ class Settings:
     mail_from: str = "Loket service desk <servicedesk@localhost>"
     # The portal calls for every customer from one address with one key: its own budget.
     rate_limit_per_portal: str = "30000/minute"
+    # People who sign in to the console (their roles, for X-Loket-On-Behalf-Of).
+    accounts_file: Path | None = None
     notify: NotifySettings = field(default_factory=lambda: NotifySettings())
     desk: Mapping[str, Any] = field(default_factory=dict)
 
@@ -287,6 +289,9 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None) -> Set
         rate_limit_per_address=_rate(environ, "LOKET_RATE_LIMIT_PER_ADDRESS", "600/minute"),
         rate_limit_storage_url=_limit_storage(environ),
         rate_limit_per_portal=_rate(environ, "LOKET_RATE_LIMIT_PER_PORTAL", "30000/minute"),
+        accounts_file=Path(accounts)
+        if (accounts := _env(environ, "LOKET_ACCOUNTS_FILE"))
+        else None,
         proxy_hops=_int(environ, "LOKET_PROXY_HOPS", 0),
         http_host=_env(environ, "LOKET_HTTP_HOST", "127.0.0.1"),
         http_port=http_port,

@@ -44,7 +44,16 @@ def build_spec(
     for name, schema in schemas.items():
         spec.components.schema(name, schema=schema)
     spec.components.security_scheme(
-        "bearer", {"type": "http", "scheme": "bearer", "description": "API key"}
+        "bearer",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "API key. With the portal's key (role `portal`), the header "
+            "`X-Loket-On-Behalf-Of: <person>` names the signed-in person the call is for: "
+            "that person's role (from the accounts file) is checked and the person is "
+            "recorded. The header from any other key, or naming a person unknown or "
+            "disabled, is refused with 403.",
+        },
     )
     documents = [
         yaml.safe_load(OPERATIONS_FILE.read_text()),

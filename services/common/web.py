@@ -25,6 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import metrics
+from services.common.accounts import AccountBook
 from services.common.auth import KeyRing, presented_principal
 from services.common.config import Settings
 from services.common.db import make_engine
@@ -52,6 +53,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     keyring: KeyRing
+    accounts: AccountBook
     outbox: Table
     openapi: Callable[[], dict[str, Any]]
     collectors: list[Collector] = field(default_factory=list)
@@ -141,6 +143,7 @@ def create_service_app(
         settings=settings,
         engine=engine,
         keyring=KeyRing.load(settings.api_keys_file),
+        accounts=AccountBook(settings.accounts_file),
         outbox=outbox,
         openapi=_cached(openapi),
     )

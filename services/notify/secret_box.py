@@ -11,14 +11,12 @@ of the var directory, made on first use and readable by its owner only.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from services.common.config import Settings, var_dir
+from services.common.hashing import kept_secret
 
 KEY_FILE_NAME = "notify-secret.key"
 
@@ -43,18 +41,7 @@ class SecretBox:
 
 
 def _key_from_file(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        # O_EXCL: two processes starting at once agree on the first key written.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(Fernet.generate_key().decode())
-    for _ in range(50):
-        key = path.read_text().strip()
-        if key:
-            return key
-        time.sleep(0.02)
-    raise RuntimeError(f"{path} stays empty")
+    return kept_secret(path, lambda: Fernet.generate_key().decode())
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from services.common.config import (
     ConfigError,
@@ -13,7 +15,9 @@ from services.common.config import (
     _seconds,
     _url,
     load_desk_config,
+    var_dir,
 )
+from services.common.hashing import kept_secret
 
 LANGUAGES = ("nl", "en")
 DEFAULT_PORT = 8000
@@ -30,6 +34,13 @@ class PortalSettings:
     backend_timeout_seconds: float
     # The portal's own key (role `portal`), for what customers submit; never in a page.
     api_key: str | None = None
+    # The console: who may sign in, what signs its session cookies, how long a session
+    # may sit idle, and whether its cookie is for HTTPS only.
+    accounts_file: Path | None = None
+    secret_key: str = ""
+    idle_minutes: int = 30
+    secure_cookies: bool = False
+    proxy_hops: int = 0
 
 
 def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSettings:
@@ -52,4 +63,12 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         default_language=default_language,
         backend_timeout_seconds=_seconds(environ, "LOKET_PORTAL_BACKEND_TIMEOUT_SECONDS", 5.0, 0.1),
         api_key=_env(environ, "LOKET_PORTAL_API_KEY", "") or None,
+        accounts_file=Path(accounts)
+        if (accounts := _env(environ, "LOKET_ACCOUNTS_FILE"))
+        else None,
+        secret_key=_env(environ, "LOKET_PORTAL_SECRET_KEY")
+        or kept_secret(var_dir(environ) / "portal-secret.key", lambda: secrets.token_urlsafe(32)),
+        idle_minutes=_int(environ, "LOKET_PORTAL_IDLE_MINUTES", 30, minimum=1),
+        secure_cookies=(_env(environ, "LOKET_PUBLIC_BASE_URL", "") or "").startswith("https:"),
+        proxy_hops=_int(environ, "LOKET_PORTAL_PROXY_HOPS", 0),
     )

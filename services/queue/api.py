@@ -193,6 +193,7 @@ def list_tickets() -> Response:
             queue=query["queue"],
             status=query["status"],
             channel=query["channel"],
+            assigned_to=current_principal().name if query["mine"] else None,
             after=after,
             limit=query["limit"] + 1,
         )
@@ -208,8 +209,13 @@ def list_tickets() -> Response:
 @bp.get("/tickets/<ticket_id>")
 @require("agent")
 def ticket(ticket_id: str) -> Response:
-    with runtime().engine.connect() as conn:
-        found = storage.ticket_by_id(conn, ticket_id)
+    """One ticket, by its id or by its reference (`LKT-000123`, what a customer quotes)."""
+    with reading(runtime().engine) as conn:
+        found = (
+            storage.ticket_by_reference(conn, ticket_id.upper())
+            if ticket_id.upper().startswith("LKT-")
+            else storage.ticket_by_id(conn, ticket_id)
+        )
         if found is None:
             raise NotFound("ticket")
         return jsonify(_ticket_view(conn, found))

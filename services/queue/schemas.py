@@ -119,6 +119,8 @@ class TicketQuerySchema(Schema):
     queue = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
     channel = fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
+    # Only the tickets the caller (the signed-in person, for the console) holds.
+    mine = fields.Boolean(load_default=False)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None, validate=validate.Length(max=500))
 

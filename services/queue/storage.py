@@ -344,6 +344,7 @@ def list_tickets(
     channel: str | None,
     after: tuple[datetime, datetime, str] | None,
     limit: int,
+    assigned_to: str | None = None,
 ) -> list[Row]:
     """A page of tickets in fair order; keyset pagination stays fast on big tables."""
     query = select(tickets).order_by(*FAIR_ORDER).limit(limit)
@@ -351,6 +352,7 @@ def list_tickets(
         (tickets.c.queue, queue),
         (tickets.c.status, status),
         (tickets.c.channel, channel),
+        (tickets.c.assigned_to, assigned_to),
     ):
         if value is not None:
             query = query.where(column == value)

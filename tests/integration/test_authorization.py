@@ -8,26 +8,31 @@ import re
 
 import pytest
 
-from tests.support import bearer
+from tests.support import bearer, on_behalf
 
-CALLERS = ("anonymous", "client", "agent", "supervisor", "admin")
+CALLERS = ("anonymous", "client", "portal", "agent", "supervisor", "admin",
+           "agent via portal", "supervisor via portal", "admin via portal",
+           "disabled person via portal", "client for a person", "agent for a person")  # fmt: skip
 
 # Who may call what: the contract's roles, written down once more so that a change to an
 # endpoint's protection is a change to this table. Staff roles include those below them;
-# a client is only a client.
+# a client is only a client; the portal's key submits as a client does and, naming a
+# signed-in person, is that person; no other key may name one.
+STAFF = {"agent", "supervisor", "admin"}
 ALLOWED = {
     "public": set(CALLERS),
-    "client": {"client"},
-    "agent": {"agent", "supervisor", "admin"},
-    "supervisor": {"supervisor", "admin"},
-    "admin": {"admin"},
+    "client": {"client", "portal"},
+    "e-mail gateway": {"client"},
+    "agent": {role for role in STAFF} | {f"{role} via portal" for role in STAFF},
+    "supervisor": {"supervisor", "admin", "supervisor via portal", "admin via portal"},
+    "admin": {"admin", "admin via portal"},
 }
 ENDPOINTS = {
     "intake": {
         ("get", "/v1/catalogue"): "public",
         ("get", "/v1/contact-options"): "public",
         ("post", "/v1/requests"): "client",
-        ("post", "/v1/inbound/email"): "client",
+        ("post", "/v1/inbound/email"): "e-mail gateway",  # a client key with channel email
         ("post", "/v1/requests/{reference}/replies"): "public",  # the tracking token is the key
     },
     "queue": {
@@ -72,7 +77,20 @@ for _table in ENDPOINTS.values():
         {("get", p): "public" for p in ("/healthz", "/readyz", "/metrics", "/openapi.json")}
     )
 
-KEY_OF = {"client": "portal", "agent": "agent", "supervisor": "supervisor", "admin": "admin"}
+KEY_OF = {"client": "portal", "agent": "agent", "supervisor": "supervisor", "admin": "admin",
+          "portal": "portal_app"}  # fmt: skip
+PERSON_OF = {"agent": "ann", "supervisor": "ben", "admin": "cas"}
+
+
+def caller_headers(caller: str, keys: dict[str, str]) -> dict[str, str]:
+    if caller == "anonymous":
+        return {}
+    if caller.endswith(" via portal"):
+        role = caller.removesuffix(" via portal")
+        return on_behalf(keys["portal_app"], PERSON_OF.get(role, "dora"))
+    if caller.endswith(" for a person"):
+        return on_behalf(keys[KEY_OF[caller.removesuffix(" for a person")]], "ann")
+    return bearer(keys[KEY_OF[caller]])
 
 
 @pytest.fixture(params=sorted(ENDPOINTS))
@@ -102,7 +120,7 @@ def test_every_endpoint_answers_each_role_as_the_table_says(service_app, keys):
         assert ("security" in documented[(method, path)]) == (protection != "public"), path
         url = re.sub(r"\{[a-z_]+\}", "x0000000-0000-4000-8000-000000000000", path)
         for caller in CALLERS:
-            headers = {} if caller == "anonymous" else bearer(keys[KEY_OF[caller]])
+            headers = caller_headers(caller, keys)
             answer = client.open(url, method=method.upper(), headers=headers, json={})
             where = f"{method.upper()} {path} as {caller}"
             if caller in ALLOWED[protection]:
@@ -113,7 +131,8 @@ def test_every_endpoint_answers_each_role_as_the_table_says(service_app, keys):
                 assert answer.headers["WWW-Authenticate"].startswith("Bearer"), where
             else:
                 assert answer.status_code == 403, where
-                assert answer.json["error"]["code"] == "forbidden", where
+                # A key of the right role without the channel is told which rule it broke.
+                assert answer.json["error"]["code"] in ("forbidden", "channel_not_allowed"), where
             assert answer.status_code < 500, where
 
 

@@ -20,7 +20,7 @@ from services.common.events import Event, isoformat
 from services.queue import domain, service, storage
 from services.queue.app import create_app
 from services.queue.handlers import handlers
-from tests.support import bearer
+from tests.support import bearer, on_behalf
 
 
 class Desk:
@@ -513,3 +513,31 @@ def test_unknown_queues_and_tickets_are_404(desk, keys):
     assert desk.next(keys["agent"], "nowhere").status_code == 404
     assert desk.client.get("/v1/tickets/nope", headers=bearer(keys["agent"])).status_code == 404
     assert desk.status(keys["agent"], "nope", to="closed").status_code == 404
+
+
+def test_the_portal_acts_for_a_signed_in_person_who_is_recorded(desk, keys):
+    """`X-Loket-On-Behalf-Of` from the portal's key: the person's role is checked and the
+    person, not the portal, holds the ticket and appears in its history."""
+    arrived = desk.arrive(channel="phone")
+    as_ann = on_behalf(keys["portal_app"], "ann")
+    taken = desk.client.post("/v1/queues/frontoffice/next", headers=as_ann)
+    assert taken.status_code == 200, taken.json
+    assert taken.json["assigned_to"] == "ann"
+    assert taken.json["history"][-1]["actor"] == "ann"
+    # Found by the reference a customer quotes, and among "mine" for ann only.
+    by_reference = desk.client.get(f"/v1/tickets/{arrived['reference']}", headers=as_ann)
+    assert by_reference.status_code == 200 and by_reference.json["id"] == arrived["ticket_id"]
+    lower = desk.client.get(f"/v1/tickets/{arrived['reference'].lower()}", headers=as_ann)
+    assert lower.status_code == 200
+    mine = desk.client.get("/v1/tickets", query_string={"mine": "true"}, headers=as_ann)
+    assert [t["reference"] for t in mine.json["tickets"]] == [arrived["reference"]]
+    as_bob = bearer(keys["supervisor"])
+    assert desk.client.get("/v1/tickets?mine=true", headers=as_bob).json["tickets"] == []
+    # Nobody else may speak for a person; a disabled person may not act.
+    for headers in (on_behalf(keys["agent"], "ann"), on_behalf(keys["portal"], "ann"),
+                    on_behalf(keys["portal_app"], "dora"),
+                    on_behalf(keys["portal_app"], "nobody")):  # fmt: skip
+        refused = desk.client.get("/v1/queues", headers=headers)
+        assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
+    # The portal's key alone is no agent.
+    assert desk.client.get("/v1/queues", headers=bearer(keys["portal_app"])).status_code == 403

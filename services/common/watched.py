@@ -1,0 +1,56 @@
+"""A file's parsed content that follows the file: the keys file and the accounts file
+change while the desk runs (a key added, an account disabled) and take effect without a
+restart."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from services.common.config import ConfigError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Watched(Generic[T]):
+    """Read again when the file changes (checked at most once a second). A file that
+    became unreadable or invalid keeps the last good content, with a warning: a half
+    written file must not lock everyone out."""
+
+    RECHECK_SECONDS = 1.0
+
+    def __init__(self, path: Path | None, parse: Callable[[Path], T], empty: T) -> None:
+        self._path, self._parse = path, parse
+        self._content = parse(path) if path is not None else empty
+        self._seen = _file_state(path) if path is not None else None
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        if self._path is None or time.monotonic() - self._checked < self.RECHECK_SECONDS:
+            return self._content
+        with self._lock:
+            self._checked = time.monotonic()
+            state = _file_state(self._path)
+            if state != self._seen:
+                try:
+                    self._content = self._parse(self._path)
+                    self._seen = state
+                    log.info("%s changed: read again", self._path.name)
+                except ConfigError as exc:
+                    log.warning("%s changed but is not usable; keeping it as it was: %s",
+                                self._path.name, exc)  # fmt: skip
+        return self._content
+
+
+def _file_state(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
