@@ -7,9 +7,10 @@ import time
 from flask import Flask, Response, g, jsonify, request
 from prometheus_client import Histogram
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import metrics
-from services.portal import pages
+from services.portal import console, pages
 from services.portal.backend import Backend
 from services.portal.settings import PortalSettings, load_portal_settings
 
@@ -39,6 +40,11 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
         settings.api_key,
     )
     app.register_blueprint(pages.bp)
+    console.install(app)
+    if settings.proxy_hops:
+        # Behind the gateway: the customer's address (sign-in limits) from its one hop.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=settings.proxy_hops)  # fmt: skip
 
     @app.before_request
     def _start() -> None:
@@ -46,13 +52,14 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
 
     @app.after_request
     def _secure(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        # The console sets its own (it loads the vendored htmx).
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
         # Tracking and survey tokens are in the address: they must not leave in a Referer.
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers.setdefault("Cache-Control", "no-store")
-        if request.endpoint and request.endpoint.startswith("pages."):
+        if request.endpoint and request.endpoint.startswith(("pages.", "desk.")):
             PAGE_DURATION.labels(
                 request.endpoint.removeprefix("pages."), str(response.status_code)
             ).observe(time.perf_counter() - g.get("started", time.perf_counter()))

@@ -12,6 +12,7 @@ from services.common.config import (
     ConfigError,
     _env,
     _int,
+    _limit_storage,
     _seconds,
     _url,
     load_desk_config,
@@ -41,6 +42,10 @@ class PortalSettings:
     idle_minutes: int = 30
     secure_cookies: bool = False
     proxy_hops: int = 0
+    # Where sign-in failures are counted: per web process, or shared by every portal
+    # process and replica (Redis), under the desk's namespace.
+    sign_in_storage_url: str = "memory://"
+    namespace: str = ""
 
 
 def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSettings:
@@ -71,4 +76,6 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         idle_minutes=_int(environ, "LOKET_PORTAL_IDLE_MINUTES", 30, minimum=1),
         secure_cookies=(_env(environ, "LOKET_PUBLIC_BASE_URL", "") or "").startswith("https:"),
         proxy_hops=_int(environ, "LOKET_PORTAL_PROXY_HOPS", 0),
+        sign_in_storage_url=_limit_storage(environ),
+        namespace=_env(environ, "LOKET_NAMESPACE", "") or "",
     )

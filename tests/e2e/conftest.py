@@ -55,6 +55,8 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
         # The tests' webhook receivers listen on loopback.
         "LOKET_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "LOKET_MAIL_FROM": "Desk <desk@example.org>",
+        # Rate limits and the console's sign-in failures counted across web processes.
+        "LOKET_RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0",
     }
     urls, metrics_urls = {}, {}
     for service in SERVICES:

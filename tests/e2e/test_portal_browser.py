@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -79,6 +80,23 @@ def _text(message: EmailMessage) -> str:
 
 def link_in(message: EmailMessage, path: str) -> str:
     return re.search(rf"(http\S+{path}\S+)", _text(message)).group(1)
+
+
+def submit_request(desk, channel: str, email: str, **extra: str) -> dict:
+    """A facilities request from a front-end, as the phone system or a web form sends it."""
+    body = {"channel": channel, "category": "room_temperature", "subject": f"Cold ({channel})",
+            "description": "The room is cold.", "fields": {"room": "2.01", "problem": "too_cold"},
+            "requester": {"name": "Caller", "email": email, "language": "en"}, **extra}  # fmt: skip
+    answer = requests.post(f"{desk.urls['intake']}/v1/requests", json=body,
+                           headers=bearer(desk.keys["portal"]), timeout=10)  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def tracked(desk, accepted: dict) -> bool:
+    answer = requests.get(f"{desk.urls['queue']}/v1/track/{accepted['reference']}",
+                          params={"token": accepted["tracking_token"]}, timeout=5)  # fmt: skip
+    return answer.status_code == 200
 
 
 def add_article(desk) -> None:
@@ -261,3 +279,104 @@ def test_a_status_page_whose_queue_service_is_down_says_so(desk, page, shots, tm
         checked(page, shots, "31-unavailable")
     finally:
         portal.stop()
+
+
+# The console: people sign in and work the queue.
+
+
+@pytest.fixture(scope="module")
+def people(desk) -> dict[str, tuple[str, str]]:
+    """The console's accounts, written where the desk reads them (no restart)."""
+    support.write_accounts(Path(desk.env["LOKET_VAR_DIR"]) / "accounts.yaml")
+    return support.PEOPLE
+
+
+def sign_in(page: Page, desk, name: str, password: str) -> None:
+    page.goto(f"{desk.public_url}/desk/")
+    expect(page).to_have_url(re.compile(r"/desk/sign-in\?next="))
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, people):
+    page.goto(f"{desk.public_url}/desk/")
+    checked(page, shots, "41-sign-in")
+    sign_in(page, desk, "ann", "not her password")
+    expect(page.locator(".error-summary")).to_contain_text("not right")
+    checked(page, shots, "42-sign-in-wrong")
+    sign_in(page, desk, "ann", people["ann"][1])
+    expect(page.locator("h1")).to_have_text("Queues")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "loket_desk")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/desk"
+
+    # An older phone contact and a newer web form of the same priority, in facilities.
+    started = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    phone = submit_request(desk, "phone", "ann.caller@example.org", contact_started_at=started)
+    web = submit_request(desk, "web", "wim@example.org")
+    wait_until(lambda: all(tracked(desk, r) for r in (phone, web)), timeout=30,
+               what="both tickets in the queue")  # fmt: skip
+    page.reload()
+    checked(page, shots, "43-queues")
+    page.get_by_role("button", name="Take next: Facilities").click()
+    expect(page.locator("h1")).to_contain_text(phone["reference"])  # first contact first
+    expect(page.locator("dd.status")).to_have_text("in_progress")
+    checked(page, shots, "44-ticket")
+
+    page.get_by_label("New status").select_option("resolved")
+    page.get_by_label("Message to the customer").fill("The heating is on again.")
+    page.get_by_label("Internal note").fill("Valve 3 was stuck.")
+    page.get_by_role("button", name="Save").first.click()
+    expect(page.locator(".notice")).to_have_text("Status changed.")
+    expect(page.locator(".internal", has_text="Valve 3 was stuck.")).to_be_visible()
+    told = mail_to(desk, "ann.caller@example.org", "The heating is on again.")
+    assert "Valve 3" not in _text(told)  # internal notes never reach the customer
+
+    # Found by the reference the customer quotes; held by ann, in "my tickets" until then.
+    page.goto(f"{desk.public_url}/desk/")
+    page.get_by_label("Reference").fill(web["reference"].lower())
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator("h1")).to_contain_text(web["reference"])
+    page.get_by_label("Why out of order").fill("caller on the line")
+    page.get_by_role("button", name="Take this ticket").click()
+    expect(page.locator(".notice")).to_have_text("You hold this ticket now.")
+    page.get_by_label("To queue").select_option("it_backoffice")
+    page.get_by_label("Note for the team").fill("Thermostat is on the network: IT.")
+    page.locator("#transfer-form").get_by_role("button", name="Save").click()
+    expect(page.locator(".notice")).to_have_text("Transferred.")
+    checked(page, shots, "45-ticket-transferred")
+    history = requests.get(
+        f"{desk.urls['queue']}/v1/tickets/{web['reference']}",
+        headers=bearer(desk.keys["agent"]),
+        timeout=5,
+    ).json()["history"]
+    assert {"ann"} <= {entry["actor"] for entry in history}  # the person, not the portal
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/desk/sign-in"))
+    page.goto(f"{desk.public_url}/desk/")
+    expect(page).to_have_url(re.compile(r"/desk/sign-in"))
+
+
+def test_the_console_refuses_forged_forms_and_locks_after_ten_wrong_passwords(desk, people):
+    console = f"{desk.public_url}/desk"
+
+    def attempt(browser: requests.Session, name: str, password: str, csrf: str | None):
+        form = {"name": name, "password": password, **({"csrf": csrf} if csrf else {})}
+        return browser.post(f"{console}/sign-in", data=form, timeout=5, allow_redirects=False)
+
+    def token(browser: requests.Session) -> str:
+        form = browser.get(f"{console}/sign-in", timeout=5)
+        return re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+
+    with requests.Session() as browser:
+        csrf = token(browser)
+        assert attempt(browser, "ben", people["ben"][1], None).status_code == 400  # forged
+        for _ in range(10):
+            assert attempt(browser, "ben", "guess", csrf).status_code == 401
+        locked = attempt(browser, "ben", people["ben"][1], csrf)
+        assert locked.status_code == 429 and "locked" in locked.text
+        # Another person is not locked out by ben's attacker.
+        assert attempt(browser, "cas", people["cas"][1], csrf).status_code == 303
+    with requests.Session() as browser:  # a disabled person cannot sign in
+        assert attempt(browser, "dora", people["dora"][1], token(browser)).status_code == 401

@@ -14,7 +14,7 @@ from services.intake.app import create_app as create_intake
 from services.portal.app import create_app
 from services.portal.settings import PortalSettings
 from tests.receivers import send_json
-from tests.support import free_port
+from tests.support import PEOPLE, free_port
 
 
 @pytest.fixture
@@ -147,3 +147,23 @@ def test_a_request_made_a_moment_ago_is_waited_for_not_called_unknown(slow_queue
     slow_queue.asked = 0
     assert portal.get("/track/LKT-000001?token=abc").status_code == 404
     assert slow_queue.asked == 1
+
+
+def test_sign_in_failures_are_counted_here_while_the_shared_store_is_down(accounts_file):
+    """Redis down: sign-in still answers, and ten wrong passwords still lock."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings = PortalSettings(
+        http_host="127.0.0.1", http_port=0, intake_url=closed, queue_url=closed,
+        feedback_url=closed, default_language="en", backend_timeout_seconds=1.0,
+        accounts_file=accounts_file,
+        sign_in_storage_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens
+    )  # fmt: skip
+    client = create_app(settings).test_client()
+    page = client.get("/desk/sign-in")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    for _ in range(10):
+        wrong = client.post("/desk/sign-in", data={"csrf": csrf, "name": "ann", "password": "x"})
+        assert wrong.status_code == 401
+    right = client.post("/desk/sign-in", data={"csrf": csrf, "name": "ann",
+                                               "password": PEOPLE["ann"][1]})  # fmt: skip
+    assert right.status_code == 429

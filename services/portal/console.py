@@ -1,0 +1,390 @@
+"""The console under /desk/: agents, supervisors and admins sign in as people and work the
+queue through the queue service's API, which the portal calls with its own key naming the
+signed-in person (`X-Loket-On-Behalf-Of`). Server-rendered like the customer pages;
+htmx (vendored) refreshes the queue overview while it is open, and a reload shows the
+same without JavaScript."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+)
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from services.common.accounts import Account, AccountBook
+from services.portal.backend import Answer, Backend
+from services.portal.settings import PortalSettings
+from services.portal.texts import DESK_TEXTS
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+log = logging.getLogger(__name__)
+RANK = {"agent": 1, "supervisor": 2, "admin": 3}
+REFERENCE = re.compile(r"^LKT-\d{6,}$", re.IGNORECASE)
+# Ten wrong passwords lock an account's sign-in for a quarter of an hour; an address gets
+# fifty tries in that time, whatever the names it tries. Counted where the services count
+# their rate limits (LOKET_RATE_LIMIT_STORAGE_URL): Redis shares the count between every
+# portal process; memory:// keeps one per process (GUNICORN_WORKERS of them).
+ACCOUNT_FAILURES = parse("10/15 minutes")
+ADDRESS_FAILURES = parse("50/15 minutes")
+# The console's pages may load the vendored htmx from the portal itself, nothing else.
+CONSOLE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def settings() -> PortalSettings:
+    return current_app.extensions["portal.settings"]
+
+
+def backend() -> Backend:
+    return current_app.extensions["portal.backend"]
+
+
+def accounts() -> AccountBook:
+    return current_app.extensions["portal.accounts"]
+
+
+def failures() -> SignInFailures:
+    return current_app.extensions["portal.sign_in_failures"]
+
+
+class SignInFailures:
+    """Failed sign-ins counted in the shared store; while it does not answer, in this
+    process (a lock still holds, per process), never a failed page."""
+
+    def __init__(self, storage_url: str) -> None:
+        self.shared = MovingWindowRateLimiter(storage_from_string(storage_url))
+        self.local = MovingWindowRateLimiter(MemoryStorage())
+
+    def _either(self, method: str, item: RateLimitItem, *keys: str) -> bool:
+        try:
+            return getattr(self.shared, method)(item, *keys)
+        except Exception as exc:  # any failure of the store: count here instead
+            log.warning(
+                "sign-in failures: the shared store does not answer (%s)", type(exc).__name__
+            )
+            return getattr(self.local, method)(item, *keys)
+
+    def allowed(self, item: RateLimitItem, *keys: str) -> bool:
+        return self._either("test", item, *keys)
+
+    def failed(self, item: RateLimitItem, *keys: str) -> None:
+        self._either("hit", item, *keys)
+
+
+def install(app: Any) -> None:
+    """The console's parts of the portal app: accounts, session cookie, sign-in limits."""
+    s: PortalSettings = app.extensions["portal.settings"]
+    app.extensions["portal.accounts"] = AccountBook(s.accounts_file)
+    app.extensions["portal.sign_in_failures"] = SignInFailures(s.sign_in_storage_url)
+    app.secret_key = s.secret_key or secrets.token_urlsafe(32)
+    app.config.update(
+        SESSION_COOKIE_NAME="loket_desk",
+        SESSION_COOKIE_PATH="/desk",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=s.secure_cookies,
+    )
+    app.register_blueprint(bp)
+
+
+# Who is signed in
+
+
+def signed_in() -> Account | None:
+    """The person of this session, while their account is enabled, unchanged since they
+    signed in, and the session has not sat idle longer than allowed."""
+    if "person" in g:
+        return g.person
+    g.person = None
+    name, since, seen = session.get("person"), session.get("since", 0), session.get("seen", 0)
+    if name:
+        account = accounts().find(name)
+        now = time.time()
+        if (
+            account is None
+            or account.changed_at.timestamp() > since
+            or now - seen > settings().idle_minutes * 60
+        ):
+            session.clear()
+        else:
+            session["seen"] = now
+            g.person = account
+    return g.person
+
+
+def person_required(role: str = "agent") -> Callable:
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            person = signed_in()
+            if person is None:
+                return redirect(f"/desk/sign-in?{urlencode({'next': request.full_path})}")
+            if RANK[person.role] < RANK[role]:
+                return page("desk/message.html", 403, title="forbidden_title",
+                            body="forbidden_body")  # fmt: skip
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+@bp.before_request
+def _forms_are_this_sessions() -> Response | None:
+    """Every form carries the session's token: another site cannot post in an agent's
+    name (the cookie is SameSite=Strict too)."""
+    if request.method == "POST":
+        sent, kept = request.form.get("csrf", ""), session.get("csrf", "")
+        if not kept or not hmac.compare_digest(sent, kept):
+            return page("desk/message.html", 400, title="expired_title", body="expired_body")
+    return None
+
+
+@bp.after_request
+def _console_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CONSOLE_POLICY
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def page(template: str, code: int = 200, **values: Any) -> Response:
+    body = render_template(
+        template, t=DESK_TEXTS, person=signed_in(), csrf=csrf_token(), lang="en", **values
+    )
+    return make_response(body, code)
+
+
+def _as_person(service: str, method: str, path: str, **kwargs: Any) -> Answer:
+    person = signed_in()
+    assert person is not None  # every caller is behind person_required
+    return backend().as_person(person.name, service, method, path, **kwargs)
+
+
+def _problem(answer: Answer) -> Response:
+    if answer.unavailable:
+        return page("desk/message.html", 503, title="unavailable_title", body="unavailable_body")
+    if answer.status == 403:
+        return page("desk/message.html", 403, title="forbidden_title", body="forbidden_body")
+    return page("desk/message.html", 404, title="not_found_title", body="not_found_body")
+
+
+# Signing in and out
+
+
+@bp.get("/sign-in")
+def sign_in_form() -> Response:
+    if signed_in() is not None:
+        return redirect("/desk/")
+    return page("desk/sign_in.html", next=_safe_next(), error=None, name="")
+
+
+def _safe_next() -> str:
+    """Only a console path: a sign-in link must not send anyone to another site."""
+    wanted = request.values.get("next", "/desk/")
+    return wanted if wanted.startswith("/desk/") and not wanted.startswith("//") else "/desk/"
+
+
+@bp.post("/sign-in")
+def sign_in() -> Response:
+    name = request.form.get("name", "").strip().lower()[:64]
+    password = request.form.get("password", "")[:200]
+    address = request.remote_addr or "unknown"
+    limiter, namespace = failures(), settings().namespace
+    if not (
+        limiter.allowed(ACCOUNT_FAILURES, namespace, "account", name)
+        and limiter.allowed(ADDRESS_FAILURES, namespace, "address", address)
+    ):
+        return page("desk/sign_in.html", 429, next=_safe_next(), error="locked", name=name)
+    account = accounts().sign_in(name, password)
+    if account is None:
+        limiter.failed(ACCOUNT_FAILURES, namespace, "account", name)
+        limiter.failed(ADDRESS_FAILURES, namespace, "address", address)
+        return page("desk/sign_in.html", 401, next=_safe_next(), error="wrong", name=name)
+    session.clear()  # a new session for a new sign-in: nothing carried over
+    now = time.time()
+    session.update(person=account.name, since=now, seen=now, csrf=secrets.token_urlsafe(24))
+    g.pop("person", None)
+    return redirect(_safe_next(), code=303)
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    session.clear()
+    g.pop("person", None)
+    return redirect("/desk/sign-in", code=303)
+
+
+# The queues
+
+
+@bp.get("/")
+@person_required()
+def queues() -> Response:
+    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": "en"})
+    if overview.status != 200:
+        return _problem(overview)
+    mine = _as_person("queue", "GET", "/v1/tickets", params={"mine": "true", "limit": 50})
+    open_mine = [t for t in mine.body.get("tickets", []) if t["status"] not in ("resolved",
+                 "closed", "cancelled")]  # fmt: skip
+    return page(
+        "desk/queues.html", queues=overview.body.get("queues", []), mine=open_mine,
+        empty=request.args.get("empty"), zone=_zone(),
+    )  # fmt: skip
+
+
+@bp.get("/queues-table")
+@person_required()
+def queues_table() -> Response:
+    """The overview's table alone, which htmx asks for every few seconds."""
+    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": "en"})
+    if overview.status != 200:
+        return _problem(overview)
+    return page("desk/_queues_table.html", queues=overview.body.get("queues", []))
+
+
+@bp.post("/next")
+@person_required()
+def take_next() -> Response:
+    """The next ticket in fair order for the chosen queue."""
+    queue = request.form.get("queue", "")
+    taken = _as_person("queue", "POST", f"/v1/queues/{quote(queue, safe='')}/next")
+    if taken.status == 204:
+        return redirect(f"/desk/?{urlencode({'empty': queue})}", code=303)
+    if taken.status != 200:
+        return _problem(taken)
+    return redirect(f"/desk/tickets/{taken.body['id']}", code=303)
+
+
+@bp.get("/find")
+@person_required()
+def find() -> Response:
+    """By reference, as a customer quotes it on the phone or at the counter."""
+    wanted = request.args.get("q", "").strip()
+    if REFERENCE.match(wanted):
+        return redirect(f"/desk/tickets/{wanted.upper()}", code=303)
+    return page("desk/message.html", 404, title="not_found_title", body="find_hint")
+
+
+# One ticket
+
+
+@bp.get("/tickets/<ticket_id>")
+@person_required()
+def ticket(ticket_id: str) -> Response:
+    return _ticket_page(ticket_id, errors={})
+
+
+def _ticket_page(ticket_id: str, errors: dict[str, str], code: int = 200) -> Response:
+    found = _as_person("queue", "GET", f"/v1/tickets/{quote(ticket_id, safe='')}")
+    if found.status != 200:
+        return _problem(found)
+    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": "en"})
+    ticket = found.body
+    zone = _zone()
+    return page(
+        "desk/ticket.html", code, ticket=ticket, errors=errors, zone=zone,
+        local=lambda at: _local(at, zone), waited=_waited(ticket),
+        queues=overview.body.get("queues", []), notice=request.args.get("done"),
+        mine=ticket.get("assigned_to") == signed_in().name,
+    )  # fmt: skip
+
+
+ACTIONS = ("claim", "status", "priority", "transfer")
+
+
+def _action_body(action: str, form: Any) -> dict[str, Any]:
+    """The queue API's body for one of the ticket page's forms."""
+    text = {name: form.get(name, "").strip() for name in form}
+    if action == "claim":
+        return {"reason": text.get("reason", "")}
+    if action == "status":
+        body: dict[str, Any] = {"to": text.get("to", "")}
+        for note in ("public_note", "internal_note"):
+            if text.get(note):
+                body[note] = text[note]
+        return body
+    if action == "priority":
+        priority = text.get("priority", "")
+        return {"priority": int(priority) if priority.isdigit() else 0,
+                "reason": text.get("reason", "")}  # fmt: skip
+    return {"to_queue": text.get("to_queue", ""), "note": text.get("note", "")}
+
+
+@bp.post("/tickets/<ticket_id>/<action>")
+@person_required()
+def act(ticket_id: str, action: str) -> Response:
+    """Claim (out of order, with a reason), change status, priority or queue: the queue
+    service's rules apply, and its refusals are shown on the ticket."""
+    if action not in ACTIONS:
+        abort(404)
+    body = _action_body(action, request.form)
+    done = _as_person("queue", "POST", f"/v1/tickets/{quote(ticket_id, safe='')}/{action}",
+                      json=body)  # fmt: skip
+    if done.status == 200:
+        return redirect(f"/desk/tickets/{ticket_id}?{urlencode({'done': action})}", code=303)
+    if done.unavailable:
+        return _problem(done)
+    error = done.body.get("error") or {}
+    fields = error.get("fields") or {}
+    message = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()) or error.get(
+        "message", "Refused."
+    )
+    return _ticket_page(ticket_id, {action: message}, 422 if done.status == 422 else 409)
+
+
+# Times in the desk's zone
+
+
+def _zone() -> ZoneInfo:
+    options = backend().callback_hours("en")
+    try:
+        return ZoneInfo(options.body.get("timezone") or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _local(at: str | None, zone: ZoneInfo) -> str:
+    if not at:
+        return ""
+    moment = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(zone)
+    return moment.strftime("%a %d %b %H:%M")
+
+
+def _waited(ticket: dict[str, Any]) -> str:
+    started = ticket.get("contact_started_at") or ticket.get("created_at")
+    if not started:
+        return ""
+    seconds = datetime.now(UTC) - datetime.fromisoformat(started.replace("Z", "+00:00"))
+    minutes = int(seconds.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
