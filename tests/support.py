@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pika
 import pytest
+import redis
 import requests
 from sqlalchemy import create_engine, text
 
@@ -82,6 +83,22 @@ def require_broker() -> None:
             "it: start it with `rabbitmq-server -detached` (see DEVELOPERS.md).",
             pytrace=False,
         )
+
+
+REDIS_URL = os.environ.get("LOKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def require_redis() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"Redis does not answer at {REDIS_URL} ({type(exc).__name__}). The whole-desk "
+            "tests count rate limits and sign-in failures there: start it with "
+            "`redis-server --daemonize yes`.",
+            pytrace=False,
+        )
+    return REDIS_URL
 
 
 def require_postgres() -> None:

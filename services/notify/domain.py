@@ -29,6 +29,7 @@ DELIVERABLE_TYPES = (
     "ticket.resolved",
     "ticket.reopened",
     "ticket.sla_breached",
+    "ticket.message_added",
     "survey.requested",
     "problem.detected",
 )
@@ -104,6 +105,7 @@ def customer_message(event_type: str, data: Mapping[str, Any]) -> str | None:
         # A contact solved on the spot: the customer was there; the survey follows.
         return None if data.get("created_at") == data.get("resolved_at") else "resolved"
     return {
+        "ticket.message_added": "update",
         "ticket.transferred": "transferred",
         "ticket.reopened": "reopened",
         "survey.requested": "survey",

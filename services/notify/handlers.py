@@ -22,6 +22,7 @@ SCHEMAS: dict[str, type[Schema]] = {
     "ticket.resolved": schemas.TicketResolvedSchema,
     "ticket.reopened": schemas.TicketEventSchema,
     "ticket.sla_breached": schemas.TicketEventSchema,
+    "ticket.message_added": schemas.MessageAddedSchema,
     "survey.requested": schemas.SurveyRequestedSchema,
     "problem.detected": schemas.ProblemDetectedSchema,
 }

@@ -69,6 +69,10 @@ class StatusChangedSchema(TicketEventSchema):
     public_note = fields.String(load_default=None, allow_none=True)
 
 
+class MessageAddedSchema(TicketEventSchema):
+    message = fields.String(required=True)
+
+
 class TicketResolvedSchema(TicketEventSchema):
     resolution = fields.String(load_default=None, allow_none=True)
     created_at = fields.String(required=True)

@@ -154,7 +154,7 @@ def _customer_delivery(
         "reference": data["reference"],
         "name": contact.name,
         "subject": data.get("subject") or (known.subject if known else ""),
-        "note": data.get("public_note") or data.get("resolution"),
+        "note": data.get("public_note") or data.get("message") or data.get("resolution"),
         "action_url": _action_url(notifier, template, data, contact.language),
         "team": notifier.team(data.get("to_queue"), contact.language),
         **_callback_window(notifier, data.get("callback")),

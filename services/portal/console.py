@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -289,11 +289,20 @@ def take_next() -> Response:
 @bp.get("/find")
 @person_required()
 def find() -> Response:
-    """By reference, as a customer quotes it on the phone or at the counter."""
-    wanted = request.args.get("q", "").strip()
+    """By reference (as a customer quotes it on the phone or at the counter), by the
+    requester's e-mail address or phone number, or by words in subject or description."""
+    wanted = request.args.get("q", "").strip()[:200]
     if REFERENCE.match(wanted):
         return redirect(f"/desk/tickets/{wanted.upper()}", code=303)
-    return page("desk/message.html", 404, title="not_found_title", body="find_hint")
+    if len(wanted) < 2:
+        return page("desk/found.html", 422, wanted=wanted, tickets=[])
+    digits = sum(c.isdigit() for c in wanted)
+    by = "requester" if "@" in wanted or digits >= 6 else "q"
+    found = _as_person("queue", "GET", "/v1/tickets", params={by: wanted, "limit": 50})
+    if found.status != 200:
+        return _problem(found)
+    return page("desk/found.html", wanted=wanted, tickets=found.body.get("tickets", []),
+                by=by, local=lambda at: _local(at, _zone()))  # fmt: skip
 
 
 # One ticket
@@ -320,7 +329,7 @@ def _ticket_page(ticket_id: str, errors: dict[str, str], code: int = 200) -> Res
     )  # fmt: skip
 
 
-ACTIONS = ("claim", "status", "priority", "transfer")
+ACTIONS = ("claim", "messages", "status", "priority", "transfer")
 
 
 def _action_body(action: str, form: Any) -> dict[str, Any]:
@@ -328,6 +337,8 @@ def _action_body(action: str, form: Any) -> dict[str, Any]:
     text = {name: form.get(name, "").strip() for name in form}
     if action == "claim":
         return {"reason": text.get("reason", "")}
+    if action == "messages":
+        return {"message": text.get("message", ""), "public": text.get("to") == "customer"}
     if action == "status":
         body: dict[str, Any] = {"to": text.get("to", "")}
         for note in ("public_note", "internal_note"):
@@ -361,6 +372,62 @@ def act(ticket_id: str, action: str) -> Response:
         "message", "Refused."
     )
     return _ticket_page(ticket_id, {action: message}, 422 if done.status == 422 else 409)
+
+
+# The supervisor's page
+
+
+@bp.get("/reports")
+@person_required("supervisor")
+def reports() -> Response:
+    """Satisfaction per channel, queue and agent; contact reasons per category and
+    channel with their trend; open problems; tickets flagged for a supervisor. Each chart
+    is drawn on the server (SVG) with its numbers in the table beside it."""
+    period = request.args.get("days", "7")
+    days = int(period) if period in ("1", "7", "30") else 7
+    since = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+    csat = {
+        group: _as_person(
+            "feedback", "GET", "/v1/reports/csat", params={"group_by": group, "since": since}
+        )
+        for group in ("channel", "queue", "agent")
+    }
+    reasons = {
+        group: _as_person(
+            "feedback",
+            "GET",
+            "/v1/reports/contact-reasons",
+            params={"group_by": group, "since": since},
+        )
+        for group in ("category", "channel")
+    }
+    problems = _as_person("feedback", "GET", "/v1/problems", params={"status": "open"})
+    flagged = _as_person("queue", "GET", "/v1/tickets", params={"flagged": "true", "limit": 50})
+    answers = [*csat.values(), *reasons.values(), problems, flagged]
+    if any(a.status != 200 for a in answers):
+        return _problem(next(a for a in answers if a.status != 200))
+    return page(
+        "desk/reports.html", days=days,
+        csat={g: a.body.get("groups", []) for g, a in csat.items()},
+        reasons={g: a.body for g, a in reasons.items()},
+        problems=problems.body.get("problems", []), flagged=flagged.body.get("tickets", []),
+        notice=request.args.get("done"), errors={},
+    )  # fmt: skip
+
+
+@bp.post("/problems/<problem_id>/resolve")
+@person_required("supervisor")
+def resolve_problem(problem_id: str) -> Response:
+    """One message to every linked customer: feedback resolves the problem, the queue
+    resolves its tickets, notify tells each customer once."""
+    resolution = request.form.get("resolution", "").strip()
+    done = _as_person("feedback", "POST", f"/v1/problems/{quote(problem_id, safe='')}/resolve",
+                      json={"resolution": resolution})  # fmt: skip
+    if done.status == 200:
+        return redirect("/desk/reports?done=problem", code=303)
+    if done.unavailable:
+        return _problem(done)
+    return page("desk/message.html", 422, title="problem_title", body="problem_body")
 
 
 # Times in the desk's zone

@@ -19,7 +19,7 @@ from services.common.events import isoformat, to_utc, utcnow
 from services.common.failures import NotFound
 from services.common.hashing import secret_digest
 from services.common.web import json_body, request_id, runtime
-from services.queue import schemas, service, storage
+from services.queue import domain, schemas, service, storage
 
 bp = Blueprint("queue", __name__, url_prefix="/v1")
 # The customer-facing paths' schemas are built once: building one costs more than a load.
@@ -194,6 +194,11 @@ def list_tickets() -> Response:
             status=query["status"],
             channel=query["channel"],
             assigned_to=current_principal().name if query["mine"] else None,
+            requester_key=domain.requester_key(_as_requester(query["requester"]))
+            if query["requester"]
+            else None,
+            text=query["q"],
+            flagged=query["flagged"],
             after=after,
             limit=query["limit"] + 1,
         )
@@ -204,6 +209,10 @@ def list_tickets() -> Response:
             {"tickets": [_summary(t) for t in page], "next_cursor": next_cursor}
         )
     )
+
+
+def _as_requester(wanted: str) -> dict[str, str]:
+    return {"email": wanted} if "@" in wanted else {"phone": wanted}
 
 
 @bp.get("/tickets/<ticket_id>")
@@ -237,6 +246,18 @@ def change_status(ticket_id: str) -> Response:
             now,
             cause,
             lead=_lead(),
+        )
+    )
+
+
+@bp.post("/tickets/<ticket_id>/messages")
+@require("agent")
+def add_message(ticket_id: str) -> Response:
+    body = schemas.MessageSchema().load(json_body())
+    agent, now = current_principal().name, utcnow()
+    return _ticket_change(
+        lambda conn, cause: service.add_message(
+            conn, ticket_id, body["message"], body["public"], agent, now, cause, lead=_lead()
         )
     )
 

@@ -31,6 +31,7 @@ def openapi() -> dict:
             "Claim": schemas.ClaimSchema,
             "StatusChange": schemas.StatusChangeSchema,
             "Transfer": schemas.TransferSchema,
+            "Message": schemas.MessageSchema,
             "PriorityChange": schemas.PriorityChangeSchema,
         },
     )

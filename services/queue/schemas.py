@@ -102,6 +102,12 @@ class StatusChangeSchema(_Body):
     internal_note = fields.String(load_default=None, validate=validate.Length(min=1, max=5000))
 
 
+class MessageSchema(_Body):
+    message = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    # True: to the customer (sent, and on their status page); false: an internal note.
+    public = fields.Boolean(required=True)
+
+
 class TransferSchema(_Body):
     to_queue = fields.String(required=True, validate=validate.Length(min=1, max=64))
     note = fields.String(required=True, validate=validate.Length(min=1, max=5000))
@@ -121,6 +127,12 @@ class TicketQuerySchema(Schema):
     channel = fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
     # Only the tickets the caller (the signed-in person, for the console) holds.
     mine = fields.Boolean(load_default=False)
+    # The requester's e-mail address, or the phone number of one without an address.
+    requester = fields.String(load_default=None, validate=validate.Length(min=3, max=254))
+    # Only tickets flagged for a supervisor (transferred back and forth).
+    flagged = fields.Boolean(load_default=False)
+    # Words in the subject or the description.
+    q = fields.String(load_default=None, validate=validate.Length(min=2, max=200))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None, validate=validate.Length(max=500))
 

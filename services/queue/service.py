@@ -341,6 +341,44 @@ def change_status(
     return _set_status(conn, ticket, to, public_note, internal_note, agent, now, cause)
 
 
+def add_message(
+    conn: Connection,
+    ticket_id: str,
+    message: str,
+    public: bool,
+    agent: str,
+    now: datetime,
+    cause: Cause,
+    *,
+    lead: bool = False,
+) -> Row:
+    """A message to the customer (sent by notify, on their status page) or an internal
+    note (never shown or sent), without changing the status. Writing to the customer is
+    the holder's (or a supervisor's); a note any agent may add."""
+    ticket = _get(conn, ticket_id)
+    if public:
+        _check_holder(ticket, agent, lead)
+    storage.add_history(
+        conn,
+        ticket.id,
+        now,
+        "message" if public else "note",
+        ticket.status,
+        public_message=message if public else None,
+        internal_note=None if public else message,
+        actor=agent,
+    )
+    updated = storage.update_ticket(conn, ticket.id, updated_at=now)
+    if public:
+        cause.emit(
+            conn,
+            "ticket.message_added",
+            {"ticket_id": ticket.id, "reference": ticket.reference, "message": message,
+             "agent": agent},
+        )  # fmt: skip
+    return updated
+
+
 def _set_status(
     conn: Connection,
     ticket: Row,

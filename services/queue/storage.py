@@ -345,14 +345,28 @@ def list_tickets(
     after: tuple[datetime, datetime, str] | None,
     limit: int,
     assigned_to: str | None = None,
+    requester_key: str | None = None,
+    text: str | None = None,
+    flagged: bool = False,
 ) -> list[Row]:
-    """A page of tickets in fair order; keyset pagination stays fast on big tables."""
+    """A page of tickets in fair order; keyset pagination stays fast on big tables. `text`
+    is found in the subject or the description (a scan: narrow it with the other
+    filters on a big desk)."""
     query = select(tickets).order_by(*FAIR_ORDER).limit(limit)
+    if flagged:
+        query = query.where(tickets.c.needs_supervisor.is_(True))
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(tickets.c.subject.ilike(pattern, escape="\\"),
+                tickets.c.description.ilike(pattern, escape="\\"))
+        )  # fmt: skip
     for column, value in (
         (tickets.c.queue, queue),
         (tickets.c.status, status),
         (tickets.c.channel, channel),
         (tickets.c.assigned_to, assigned_to),
+        (tickets.c.requester_key, requester_key),
     ):
         if value is not None:
             query = query.where(column == value)

@@ -56,7 +56,7 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
         "LOKET_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "LOKET_MAIL_FROM": "Desk <desk@example.org>",
         # Rate limits and the console's sign-in failures counted across web processes.
-        "LOKET_RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0",
+        "LOKET_RATE_LIMIT_STORAGE_URL": support.require_redis(),
     }
     urls, metrics_urls = {}, {}
     for service in SERVICES:

@@ -324,9 +324,11 @@ def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, p
     checked(page, shots, "44-ticket")
 
     page.get_by_label("New status").select_option("resolved")
-    page.get_by_label("Message to the customer").fill("The heating is on again.")
-    page.get_by_label("Internal note").fill("Valve 3 was stuck.")
-    page.get_by_role("button", name="Save").first.click()
+    page.locator("#status-form").get_by_label("Message to the customer").fill(
+        "The heating is on again."
+    )
+    page.locator("#status-form").get_by_label("Internal note").fill("Valve 3 was stuck.")
+    page.locator("#status-form").get_by_role("button", name="Save").click()
     expect(page.locator(".notice")).to_have_text("Status changed.")
     expect(page.locator(".internal", has_text="Valve 3 was stuck.")).to_be_visible()
     told = mail_to(desk, "ann.caller@example.org", "The heating is on again.")
@@ -334,12 +336,27 @@ def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, p
 
     # Found by the reference the customer quotes; held by ann, in "my tickets" until then.
     page.goto(f"{desk.public_url}/desk/")
-    page.get_by_label("Reference").fill(web["reference"].lower())
+    page.get_by_label("Reference, requester or words").fill("wim@example.org")
     page.get_by_role("button", name="Find").click()
+    checked(page, shots, "46-found")
+    page.get_by_role("link", name=web["reference"]).click()
+    expect(page.locator("h1")).to_contain_text(web["reference"])
+    page.goto(f"{desk.public_url}/desk/find?q={web['reference'].lower()}")
     expect(page.locator("h1")).to_contain_text(web["reference"])
     page.get_by_label("Why out of order").fill("caller on the line")
     page.get_by_role("button", name="Take this ticket").click()
     expect(page.locator(".notice")).to_have_text("You hold this ticket now.")
+    # Write to the customer, and keep a note, without changing the status.
+    page.get_by_label("Message", exact=True).fill("We are looking at the thermostat.")
+    page.locator("#messages-form").get_by_role("button", name="Send").click()
+    expect(page.locator(".notice")).to_have_text("Added to the history.")
+    page.get_by_role("radio", name="Internal note").check()
+    page.get_by_label("Message", exact=True).fill("Checked the building system.")
+    page.locator("#messages-form").get_by_role("button", name="Send").click()
+    expect(page.locator(".internal", has_text="Checked the building system.")).to_be_visible()
+    expect(page.locator("dd.status")).to_have_text("in_progress")
+    written = mail_to(desk, "wim@example.org", "We are looking at the thermostat.")
+    assert "building system" not in _text(written)
     page.get_by_label("To queue").select_option("it_backoffice")
     page.get_by_label("Note for the team").fill("Thermostat is on the network: IT.")
     page.locator("#transfer-form").get_by_role("button", name="Save").click()
@@ -356,6 +373,43 @@ def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, p
     expect(page).to_have_url(re.compile(r"/desk/sign-in"))
     page.goto(f"{desk.public_url}/desk/")
     expect(page).to_have_url(re.compile(r"/desk/sign-in"))
+
+
+def test_a_supervisor_reads_the_reports_and_resolves_a_problem_for_every_customer(
+    desk, page, shots, people
+):
+    sign_in(page, desk, "ann", people["ann"][1])
+    page.goto(f"{desk.public_url}/desk/reports")
+    expect(page.locator("h1")).to_have_text("Not for your role")  # an agent: 403
+    page.get_by_role("button", name="Sign out").click()
+
+    # Two customers hit by one broken lift, linked to one problem.
+    hit = [submit_request(desk, "web", f"lift{n}@example.org") for n in (1, 2)]
+    wait_until(lambda: all(tracked(desk, r) for r in hit), timeout=30, what="the tickets")
+    supervisor = bearer(desk.keys["supervisor"])
+    problem = requests.post(f"{desk.urls['feedback']}/v1/problems", headers=supervisor,
+                            json={"title": "Lift 2 out of order", "category": "room_temperature"},
+                            timeout=5).json()  # fmt: skip
+    ids = [requests.get(f"{desk.urls['queue']}/v1/tickets/{r['reference']}", timeout=5,
+                        headers=bearer(desk.keys["agent"])).json()["id"] for r in hit]  # fmt: skip
+    linked = requests.post(f"{desk.urls['feedback']}/v1/problems/{problem['id']}/tickets",
+                           json={"ticket_ids": ids}, headers=supervisor, timeout=5)  # fmt: skip
+    assert linked.status_code == 200, linked.text
+
+    sign_in(page, desk, "ben", people["ben"][1])
+    page.get_by_role("link", name="Reports").click()
+    expect(page.locator("h1")).to_have_text("Reports")
+    # The survey answered earlier in this module, by channel: a chart and its numbers.
+    expect(page.locator("table", has_text="web").first).to_be_visible()
+    checked(page, shots, "51-reports")
+    section = page.locator("section", has_text="Lift 2 out of order")
+    section.get_by_label("Resolution").fill("The lift is repaired.")
+    section.get_by_role("button", name="Resolve").click()
+    expect(page.locator(".notice")).to_contain_text("every linked customer is told")
+    for n in (1, 2):
+        mail_to(desk, f"lift{n}@example.org", "The lift is repaired.")
+    assert sum("lift1@example.org" in m["To"] and "repaired" in _text(m)
+               for m in desk.smtp.messages) == 1  # fmt: skip
 
 
 def test_the_console_refuses_forged_forms_and_locks_after_ten_wrong_passwords(desk, people):

@@ -44,6 +44,7 @@ ENDPOINTS = {
         ("post", "/v1/tickets/{ticket_id}/claim"): "agent",
         ("post", "/v1/tickets/{ticket_id}/status"): "agent",
         ("post", "/v1/tickets/{ticket_id}/transfer"): "agent",
+        ("post", "/v1/tickets/{ticket_id}/messages"): "agent",
         ("post", "/v1/tickets/{ticket_id}/priority"): "agent",
         ("get", "/v1/track/{reference}"): "public",  # the tracking token is the key
     },

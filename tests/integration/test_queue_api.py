@@ -541,3 +541,55 @@ def test_the_portal_acts_for_a_signed_in_person_who_is_recorded(desk, keys):
         assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
     # The portal's key alone is no agent.
     assert desk.client.get("/v1/queues", headers=bearer(keys["portal_app"])).status_code == 403
+
+
+def test_an_agent_writes_to_the_customer_or_notes_without_changing_the_status(desk, keys):
+    arrived = desk.arrive()
+    alice, dave = bearer(keys["agent"]), bearer(keys["other_agent"])
+    taken = desk.client.post("/v1/queues/frontoffice/next", headers=alice).json
+    url = f"/v1/tickets/{taken['id']}/messages"
+    written = desk.client.post(url, json={"message": "We ordered a part.", "public": True},
+                               headers=alice)  # fmt: skip
+    assert written.status_code == 200 and written.json["status"] == "in_progress"
+    assert written.json["history"][-1]["public_message"] == "We ordered a part."
+    [added] = desk.events("ticket.message_added")
+    assert added == {"ticket_id": taken["id"], "reference": arrived["reference"],
+                             "message": "We ordered a part.", "agent": "alice"}  # fmt: skip
+    # A colleague may add a note, never write to the customer on alice's ticket.
+    noted = desk.client.post(url, json={"message": "Supplier is slow.", "public": False},
+                             headers=dave)  # fmt: skip
+    assert noted.status_code == 200
+    assert noted.json["history"][-1]["internal_note"] == "Supplier is slow."
+    assert noted.json["history"][-1]["public_message"] is None
+    refused = desk.client.post(url, json={"message": "Hi", "public": True}, headers=dave)
+    assert refused.status_code == 403
+    assert len(desk.events("ticket.message_added")) == 1  # a note is no event
+    # The customer sees the message, never the note.
+    status = desk.client.get(f"/v1/track/{arrived['reference']}",
+                             query_string={"token": arrived["tracking_token"]}).json  # fmt: skip
+    messages = [u["message"] for u in status["updates"]]
+    assert "We ordered a part." in messages and "Supplier is slow." not in messages
+    assert (
+        desk.client.post(url, json={"message": "", "public": True}, headers=alice).status_code
+        == 422
+    )
+
+
+def test_tickets_are_found_by_requester_and_by_words(desk, keys):
+    alice = bearer(keys["agent"])
+    mail = desk.arrive(requester={"name": "M", "email": "Mia@Example.org", "language": "en"},
+                       subject="Printer jams on floor 2")  # fmt: skip
+    phone = desk.arrive(channel="phone", requester={"name": "P", "phone": "+31 20 555 0101",
+                                                    "language": "nl"})  # fmt: skip
+    desk.arrive(subject="100% done_ish")
+
+    def found(**query) -> list[str]:
+        answer = desk.client.get("/v1/tickets", query_string=query, headers=alice)
+        assert answer.status_code == 200, answer.json
+        return [t["reference"] for t in answer.json["tickets"]]
+
+    assert found(requester="mia@example.org") == [mail["reference"]]
+    assert found(requester="020 555 0101") == [phone["reference"]]
+    assert found(q="printer JAMS") == [mail["reference"]]
+    assert len(found(q="0%")) == 1 and found(q="%%") == []  # a wildcard is just a character
+    assert desk.client.get("/v1/tickets?q=x", headers=alice).status_code == 422

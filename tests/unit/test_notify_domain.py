@@ -61,6 +61,7 @@ def test_without_an_address_on_any_available_medium_nobody_is_messaged():
         ("ticket.reopened", {}, "reopened"),
         ("ticket.sla_breached", {}, None),
         ("ticket.customer_replied", {}, None),
+        ("ticket.message_added", {"message": "We ordered a part."}, "update"),
         ("survey.requested", {}, "survey"),
         ("problem.detected", {}, None),
     ],
