@@ -21,7 +21,7 @@ def forget_old_answers(engine: Engine) -> None:
         storage.forget_answers_before(conn, utcnow() - IDEMPOTENCY_KEYS_KEPT)
 
 
-def spec() -> WorkerSpec:
+def spec(_settings: Settings | None = None) -> WorkerSpec:
     return WorkerSpec(
         outbox=storage.outbox,
         inbox=storage.inbox,
@@ -31,4 +31,4 @@ def spec() -> WorkerSpec:
 
 
 def main(settings: Settings) -> None:
-    run_worker(settings, spec())
+    run_worker(settings, spec(settings))

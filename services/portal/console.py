@@ -321,8 +321,12 @@ def _ticket_page(ticket_id: str, errors: dict[str, str], code: int = 200) -> Res
     overview = _as_person("queue", "GET", "/v1/queues", params={"lang": "en"})
     ticket = found.body
     zone = _zone()
+    problems: list[dict[str, Any]] = []
+    if RANK[signed_in().role] >= RANK["supervisor"]:
+        open_problems = _as_person("feedback", "GET", "/v1/problems", params={"status": "open"})
+        problems = open_problems.body.get("problems", []) if open_problems.status == 200 else []
     return page(
-        "desk/ticket.html", code, ticket=ticket, errors=errors, zone=zone,
+        "desk/ticket.html", code, ticket=ticket, errors=errors, zone=zone, problems=problems,
         local=lambda at: _local(at, zone), waited=_waited(ticket),
         queues=overview.body.get("queues", []), notice=request.args.get("done"),
         mine=ticket.get("assigned_to") == signed_in().name,
@@ -428,6 +432,83 @@ def resolve_problem(problem_id: str) -> Response:
     if done.unavailable:
         return _problem(done)
     return page("desk/message.html", 422, title="problem_title", body="problem_body")
+
+
+# Knowledge articles, one knowledge base for customers and agents (supervisors write it)
+
+ARTICLE_FIELDS = ("title", "body", "language", "tags", "category")
+
+
+@bp.get("/knowledge")
+@person_required("supervisor")
+def knowledge() -> Response:
+    listed = _as_person("feedback", "GET", "/v1/knowledge/articles", params={"limit": 200})
+    if listed.status != 200:
+        return _problem(listed)
+    return page("desk/knowledge.html", articles=listed.body.get("articles", []),
+                notice=request.args.get("done"))  # fmt: skip
+
+
+@bp.get("/knowledge/new")
+@bp.get("/knowledge/<article_id>")
+@person_required("supervisor")
+def article_form(article_id: str | None = None) -> Response:
+    article: dict[str, Any] = {"language": "nl", "tags": []}
+    if article_id is not None:
+        found = _as_person("feedback", "GET", f"/v1/knowledge/articles/{quote(article_id)}")
+        if found.status != 200:
+            return _problem(found)
+        article = found.body
+    return page("desk/article.html", article=article, errors={})
+
+
+@bp.post("/knowledge/new")
+@bp.post("/knowledge/<article_id>")
+@person_required("supervisor")
+def save_article(article_id: str | None = None) -> Response:
+    """Write or rewrite an article (or remove it); feedback checks it, and its refusals
+    are shown at the fields they concern."""
+    if article_id is not None and request.form.get("remove") == "1":
+        gone = _as_person("feedback", "DELETE", f"/v1/knowledge/articles/{quote(article_id)}")
+        if gone.status not in (200, 204):
+            return _problem(gone)
+        return redirect("/desk/knowledge?done=removed", code=303)
+    form = {name: request.form.get(name, "").strip() for name in ARTICLE_FIELDS}
+    body: dict[str, Any] = {
+        **{k: form[k] for k in ("title", "body", "language")},
+        "tags": [t.strip() for t in form["tags"].split(",") if t.strip()],
+        "category": form["category"] or None,
+    }
+    if article_id is None:
+        saved = _as_person("feedback", "POST", "/v1/knowledge/articles", json=body)
+    else:
+        saved = _as_person("feedback", "PUT", f"/v1/knowledge/articles/{quote(article_id)}",
+                           json=body)  # fmt: skip
+    if saved.status in (200, 201):
+        return redirect("/desk/knowledge?done=saved", code=303)
+    if saved.unavailable:
+        return _problem(saved)
+    fields = (saved.body.get("error") or {}).get("fields") or {"form": ["Refused."]}
+    errors = {name: " ".join(messages) for name, messages in fields.items()}
+    return page("desk/article.html", 422, article={**body, "id": article_id}, errors=errors)
+
+
+@bp.post("/tickets/<ticket_id>/problem")
+@person_required("supervisor")
+def link_problem(ticket_id: str) -> Response:
+    """Link the ticket to an open problem, or to a new one with the title given."""
+    problem_id, title = request.form.get("problem", ""), request.form.get("title", "").strip()
+    if problem_id == "new":
+        made = _as_person("feedback", "POST", "/v1/problems", json={"title": title})
+        if made.status != 201:
+            return _ticket_page(ticket_id, {"problem": "A new problem needs a title (3 or more "
+                                            "characters)."}, 422)  # fmt: skip
+        problem_id = made.body["id"]
+    linked = _as_person("feedback", "POST", f"/v1/problems/{quote(problem_id, safe='')}/tickets",
+                        json={"ticket_ids": [ticket_id]})  # fmt: skip
+    if linked.status != 200:
+        return _problem(linked)
+    return redirect(f"/desk/tickets/{ticket_id}?done=problem_link", code=303)
 
 
 # Times in the desk's zone

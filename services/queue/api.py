@@ -73,6 +73,7 @@ def _ticket_view(conn: Connection, ticket: Any) -> dict[str, Any]:
     history = storage.history_of(conn, ticket.id, public_only=False)
     view = _summary(ticket) | {
         "description": ticket.description,
+        "attachments": ticket.attachments,
         "fields": ticket.fields,
         "requester": ticket.requester,
         "resolution": ticket.resolution,

@@ -29,6 +29,12 @@ class CallbackWindowSchema(_Event):
     not_after = Timestamp(required=True)
 
 
+class AttachmentSchema(_Event):
+    filename = fields.String(load_default=None, allow_none=True)
+    content_type = fields.String(load_default=None, allow_none=True)
+    size = fields.Integer(load_default=None, allow_none=True)
+
+
 class TicketCreatedSchema(_Event):
     """`ticket.created` v1 data."""
 
@@ -49,6 +55,7 @@ class TicketCreatedSchema(_Event):
     resolution = fields.String(load_default=None, allow_none=True)
     submitted_by = fields.String(load_default=None, allow_none=True)
     callback = fields.Nested(CallbackWindowSchema, load_default=None, allow_none=True)
+    attachments = fields.List(fields.Nested(AttachmentSchema), load_default=None, allow_none=True)
 
 
 class CustomerRepliedSchema(_Event):
@@ -177,6 +184,7 @@ EARLIER_REQUEST = TicketSummarySchema(
 
 class TicketSchema(TicketSummarySchema):
     description = fields.String()
+    attachments = fields.List(fields.Dict(), allow_none=True)
     fields_ = fields.Dict(data_key="fields", attribute="fields")
     requester = fields.Dict()
     resolution = fields.String(allow_none=True)

@@ -128,6 +128,7 @@ def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause:
         ),
         "callback_not_before": to_utc(not_before) if not_before else None,
         "callback_not_after": to_utc(not_after) if not_after else None,
+        "attachments": data.get("attachments") or None,
         "resolution_due_at": start + domain.resolution_target(data["priority"], desk.sla),
         "assigned_to": domain.on_contact_desk(data["channel"]) if on_the_spot else None,
         "first_claimed_at": created_at if on_the_spot else None,

@@ -77,6 +77,8 @@ tickets = Table(
     # The window a call-back was promised in; its due time never falls after its end.
     Column("callback_not_before", DateTime(timezone=True), nullable=True),
     Column("callback_not_after", DateTime(timezone=True), nullable=True),
+    # Names, types and sizes of what came attached (the files stay with the mail system).
+    Column("attachments", JSON, nullable=True),
     Index("ix_tickets_fair_order", "queue", "status", "due_at", "created_at", "id"),
     Index("ix_tickets_requester", "requester_key", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),

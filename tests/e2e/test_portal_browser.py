@@ -386,17 +386,34 @@ def test_a_supervisor_reads_the_reports_and_resolves_a_problem_for_every_custome
     # Two customers hit by one broken lift, linked to one problem.
     hit = [submit_request(desk, "web", f"lift{n}@example.org") for n in (1, 2)]
     wait_until(lambda: all(tracked(desk, r) for r in hit), timeout=30, what="the tickets")
-    supervisor = bearer(desk.keys["supervisor"])
-    problem = requests.post(f"{desk.urls['feedback']}/v1/problems", headers=supervisor,
-                            json={"title": "Lift 2 out of order", "category": "room_temperature"},
-                            timeout=5).json()  # fmt: skip
-    ids = [requests.get(f"{desk.urls['queue']}/v1/tickets/{r['reference']}", timeout=5,
-                        headers=bearer(desk.keys["agent"])).json()["id"] for r in hit]  # fmt: skip
-    linked = requests.post(f"{desk.urls['feedback']}/v1/problems/{problem['id']}/tickets",
-                           json={"ticket_ids": ids}, headers=supervisor, timeout=5)  # fmt: skip
-    assert linked.status_code == 200, linked.text
-
     sign_in(page, desk, "ben", people["ben"][1])
+    # From each ticket's page: the first to a new problem, the second to that problem.
+    for n, accepted in enumerate(hit):
+        page.goto(f"{desk.public_url}/desk/find?q={accepted['reference']}")
+        form = page.locator("#problem-form")
+        if n == 0:
+            form.get_by_label("Problem", exact=True).select_option("new")
+            form.get_by_label("Title of a new problem").fill("Lift 2 out of order")
+        else:
+            form.get_by_label("Problem", exact=True).select_option(label="Lift 2 out of order (1)")
+        form.get_by_role("button", name="Link").click()
+        expect(page.locator(".notice")).to_have_text("Linked to the problem.")
+
+    # An article for customers and agents, written in the console.
+    page.goto(f"{desk.public_url}/desk/")
+    page.get_by_role("link", name="Knowledge articles").click()
+    page.get_by_role("link", name="Write an article").click()
+    page.get_by_label("Title").fill("When the lift is out of order")
+    page.get_by_label("Language").select_option("en")
+    page.get_by_label("Text").fill("Use lift 1 or the stairs.\n\nWe fix lifts within a day.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".notice")).to_have_text("Article saved.")
+    checked(page, shots, "52-knowledge")
+    found = requests.get(f"{desk.urls['feedback']}/v1/knowledge/search", timeout=5,
+                         params={"q": "lift stairs", "lang": "en"}).json()["results"]  # fmt: skip
+    assert found[0]["title"] == "When the lift is out of order"
+
+    page.get_by_role("link", name="Back to the queues").click()
     page.get_by_role("link", name="Reports").click()
     expect(page.locator("h1")).to_have_text("Reports")
     # The survey answered earlier in this module, by channel: a chart and its numbers.

@@ -593,3 +593,13 @@ def test_tickets_are_found_by_requester_and_by_words(desk, keys):
     assert found(q="printer JAMS") == [mail["reference"]]
     assert len(found(q="0%")) == 1 and found(q="%%") == []  # a wildcard is just a character
     assert desk.client.get("/v1/tickets?q=x", headers=alice).status_code == 422
+
+
+def test_the_agent_sees_what_came_attached(desk, keys):
+    files = [{"filename": "screenshot.png", "content_type": "image/png", "size": 48213}]
+    arrived = desk.arrive(channel="email", attachments=files)
+    view = desk.client.get(f"/v1/tickets/{arrived['reference']}", headers=bearer(keys["agent"]))
+    assert view.json["attachments"] == files
+    plain = desk.arrive()
+    assert desk.client.get(f"/v1/tickets/{plain['ticket_id']}",
+                           headers=bearer(keys["agent"])).json["attachments"] is None  # fmt: skip

@@ -18,6 +18,8 @@ from services.common.db import make_engine
 from services.common.events import Event, isoformat
 from services.feedback import storage as feedback_storage
 from services.feedback import worker as feedback_worker
+from services.intake import storage as intake_storage
+from services.intake import worker as intake_worker
 from services.notify import storage as notify_storage
 from services.notify import worker as notify_worker
 from services.queue import storage as queue_storage
@@ -63,6 +65,7 @@ def ticket_events() -> list[Event]:
             **ticket, "from": "in_progress", "to": "waiting_on_customer",
             "public_note": TEXT, "agent": TEXT[:60],
         }),
+        ("queue", "ticket.message_added", {**ticket, "message": TEXT, "agent": TEXT[:60]}),
         ("queue", "ticket.transferred", {
             **ticket, "from_queue": "frontoffice", "to_queue": "backoffice", "note": TEXT,
             "transfer_count": 1,
@@ -104,6 +107,7 @@ def ticket_events() -> list[Event]:
 
 
 SERVICES = {
+    "intake": (intake_worker, intake_storage),
     "queue": (queue_worker, queue_storage),
     "notify": (notify_worker, notify_storage),
     "feedback": (feedback_worker, feedback_storage),

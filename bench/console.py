@@ -1,0 +1,226 @@
+"""The console under 30 signed-in agents, next to the queue API's own figures.
+
+    .venv/bin/python -m bench.console [--tickets 100000] [--agents 30] [--seconds 15]
+
+Loads the tickets into a fresh PostgreSQL database (as bench/queue.py does: most long
+resolved, the rest waiting in three queues), starts the queue's and intake's web
+processes and the portal under gunicorn (deploy/gunicorn.conf.py), makes one account per
+agent, and lets every agent sign in, then take next, read the ticket and resolve it,
+over and over. Each page is timed apart. The baseline, in the same run with the same
+agents, is the queue API itself: `next` and the ticket, with an agent's key. Goal
+(issue 19): p95 of the ticket page and of `next` below 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+
+from bench.intake import PG_ADMIN, wait_healthy
+from bench.queue import LOAD_SQL
+from services.common.accounts import add_account
+from services.common.auth import add_key
+from services.common.db import migrate
+from tests.support import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+QUEUES = ("frontoffice", "it_backoffice", "facilities")
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+PASSWORD = "bench-password-1"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] * 1000 if ordered else 0
+
+
+def _console_agent(portal: str, name: str, deadline: float, times: dict, errors: list) -> None:
+    browser = requests.Session()
+    form = browser.get(f"{portal}/desk/sign-in", timeout=10)
+    signed = browser.post(f"{portal}/desk/sign-in", timeout=10, data={
+        "csrf": CSRF.search(form.text).group(1), "name": name, "password": PASSWORD})  # fmt: skip
+    csrf = CSRF.search(signed.text).group(1)
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        started = time.perf_counter()
+        taken = browser.post(f"{portal}/desk/next", allow_redirects=False, timeout=10,
+                             data={"csrf": csrf, "queue": QUEUES[n % 3]})  # fmt: skip
+        times["console next"].append(time.perf_counter() - started)
+        location = taken.headers.get("Location", "")
+        if taken.status_code != 303 or "/desk/tickets/" not in location:
+            errors.append(taken.status_code)
+            continue
+        started = time.perf_counter()
+        page = browser.get(f"{portal}{location}", timeout=10)
+        times["console ticket page"].append(time.perf_counter() - started)
+        if page.status_code != 200:
+            errors.append(page.status_code)
+            continue
+        started = time.perf_counter()
+        browser.post(f"{portal}{location}/status", allow_redirects=False, timeout=10, data={
+            "csrf": csrf, "to": "resolved", "public_note": "Done."})  # fmt: skip
+        times["console resolve"].append(time.perf_counter() - started)
+
+
+def _api_agent(queue: str, key: str, deadline: float, times: dict, errors: list) -> None:
+    session, headers = requests.Session(), {"Authorization": f"Bearer {key}"}
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        started = time.perf_counter()
+        taken = session.post(f"{queue}/v1/queues/{QUEUES[n % 3]}/next", headers=headers,
+                             timeout=10)  # fmt: skip
+        times["API next"].append(time.perf_counter() - started)
+        if taken.status_code != 200:
+            errors.append(taken.status_code)
+            continue
+        ticket_id = taken.json()["id"]
+        started = time.perf_counter()
+        session.get(f"{queue}/v1/tickets/{ticket_id}", headers=headers, timeout=10)
+        times["API ticket"].append(time.perf_counter() - started)
+        session.post(f"{queue}/v1/tickets/{ticket_id}/status", headers=headers, timeout=10,
+                     json={"to": "resolved", "public_note": "Done."})  # fmt: skip
+
+
+def _process(target: str, jobs: list, seconds: float, out: multiprocessing.Queue) -> None:
+    times: dict[str, list[float]] = defaultdict(list)
+    errors: list[int] = []
+    deadline = time.monotonic() + seconds
+    work = _console_agent if target == "console" else _api_agent
+    threads = [threading.Thread(target=work, args=(*job, deadline, times, errors))
+               for job in jobs]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put((dict(times), errors))
+
+
+def drive(target: str, jobs: list, seconds: float, processes: int = 2) -> tuple[dict, list]:
+    """`jobs` split over a few client processes, one thread per agent."""
+    out: multiprocessing.Queue = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_process,
+                                       args=(target, jobs[i::processes], seconds, out))
+               for i in range(processes)]  # fmt: skip
+    for worker in workers:
+        worker.start()
+    times: dict[str, list[float]] = defaultdict(list)
+    errors: list[int] = []
+    for _ in workers:
+        part, failed = out.get()
+        for kind, values in part.items():
+            times[kind] += values
+        errors += failed
+    for worker in workers:
+        worker.join()
+    return times, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--waiting-share", type=float, default=0.1)
+    parser.add_argument("--agents", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=15)
+    args = parser.parse_args()
+
+    name = f"loket_bench_console_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    workdir = Path(tempfile.mkdtemp(prefix="loket-bench-console-"))
+    servers: list[subprocess.Popen] = []
+    try:
+        migrate("queue", url)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            resolved = int(args.tickets * (1 - args.waiting_share))
+            conn.execute(text(LOAD_SQL), {"total": args.tickets, "resolved": resolved})
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        engine.dispose()
+        keys = workdir / "keys.yaml"
+        agent_key = add_key(keys, "bench-agent", "agent")
+        portal_key = add_key(keys, "loket-portal", "portal", ["web", "callback"])
+        people = [f"agent{i:02d}" for i in range(args.agents)]
+        for person in people:
+            add_account(workdir / "accounts.yaml", person, "agent", PASSWORD)
+        ports = {s: free_port() for s in ("queue", "intake", "portal")}
+        env = {
+            **os.environ,
+            "LOKET_QUEUE_DATABASE_URL": url,
+            "LOKET_INTAKE_DATABASE_URL": f"sqlite:///{workdir / 'intake.db'}",
+            "LOKET_API_KEYS_FILE": str(keys),
+            "LOKET_ACCOUNTS_FILE": str(workdir / "accounts.yaml"),
+            "LOKET_PORTAL_API_KEY": portal_key,
+            "LOKET_ACCESS_LOG": "0",
+            "LOKET_LOG_LEVEL": "WARNING",
+            "LOKET_VAR_DIR": str(workdir),
+            "LOKET_RATE_LIMIT_PER_KEY": "100000000/minute",
+            "LOKET_RATE_LIMIT_PER_ADDRESS": "100000000/minute",
+            **{f"LOKET_{s.upper()}_HTTP_PORT": str(p) for s, p in ports.items()},
+            "LOKET_QUEUE_URL": f"http://127.0.0.1:{ports['queue']}",
+            "LOKET_INTAKE_URL": f"http://127.0.0.1:{ports['intake']}",
+            "LOKET_FEEDBACK_URL": f"http://127.0.0.1:{free_port()}",
+        }
+        migrate("intake", env["LOKET_INTAKE_DATABASE_URL"])
+        for argv in (["queue", "web"], ["intake", "web"], ["portal", "web"]):
+            servers.append(subprocess.Popen([sys.executable, "-m", "services", *argv], cwd=REPO,
+                                            env=env, start_new_session=True))  # fmt: skip
+        for service, server in zip(("queue", "intake", "portal"), servers, strict=True):
+            wait_healthy(f"http://127.0.0.1:{ports[service]}/healthz", server)
+        portal = f"http://127.0.0.1:{ports['portal']}"
+        drive("console", [(portal, p) for p in people[:4]], 3)  # warm up
+        results: dict[str, list[float]] = {}
+        errors: dict[str, list[int]] = {}
+        for target, jobs in (
+            ("api", [(env["LOKET_QUEUE_URL"], agent_key)] * args.agents),
+            ("console", [(portal, p) for p in people]),
+        ):
+            times, errors[target] = drive(target, jobs, args.seconds)
+            results.update(times)
+    finally:
+        for server in servers:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print(
+        f"# bench/console.py  {time.strftime('%Y-%m-%d %H:%M')}  PostgreSQL  "
+        f"{platform.machine()} x{os.cpu_count()}  {args.tickets:,} tickets "
+        f"({args.waiting_share:.0%} waiting)  {args.agents} agents x {args.seconds}s"
+    )
+    for kind in ("API next", "API ticket", "console next", "console ticket page",
+                 "console resolve"):  # fmt: skip
+        values = results.get(kind, [])
+        print(f"{kind:22} {len(values) / args.seconds:7.1f}/s  p50 {percentile(values, 50):6.1f} "
+              f"ms  p95 {percentile(values, 95):6.1f} ms")  # fmt: skip
+    print(f"errors: API {len(errors['api'])}, console {len(errors['console'])}")
+    for kind in ("console next", "console ticket page"):
+        p95 = percentile(results.get(kind, []), 95)
+        print(f"{kind} p95 {p95:.0f} ms (goal < 150 ms: {'met' if p95 < 150 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()
