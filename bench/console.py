@@ -8,7 +8,9 @@ processes and the portal under gunicorn (deploy/gunicorn.conf.py), makes one acc
 agent, and lets every agent sign in, then take next, read the ticket and resolve it,
 over and over. Each page is timed apart. The baseline, in the same run with the same
 agents, is the queue API itself: `next` and the ticket, with an agent's key. Goal
-(issue 19): p95 of the ticket page and of `next` below 150 ms.
+(issue 19): p95 of the ticket page and of `next` below 150 ms. `--think` gives each
+agent a pause between steps (on average, exponentially distributed), as people at work
+have; 0 asks again at once (the saturated case).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import multiprocessing
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -50,12 +53,21 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] * 1000 if ordered else 0
 
 
+THINK = [0.0]  # seconds an agent spends between two steps (--think), on average
+
+
+def _pause() -> None:
+    if THINK[0]:
+        time.sleep(random.expovariate(1 / THINK[0]))
+
+
 def _console_agent(portal: str, name: str, deadline: float, times: dict, errors: list) -> None:
     browser = requests.Session()
     form = browser.get(f"{portal}/desk/sign-in", timeout=10)
     signed = browser.post(f"{portal}/desk/sign-in", timeout=10, data={
         "csrf": CSRF.search(form.text).group(1), "name": name, "password": PASSWORD})  # fmt: skip
     csrf = CSRF.search(signed.text).group(1)
+    _pause()  # agents start at random moments, not in one burst
     n = 0
     while time.monotonic() < deadline:
         n += 1
@@ -63,6 +75,7 @@ def _console_agent(portal: str, name: str, deadline: float, times: dict, errors:
         taken = browser.post(f"{portal}/desk/next", allow_redirects=False, timeout=10,
                              data={"csrf": csrf, "queue": QUEUES[n % 3]})  # fmt: skip
         times["console next"].append(time.perf_counter() - started)
+        _pause()
         location = taken.headers.get("Location", "")
         if taken.status_code != 303 or "/desk/tickets/" not in location:
             errors.append(taken.status_code)
@@ -70,6 +83,7 @@ def _console_agent(portal: str, name: str, deadline: float, times: dict, errors:
         started = time.perf_counter()
         page = browser.get(f"{portal}{location}", timeout=10)
         times["console ticket page"].append(time.perf_counter() - started)
+        _pause()
         if page.status_code != 200:
             errors.append(page.status_code)
             continue
@@ -77,10 +91,12 @@ def _console_agent(portal: str, name: str, deadline: float, times: dict, errors:
         browser.post(f"{portal}{location}/status", allow_redirects=False, timeout=10, data={
             "csrf": csrf, "to": "resolved", "public_note": "Done."})  # fmt: skip
         times["console resolve"].append(time.perf_counter() - started)
+        _pause()
 
 
 def _api_agent(queue: str, key: str, deadline: float, times: dict, errors: list) -> None:
     session, headers = requests.Session(), {"Authorization": f"Bearer {key}"}
+    _pause()
     n = 0
     while time.monotonic() < deadline:
         n += 1
@@ -88,6 +104,7 @@ def _api_agent(queue: str, key: str, deadline: float, times: dict, errors: list)
         taken = session.post(f"{queue}/v1/queues/{QUEUES[n % 3]}/next", headers=headers,
                              timeout=10)  # fmt: skip
         times["API next"].append(time.perf_counter() - started)
+        _pause()
         if taken.status_code != 200:
             errors.append(taken.status_code)
             continue
@@ -95,11 +112,16 @@ def _api_agent(queue: str, key: str, deadline: float, times: dict, errors: list)
         started = time.perf_counter()
         session.get(f"{queue}/v1/tickets/{ticket_id}", headers=headers, timeout=10)
         times["API ticket"].append(time.perf_counter() - started)
+        _pause()
         session.post(f"{queue}/v1/tickets/{ticket_id}/status", headers=headers, timeout=10,
                      json={"to": "resolved", "public_note": "Done."})  # fmt: skip
+        _pause()
 
 
-def _process(target: str, jobs: list, seconds: float, out: multiprocessing.Queue) -> None:
+def _process(
+    target: str, jobs: list, seconds: float, think: float, out: multiprocessing.Queue
+) -> None:
+    THINK[0] = think
     times: dict[str, list[float]] = defaultdict(list)
     errors: list[int] = []
     deadline = time.monotonic() + seconds
@@ -113,11 +135,13 @@ def _process(target: str, jobs: list, seconds: float, out: multiprocessing.Queue
     out.put((dict(times), errors))
 
 
-def drive(target: str, jobs: list, seconds: float, processes: int = 2) -> tuple[dict, list]:
+def drive(
+    target: str, jobs: list, seconds: float, think: float = 0.0, processes: int = 2
+) -> tuple[dict, list]:
     """`jobs` split over a few client processes, one thread per agent."""
     out: multiprocessing.Queue = multiprocessing.Queue()
     workers = [multiprocessing.Process(target=_process,
-                                       args=(target, jobs[i::processes], seconds, out))
+                                       args=(target, jobs[i::processes], seconds, think, out))
                for i in range(processes)]  # fmt: skip
     for worker in workers:
         worker.start()
@@ -139,6 +163,9 @@ def main() -> None:
     parser.add_argument("--waiting-share", type=float, default=0.1)
     parser.add_argument("--agents", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds an agent spends between two steps, on average "
+                        "(0: each asks again at once, the saturated case)")  # fmt: skip
     args = parser.parse_args()
 
     name = f"loket_bench_console_{uuid.uuid4().hex[:8]}"
@@ -195,7 +222,7 @@ def main() -> None:
             ("api", [(env["LOKET_QUEUE_URL"], agent_key)] * args.agents),
             ("console", [(portal, p) for p in people]),
         ):
-            times, errors[target] = drive(target, jobs, args.seconds)
+            times, errors[target] = drive(target, jobs, args.seconds, args.think)
             results.update(times)
     finally:
         for server in servers:
@@ -209,7 +236,8 @@ def main() -> None:
     print(
         f"# bench/console.py  {time.strftime('%Y-%m-%d %H:%M')}  PostgreSQL  "
         f"{platform.machine()} x{os.cpu_count()}  {args.tickets:,} tickets "
-        f"({args.waiting_share:.0%} waiting)  {args.agents} agents x {args.seconds}s"
+        f"({args.waiting_share:.0%} waiting)  {args.agents} agents x {args.seconds}s  "
+        f"think {args.think}s"
     )
     for kind in ("API next", "API ticket", "console next", "console ticket page",
                  "console resolve"):  # fmt: skip
