@@ -407,7 +407,8 @@ def reports() -> Response:
     }
     problems = _as_person("feedback", "GET", "/v1/problems", params={"status": "open"})
     flagged = _as_person("queue", "GET", "/v1/tickets", params={"flagged": "true", "limit": 50})
-    answers = [*csat.values(), *reasons.values(), problems, flagged]
+    waits = _as_person("queue", "GET", "/v1/reports/waits")
+    answers = [*csat.values(), *reasons.values(), problems, flagged, waits]
     if any(a.status != 200 for a in answers):
         return _problem(next(a for a in answers if a.status != 200))
     return page(
@@ -415,8 +416,29 @@ def reports() -> Response:
         csat={g: a.body.get("groups", []) for g, a in csat.items()},
         reasons={g: a.body for g, a in reasons.items()},
         problems=problems.body.get("problems", []), flagged=flagged.body.get("tickets", []),
-        notice=request.args.get("done"), errors={},
+        waits=_waits_by_channel(waits.body), notice=request.args.get("done"), errors={},
     )  # fmt: skip
+
+
+def _waits_by_channel(report: dict[str, Any]) -> dict[str, Any]:
+    """The day's mean waits as one line per channel over the hours, for the chart and
+    the table beside it."""
+    hours = report.get("hours", [])
+    channels = sorted({h["channel"] for h in hours})
+    by = {(h["hour"], h["channel"]): h for h in hours}
+    top = max((h["mean_wait_seconds"] for h in hours), default=0) / 60 or 1
+
+    def point(hour: int, channel: str) -> str:
+        minutes = by[(hour, channel)]["mean_wait_seconds"] / 60
+        return f"{40 + 12 * hour},{170 - 150 * minutes / top:.1f}"
+
+    lines = {
+        channel: " ".join(point(hour, channel) for hour in range(24) if (hour, channel) in by)
+        for channel in channels
+    }
+    return {"date": report.get("date"), "timezone": report.get("timezone"),
+            "channels": channels, "by": by, "lines": lines, "top_minutes": round(top, 1),
+            "active_hours": sorted({h["hour"] for h in hours})}  # fmt: skip
 
 
 @bp.post("/problems/<problem_id>/resolve")

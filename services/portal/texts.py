@@ -363,6 +363,12 @@ DESK_TEXTS: dict[str, str] = {
     "done_transfer": "Transferred.",
     "times_in": "Times in {zone}.",
     "reports": "Reports",
+    "waits_title": "Waits over the day",
+    "waits_intro": "How long customers waited for an agent on {date}, by the hour they were "
+    "taken ({zone}): the mean per channel. The table gives the mean and the longest wait, "
+    "and how many were taken.",
+    "waits_table": "Mean / longest wait (taken)",
+    "hour": "Hour",
     "knowledge": "Knowledge articles",
     "knowledge_intro": "One knowledge base: customers find these articles before they ask, "
     "agents while they help.",

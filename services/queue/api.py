@@ -7,7 +7,9 @@ import binascii
 import hmac
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection
@@ -285,6 +287,21 @@ def change_priority(ticket_id: str) -> Response:
             conn, desk(), ticket_id, body["priority"], body["reason"], agent, now, lead=_lead()
         )
     )
+
+
+@bp.get("/reports/waits")
+@require("supervisor")
+def waits_report() -> Response:
+    """How long customers waited for an agent over one day, per hour and channel: from
+    first contact to first claim, by the hour they were taken, in the desk's zone."""
+    query = schemas.WaitsQuerySchema().load(request.args.to_dict())
+    zone = ZoneInfo(runtime().settings.desk.get("opening_hours", {}).get("timezone", "UTC"))
+    day = query["date"] or utcnow().astimezone(zone).date()
+    start = datetime.combine(day, datetime.min.time(), zone)
+    with reading(runtime().engine) as conn:
+        claims = storage.first_claims_between(conn, start, start + timedelta(days=1))
+    report = {"date": day, "timezone": zone.key, "hours": domain.waits_by_hour(claims, zone)}
+    return jsonify(schemas.WaitsReportSchema().dump(report))
 
 
 @bp.get("/track/<reference>")

@@ -32,6 +32,7 @@ def openapi() -> dict:
             "StatusChange": schemas.StatusChangeSchema,
             "Transfer": schemas.TransferSchema,
             "Message": schemas.MessageSchema,
+            "WaitsReport": schemas.WaitsReportSchema,
             "PriorityChange": schemas.PriorityChangeSchema,
         },
     )

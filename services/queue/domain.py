@@ -4,10 +4,12 @@ targets, the status machine, wait estimates and what the customer is told."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
+
+from services.common.events import to_utc
 
 STATUSES = (
     "queued",
@@ -213,3 +215,22 @@ def status_after_reply(
 def public_message(kind: str, language: str, **values: str) -> str | None:
     template = MESSAGES.get(language, MESSAGES["en"]).get(kind)
     return template.format(**values) if template else None
+
+
+def waits_by_hour(
+    claims: Iterable[tuple[str, datetime, datetime]], zone: tzinfo
+) -> list[dict[str, Any]]:
+    """How long customers waited for an agent, per hour of the day (in the desk's zone, by
+    when they were taken) and channel: the count, the mean and the longest wait. `claims`
+    are (channel, first contact, first claim)."""
+    groups: dict[tuple[int, str], list[float]] = {}
+    for channel, started, claimed in claims:
+        hour = to_utc(claimed).astimezone(zone).hour
+        wait = max(0.0, (to_utc(claimed) - to_utc(started)).total_seconds())
+        groups.setdefault((hour, channel), []).append(wait)
+    return [
+        {"hour": hour, "channel": channel, "count": len(waits),
+         "mean_wait_seconds": round(sum(waits) / len(waits), 1),
+         "max_wait_seconds": round(max(waits), 1)}
+        for (hour, channel), waits in sorted(groups.items())
+    ]  # fmt: skip

@@ -231,3 +231,25 @@ class QueueOverviewSchema(Schema):
     estimated_wait_seconds = fields.Integer(allow_none=True)
     estimated_wait_low_seconds = fields.Integer(allow_none=True)
     estimated_wait_high_seconds = fields.Integer(allow_none=True)
+
+
+class WaitsQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    # A day in the desk's time zone; today when left out.
+    date = fields.Date(load_default=None)
+
+
+class HourlyWaitSchema(Schema):
+    hour = fields.Integer()
+    channel = fields.String()
+    count = fields.Integer()
+    mean_wait_seconds = fields.Float()
+    max_wait_seconds = fields.Float()
+
+
+class WaitsReportSchema(Schema):
+    date = fields.Date()
+    timezone = fields.String()
+    hours = fields.List(fields.Nested(HourlyWaitSchema))

@@ -389,3 +389,17 @@ def overdue(
             .limit(limit)
         )
     )
+
+
+def first_claims_between(
+    conn: Connection, start: datetime, end: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """(channel, first contact, first claim) of every ticket first taken in [start, end)."""
+    return [
+        (row.channel, row.contact_started_at, row.first_claimed_at)
+        for row in conn.execute(
+            select(
+                tickets.c.channel, tickets.c.contact_started_at, tickets.c.first_claimed_at
+            ).where(tickets.c.first_claimed_at >= start, tickets.c.first_claimed_at < end)
+        )
+    ]

@@ -603,3 +603,18 @@ def test_the_agent_sees_what_came_attached(desk, keys):
     plain = desk.arrive()
     assert desk.client.get(f"/v1/tickets/{plain['ticket_id']}",
                            headers=bearer(keys["agent"])).json["attachments"] is None  # fmt: skip
+
+
+def test_a_supervisor_sees_the_days_waits_per_hour_and_channel(desk, keys):
+    desk.arrive(channel="phone", contact_minutes_ago=6)
+    alice, bob = bearer(keys["agent"]), bearer(keys["supervisor"])
+    assert desk.client.post("/v1/queues/frontoffice/next", headers=alice).status_code == 200
+    report = desk.client.get("/v1/reports/waits", headers=bob)
+    assert report.status_code == 200, report.json
+    assert report.json["timezone"] == "Europe/Amsterdam"
+    [phone] = [h for h in report.json["hours"] if h["channel"] == "phone"]
+    assert phone["count"] == 1 and 5 * 60 <= phone["mean_wait_seconds"] < 8 * 60
+    assert desk.client.get("/v1/reports/waits", headers=alice).status_code == 403
+    assert desk.client.get("/v1/reports/waits?date=2020-01-01",
+                           headers=bob).json["hours"] == []  # fmt: skip
+    assert desk.client.get("/v1/reports/waits?date=yesterday", headers=bob).status_code == 422

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -100,3 +101,17 @@ def test_customer_messages_exist_in_both_languages():
         for kind in ("queued", "in_progress", "resolved", "reopened", "customer_replied"):
             assert domain.public_message(kind, language)
     assert "Facilities" in domain.public_message("transferred", "en", team="Facilities")
+
+
+def test_waits_are_grouped_by_the_hour_they_were_taken_in_the_desks_zone():
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    at = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)  # 09:30 in Amsterdam
+    claims = [("phone", at - timedelta(minutes=4), at),
+              ("phone", at - timedelta(minutes=2), at + timedelta(minutes=10)),
+              ("web", at - timedelta(hours=1), at + timedelta(hours=1))]  # fmt: skip
+    assert domain.waits_by_hour(claims, amsterdam) == [
+        {"hour": 9, "channel": "phone", "count": 2, "mean_wait_seconds": 480.0,
+         "max_wait_seconds": 720.0},
+        {"hour": 10, "channel": "web", "count": 1, "mean_wait_seconds": 7200.0,
+         "max_wait_seconds": 7200.0},
+    ]  # fmt: skip
