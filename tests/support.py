@@ -220,6 +220,7 @@ PEOPLE = {
     "ben": ("supervisor", "ben-password-1"),
     "cas": ("admin", "cas-password-1"),
     "dora": ("agent", "dora-password-1"),  # disabled
+    "eve": ("agent", "eve-password-1"),  # the back office
 }
 
 

@@ -257,9 +257,10 @@ def queues() -> Response:
     mine = _as_person("queue", "GET", "/v1/tickets", params={"mine": "true", "limit": 50})
     open_mine = [t for t in mine.body.get("tickets", []) if t["status"] not in ("resolved",
                  "closed", "cancelled")]  # fmt: skip
+    queues = overview.body.get("queues", [])
     return page(
-        "desk/queues.html", queues=overview.body.get("queues", []), mine=open_mine,
-        empty=request.args.get("empty"), zone=_zone(),
+        "desk/queues.html", queues=queues, mine=open_mine, empty=request.args.get("empty"),
+        zone=_zone(), queue_ids=[q["id"] for q in queues], chosen={},
     )  # fmt: skip
 
 
@@ -286,23 +287,39 @@ def take_next() -> Response:
     return redirect(f"/desk/tickets/{taken.body['id']}", code=303)
 
 
+FILTERS = ("status", "queue", "channel")
+
+
 @bp.get("/find")
 @person_required()
 def find() -> Response:
     """By reference (as a customer quotes it on the phone or at the counter), by the
-    requester's e-mail address or phone number, or by words in subject or description."""
+    requester's e-mail address or phone number, or by words in subject or description;
+    narrowed by status, queue, channel and "mine"."""
     wanted = request.args.get("q", "").strip()[:200]
     if REFERENCE.match(wanted):
         return redirect(f"/desk/tickets/{wanted.upper()}", code=303)
-    if len(wanted) < 2:
-        return page("desk/found.html", 422, wanted=wanted, tickets=[])
-    digits = sum(c.isdigit() for c in wanted)
-    by = "requester" if "@" in wanted or digits >= 6 else "q"
-    found = _as_person("queue", "GET", "/v1/tickets", params={by: wanted, "limit": 50})
+    params: dict[str, Any] = {
+        name: request.args[name] for name in FILTERS if request.args.get(name)
+    }
+    if request.args.get("mine"):
+        params["mine"] = "true"
+    if len(wanted) >= 2:
+        digits = sum(c.isdigit() for c in wanted)
+        params["requester" if "@" in wanted or digits >= 6 else "q"] = wanted
+    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": "en"})
+    queue_ids = [q["id"] for q in overview.body.get("queues", [])]
+    if not params:
+        return page("desk/found.html", 422, wanted=wanted, tickets=[], chosen={},
+                    queue_ids=queue_ids)  # fmt: skip
+    found = _as_person("queue", "GET", "/v1/tickets", params={**params, "limit": 50})
+    if found.status == 422:
+        return page("desk/found.html", 422, wanted=wanted, tickets=[], chosen=request.args,
+                    queue_ids=queue_ids)  # fmt: skip
     if found.status != 200:
         return _problem(found)
     return page("desk/found.html", wanted=wanted, tickets=found.body.get("tickets", []),
-                by=by, local=lambda at: _local(at, _zone()))  # fmt: skip
+                chosen=request.args, queue_ids=queue_ids)  # fmt: skip
 
 
 # One ticket

@@ -309,6 +309,8 @@ DESK_TEXTS: dict[str, str] = {
     "find_hint": "A reference like LKT-000123, the requester's e-mail address or phone "
     "number, or words from the subject or description.",
     "nothing_found": "No ticket matches.",
+    "any": "any",
+    "only_mine": "Only mine",
     "find_button": "Find",
     "forbidden_title": "Not for your role",
     "forbidden_body": "This page is for supervisors and admins.",

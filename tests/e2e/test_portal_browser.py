@@ -374,6 +374,28 @@ def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, p
     page.goto(f"{desk.public_url}/desk/")
     expect(page).to_have_url(re.compile(r"/desk/sign-in"))
 
+    # The back office takes it over and resolves it; the customer's status page shows
+    # the message written earlier and never the internal note.
+    sign_in(page, desk, "eve", people["eve"][1])
+    page.get_by_label("Queue", exact=True).select_option("it_backoffice")
+    page.get_by_label("Status", exact=True).select_option("queued")
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_role("link", name=web["reference"])).to_be_visible()
+    page.goto(f"{desk.public_url}/desk/")
+    page.get_by_role("button", name="Take next: IT back office").click()
+    expect(page.locator("h1")).to_contain_text(web["reference"])
+    page.locator("#status-form").get_by_label("New status").select_option("resolved")
+    page.locator("#status-form").get_by_label("Message to the customer").fill(
+        "The thermostat is replaced."
+    )
+    page.locator("#status-form").get_by_role("button", name="Save").click()
+    expect(page.locator(".notice")).to_have_text("Status changed.")
+    mail_to(desk, "wim@example.org", "The thermostat is replaced.")
+    status = requests.get(f"{desk.urls['queue']}/v1/track/{web['reference']}", timeout=5,
+                          params={"token": web["tracking_token"]}).json()  # fmt: skip
+    shown = " ".join(u["message"] or "" for u in status["updates"])
+    assert "We are looking at the thermostat." in shown and "building system" not in shown
+
 
 def test_a_supervisor_reads_the_reports_and_resolves_a_problem_for_every_customer(
     desk, page, shots, people
@@ -381,6 +403,7 @@ def test_a_supervisor_reads_the_reports_and_resolves_a_problem_for_every_custome
     sign_in(page, desk, "ann", people["ann"][1])
     page.goto(f"{desk.public_url}/desk/reports")
     expect(page.locator("h1")).to_have_text("Not for your role")  # an agent: 403
+    checked(page, shots, "50-not-for-your-role")
     page.get_by_role("button", name="Sign out").click()
 
     # Two customers hit by one broken lift, linked to one problem.
@@ -403,6 +426,7 @@ def test_a_supervisor_reads_the_reports_and_resolves_a_problem_for_every_custome
     page.goto(f"{desk.public_url}/desk/")
     page.get_by_role("link", name="Knowledge articles").click()
     page.get_by_role("link", name="Write an article").click()
+    checked(page, shots, "52a-article-form")
     page.get_by_label("Title").fill("When the lift is out of order")
     page.get_by_label("Language").select_option("en")
     page.get_by_label("Text").fill("Use lift 1 or the stairs.\n\nWe fix lifts within a day.")

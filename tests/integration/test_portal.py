@@ -167,3 +167,23 @@ def test_sign_in_failures_are_counted_here_while_the_shared_store_is_down(accoun
     right = client.post("/desk/sign-in", data={"csrf": csrf, "name": "ann",
                                                "password": PEOPLE["ann"][1]})  # fmt: skip
     assert right.status_code == 429
+
+
+def test_the_console_cookie_is_for_https_only_when_the_desk_is_served_over_https(
+    accounts_file,
+):
+    closed = f"http://127.0.0.1:{free_port()}"
+    for secure in (True, False):
+        settings = PortalSettings(
+            http_host="127.0.0.1", http_port=0, intake_url=closed, queue_url=closed,
+            feedback_url=closed, default_language="en", backend_timeout_seconds=1.0,
+            accounts_file=accounts_file, secure_cookies=secure,
+        )  # fmt: skip
+        client = create_app(settings).test_client()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/desk/sign-in").text).group(1)
+        signed = client.post("/desk/sign-in", data={"csrf": csrf, "name": "ann",
+                                                    "password": PEOPLE["ann"][1]})  # fmt: skip
+        assert signed.status_code == 303
+        cookie = signed.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/desk" in cookie
+        assert ("Secure" in cookie) is secure
