@@ -187,3 +187,25 @@ def test_every_metric_the_dashboard_and_alerts_read_is_exported(desk, gateway):
         wait_until(lambda: not missing(), timeout=30, what="every queried metric")
     assert missing() == set()
     assert len(wanted) >= 20
+
+
+def test_a_portal_that_does_not_answer_gets_a_page_not_json(desk, tmp_path):
+    """Customers' pages behind the gateway, the portal down: a page in both languages."""
+    public = support.free_port()
+    argv = write_config(
+        tmp_path,
+        {**{service: desk.urls[service].split("//")[1] for service in SERVICES},
+         "portal": f"127.0.0.1:{support.free_port()}"},  # nothing listens there
+        f"127.0.0.1:{public}",
+        f"127.0.0.1:{support.free_port()}",
+    )  # fmt: skip
+    nginx = support.Proc(argv, {})
+    with support.started(nginx, f"http://127.0.0.1:{public}/gateway-health", timeout=20):
+        for path in ("/", "/track/LKT-000001?token=x", "/desk/", "/ask/password_reset"):
+            page = requests.get(f"http://127.0.0.1:{public}{path}", timeout=10)
+            assert page.status_code == 503, path
+            assert page.headers["Content-Type"].startswith("text/html")
+            assert "Briefly unavailable" in page.text and "Even niet beschikbaar" in page.text
+        # The API paths keep the contract's JSON.
+        api = requests.get(f"http://127.0.0.1:{public}/v1/catalogue", timeout=10)
+        assert api.status_code == 200
