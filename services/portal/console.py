@@ -178,10 +178,26 @@ def _console_headers(response: Response) -> Response:
     return response
 
 
+def language() -> str:
+    """Chosen with the switch (and kept in the session), else the browser's, else the
+    desk's default."""
+    asked = request.args.get("lang")
+    if asked in DESK_TEXTS:
+        session["lang"] = asked
+    kept = session.get("lang")
+    if kept in DESK_TEXTS:
+        return kept
+    return request.accept_languages.best_match(tuple(DESK_TEXTS)) or settings().default_language
+
+
 def page(template: str, code: int = 200, **values: Any) -> Response:
+    lang = language()
+    other = "en" if lang == "nl" else "nl"
     body = render_template(
-        template, t=DESK_TEXTS, person=signed_in(), csrf=csrf_token(), lang="en", **values
-    )
+        template, t=DESK_TEXTS[lang], person=signed_in(), csrf=csrf_token(), lang=lang,
+        switch=f"{request.path}?{urlencode({**request.args.to_dict(), 'lang': other})}",
+        other_language=other, **values,
+    )  # fmt: skip
     return make_response(body, code)
 
 
@@ -251,7 +267,7 @@ def sign_out() -> Response:
 @bp.get("/")
 @person_required()
 def queues() -> Response:
-    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": "en"})
+    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": language()})
     if overview.status != 200:
         return _problem(overview)
     mine = _as_person("queue", "GET", "/v1/tickets", params={"mine": "true", "limit": 50})
@@ -268,7 +284,7 @@ def queues() -> Response:
 @person_required()
 def queues_table() -> Response:
     """The overview's table alone, which htmx asks for every few seconds."""
-    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": "en"})
+    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": language()})
     if overview.status != 200:
         return _problem(overview)
     return page("desk/_queues_table.html", queues=overview.body.get("queues", []))
@@ -307,7 +323,7 @@ def find() -> Response:
     if len(wanted) >= 2:
         digits = sum(c.isdigit() for c in wanted)
         params["requester" if "@" in wanted or digits >= 6 else "q"] = wanted
-    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": "en"})
+    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": language()})
     queue_ids = [q["id"] for q in overview.body.get("queues", [])]
     if not params:
         return page("desk/found.html", 422, wanted=wanted, tickets=[], chosen={},
@@ -335,7 +351,7 @@ def _ticket_page(ticket_id: str, errors: dict[str, str], code: int = 200) -> Res
     found = _as_person("queue", "GET", f"/v1/tickets/{quote(ticket_id, safe='')}")
     if found.status != 200:
         return _problem(found)
-    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": "en"})
+    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": language()})
     ticket = found.body
     zone = _zone()
     problems: list[dict[str, Any]] = []

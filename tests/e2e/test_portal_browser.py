@@ -465,6 +465,7 @@ def test_the_console_refuses_forged_forms_and_locks_after_ten_wrong_passwords(de
         return re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
 
     with requests.Session() as browser:
+        browser.headers["Accept-Language"] = "en"
         csrf = token(browser)
         assert attempt(browser, "ben", people["ben"][1], None).status_code == 400  # forged
         for _ in range(10):

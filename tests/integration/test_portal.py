@@ -187,3 +187,20 @@ def test_the_console_cookie_is_for_https_only_when_the_desk_is_served_over_https
         cookie = signed.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/desk" in cookie
         assert ("Secure" in cookie) is secure
+
+
+def test_the_console_speaks_dutch_or_english_and_keeps_the_choice(accounts_file):
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings = PortalSettings(
+        http_host="127.0.0.1", http_port=0, intake_url=closed, queue_url=closed,
+        feedback_url=closed, default_language="nl", backend_timeout_seconds=1.0,
+        accounts_file=accounts_file,
+    )  # fmt: skip
+    client = create_app(settings).test_client()
+    dutch = client.get("/desk/sign-in")  # the desk's default
+    assert '<html lang="nl">' in dutch.text and "Inloggen" in dutch.text
+    assert 'href="/desk/sign-in?lang=en"' in dutch.text
+    assert "Sign in" in client.get("/desk/sign-in?lang=en").text
+    assert "Sign in" in client.get("/desk/sign-in").text  # kept in the session
+    browser = create_app(settings).test_client()
+    assert "Sign in" in browser.get("/desk/sign-in", headers={"Accept-Language": "en"}).text
