@@ -189,6 +189,8 @@ def test_a_customer_asks_follows_replies_and_rates_in_the_browser(desk, page, sh
     page.goto(link_in(confirmation, f"/track/{reference}"))
     page.get_by_label("Your message").fill("It expired again.")
     page.get_by_role("button", name="Send message").click()
+    # The post and its redirect finish before the page is reloaded.
+    expect(page.locator(".notice")).to_have_text("Your message was added to your request.")
     wait_until(
         lambda: page.reload() and "Waiting for an agent" in page.locator(".status").inner_text(),
         timeout=30,
