@@ -36,7 +36,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bench.intake import PG_ADMIN, wait_healthy
-from bench.queue import LOAD_SQL
+from bench.queue import load_tickets
 from services.common.accounts import add_account
 from services.common.auth import add_key
 from services.common.db import migrate
@@ -176,14 +176,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="loket-bench-console-"))
     servers: list[subprocess.Popen] = []
     try:
-        migrate("queue", url)
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            resolved = int(args.tickets * (1 - args.waiting_share))
-            conn.execute(text(LOAD_SQL), {"total": args.tickets, "resolved": resolved})
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-        engine.dispose()
+        load_tickets(url, args.tickets, args.waiting_share)
         keys = workdir / "keys.yaml"
         agent_key = add_key(keys, "bench-agent", "agent")
         portal_key = add_key(keys, "loket-portal", "portal", ["web", "callback"])

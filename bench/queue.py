@@ -68,6 +68,18 @@ FROM generate_series(1, :total) AS i
 """
 
 
+def load_tickets(url: str, total: int, waiting_share: float) -> None:
+    """The queue's schema and `total` tickets, `waiting_share` of them waiting, server-side."""
+    migrate("queue", url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        resolved = int(total * (1 - waiting_share))
+        conn.execute(text(LOAD_SQL), {"total": total, "resolved": resolved})
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tickets", type=int, default=1_000_000)
@@ -90,15 +102,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="loket-bench-queue-"))
     server = None
     try:
-        migrate("queue", url)
         started = time.perf_counter()
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            resolved = int(args.tickets * (1 - args.waiting_share))
-            conn.execute(text(LOAD_SQL), {"total": args.tickets, "resolved": resolved})
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-        engine.dispose()
+        load_tickets(url, args.tickets, args.waiting_share)
         loaded = time.perf_counter() - started
 
         key = add_key(workdir / "keys.yaml", "agent", "agent")

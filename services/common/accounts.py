@@ -25,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.common.config import ConfigError, var_dir
-from services.common.watched import Watched
+from services.common.watched import Watched, write_in_place
 
 PEOPLES_ROLES = ("agent", "supervisor", "admin")
 HASHER = PasswordHasher()  # Argon2id with the library's current recommended parameters
@@ -106,14 +106,6 @@ def _document(path: Path) -> dict[str, Any]:
     return document
 
 
-def _write(path: Path, document: dict[str, Any]) -> None:
-    """In place, like the keys file (a bind-mounted file keeps its inode)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(yaml.safe_dump(document, sort_keys=False))
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -132,7 +124,7 @@ def add_account(path: Path, name: str, role: str, password: str | None = None) -
     if any(a.get("name") == name for a in document["accounts"]):
         raise ValueError(f"an account named {name!r} exists already")
     document["accounts"].append(entry)
-    _write(path, document)
+    write_in_place(path, document)
     return password
 
 
@@ -143,7 +135,7 @@ def change_account(path: Path, name: str, **changes: Any) -> None:
     for entry in document["accounts"]:
         if entry.get("name") == name:
             entry.update(changes, changed_at=_now())
-            _write(path, document)
+            write_in_place(path, document)
             return
     raise ValueError(f"no account named {name!r}")
 

@@ -11,7 +11,6 @@ import functools
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from services.common.config import ConfigError
 from services.common.errors import ApiError
 from services.common.hashing import secret_digest
-from services.common.watched import Watched
+from services.common.watched import Watched, write_in_place
 
 CHANNELS = ("web", "email", "phone", "chat", "walk_in", "callback")
 ROLES = ("client", "portal", "agent", "supervisor", "admin")
@@ -186,17 +185,6 @@ def _document(path: Path) -> dict[str, Any]:
     return document
 
 
-def _write(path: Path, document: dict[str, Any]) -> None:
-    """Written in place, not renamed over: a file bind-mounted into a container (Compose's
-    secret) keeps its inode and so sees the change. A web process that reads it half
-    written keeps its old keys and reads it again a second later."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(yaml.safe_dump(document, sort_keys=False))
-    path.chmod(0o600)
-
-
 def add_key(path: Path, name: str, role: str, channels: Iterable[str] = ()) -> str:
     """Append a new key to the keys file and return the plain key (shown once)."""
     entry = _KeySchema().load(
@@ -212,7 +200,7 @@ def add_key(path: Path, name: str, role: str, channels: Iterable[str] = ()) -> s
     if any(k.get("name") == name for k in document["keys"]):
         raise ValueError(f"a key named {name!r} exists already")
     document["keys"].append(entry)
-    _write(path, document)
+    write_in_place(path, document)
     return key
 
 
@@ -230,7 +218,7 @@ def revoke_key(path: Path, name: str) -> None:
     if len(kept) == len(document["keys"]):
         raise ValueError(f"no key named {name!r}")
     document["keys"] = kept
-    _write(path, document)
+    write_in_place(path, document)
 
 
 def rotate_key(path: Path, name: str) -> str:
@@ -240,6 +228,6 @@ def rotate_key(path: Path, name: str) -> str:
         if entry.get("name") == name:
             key = f"lkt_{secrets.token_urlsafe(32)}"
             entry["sha256"] = secret_digest(key)
-            _write(path, document)
+            write_in_place(path, document)
             return key
     raise ValueError(f"no key named {name!r}")

@@ -5,11 +5,14 @@ restart."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+import yaml
 
 from services.common.config import ConfigError
 
@@ -46,6 +49,17 @@ class Watched(Generic[T]):
                     log.warning("%s changed but is not usable; keeping it as it was: %s",
                                 self._path.name, exc)  # fmt: skip
         return self._content
+
+
+def write_in_place(path: Path, document: Any) -> None:
+    """A watched YAML file written in place, not renamed over: a file bind-mounted into a
+    container (a Compose secret) keeps its inode and so sees the change. A process that
+    reads it half written keeps what it had and reads it again a second later."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(yaml.safe_dump(document, sort_keys=False))
+    path.chmod(0o600)
 
 
 def _file_state(path: Path) -> tuple[int, int] | None:
