@@ -11,6 +11,7 @@ changing a role takes effect at once, without a restart.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import secrets
 import sys
@@ -29,8 +30,14 @@ from services.common.watched import Watched, write_in_place
 
 PEOPLES_ROLES = ("agent", "supervisor", "admin")
 HASHER = PasswordHasher()  # Argon2id with the library's current recommended parameters
-# Checked against when the account does not exist, so a wrong name costs the same time.
-_NOBODY = HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _nobody() -> str:
+    """Checked against when the account does not exist, so a wrong name costs the same
+    time. Made on the first sign-in, not when a service imports this module: hashing
+    costs tens of milliseconds and 64 MiB, and only the portal signs people in."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class AccountBook:
         """The account when the password is right; the same work when the name is wrong."""
         account = self.find(name)
         try:
-            HASHER.verify(account.password_hash if account else _NOBODY, password)
+            HASHER.verify(account.password_hash if account else _nobody(), password)
         except (VerificationError, InvalidHashError):
             return None
         return account

@@ -58,6 +58,14 @@ HTTP_DURATION = Histogram(
     ["service", "method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def observe_http(service: str, method: str, route: str, status: int, seconds: float) -> None:
+    """Every web process's request durations (the contract's metric), by route template;
+    an invented method is "other", so no caller can grow the series without bound."""
+    method = method if method in HTTP_METHODS else "other"
+    HTTP_DURATION.labels(service, method, route, str(status)).observe(seconds)
 
 
 class _DefaultRegistryCollector(Collector):

@@ -41,7 +41,6 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 MAX_JSON_DEPTH = 32
 # Any other method string a client invents is counted as "other": one series, not one
 # per invention.
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Retry-After means "try again then": only a refusal that will pass carries it.
 RETRY_STATUSES = (429, 503)
 
@@ -270,9 +269,8 @@ def _install_request_hooks(app: Flask, service: str) -> None:
         route = request.url_rule.rule if request.url_rule else "unmatched"
         started = g.get("started")
         if started is not None:
-            method = request.method if request.method in HTTP_METHODS else "other"
-            metrics.HTTP_DURATION.labels(service, method, route, str(response.status_code)).observe(
-                time.perf_counter() - started
+            metrics.observe_http(
+                service, request.method, route, response.status_code, time.perf_counter() - started
             )
         return response
 

@@ -30,7 +30,9 @@ CONTENT_SECURITY_POLICY = (
 def create_app(settings: PortalSettings | None = None) -> Flask:
     settings = settings or load_portal_settings()
     app = Flask("services.portal")  # its package: where templates/ and static/ are
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    # The limit gunicorn's pre_request hook knows (LOKET_MAX_BODY_BYTES): a body beyond it
+    # closes the connection, so a pooled client never reuses one with a body left unread.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["portal.settings"] = settings
     app.extensions["portal.backend"] = Backend(
         settings.intake_url,
@@ -59,16 +61,21 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
         # Tracking and survey tokens are in the address: they must not leave in a Referer.
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers.setdefault("Cache-Control", "no-store")
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.observe_http("portal", request.method, route, response.status_code, seconds)
         if request.endpoint and request.endpoint.startswith(("pages.", "desk.")):
             PAGE_DURATION.labels(
                 request.endpoint.removeprefix("pages."), str(response.status_code)
-            ).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+            ).observe(seconds)
         return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> tuple[str, int]:
         if error.code == 404:
             return pages.page("message.html", 404, title="not_found_title", body="not_found_body")
+        if error.code == 413:
+            return pages.page("message.html", 413, title="too_large_title", body="too_large_body")
         return pages.page(
             "message.html", error.code or 400, title="unavailable_title", body="unavailable_body"
         )

@@ -276,7 +276,7 @@ def queues() -> Response:
     queues = overview.body.get("queues", [])
     return page(
         "desk/queues.html", queues=queues, mine=open_mine, empty=request.args.get("empty"),
-        zone=_zone(), queue_ids=[q["id"] for q in queues], chosen={},
+        queue_ids=[q["id"] for q in queues], chosen={},
     )  # fmt: skip
 
 
@@ -323,8 +323,7 @@ def find() -> Response:
     if len(wanted) >= 2:
         digits = sum(c.isdigit() for c in wanted)
         params["requester" if "@" in wanted or digits >= 6 else "q"] = wanted
-    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": language()})
-    queue_ids = [q["id"] for q in overview.body.get("queues", [])]
+    queue_ids = [queue["id"] for queue in _queue_names()]
     if not params:
         return page("desk/found.html", 422, wanted=wanted, tickets=[], chosen={},
                     queue_ids=queue_ids)  # fmt: skip
@@ -351,7 +350,6 @@ def _ticket_page(ticket_id: str, errors: dict[str, str], code: int = 200) -> Res
     found = _as_person("queue", "GET", f"/v1/tickets/{quote(ticket_id, safe='')}")
     if found.status != 200:
         return _problem(found)
-    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": language()})
     ticket = found.body
     zone = _zone()
     problems: list[dict[str, Any]] = []
@@ -361,7 +359,7 @@ def _ticket_page(ticket_id: str, errors: dict[str, str], code: int = 200) -> Res
     return page(
         "desk/ticket.html", code, ticket=ticket, errors=errors, zone=zone, problems=problems,
         local=lambda at: _local(at, zone), waited=_waited(ticket),
-        queues=overview.body.get("queues", []), notice=request.args.get("done"),
+        queues=_queue_names(), notice=request.args.get("done"),
         mine=ticket.get("assigned_to") == signed_in().name,
     )  # fmt: skip
 
@@ -544,7 +542,7 @@ def save_article(article_id: str | None = None) -> Response:
     if saved.unavailable:
         return _problem(saved)
     fields = (saved.body.get("error") or {}).get("fields") or {"form": ["Refused."]}
-    errors = {name: " ".join(messages) for name, messages in fields.items()}
+    errors = {name: f"{name}: {' '.join(messages)}" for name, messages in fields.items()}
     return page("desk/article.html", 422, article={**body, "id": article_id}, errors=errors)
 
 
@@ -564,6 +562,14 @@ def link_problem(ticket_id: str) -> Response:
     if linked.status != 200:
         return _problem(linked)
     return redirect(f"/desk/tickets/{ticket_id}?done=problem_link", code=303)
+
+
+def _queue_names() -> list[dict[str, str]]:
+    """The desk's queues from its configuration, for choosing one: no need to ask the
+    queue service to count every waiting ticket for a list of names."""
+    lang = language()
+    return [{"id": queue_id, "name": names.get(lang) or queue_id}
+            for queue_id, names in settings().queues]  # fmt: skip
 
 
 # Times in the desk's zone

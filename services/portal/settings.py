@@ -42,6 +42,9 @@ class PortalSettings:
     idle_minutes: int = 30
     secure_cookies: bool = False
     proxy_hops: int = 0
+    max_body_bytes: int = 1_048_576
+    # The desk's queues, id and name per language, as its configuration names them.
+    queues: tuple[tuple[str, dict[str, str]], ...] = ()
     # Where sign-in failures are counted: per web process, or shared by every portal
     # process and replica (Redis), under the desk's namespace.
     sign_in_storage_url: str = "memory://"
@@ -76,6 +79,8 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         idle_minutes=_int(environ, "LOKET_PORTAL_IDLE_MINUTES", 30, minimum=1),
         secure_cookies=(_env(environ, "LOKET_PUBLIC_BASE_URL", "") or "").startswith("https:"),
         proxy_hops=_int(environ, "LOKET_PORTAL_PROXY_HOPS", 0),
+        max_body_bytes=_int(environ, "LOKET_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+        queues=tuple((q["id"], dict(q["name"])) for q in desk.get("queues", [])),
         sign_in_storage_url=_limit_storage(environ),
         namespace=_env(environ, "LOKET_NAMESPACE", "") or "",
     )

@@ -30,6 +30,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_found_title": "Verzoek niet gevonden",
         "not_found_body": "We kunnen dit verzoek niet vinden. Controleer of u de hele link "
         "uit onze e-mail gebruikt.",
+        "too_large_title": "Te veel tekst",
+        "too_large_body": "Wat u verstuurde is te groot om te ontvangen. Ga terug, maak het "
+        "korter en verstuur het opnieuw.",
         "registering_title": "Uw verzoek wordt geregistreerd",
         "registering_body": "We hebben uw verzoek ontvangen en zetten het nu in de rij. Deze "
         "pagina laat zo meteen zien hoe het ervoor staat.",
@@ -134,6 +137,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_found_title": "Request not found",
         "not_found_body": "We cannot find this request. Please check that you used the whole "
         "link from our e-mail.",
+        "too_large_title": "Too much text",
+        "too_large_body": "What you sent is too large to receive. Go back, make it shorter "
+        "and send it again.",
         "registering_title": "Your request is being registered",
         "registering_body": "We have received your request and are putting it in line. This "
         "page shows where it stands in a moment.",

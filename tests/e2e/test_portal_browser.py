@@ -480,3 +480,25 @@ def test_the_console_refuses_forged_forms_and_locks_after_ten_wrong_passwords(de
         assert attempt(browser, "cas", people["cas"][1], csrf).status_code == 303
     with requests.Session() as browser:  # a disabled person cannot sign in
         assert attempt(browser, "dora", people["dora"][1], token(browser)).status_code == 401
+
+
+def test_long_forms_beyond_ascii_and_oversize_ones_leave_a_pooled_connection_usable(desk):
+    """Through gunicorn, as a browser's kept-alive connection: a long answer written beyond
+    ASCII (percent-encoded to several times its length) is checked, not refused unread;
+    one beyond the body limit gets a page, and the next request on that connection works."""
+    form = f"{desk.portal_url}/ask/password_reset?lang=en"
+    with requests.Session() as browser:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get(form, timeout=5).text)
+        answers = {"csrf": csrf.group(1), "subject": "Wachtwoord — Jürgen Müller",
+                   "description": "Mijn wachtwoord is verlopen — ü ✓ " * 4000,
+                   "field-account": "jmüller", "field-system": "workstation",
+                   "name": "Jürgen Müller", "email": "jürgen@exämple.org",
+                   "suggested": "1"}  # fmt: skip
+        long = browser.post(form, data=answers, timeout=10)
+        assert long.status_code == 422, long.status_code
+        assert "What is the matter?: too long (at most 5000 characters)." in long.text
+        assert "Wachtwoord — Jürgen Müller" in long.text  # what was typed is kept
+        oversize = browser.post(form, data={**answers, "description": "x" * 2_000_000},
+                                timeout=10)  # fmt: skip
+        assert oversize.status_code == 413 and "Too much text" in oversize.text
+        assert browser.get(form, timeout=5).status_code == 200

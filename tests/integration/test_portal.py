@@ -43,6 +43,9 @@ def test_a_service_that_does_not_answer_gets_a_clear_page_not_a_500(portal):
         assert f'loket_portal_backend_seconds_count{{outcome="failed",service="{service}"}}' in (
             metrics
         )
+    # And, like every web process, the contract's request durations by route template.
+    assert ('loket_http_request_duration_seconds_count{method="GET",'
+            'route="/track/<reference>",service="portal",status="503"}') in metrics  # fmt: skip
 
 
 def test_the_language_comes_from_the_link_then_the_browser_then_the_desk(portal):
