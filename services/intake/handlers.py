@@ -5,26 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import Connection
 
 from services.common.consumer import Handler
 from services.common.events import Event, to_utc
-from services.intake import service
-
-
-class StatusChangedSchema(Schema):
-    """The part of `ticket.status_changed` v1 intake needs."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
-    to = fields.String(required=True, validate=validate.Length(min=1, max=32))
-
+from services.intake import schemas, service
 
 # Schemas are built once: building one costs more than a load (docs/performance.md).
-STATUS_CHANGED = StatusChangedSchema()
+STATUS_CHANGED = schemas.StatusChangedSchema()
 
 
 def handlers() -> dict[tuple[str, int], Handler]:

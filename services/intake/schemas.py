@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.auth import CHANNELS
 from services.common.events import Timestamp, utcnow
@@ -231,3 +231,16 @@ class RequestValidator:
         if errors:
             raise ValidationError(errors)
         return data
+
+
+# Consumed events (unknown fields ignored).
+
+
+class StatusChangedSchema(Schema):
+    """The part of `ticket.status_changed` v1 intake needs."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    to = fields.String(required=True, validate=validate.Length(min=1, max=32))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -36,13 +35,13 @@ from limits.strategies import MovingWindowRateLimiter
 
 from services.common.accounts import Account, AccountBook
 from services.portal.backend import Answer, Backend
+from services.portal.pages import REFERENCE
 from services.portal.settings import PortalSettings
 from services.portal.texts import DESK_TEXTS
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 log = logging.getLogger(__name__)
 RANK = {"agent": 1, "supervisor": 2, "admin": 3}
-REFERENCE = re.compile(r"^LKT-\d{6,}$", re.IGNORECASE)
 # Ten wrong passwords lock an account's sign-in for a quarter of an hour; an address gets
 # fifty tries in that time, whatever the names it tries. Counted where the services count
 # their rate limits (LOKET_RATE_LIMIT_STORAGE_URL): Redis shares the count between every
@@ -132,7 +131,10 @@ def signed_in() -> Account | None:
         ):
             session.clear()
         else:
-            session["seen"] = now
+            if request.endpoint != "desk.queues_table":
+                # The overview's own refresh is not the person at work: an open page left
+                # alone still ends its session after the idle time.
+                session["seen"] = now
             g.person = account
     return g.person
 
@@ -313,7 +315,7 @@ def find() -> Response:
     requester's e-mail address or phone number, or by words in subject or description;
     narrowed by status, queue, channel and "mine"."""
     wanted = request.args.get("q", "").strip()[:200]
-    if REFERENCE.match(wanted):
+    if REFERENCE.fullmatch(wanted.upper()):
         return redirect(f"/desk/tickets/{wanted.upper()}", code=303)
     params: dict[str, Any] = {
         name: request.args[name] for name in FILTERS if request.args.get(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -207,3 +208,25 @@ def test_the_console_speaks_dutch_or_english_and_keeps_the_choice(accounts_file)
     assert "Sign in" in client.get("/desk/sign-in").text  # kept in the session
     browser = create_app(settings).test_client()
     assert "Sign in" in browser.get("/desk/sign-in", headers={"Accept-Language": "en"}).text
+
+
+def test_an_open_queue_page_refreshing_itself_does_not_keep_a_session_alive(
+    accounts_file, monkeypatch
+):
+    from services.portal import console
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings = PortalSettings(
+        http_host="127.0.0.1", http_port=0, intake_url=closed, queue_url=closed,
+        feedback_url=closed, default_language="en", backend_timeout_seconds=1.0,
+        accounts_file=accounts_file, idle_minutes=30,
+    )  # fmt: skip
+    client = create_app(settings).test_client()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/desk/sign-in").text).group(1)
+    client.post("/desk/sign-in", data={"csrf": csrf, "name": "ann", "password": PEOPLE["ann"][1]})
+    started = time.time()
+    for minutes in (10, 20, 29):  # htmx asks for the table while nobody touches the page
+        monkeypatch.setattr(console.time, "time", lambda m=minutes: started + m * 60)
+        client.get("/desk/queues-table")
+    monkeypatch.setattr(console.time, "time", lambda: started + 31 * 60)
+    assert client.get("/desk/queues-table").status_code == 302  # signed out: to sign-in
