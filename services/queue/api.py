@@ -6,6 +6,7 @@ from __future__ import annotations
 import binascii
 import hmac
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -31,6 +32,21 @@ T = TypeVar("T")
 
 def desk() -> service.Desk:
     return current_app.extensions["queue"]
+
+
+# What wait estimates learn from changes by the minute, not by the request: each process
+# reads it at most once per ACTIVITY_SECONDS, so a busy status page costs three small
+# queries less.
+ACTIVITY_SECONDS = 5.0
+
+
+def _activity(conn: Connection, now: datetime) -> storage.QueueActivity:
+    kept = current_app.extensions.get("queue.activity")
+    if kept is not None and time.monotonic() - kept[0] < ACTIVITY_SECONDS:
+        return kept[1]
+    activity = service.recent_activity(conn, now)
+    current_app.extensions["queue.activity"] = (time.monotonic(), activity)
+    return activity
 
 
 def _change(work: Callable[[Connection, service.Cause], T]) -> T:
@@ -99,8 +115,9 @@ def _known_queue(queue: str) -> None:
 @require("agent")
 def queues() -> Response:
     lang = request.args.get("lang", "en") if request.args.get("lang") in ("nl", "en") else "en"
+    now = utcnow()
     with runtime().engine.connect() as conn:
-        overview = service.waiting_overview(conn, desk(), utcnow())
+        overview = service.waiting_overview(conn, desk(), now, _activity(conn, now))
     answer = []
     for queue_id, entry in overview.items():
         estimate = entry["estimate"]
@@ -128,8 +145,9 @@ def estimates() -> Response:
     desk, where every channel arrives); null until there is enough recent history.
     """
     first_line = next(iter(desk().queues))
+    now = utcnow()
     with runtime().engine.connect() as conn:
-        entry = service.waiting_overview(conn, desk(), utcnow())[first_line]
+        entry = service.waiting_overview(conn, desk(), now, _activity(conn, now))[first_line]
     estimate = entry["estimate"]
     per_channel = {
         "estimated_wait_seconds": estimate.likely if estimate else None,
@@ -317,7 +335,11 @@ def track(reference: str) -> Response:
         ):
             raise NotFound("request")
         position = storage.queue_position(conn, ticket) if ticket.status == "queued" else None
-        estimate = service.estimate_for(conn, ticket.queue, position, now) if position else None
+        estimate = (
+            service.ticket_estimate(conn, desk(), ticket, position, now, _activity(conn, now))
+            if position
+            else None
+        )
         updates = [
             {"at": isoformat(h.at), "status": h.status, "message": h.public_message}
             for h in storage.history_of(conn, ticket.id, public_only=True)

@@ -45,9 +45,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["queue"] = desk
     engine = app.extensions["loket"].engine
 
-    def waiting() -> list:
+    def waiting() -> tuple[list, list]:
         with engine.connect() as conn:
-            return list(service.gauge_rows(conn, desk, utcnow()))
+            return service.gauges(conn, desk, utcnow())
 
     start_web_series_at_zero(desk.queues, CHANNELS)
     targets = {c: domain.wait_target(c, desk.sla).total_seconds() for c in CHANNELS}

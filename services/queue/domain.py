@@ -1,11 +1,9 @@
 """Queue discipline (contract section 5), free of Flask, SQL and the broker: clocks and
-targets, the status machine, wait estimates and what the customer is told."""
+targets, the status machine and what the customer is told (wait estimates: waits.py)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -99,45 +97,6 @@ def requester_key(requester: Mapping[str, Any]) -> str | None:
         return f"email:{email}"
     digits = "".join(c for c in requester.get("phone") or "" if c.isdigit())
     return f"phone:{digits[-9:]}" if len(digits) >= 6 else None
-
-
-@dataclass(frozen=True)
-class Estimate:
-    likely: int
-    low: int
-    high: int
-
-
-def service_rate(
-    claim_ages: list[float], observed: float, half_life: float, minimum_claims: int = 5
-) -> float | None:
-    """Claims per second, recent claims weighing most (exponential decay, `half_life`
-    seconds), over `observed` seconds of history. A morning of history steadies the
-    figure; the decay lets it follow a change of staffing within the hour. Too few claims:
-    None, never a made-up number."""
-    if len(claim_ages) < minimum_claims or observed <= 0:
-        return None
-    tau = half_life / math.log(2)
-    weighted_claims = sum(math.exp(-age / tau) for age in claim_ages)
-    weighted_time = tau * (1 - math.exp(-observed / tau))
-    return weighted_claims / weighted_time
-
-
-def estimate_wait(position: int, rate: float | None) -> Estimate | None:
-    """The wait of the `position`-th waiting ticket when claims come at `rate` per second.
-
-    The time until the p-th claim is then about Gamma(p, rate): mean p / rate, standard
-    deviation sqrt(p) / rate. The range is the mean plus or minus 1.28 standard
-    deviations (about 80 %).
-    """
-    if rate is None or rate <= 0 or position < 1:
-        return None
-    spread = 1.28 * math.sqrt(position)
-    return Estimate(
-        likely=round(position / rate),
-        low=max(0, round((position - spread) / rate)),
-        high=round((position + spread) / rate),
-    )
 
 
 # The desk addresses customers politely ("u" in Dutch), here as in every e-mail.

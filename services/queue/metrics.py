@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from services.common.metrics import WAIT_BUCKETS
+
+GaugeRow = tuple[str, str, int, datetime | None, int | None]
 
 WAIT = Histogram(
     "loket_wait_seconds",
@@ -56,12 +59,13 @@ def start_worker_series_at_zero(queues: Iterable[str]) -> None:
 
 
 class WaitingCollector(Collector):
-    """loket_waiting_tickets, loket_oldest_wait_seconds, loket_estimated_wait_seconds, and
-    loket_wait_target_seconds, which alerts compare the wait percentiles with."""
+    """loket_waiting_tickets, loket_oldest_wait_seconds, loket_estimated_wait_seconds,
+    loket_wait_target_seconds (which alerts compare the wait percentiles with), and the
+    inputs of each queue's estimate (loket_estimate_*: why the wait is what it is)."""
 
     def __init__(
         self,
-        read: Callable[[], Iterable[tuple[str, str, int, datetime | None, int | None]]],
+        read: Callable[[], tuple[Iterable[GaugeRow], Iterable[Any]]],
         now: Callable[[], datetime],
         targets: Mapping[str, float],
     ) -> None:
@@ -77,7 +81,8 @@ class WaitingCollector(Collector):
             "loket_estimated_wait_seconds", "Expected wait of a new arrival", labels=labels
         )
         now = self.now()
-        for queue, channel, count, since, estimate in self.read():
+        rows, inputs = self.read()
+        for queue, channel, count, since, estimate in rows:
             waiting.add_metric([channel, queue], count)
             if since is not None:
                 oldest.add_metric([channel, queue], max(0.0, (now - since).total_seconds()))
@@ -91,3 +96,33 @@ class WaitingCollector(Collector):
         for channel, seconds in self.targets.items():
             target.add_metric([channel], seconds)
         yield from (waiting, oldest, estimated, target)
+        yield from self._inputs(inputs)
+
+    @staticmethod
+    def _inputs(inputs: Iterable[Any]) -> Iterable[Metric]:
+        families = {
+            "agents_on_duty": GaugeMetricFamily(
+                "loket_estimate_agents_on_duty",
+                "Agents on duty now, as wait estimates count them (plan, else at work)",
+                labels=["queue"],
+            ),
+            "handling_seconds": GaugeMetricFamily(
+                "loket_estimate_handling_seconds",
+                "Mean handling time of a ticket, learned (pulled towards the plan's guess)",
+                labels=["queue"],
+            ),
+            "arrivals_per_hour": GaugeMetricFamily(
+                "loket_estimate_arrivals_per_hour", "Arrivals in the last hour", labels=["queue"]
+            ),
+            "served_per_hour": GaugeMetricFamily(
+                "loket_estimate_served_per_hour",
+                "Tickets an hour the line moves at: agents on duty / handling time",
+                labels=["queue"],
+            ),
+        }
+        for entry in inputs:
+            for name, family in families.items():
+                value = getattr(entry, name)
+                if value is not None:
+                    family.add_metric([entry.queue], value)
+        yield from families.values()

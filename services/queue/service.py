@@ -7,19 +7,21 @@ commit (metric observations) as a list of callables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
+from services.common.config import ConfigError
 from services.common.events import Event, isoformat, to_utc
 from services.common.failures import Conflict, Invalid, NotAllowed, NotFound
 from services.common.hashing import secret_digest
 from services.common.outbox import add_events
-from services.queue import domain, storage
+from services.queue import domain, storage, waits
 from services.queue.metrics import (
     QUEUE_JUMPS,
     REPEAT_CONTACTS,
@@ -27,14 +29,19 @@ from services.queue.metrics import (
     SLA_BREACHES,
     TRANSFERS,
     WAIT,
+    GaugeRow,
 )
 
 AfterCommit = list[Callable[[], None]]
-# Claims of the last four hours estimate a queue's service rate; a claim's weight halves
-# every 45 minutes (bench/estimates.py compares choices).
-RATE_HISTORY = timedelta(hours=4)
-RATE_HALF_LIFE = timedelta(minutes=45)
-MIN_OBSERVED = timedelta(minutes=10)
+# What wait estimates learn from (bench/estimates.py compares choices): the handling
+# times and the share of each priority among arrivals over the last four hours, the
+# arrivals of the last hour, and as agents at work those holding a ticket they claimed
+# in the last AT_WORK_WITHIN.
+HISTORY = timedelta(hours=4)
+AT_WORK_WITHIN = timedelta(hours=2)
+# A new arrival, for the channel estimates: the matrix's middle (medium impact, medium
+# urgency), which most requests get.
+NEW_ARRIVAL_PRIORITY = 3
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class Desk:
     queues: Mapping[str, Mapping[str, str]]  # id -> name per language
     # A customer's reply within this time after resolution reopens the request.
     reopen_window: timedelta = timedelta(days=14)
+    # Per queue, what a wait estimate starts from before the queue has learned.
+    plans: Mapping[str, waits.QueuePlan] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, desk: Mapping[str, Any]) -> Desk:
@@ -52,7 +61,26 @@ class Desk:
             desk["sla"],
             {q["id"]: q["name"] for q in desk["queues"]},
             timedelta(days=float(desk.get("reopen_window_days", 14))),
+            {q["id"]: _plan(q, desk) for q in desk["queues"]},
         )
+
+
+def _plan(queue: Mapping[str, Any], desk: Mapping[str, Any]) -> waits.QueuePlan:
+    """`handling_minutes` and `agents` of a queue in the desk configuration."""
+    where = f"queues.{queue['id']}"
+    minutes = queue.get("handling_minutes")
+    if minutes is not None and (
+        not isinstance(minutes, int | float) or isinstance(minutes, bool) or minutes <= 0
+    ):
+        raise ConfigError("LOKET_CONFIG", f"{where}.handling_minutes: a number above 0")
+    staffing = None
+    if queue.get("agents") is not None:
+        zone_name = (desk.get("opening_hours") or {}).get("timezone", "UTC")
+        try:
+            staffing = waits.parse_staffing(queue["agents"], ZoneInfo(zone_name))
+        except (ValueError, AttributeError, ZoneInfoNotFoundError) as exc:
+            raise ConfigError("LOKET_CONFIG", f"{where}.agents: {exc}") from None
+    return waits.QueuePlan(minutes * 60 if minutes is not None else None, staffing)
 
 
 @dataclass
@@ -174,7 +202,7 @@ def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause:
         public_message=domain.public_message("queued", language),
     )
     position = storage.queue_position(conn, row)
-    estimate = estimate_for(conn, row.queue, position, created_at)
+    estimate = ticket_estimate(conn, desk, row, position, created_at)
     cause.emit(
         conn,
         "ticket.queued",
@@ -218,7 +246,7 @@ def _assigned(
 ) -> Row:
     """What follows a claim: the service rate, the history, the event, the metrics."""
     first_claim = to_utc(ticket.first_claimed_at) == now
-    storage.record_claim(conn, ticket.queue, now)
+    storage.record_claim(conn, ticket.queue, now, agent, ticket.id)
     storage.add_history(
         conn,
         ticket.id,
@@ -250,7 +278,7 @@ def _assigned(
 
 
 def claim_next(conn: Connection, queue: str, agent: str, now: datetime, cause: Cause) -> Row | None:
-    ticket = storage.assign(conn, storage.next_waiting(queue), agent, now)
+    ticket = storage.assign(conn, storage.next_waiting(queue, now), agent, now)
     if ticket is None:
         return None
     return _assigned(conn, ticket, agent, now, cause, out_of_order=False, reason=None)
@@ -401,6 +429,8 @@ def _set_status(
     elif ticket.status == "resolved":
         values.update(resolved_at=None, resolution=None)  # reopened: no longer resolved
     updated = storage.update_ticket(conn, ticket.id, **values)
+    if ticket.status == "in_progress":
+        storage.end_claim(conn, ticket.id, now)
     message = public_note or domain.public_message(to, _language(ticket))
     storage.add_history(
         conn,
@@ -466,6 +496,8 @@ def transfer(
     if ticket.queue == to_queue:
         raise Conflict("The ticket is in that queue already.")
     count = ticket.transfer_count + 1
+    if ticket.status == "in_progress":
+        storage.end_claim(conn, ticket.id, now)
     moved = storage.update_ticket(
         conn,
         ticket.id,
@@ -713,39 +745,60 @@ def check_sla(conn: Connection, desk: Desk, now: datetime, cause: Cause) -> int:
 # Reading
 
 
-@dataclass(frozen=True)
-class ServiceRate:
-    per_second: float | None
-    claims_last_hour: int
-
-
-_NO_HISTORY = ServiceRate(None, 0)
-
-
-def service_rates(
-    conn: Connection, now: datetime, queue: str | None = None
-) -> dict[str, ServiceRate]:
-    """Per queue (or for one), its recent service rate. A desk that opened twenty minutes
-    ago has twenty minutes of history, not four hours."""
-    rates = {}
-    for name, times in storage.claim_times_since(conn, now - RATE_HISTORY, queue).items():
-        ages = [(now - to_utc(t)).total_seconds() for t in times]
-        observed = min(RATE_HISTORY.total_seconds(), max(MIN_OBSERVED.total_seconds(), max(ages)))
-        rate = domain.service_rate(ages, observed, RATE_HALF_LIFE.total_seconds())
-        rates[name] = ServiceRate(rate, sum(1 for age in ages if age <= 3600))
-    return rates
+def recent_activity(conn: Connection, now: datetime) -> storage.QueueActivity:
+    return storage.queue_activity(
+        conn, now - HISTORY, now - AT_WORK_WITHIN, now - timedelta(hours=1)
+    )
 
 
 def estimate_for(
-    conn: Connection, queue: str, position: int, now: datetime
-) -> domain.Estimate | None:
-    rate = service_rates(conn, now, queue).get(queue, _NO_HISTORY)
-    return domain.estimate_wait(position, rate.per_second)
+    desk: Desk,
+    activity: storage.QueueActivity,
+    queue: str,
+    priority: int,
+    position: int,
+    now: datetime,
+    window: tuple[datetime, datetime] | None = None,
+    opening_later: Sequence[datetime] = (),
+) -> waits.Estimate | None:
+    """`position` counts the tickets ahead that can be taken now; `opening_later` the
+    windows of the call-backs ahead that cannot yet."""
+    model = waits.wait_model(
+        desk.plans.get(queue, waits.NO_PLAN),
+        activity.handled.get(queue, []),
+        activity.at_work.get(queue, 0),
+        activity.arrivals.get(queue, {}),
+        activity.arrivals_last_hour.get(queue, 0),
+        priority,
+    )
+    return waits.estimate_wait(position, model, now, window, opening_later)
 
 
-def waiting_overview(conn: Connection, desk: Desk, now: datetime) -> dict[str, dict[str, Any]]:
+def ticket_estimate(
+    conn: Connection, desk: Desk, ticket: Row, position: int, now: datetime,
+    activity: storage.QueueActivity | None = None,
+) -> waits.Estimate | None:  # fmt: skip
+    """A waiting ticket's wait at its place in line (`position`, as the customer sees it);
+    a call-back's window bounds it."""
+    window = None
+    if ticket.callback_not_before is not None and ticket.callback_not_after is not None:
+        window = (to_utc(ticket.callback_not_before), to_utc(ticket.callback_not_after))
+    later = storage.callbacks_ahead_opening_later(conn, ticket, now)
+    activity = activity or recent_activity(conn, now)
+    return estimate_for(
+        desk, activity, ticket.queue, ticket.priority, position - len(later), now, window, later
+    )
+
+
+def waiting_overview(
+    conn: Connection,
+    desk: Desk,
+    now: datetime,
+    activity: storage.QueueActivity | None = None,
+) -> dict[str, dict[str, Any]]:
     """Per queue: waiting and the longest wait per channel, and a new arrival's estimate."""
-    rates = service_rates(conn, now)
+    activity = activity or recent_activity(conn, now)
+    opening_later = storage.callbacks_opening_later(conn, now)
     overview: dict[str, dict[str, Any]] = {}
 
     def entry(queue: str) -> dict[str, Any]:
@@ -757,29 +810,58 @@ def waiting_overview(conn: Connection, desk: Desk, now: datetime) -> dict[str, d
         entry(row.queue)["waiting"][row.channel] = row.waiting
         entry(row.queue)["oldest_by_channel"][row.channel] = to_utc(row.oldest)
     for queue, waiting in overview.items():
-        rate = rates.get(queue, _NO_HISTORY)
         total = sum(waiting["waiting"].values())
         oldest = min(waiting["oldest_by_channel"].values(), default=None)
+        later = opening_later.get(queue, [])
+        estimate = estimate_for(
+            desk, activity, queue, NEW_ARRIVAL_PRIORITY, total + 1 - len(later), now,
+            opening_later=later,
+        )  # fmt: skip
         waiting.update(
             total=total,
-            claims_last_hour=rate.claims_last_hour,
-            estimate=domain.estimate_wait(total + 1, rate.per_second),
+            claims_last_hour=activity.claims_last_hour.get(queue, 0),
+            estimate=estimate,
             oldest_wait_seconds=(now - oldest).total_seconds() if oldest else None,
         )
     return overview
 
 
-def gauge_rows(
+@dataclass(frozen=True)
+class EstimateInputs:
+    """Why a queue's wait is what it is, for dashboards."""
+
+    queue: str
+    agents_on_duty: float | None
+    handling_seconds: float | None
+    arrivals_per_hour: float
+    served_per_hour: float | None  # agents on duty / handling time
+
+
+def gauges(
     conn: Connection, desk: Desk, now: datetime
-) -> Iterable[tuple[str, str, int, datetime | None, int | None]]:
-    """(queue, channel, waiting, waiting since, estimate) for the scrape-time gauges."""
-    for queue, waiting in waiting_overview(conn, desk, now).items():
+) -> tuple[list[GaugeRow], list[EstimateInputs]]:
+    """(queue, channel, waiting, waiting since, estimate) per queue and channel, and the
+    inputs of each queue's estimate, for the scrape-time gauges."""
+    activity = recent_activity(conn, now)
+    rows: list[GaugeRow] = []
+    for queue, waiting in waiting_overview(conn, desk, now, activity).items():
         estimate = waiting["estimate"]
         for channel, count in waiting["waiting"].items():
-            yield (
+            since = waiting["oldest_by_channel"][channel]
+            rows.append((queue, channel, count, since, estimate.likely if estimate else None))
+    inputs = []
+    for queue in desk.queues:
+        plan = desk.plans.get(queue, waits.NO_PLAN)
+        handling = waits.learned_handling(activity.handled.get(queue, []), plan.handling_seconds)
+        at_work = activity.at_work.get(queue, 0)
+        agents = plan.staffing.agents_at(now) if plan.staffing is not None else at_work or None
+        inputs.append(
+            EstimateInputs(
                 queue,
-                channel,
-                count,
-                waiting["oldest_by_channel"][channel],
-                estimate.likely if estimate else None,
+                agents,
+                handling,
+                activity.arrivals_last_hour.get(queue, 0),
+                agents * 3600 / handling if agents is not None and handling else None,
             )
+        )
+    return rows, inputs

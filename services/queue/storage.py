@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     func,
     insert,
     or_,
@@ -37,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 
 from services.common.db import BigId
+from services.common.events import to_utc
 from services.common.outbox import inbox_table, outbox_table
 
 metadata = MetaData()
@@ -82,6 +85,7 @@ tickets = Table(
     Index("ix_tickets_fair_order", "queue", "status", "due_at", "created_at", "id"),
     Index("ix_tickets_requester", "requester_key", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
+    Index("ix_tickets_queue_created", "queue", "created_at"),
 )
 
 history = Table(
@@ -97,14 +101,19 @@ history = Table(
     Column("actor", String(64), nullable=True),
 )
 
-# Every claim from a queue: the queue's recent service rate, for wait estimates.
+# Every claim from a queue, by whom, and when their work on the ticket ended (it left
+# "in progress"): handling times and agents at work, for wait estimates.
 claims = Table(
     "claims",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("queue", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+    Column("agent", String(64), nullable=True),
+    Column("ticket_id", String(36), nullable=True),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
     Index("ix_claims_queue_at", "queue", "at"),
+    Index("ix_claims_ticket_open", "ticket_id", "ended_at"),
 )
 
 FAIR_ORDER = (tickets.c.due_at, tickets.c.created_at, tickets.c.id)
@@ -170,12 +179,17 @@ def ticket_by_reference(conn: Connection, reference: str) -> Row | None:
     return conn.execute(select(tickets).where(tickets.c.reference == reference)).first()
 
 
-def next_waiting(queue: str) -> Any:
+def next_waiting(queue: str, now: datetime) -> Any:
     """The id of the queue's first waiting ticket in fair order, as a subquery; PostgreSQL
-    skips the rows another agent's transaction holds."""
+    skips the rows another agent's transaction holds. A call-back waits for the window the
+    customer chose: calling before it breaks the promise as surely as calling after."""
     return (
         select(tickets.c.id)
-        .where(tickets.c.queue == queue, tickets.c.status == "queued")
+        .where(
+            tickets.c.queue == queue,
+            tickets.c.status == "queued",
+            or_(tickets.c.callback_not_before.is_(None), tickets.c.callback_not_before <= now),
+        )
         .order_by(*FAIR_ORDER)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -239,6 +253,32 @@ def queue_position(conn: Connection, ticket: Row) -> int:
     return (ahead or 0) + 1
 
 
+_NOT_YET_OPEN = tickets.c.callback_not_before > bindparam("now")
+
+
+def callbacks_ahead_opening_later(conn: Connection, ticket: Row, now: datetime) -> list[datetime]:
+    """When the call-backs ahead of a ticket in fair order open their windows, of those
+    that cannot be taken yet."""
+    query = _AHEAD_IN_QUEUE.with_only_columns(tickets.c.callback_not_before).where(_NOT_YET_OPEN)
+    values = {"queue": ticket.queue, "due_at": ticket.due_at, "created_at": ticket.created_at,
+              "ticket_id": ticket.id, "now": now}  # fmt: skip
+    return [to_utc(at) for at in conn.scalars(query, values)]
+
+
+def callbacks_opening_later(conn: Connection, now: datetime) -> dict[str, list[datetime]]:
+    """Per queue, when its waiting call-backs that cannot be taken yet open their windows."""
+    rows = conn.execute(
+        select(tickets.c.queue, tickets.c.callback_not_before).where(
+            tickets.c.status == "queued", _NOT_YET_OPEN
+        ),
+        {"now": now},
+    )
+    opening: dict[str, list[datetime]] = {}
+    for queue, at in rows:
+        opening.setdefault(queue, []).append(to_utc(at))
+    return opening
+
+
 def history_of(conn: Connection, ticket_id: str, *, public_only: bool) -> list[Row]:
     query = select(history).where(history.c.ticket_id == ticket_id).order_by(history.c.id)
     if public_only:
@@ -290,26 +330,74 @@ def recent_same_category(
     )
 
 
-def record_claim(conn: Connection, queue: str, at: datetime) -> None:
-    conn.execute(insert(claims), {"queue": queue, "at": at})
+def record_claim(conn: Connection, queue: str, at: datetime, agent: str, ticket_id: str) -> None:
+    conn.execute(insert(claims), {"queue": queue, "at": at, "agent": agent, "ticket_id": ticket_id})
 
 
-_CLAIM_TIMES = select(claims.c.queue, claims.c.at).where(claims.c.at >= bindparam("since"))
-_CLAIM_TIMES_OF_QUEUE = _CLAIM_TIMES.where(claims.c.queue == bindparam("queue"))
+def end_claim(conn: Connection, ticket_id: str, at: datetime) -> None:
+    """The work on a ticket ended (it left "in progress"): its claim's handling time."""
+    conn.execute(
+        update(claims)
+        .where(claims.c.ticket_id == ticket_id, claims.c.ended_at.is_(None))
+        .values(ended_at=at)
+    )
 
 
-def claim_times_since(
-    conn: Connection, since: datetime, queue: str | None = None
-) -> dict[str, list[datetime]]:
-    """Per queue (all, or the one asked), when each claim since `since` happened."""
-    if queue is None:
-        rows = conn.execute(_CLAIM_TIMES, {"since": since})
-    else:
-        rows = conn.execute(_CLAIM_TIMES_OF_QUEUE, {"since": since, "queue": queue})
-    times: dict[str, list[datetime]] = {}
-    for name, at in rows:
-        times.setdefault(name, []).append(at)
-    return times
+_HANDLED = select(claims.c.queue, claims.c.at, claims.c.ended_at).where(
+    claims.c.at >= bindparam("since"), claims.c.ended_at.is_not(None)
+)
+_AT_WORK = (
+    select(claims.c.queue, func.count(claims.c.agent.distinct()))
+    .where(claims.c.ended_at.is_(None), claims.c.at >= bindparam("since"))
+    .group_by(claims.c.queue)
+)
+_CLAIMS = (
+    select(claims.c.queue, func.count())
+    .where(claims.c.at >= bindparam("since"))
+    .group_by(claims.c.queue)
+)
+_ARRIVALS = (
+    select(
+        tickets.c.queue,
+        tickets.c.priority,
+        func.count(),
+        func.count(case((tickets.c.created_at >= bindparam("hour_ago"), 1))),
+    )
+    .where(tickets.c.created_at >= bindparam("since"))
+    .group_by(tickets.c.queue, tickets.c.priority)
+)
+
+
+@dataclass(frozen=True)
+class QueueActivity:
+    """What each queue did lately: handling times (seconds) of work that ended and
+    arrivals per priority since `since`; agents at work now; arrivals and claims in the
+    last hour."""
+
+    handled: dict[str, list[float]]
+    at_work: dict[str, int]
+    arrivals: dict[str, dict[int, int]]
+    arrivals_last_hour: dict[str, int]
+    claims_last_hour: dict[str, int]
+
+
+def queue_activity(
+    conn: Connection, since: datetime, at_work_since: datetime, hour_ago: datetime
+) -> QueueActivity:
+    handled: dict[str, list[float]] = {}
+    for queue, claimed, ended in conn.execute(_HANDLED, {"since": since}):
+        seconds = (to_utc(ended) - to_utc(claimed)).total_seconds()
+        handled.setdefault(queue, []).append(max(0.0, seconds))
+    at_work = {queue: count for queue, count in conn.execute(_AT_WORK, {"since": at_work_since})}
+    arrivals: dict[str, dict[int, int]] = {}
+    last_hour: dict[str, int] = {}
+    for queue, priority, count, recent in conn.execute(
+        _ARRIVALS, {"since": since, "hour_ago": hour_ago}
+    ):
+        arrivals.setdefault(queue, {})[priority] = count
+        last_hour[queue] = last_hour.get(queue, 0) + recent
+    claims_last_hour = {q: n for q, n in conn.execute(_CLAIMS, {"since": hour_ago})}
+    return QueueActivity(handled, at_work, arrivals, last_hour, claims_last_hour)
 
 
 def waiting_by_queue_and_channel(conn: Connection) -> list[Row]:

@@ -45,7 +45,9 @@ def test_a_request_reaches_the_queue_and_its_customer_can_track_it(desk):
     assert status["reference"] == accepted["reference"]
     assert status["status"] == "queued"
     assert status["queue_position"] >= 1
-    assert status["estimated_wait_seconds"] is None  # too little history: never made up
+    # A new desk answers from its staffing plan (config/loket.yaml), with a range.
+    low, high = status["estimated_wait_low_seconds"], status["estimated_wait_high_seconds"]
+    assert low <= status["estimated_wait_seconds"] <= high and low < high
     assert status["updates"][0]["status"] == "queued"
 
     wrong = requests.get(

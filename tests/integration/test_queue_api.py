@@ -17,7 +17,7 @@ from sqlalchemy import select
 from services.common.consumer import EventProcessor, Outcome
 from services.common.db import transaction
 from services.common.events import Event, isoformat
-from services.queue import domain, service, storage
+from services.queue import service, storage
 from services.queue.app import create_app
 from services.queue.handlers import handlers
 from tests.support import bearer, on_behalf
@@ -142,6 +142,25 @@ def test_a_callback_keeps_its_window_and_is_due_before_it_ends(desk, keys):
     assert datetime.fromisoformat(shown["due_at"]) <= now + timedelta(minutes=35)
     [queued] = desk.events("ticket.queued")
     assert datetime.fromisoformat(queued["due_at"]) <= now + timedelta(minutes=35)
+
+
+def test_a_callback_is_not_offered_before_its_window_and_first_once_it_opens(desk, keys):
+    now = datetime.now(UTC)
+    window = {"not_before": isoformat(now + timedelta(minutes=5)),
+              "not_after": isoformat(now + timedelta(minutes=35))}  # fmt: skip
+    callback = desk.arrive("callback", callback=window)
+    waiting = desk.arrive("web", priority=4)
+    # Due first (its window ends soonest), but calling now would break the promise.
+    assert desk.next(keys["agent"]).json["id"] == waiting["ticket_id"]
+    assert desk.next(keys["agent"]).status_code == 204
+    shown = desk.track(callback).json
+    assert shown["queue_position"] == 1
+    assert shown["estimated_wait_low_seconds"] >= 4 * 60  # not before its window
+    assert shown["estimated_wait_high_seconds"] <= 35 * 60
+    with transaction(desk.engine) as conn:
+        later = now + timedelta(minutes=6)
+        claimed = service.claim_next(conn, "frontoffice", "alice", later, service.Cause())
+    assert claimed.id == callback["ticket_id"]
 
 
 def test_a_ticket_held_by_one_agent_is_worked_only_by_them_a_supervisor_or_a_taker_over(desk, keys):
@@ -439,27 +458,53 @@ def test_a_contact_solved_on_the_spot_is_stored_resolved_with_a_wait_of_zero(des
                   le="10.0") == zero_waits + 1  # fmt: skip
 
 
-def test_estimates_come_from_the_recent_service_rate_and_are_null_without_history(desk, keys):
-    waiting = [desk.arrive(minutes_ago=30 - i) for i in range(10)]
-    assert desk.track(waiting[-1]).json["estimated_wait_seconds"] is None
-    for _ in range(6):
-        desk.next(keys["agent"])
+def test_a_new_desk_estimates_from_its_plan_and_every_view_shows_the_same(desk, keys):
+    # config/loket.yaml plans agents and a handling time per queue: an answer from the
+    # first ticket on, with a wide range while nothing is learned.
+    waiting = [desk.arrive(minutes_ago=30 - i) for i in range(4)]
     shown = desk.track(waiting[-1]).json
     assert shown["queue_position"] == 4
-    assert 0 <= shown["estimated_wait_low_seconds"] <= shown["estimated_wait_seconds"]
-    assert shown["estimated_wait_seconds"] <= shown["estimated_wait_high_seconds"]
-    # 6 claims just now, over the 10-minute minimum of observed time.
-    rate = domain.service_rate([0.0] * 6, 600, service.RATE_HALF_LIFE.total_seconds())
-    assert shown["estimated_wait_seconds"] == pytest.approx(4 / rate, abs=2)
+    assert 0 <= shown["estimated_wait_low_seconds"] < shown["estimated_wait_seconds"]
+    assert shown["estimated_wait_seconds"] < shown["estimated_wait_high_seconds"]
     overview = desk.client.get("/v1/queues", headers=bearer(keys["agent"])).json["queues"]
     front = next(q for q in overview if q["id"] == "frontoffice")
-    assert front["waiting"]["web"] == 4 and front["total_waiting"] == 4
-    assert front["claims_last_hour"] == 6 and front["estimated_wait_seconds"] == pytest.approx(
-        5 / rate, abs=2
-    )
-    assert front["oldest_wait_seconds"] >= 23 * 60
+    assert front["total_waiting"] == 4 and front["claims_last_hour"] == 0
+    assert front["estimated_wait_seconds"] >= shown["estimated_wait_seconds"]  # fifth in line
     public = desk.client.get("/v1/estimates").json["channels"]
     assert public["phone"]["estimated_wait_seconds"] == front["estimated_wait_seconds"]
+
+
+def test_without_a_plan_the_queue_learns_handling_times_and_agents_at_work(desk, keys):
+    config = desk.app.extensions["loket"].settings.desk
+    unplanned = service.Desk.from_config(
+        {**config, "queues": [{"id": q["id"], "name": q["name"]} for q in config["queues"]]}
+    )
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    arrived = [desk.arrive(minutes_ago=0) for _ in range(12)]
+
+    def estimate(now):
+        with desk.engine.connect() as conn:
+            ticket = storage.ticket_by_id(conn, arrived[-1]["ticket_id"])
+            position = storage.queue_position(conn, ticket)
+            return position, service.ticket_estimate(conn, unplanned, ticket, position, now)
+
+    assert estimate(start)[1] is None  # nothing to go on: "unknown", never a guess
+    # Two agents each handle three tickets of ten minutes, then take one more each.
+    now = start
+    for _ in range(3):
+        for agent in ("ann", "bob"):
+            with transaction(desk.engine) as conn:
+                claimed = service.claim_next(conn, "frontoffice", agent, now, service.Cause())
+                service.change_status(conn, claimed.id, "resolved", "Done.", None, agent,
+                                      now + timedelta(minutes=10), service.Cause())  # fmt: skip
+        now += timedelta(minutes=10)
+    for agent in ("ann", "bob"):
+        with transaction(desk.engine) as conn:
+            service.claim_next(conn, "frontoffice", agent, now, service.Cause())
+    position, learned = estimate(now)
+    # Two at work, ten minutes a ticket: a place every five minutes.
+    assert position == 4 and learned.likely == 4 * 300
+    assert learned.low < learned.likely < learned.high
 
 
 def test_waiting_gauges_are_read_from_the_database_at_scrape_time(desk, keys):
@@ -472,6 +517,19 @@ def test_waiting_gauges_are_read_from_the_database_at_scrape_time(desk, keys):
     oldest = next(line for line in metrics.splitlines()
                   if line.startswith('loket_oldest_wait_seconds{channel="chat"'))  # fmt: skip
     assert 12 * 60 - 5 <= float(oldest.split()[-1]) <= 12 * 60 + 60
+    # Why the wait is what it is: the estimate's inputs per queue.
+    assert 'loket_estimate_arrivals_per_hour{queue="frontoffice"} 2.0' in metrics
+    assert 'loket_estimate_handling_seconds{queue="it_backoffice"} 1800.0' in metrics  # plan
+
+    def value(series: str) -> float:
+        return float(
+            next(line for line in metrics.splitlines() if line.startswith(series)).split()[-1]
+        )
+
+    on_duty = value('loket_estimate_agents_on_duty{queue="frontoffice"}')
+    served = value('loket_estimate_served_per_hour{queue="frontoffice"}')
+    # 480 s a ticket: every agent on duty serves 7.5 an hour.
+    assert served == on_duty * 7.5
 
 
 def test_listing_pages_through_tickets_in_fair_order(desk, keys):

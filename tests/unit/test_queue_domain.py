@@ -70,24 +70,6 @@ def test_the_status_machine(current, wanted, allowed):
             domain.check_transition(current, wanted)
 
 
-def test_the_service_rate_needs_history_and_weighs_recent_claims_most():
-    hour = 3600.0
-    assert domain.service_rate([60.0] * 4, hour, half_life=hour) is None
-    steady = domain.service_rate([i * 300.0 for i in range(12)], hour, half_life=1e9)
-    assert steady == pytest.approx(12 / hour)
-    recent = domain.service_rate([60.0] * 6 + [3000.0] * 6, hour, half_life=900)
-    earlier = domain.service_rate([3000.0] * 6 + [3500.0] * 6, hour, half_life=900)
-    assert recent > earlier
-
-
-def test_estimates_grow_with_position_and_come_with_a_range():
-    rate = 12 / 3600
-    assert domain.estimate_wait(3, None) is None
-    first, tenth = domain.estimate_wait(1, rate), domain.estimate_wait(10, rate)
-    assert first.likely == 300 and tenth.likely == 3000
-    assert first.low >= 0 and tenth.low < tenth.likely < tenth.high
-
-
 def test_requester_identity_for_repeat_contacts():
     assert domain.requester_key({"email": " Jan@Example.ORG "}) == "email:jan@example.org"
     assert domain.requester_key({"phone": "+31 6 1234 5678"}) == domain.requester_key(
