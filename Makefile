@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format migrate key keys revoke-key rotate-key user users user-password user-disable user-enable mail clean
+.PHONY: run test dev lint format migrate key keys revoke-key rotate-key user users user-password user-disable user-enable mail clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ run: $(VENV)/.runtime $(VENV)/.nginx
 
 test: $(VENV)/.dev $(VENV)/.tools $(VENV)/.browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The test packages, which the benchmarks in bench/ use too.
+dev: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

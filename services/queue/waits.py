@@ -25,6 +25,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # The range: from the 10th to the 90th percentile of the model, then widened by the
 # uncertainty of its rates; bench/estimates.py measures how often it holds the real wait.
 LOW_QUANTILE_Z, HIGH_QUANTILE_Z = -1.2816, 1.2816
+ENDS = (LOW_QUANTILE_Z, 0.0, HIGH_QUANTILE_Z)  # low, likely (the mean), high
 # How far a rate may be off: a configured guess by half again, a learned one less as
 # more tickets are handled (PRIOR_WEIGHT handled tickets weigh as much as the guess).
 PRIOR_SPREAD = 1.5
@@ -184,42 +185,65 @@ def estimate_wait(
 
     `position` counts those ahead that can be taken now; `opening_later` are the windows
     of the call-backs ahead that cannot yet: one whose window opens before this ticket's
-    turn comes is taken first, one that opens later is not in the way."""
+    turn comes is taken first, one that opens later is not in the way. Each end of the
+    range counts those that open before it."""
     if model is None or position < 1 or model.handling_seconds <= 0:
         return None
-    remaining = sorted(opening_later)
-    while True:
-        turn = _times_to_reach((float(position),), model, now)
-        if turn is None:
-            return None
-        before = [opens for opens in remaining if opens < now + timedelta(seconds=turn[0])]
-        if not before:
-            break
-        position, remaining = position + len(before), remaining[len(before) :]
-    waits = _spread(position, model, now)
-    if waits is None:
-        return None
+    waits = []
+    for z in ENDS:
+        ahead, remaining = position, sorted(opening_later)
+        while True:
+            reached = _time_to_claim(ahead, z, model, now)
+            if reached is None:
+                return None
+            before = [opens for opens in remaining if opens < now + timedelta(seconds=reached)]
+            if not before:
+                break
+            ahead, remaining = ahead + len(before), remaining[len(before) :]
+        waits.append(reached)
     if window is not None:
         earliest = max(0.0, (window[0] - now).total_seconds())
         latest = max(earliest, (window[1] - now).total_seconds())
         if waits[1] < earliest:
             # Its turn comes before its window: it goes to the first agent free after the
             # window opens (it is due first by then).
-            first = _spread(1, model, window[0])
-            waits = [earliest + w for w in first] if first is not None else waits
+            first = [_time_to_claim(1, z, model, window[0]) for z in ENDS]
+            if all(w is not None for w in first):
+                waits = [earliest + w for w in first]  # type: ignore[operator]
         waits = [min(max(w, earliest), latest) for w in waits]
     low, likely, high = waits
     return Estimate(likely=round(likely), low=round(low), high=round(high))
 
 
-def _spread(position: int, model: WaitModel, start: datetime) -> list[float] | None:
-    """Seconds from `start` to the position-th claim: low end, mean, high end."""
-    targets = (
-        _gamma_quantile(position, LOW_QUANTILE_Z) / model.spread,
-        float(position),
-        _gamma_quantile(position, HIGH_QUANTILE_Z) * model.spread,
-    )
-    return _times_to_reach(targets, model, start)
+def _time_to_claim(position: int, z: float, model: WaitModel, start: datetime) -> float | None:
+    """Seconds from `start` until the position-th claim at the normal deviate z of its
+    distribution (0: the mean). Urgent arrivals going ahead add their own randomness to
+    the claims': the net count's variance is (claims + overtakers) where its mean is
+    (claims - overtakers), so z is stretched by the square root of their ratio."""
+    if z == 0:
+        target = float(position)
+    else:
+        claims = _claims_per_second(model, start)
+        over = model.overtaking_per_second
+        if claims is None or claims <= over:
+            return None
+        target = _gamma_quantile(position, z * math.sqrt((claims + over) / (claims - over)))
+        target = target * model.spread if z > 0 else target / model.spread
+    reached = _times_to_reach((target,), model, start)
+    return reached[0] if reached is not None else None
+
+
+def _claims_per_second(model: WaitModel, start: datetime) -> float | None:
+    """The claim rate at `start`, or when the desk next has someone on duty."""
+    at, end = start, start + HORIZON
+    while at < end:
+        agents = model.agents_at(at)
+        if agents > 0:
+            return agents / model.handling_seconds
+        if model.staffing is None:
+            return None
+        at = model.staffing.next_change(at)
+    return None
 
 
 def _gamma_quantile(shape: int, z: float) -> float:

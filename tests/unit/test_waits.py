@@ -148,3 +148,24 @@ def test_a_call_back_ahead_counts_only_if_its_window_opens_before_the_turn_comes
     second = TUESDAY_9 + timedelta(minutes=18)
     pushed = waits.estimate_wait(3, model(), TUESDAY_9, opening_later=[late, second, soon])
     assert pushed.likely == 5 * 300
+
+
+def test_urgent_arrivals_going_ahead_make_the_range_wider_as_well_as_later():
+    # Both lines move one place every five minutes; in the second, four agents take one
+    # every 2.5 minutes and an urgent arrival every five minutes goes ahead.
+    calm = waits.estimate_wait(12, model(learned=1000), TUESDAY_9)
+    busy = waits.estimate_wait(
+        12, model(agents_now=4, overtaking_per_second=1 / 300, learned=1000), TUESDAY_9
+    )
+    assert calm.likely == busy.likely == 3600
+    assert busy.high - busy.low > 1.5 * (calm.high - calm.low)
+
+
+def test_the_high_end_counts_the_call_backs_that_open_before_it():
+    # The turn comes at 9:15 (third, five minutes a place); a window opening at 9:25 is
+    # not in the way of the likely turn but is of a slow one.
+    opening = [TUESDAY_9 + timedelta(minutes=25)]
+    alone = waits.estimate_wait(3, model(learned=1000), TUESDAY_9)
+    with_later = waits.estimate_wait(3, model(learned=1000), TUESDAY_9, opening_later=opening)
+    assert with_later.likely == alone.likely == 900
+    assert alone.high > 25 * 60 and with_later.high > alone.high
