@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Engine, Integer, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # A growing key: 64 bits on PostgreSQL; on SQLite only INTEGER PRIMARY KEY autoincrements.
@@ -53,14 +55,41 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+# A connection back in the pool within this many seconds is used without a ping: under
+# load a ping per checkout was a third of the database's transactions (issue 23). One
+# found dead anyway (the database restarted a moment ago) fails that one statement; the
+# pool then drops every connection older than the failure, the request answers 503 with
+# Retry-After and an event is retried, so nothing is lost.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("checked_in_at")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            with dbapi_conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as exc:
+            # The pool discards it and checks out (or makes) another.
+            raise DisconnectionError() from exc
 
 
 READING = "loket_reading"

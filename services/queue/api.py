@@ -6,7 +6,6 @@ from __future__ import annotations
 import binascii
 import hmac
 import json
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -34,19 +33,8 @@ def desk() -> service.Desk:
     return current_app.extensions["queue"]
 
 
-# What wait estimates learn from changes by the minute, not by the request: each process
-# reads it at most once per ACTIVITY_SECONDS, so a busy status page costs three small
-# queries less.
-ACTIVITY_SECONDS = 5.0
-
-
 def _activity(conn: Connection, now: datetime) -> storage.QueueActivity:
-    kept = current_app.extensions.get("queue.activity")
-    if kept is not None and time.monotonic() - kept[0] < ACTIVITY_SECONDS:
-        return kept[1]
-    activity = service.recent_activity(conn, now)
-    current_app.extensions["queue.activity"] = (time.monotonic(), activity)
-    return activity
+    return current_app.extensions["queue.activity"](conn, now)
 
 
 def _change(work: Callable[[Connection, service.Cause], T]) -> T:

@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
     desk = service.Desk.from_config(settings.desk)
     app.extensions["queue"] = desk
+    app.extensions["queue.activity"] = service.KeptActivity()
     engine = app.extensions["loket"].engine
 
     def waiting() -> tuple[list, list]:

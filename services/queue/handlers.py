@@ -22,10 +22,11 @@ NOTIFICATION = schemas.NotificationSchema()
 
 def handlers(desk_config: Mapping[str, Any]) -> dict[tuple[str, int], Handler]:
     desk = service.Desk.from_config(desk_config)
+    activity = service.KeptActivity()
 
     def ticket_created(conn: Connection, event: Event) -> service.AfterCommit:
         cause = service.Cause(event=event)
-        service.receive_ticket(conn, desk, TICKET_CREATED.load(event.data), cause)
+        service.receive_ticket(conn, desk, TICKET_CREATED.load(event.data), cause, activity)
         return cause.after_commit
 
     def customer_replied(conn: Connection, event: Event) -> service.AfterCommit:

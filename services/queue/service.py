@@ -7,6 +7,7 @@ commit (metric observations) as a list of callables.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -118,8 +119,15 @@ def _get(conn: Connection, ticket_id: str) -> Row:
 # Arrivals
 
 
-def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause: Cause) -> None:
-    """A new ticket from `ticket.created`, in the queue of its category."""
+def receive_ticket(
+    conn: Connection,
+    desk: Desk,
+    data: Mapping[str, Any],
+    cause: Cause,
+    activity: Activity | None = None,
+) -> None:
+    """A new ticket from `ticket.created`, in the queue of its category; `activity` reads
+    what its wait estimate learns from (recent_activity, or a kept one)."""
     if storage.ticket_exists(conn, data["ticket_id"]):
         return
     created_at = to_utc(data["created_at"])
@@ -202,7 +210,8 @@ def receive_ticket(conn: Connection, desk: Desk, data: Mapping[str, Any], cause:
         public_message=domain.public_message("queued", language),
     )
     position = storage.queue_position(conn, row)
-    estimate = ticket_estimate(conn, desk, row, position, created_at)
+    learned = (activity or recent_activity)(conn, created_at)
+    estimate = ticket_estimate(conn, desk, row, position, created_at, learned)
     cause.emit(
         conn,
         "ticket.queued",
@@ -749,6 +758,27 @@ def recent_activity(conn: Connection, now: datetime) -> storage.QueueActivity:
     return storage.queue_activity(
         conn, now - HISTORY, now - AT_WORK_WITHIN, now - timedelta(hours=1)
     )
+
+
+Activity = Callable[[Connection, datetime], storage.QueueActivity]
+
+
+class KeptActivity:
+    """What wait estimates learn from, read by a process at most once per `seconds`: it
+    changes by the minute, not by the request or the event (four queries saved on every
+    status page and every new ticket)."""
+
+    def __init__(self, seconds: float = 5.0) -> None:
+        self.seconds = seconds
+        self._kept: tuple[float, storage.QueueActivity] | None = None
+
+    def __call__(self, conn: Connection, now: datetime) -> storage.QueueActivity:
+        kept = self._kept
+        if kept is not None and time.monotonic() - kept[0] < self.seconds:
+            return kept[1]
+        activity = recent_activity(conn, now)
+        self._kept = (time.monotonic(), activity)
+        return activity
 
 
 def estimate_for(
