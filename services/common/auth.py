@@ -24,9 +24,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from services.common.config import ConfigError
 from services.common.errors import ApiError
 from services.common.hashing import secret_digest
+from services.common.vocabulary import CHANNELS
 from services.common.watched import Watched, write_in_place
 
-CHANNELS = ("web", "email", "phone", "chat", "walk_in", "callback")
 ROLES = ("client", "portal", "agent", "supervisor", "admin")
 # Keys that submit requests for customers: a front-end's, or Loket's own portal's.
 SUBMITTING_ROLES = frozenset({"client", "portal"})

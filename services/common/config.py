@@ -21,6 +21,8 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from services.common.desk import check_desk
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_FILE = REPO_ROOT / "config" / "loket.yaml"
 SERVICES = ("intake", "queue", "notify", "feedback")
@@ -243,6 +245,9 @@ def load_desk_config(environ: Mapping[str, str]) -> dict[str, Any]:
         raise ConfigError("LOKET_CONFIG", f"{path} is not valid YAML: {exc}") from None
     if not isinstance(loaded, dict):
         raise ConfigError("LOKET_CONFIG", f"{path} must hold a mapping at the top level")
+    mistakes = check_desk(loaded)
+    if mistakes:
+        raise ConfigError("LOKET_CONFIG", f"{path}: " + "; ".join(mistakes))
     return loaded
 
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from services.common.vocabulary import LANGUAGES
+
 EMAIL, SMS, WEBHOOK = "email", "sms", "webhook"
 MEDIA = (EMAIL, SMS, WEBHOOK)
-LANGUAGES = ("nl", "en")
 
 # The event types notify receives (contract section 2); a subscription may ask for these.
 DELIVERABLE_TYPES = (

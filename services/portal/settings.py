@@ -19,8 +19,8 @@ from services.common.config import (
     var_dir,
 )
 from services.common.hashing import kept_secret
+from services.common.vocabulary import LANGUAGES
 
-LANGUAGES = ("nl", "en")
 DEFAULT_PORT = 8000
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from tests.support import REPO
 
@@ -35,3 +36,23 @@ def test_an_unknown_service_or_process_kind_shows_the_usage():
     result = subprocess.run([sys.executable, "-m", "services", "billing", "web"], cwd=REPO,
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["web", "worker", "migrate"])
+@pytest.mark.parametrize("service", ["intake", "queue", "notify", "feedback"])
+def test_a_desk_configuration_without_an_sla_target_stops_every_process(tmp_path, service, kind):
+    # Before, the queue's worker took this file and failed on the first ticket, which was
+    # retried, then dead-lettered: tickets silently stopped reaching the queue.
+    desk = yaml.safe_load((REPO / "config" / "loket.yaml").read_text(encoding="utf-8"))
+    del desk["sla"]["first_response_minutes"][3]
+    config = tmp_path / "loket.yaml"
+    config.write_text(yaml.safe_dump(desk), encoding="utf-8")
+    env = {"PATH": os.environ["PATH"], "LOKET_VAR_DIR": str(tmp_path),
+           "LOKET_CONFIG": str(config)}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "services", service, kind],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "configuration error: LOKET_CONFIG:" in result.stderr
+    assert "sla.first_response_minutes: a target for every priority 1 to 4" in result.stderr

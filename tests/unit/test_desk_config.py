@@ -1,0 +1,64 @@
+"""Each kind of mistake in the desk configuration is refused, naming its setting."""
+
+import copy
+
+import pytest
+
+from services.common.config import ConfigError, load_settings
+from services.common.desk import check_desk
+
+SAMPLE = load_settings("queue", {}).desk
+
+
+def mistaken(change) -> list[str]:
+    desk = copy.deepcopy(SAMPLE)
+    change(desk)
+    return check_desk(desk)
+
+
+def test_the_sample_desk_is_sound():
+    assert check_desk(SAMPLE) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda d: d["sla"]["first_response_minutes"].pop(3),
+         "sla.first_response_minutes: a target for every priority 1 to 4; missing [3]"),
+        (lambda d: d["sla"]["resolution_minutes"].update({2: 0}),
+         "sla.resolution_minutes.2: Must be greater than or equal to 1."),
+        (lambda d: d["sla"]["channel_first_response_minutes"].update({"fax": {1: 5}}),
+         "sla.channel_first_response_minutes.fax: Must be one of"),
+        (lambda d: d.pop("sla"), "sla: Missing data for required field."),
+        (lambda d: d["queues"].append(dict(d["queues"][0])), "queues: every queue id once"),
+        (lambda d: d["queues"][0].update(handling_minutes=-3),
+         "queues.0.handling_minutes: Must be greater than 0."),
+        (lambda d: d["queues"][0].update(agents={"mon-fri": {"8 to 5": 2}}),
+         "queues.0.agents.mon-fri.8 to 5: use 08:00-17:00"),
+        (lambda d: d["catalogue"][1].update(queue="billing"),
+         "catalogue.1.queue: no queue 'billing' in queues"),
+        (lambda d: d["opening_hours"].update(timezone="Europe/Amsterdm"),
+         "opening_hours.timezone: unknown time zone 'Europe/Amsterdm'"),
+        (lambda d: d["opening_hours"].update(phone={"mon-fri": "8-17"}),
+         "opening_hours.phone: 'always' or {mon-fri: '08:00-17:00'}"),
+        (lambda d: d["problems"].update(surge_factor=0.5),
+         "problems.surge_factor: Must be greater than or equal to 1."),
+        (lambda d: d["problems"].update(window_minutes="an hour"),
+         "problems.window_minutes: Not a valid integer."),
+        (lambda d: d["priority_matrix"]["low"].pop("high"),
+         "priority_matrix: a priority for every impact and urgency; missing ['low.high']"),
+        (lambda d: d.update(default_language="fr"), "default_language: Must be one of"),
+        (lambda d: d.update(reopen_window_day=14), "reopen_window_day: Unknown field."),
+    ],
+)  # fmt: skip
+def test_each_kind_of_mistake_is_named(change, named):
+    assert any(line.startswith(named) for line in mistaken(change)), mistaken(change)
+
+
+def test_a_mistaken_file_stops_loading_the_settings(tmp_path):
+    (tmp_path / "loket.yaml").write_text("queues: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as failure:
+        load_settings("notify", {"LOKET_CONFIG": str(tmp_path / "loket.yaml")})
+    assert failure.value.variable == "LOKET_CONFIG"
+    assert "queues: Shorter than minimum length 1." in str(failure.value)
+    assert "sla: Missing data for required field." in str(failure.value)
