@@ -42,10 +42,12 @@ def namespaces(run_id: str) -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def sweep_broker(run_id: str) -> Iterator[None]:
-    """What processes of a module declared on their own is gone when the module ends."""
+def sweep_broker(request: pytest.FixtureRequest, run_id: str) -> Iterator[None]:
+    """What processes of a module declared on their own is gone when the module ends.
+    Unit tests touch no broker: nothing to sweep (and no rabbitmqctl call per module)."""
     yield
-    support.delete_leftovers(f"{run_id}-")
+    if "unit" not in request.path.relative_to(REPO_ROOT).parts[:2]:
+        support.delete_leftovers(f"{run_id}-")
 
 
 @pytest.fixture
