@@ -7,6 +7,7 @@ a message naming the variable (exit status 2), instead of a traceback from a thr
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -36,6 +37,9 @@ def main(argv: list[str]) -> int:
     try:
         settings = load_settings(service)
         KeyRing.load(settings.api_keys_file)
+        if importlib.util.find_spec(f"services.{service}.settings") is not None:
+            # A service's own settings (notify's sending), checked like the shared ones.
+            importlib.import_module(f"services.{service}.settings").load(settings)
     except ConfigError as exc:
         print(f"loket {service}-{kind}: configuration error: {exc}", file=sys.stderr)
         return 2

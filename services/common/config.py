@@ -6,9 +6,6 @@ operator never has to guess which of a dozen settings was wrong.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -40,26 +37,6 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class NotifySettings:
-    """How notify sends: attempts, the wait before each retry, timeouts, parallel sends."""
-
-    max_attempts: int = 6
-    retry_base_seconds: float = 60.0
-    send_timeout_seconds: float = 10.0
-    send_concurrency: int = 8
-    secret_key: str | None = None
-    # Webhooks go to public addresses only, but for these networks (owner systems inside
-    # the organisation), named by the operator.
-    webhook_allowed_networks: tuple[str, ...] = ()
-
-    @property
-    def retry_delays_ms(self) -> tuple[int, ...]:
-        """Exponential backoff: the wait before attempt 2, 3, ... (one delay queue each)."""
-        base_ms = round(self.retry_base_seconds * 1000)
-        return tuple(base_ms * 2**i for i in range(self.max_attempts - 1))
-
-
-@dataclass(frozen=True)
 class Settings:
     service: str
     database_url: str
@@ -85,12 +62,10 @@ class Settings:
     rate_limit_per_portal: str = "30000/minute"
     # People who sign in to the console (their roles, for X-Loket-On-Behalf-Of).
     accounts_file: Path | None = None
-    notify: NotifySettings = field(default_factory=lambda: NotifySettings())
     desk: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+    # The LOKET_* variables these settings were read from: a service reads its own
+    # settings from them (notify: services/notify/settings.py).
+    environ: Mapping[str, str] = field(default_factory=dict)
 
 
 def _env(environ: Mapping[str, str], name: str, default: str | None = None) -> str | None:
@@ -137,45 +112,6 @@ def _mail_from(environ: Mapping[str, str]) -> str:
             name, f"must be an address, e.g. 'Service desk <desk@example.org>', got {value!r}"
         )
     return value
-
-
-def _secret_key(environ: Mapping[str, str], name: str) -> str | None:
-    """A key for encrypting stored secrets: 32 bytes, URL-safe base64 (a Fernet key)."""
-    value = _env(environ, name)
-    if value is None:
-        return None
-    try:
-        valid = len(base64.urlsafe_b64decode(value.encode())) == 32
-    except (ValueError, binascii.Error):
-        valid = False
-    if not valid:
-        raise ConfigError(
-            name, "must be 32 bytes in URL-safe base64 (python -m services.notify.secret_box)"
-        )
-    return value
-
-
-def _notify(environ: Mapping[str, str]) -> NotifySettings:
-    return NotifySettings(
-        max_attempts=_int(environ, "LOKET_NOTIFY_MAX_ATTEMPTS", 6, minimum=1),
-        retry_base_seconds=_seconds(environ, "LOKET_NOTIFY_RETRY_BASE_SECONDS", 60.0, 0.01),
-        send_timeout_seconds=_seconds(environ, "LOKET_NOTIFY_SEND_TIMEOUT_SECONDS", 10.0, 0.1),
-        send_concurrency=_int(environ, "LOKET_NOTIFY_SEND_CONCURRENCY", 8, minimum=1),
-        secret_key=_secret_key(environ, "LOKET_NOTIFY_SECRET_KEY"),
-        webhook_allowed_networks=_networks(environ, "LOKET_WEBHOOK_ALLOWED_NETWORKS"),
-    )
-
-
-def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """Comma-separated networks (`10.20.0.0/16,fd00:1::/64`), each checked."""
-    raw = _env(environ, name) or ""
-    networks = []
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        try:
-            networks.append(str(ipaddress.ip_network(item, strict=False)))
-        except ValueError:
-            raise ConfigError(name, f"must list networks like 10.0.0.0/8, got {item!r}") from None
-    return tuple(networks)
 
 
 def _url(
@@ -303,6 +239,6 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None) -> Set
         worker_metrics_port=metrics_port or None,
         delivery_limit=_int(environ, "LOKET_DELIVERY_LIMIT", 5, minimum=1),
         mail_from=_mail_from(environ),
-        notify=_notify(environ),
         desk=load_desk_config(environ),
+        environ={k: v for k, v in environ.items() if k.startswith("LOKET_")},
     )

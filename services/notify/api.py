@@ -15,6 +15,7 @@ from services.common.web import json_body, runtime
 from services.notify import schemas, service, storage
 from services.notify.domain import REFUSED_BY_POLICY
 from services.notify.secret_box import SecretBox
+from services.notify.settings import notify_settings
 from services.notify.transports import Unresolvable, pinned_address
 
 bp = Blueprint("notify", __name__, url_prefix="/v1")
@@ -28,7 +29,10 @@ def _box() -> SecretBox:
 @require("admin")
 def new_subscription() -> tuple[Response, int]:
     body = schemas.SubscriptionInputSchema().load(json_body())
-    networks = [ipaddress.ip_network(n) for n in runtime().settings.notify.webhook_allowed_networks]
+    networks = [
+        ipaddress.ip_network(n)
+        for n in notify_settings(runtime().settings).webhook_allowed_networks
+    ]
     try:
         refused = pinned_address(urlsplit(body["url"]), networks) is None
     except Unresolvable:

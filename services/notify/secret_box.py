@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from services.common.config import Settings, var_dir
 from services.common.hashing import kept_secret
+from services.notify.settings import notify_settings
 
 KEY_FILE_NAME = "notify-secret.key"
 
@@ -27,7 +28,9 @@ class SecretBox:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> SecretBox:
-        return cls(settings.notify.secret_key or _key_from_file(var_dir() / KEY_FILE_NAME))
+        return cls(
+            notify_settings(settings).secret_key or _key_from_file(var_dir() / KEY_FILE_NAME)
+        )
 
     def seal(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()

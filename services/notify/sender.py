@@ -30,6 +30,7 @@ from services.notify.messages import Composer
 from services.notify.metrics import NOTIFICATIONS, SEND_SECONDS
 from services.notify.secret_box import SecretBox
 from services.notify.service import Notifier
+from services.notify.settings import notify_settings
 from services.notify.transports import Failure, Outgoing, Transports
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,12 @@ T = TypeVar("T")
 
 def lease_for(settings: Settings) -> timedelta:
     """Long enough for one send to finish or time out, with room to record it."""
-    return timedelta(seconds=4 * settings.notify.send_timeout_seconds + 5)
+    return timedelta(seconds=4 * notify_settings(settings).send_timeout_seconds + 5)
 
 
 def work_queue(settings: Settings) -> WorkQueue:
     lease_ms = int(lease_for(settings).total_seconds() * 1000)
-    delays = sorted({*settings.notify.retry_delays_ms, lease_ms})
+    delays = sorted({*notify_settings(settings).retry_delays_ms, lease_ms})
     return WorkQueue("notify", "attempts", tuple(delays))
 
 
@@ -60,7 +61,7 @@ def notifier_for(settings: Settings, transports: Transports) -> Notifier:
         mail_domain=mail_domain,
         timezone=ZoneInfo(settings.desk.get("opening_hours", {}).get("timezone", "UTC")),
         work=work_queue(settings),
-        retry_delays_ms=settings.notify.retry_delays_ms,
+        retry_delays_ms=notify_settings(settings).retry_delays_ms,
         lease=lease_for(settings),
         teams={q["id"]: q["name"] for q in settings.desk.get("queues", [])},
         mailbox=parseaddr(settings.mail_from)[1] or None,
@@ -72,8 +73,8 @@ def transports_for(settings: Settings) -> Transports:
         smtp_url=settings.smtp_url,
         mail_from=settings.mail_from,
         sms_gateway_url=settings.sms_gateway_url,
-        timeout_seconds=settings.notify.send_timeout_seconds,
-        webhook_allowed_networks=settings.notify.webhook_allowed_networks,
+        timeout_seconds=notify_settings(settings).send_timeout_seconds,
+        webhook_allowed_networks=notify_settings(settings).webhook_allowed_networks,
     )
 
 

@@ -6,6 +6,7 @@ from services.common.config import Settings
 from services.common.worker import WorkerSpec, WorkSpec, run_worker
 from services.notify import domain, handlers, sender, service, storage
 from services.notify.metrics import start_series_at_zero
+from services.notify.settings import notify_settings
 
 
 def spec(settings: Settings) -> WorkerSpec:
@@ -20,7 +21,7 @@ def spec(settings: Settings) -> WorkerSpec:
             queue=notifier.work,
             outbox=storage.attempts_outbox,
             processor=lambda engine: sender.AttemptProcessor(engine, notifier, transports),
-            concurrency=settings.notify.send_concurrency,
+            concurrency=notify_settings(settings).send_concurrency,
         ),
     )
 

@@ -24,6 +24,7 @@ from services.common.worker import run_worker
 from services.notify import service, storage, transports
 from services.notify.app import create_app
 from services.notify.sender import AttemptProcessor, notifier_for, transports_for
+from services.notify.settings import notify_settings
 from services.notify.transports import Outgoing, Transports
 from services.notify.worker import spec
 from tests.receivers import http_receiver, self_signed_tls, smtp_receiver
@@ -244,7 +245,10 @@ def test_the_secret_is_stored_encrypted(client, keys, settings):
         stored = conn.execute(select(storage.subscriptions.c.secret_encrypted)).scalar_one()
     engine.dispose()
     assert SECRET not in stored
-    assert Fernet(settings.notify.secret_key.encode()).decrypt(stored.encode()).decode() == SECRET
+    assert (
+        Fernet(notify_settings(settings).secret_key.encode()).decrypt(stored.encode()).decode()
+        == SECRET
+    )
 
 
 def test_the_delivery_log_needs_an_agent_and_checks_its_query(client, keys):
@@ -505,7 +509,7 @@ def test_an_smtp_refusal_is_final_and_masked(namespace, make_settings, settings,
         changed = make_settings(
             "notify",
             LOKET_SMTP_URL=refusing.url,
-            LOKET_NOTIFY_SECRET_KEY=settings.notify.secret_key,
+            LOKET_NOTIFY_SECRET_KEY=notify_settings(settings).secret_key,
         )
         declare(changed)
         stop = threading.Event()

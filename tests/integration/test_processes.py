@@ -56,3 +56,15 @@ def test_a_desk_configuration_without_an_sla_target_stops_every_process(tmp_path
     assert result.returncode == 2
     assert "configuration error: LOKET_CONFIG:" in result.stderr
     assert "sla.first_response_minutes: a target for every priority 1 to 4" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["web", "worker", "migrate"])
+def test_notifys_own_settings_are_checked_when_it_starts(tmp_path, kind):
+    env = {"PATH": os.environ["PATH"], "LOKET_VAR_DIR": str(tmp_path),
+           "LOKET_NOTIFY_SECRET_KEY": "too-short"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "services", "notify", kind],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "configuration error: LOKET_NOTIFY_SECRET_KEY: must be 32 bytes" in result.stderr

@@ -47,3 +47,15 @@ def test_defaults_work_out_of_the_box():
 def test_postgres_urls_use_the_shipped_driver():
     settings = load_settings("intake", {"LOKET_INTAKE_DATABASE_URL": "postgresql://u@db/intake"})
     assert settings.database_url.startswith("postgresql+psycopg://")
+
+
+def test_notify_reads_its_own_settings_from_the_same_environment():
+    from services.notify.settings import notify_settings
+
+    settings = load_settings("notify", {"LOKET_NOTIFY_MAX_ATTEMPTS": "3"})
+    assert notify_settings(settings).max_attempts == 3
+    assert notify_settings(load_settings("notify", {})).max_attempts == 6
+    bad = load_settings("notify", {"LOKET_WEBHOOK_ALLOWED_NETWORKS": "not-a-network"})
+    with pytest.raises(ConfigError) as failure:
+        notify_settings(bad)
+    assert failure.value.variable == "LOKET_WEBHOOK_ALLOWED_NETWORKS"

@@ -7,10 +7,10 @@ import hmac
 
 import pytest
 
-from services.common.config import NotifySettings
 from services.notify import domain
 from services.notify.handlers import SCHEMAS
 from services.notify.messages import TEMPLATES, Composer
+from services.notify.settings import NotifySettings
 
 ANN = {"name": "Ann", "email": "ann@example.org", "phone": "+31612345678", "language": "en"}
 
