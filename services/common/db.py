@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, Integer, create_engine, event, text
+from sqlalchemy import BigInteger, Connection, Engine, Integer, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
@@ -113,11 +113,6 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """
     with engine.begin() as conn:
         yield conn
-
-
-def ping(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Any:

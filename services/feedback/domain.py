@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 SURVEY_VALID_FOR = timedelta(days=14)
-SATISFIED = 4  # scores of 4 and 5 count as satisfied
 
 QUESTION = {
     "nl": "Hoe tevreden bent u over de afhandeling van uw verzoek {reference}? (1 tot 5)",

@@ -119,7 +119,6 @@ articles = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
-ARTICLE_FIELDS = ("title", "body", "language", "tags", "category")
 
 
 _CONTACT_EXISTS = select(contacts.c.ticket_id).where(contacts.c.ticket_id == bindparam("ticket_id"))

@@ -31,11 +31,12 @@ from services.notify.metrics import NOTIFICATIONS, SEND_SECONDS
 from services.notify.secret_box import SecretBox
 from services.notify.service import Notifier
 from services.notify.settings import notify_settings
-from services.notify.transports import Failure, Outgoing, Transports
+from services.notify.transports import Outgoing, SendFailure, Transports
 
 log = logging.getLogger(__name__)
 
-ATTEMPT_JOB = schemas.AttemptJobSchema()  # built once: building a schema costs more than a load
+# Built once: building a schema costs more than a load.
+ATTEMPT_JOB_SCHEMA = schemas.AttemptJobSchema()
 
 T = TypeVar("T")
 
@@ -97,7 +98,7 @@ class AttemptProcessor:
 
     def process(self, body: bytes, stop: threading.Event | None = None) -> Outcome:
         try:
-            job = ATTEMPT_JOB.load(parse_event(body).data)
+            job = ATTEMPT_JOB_SCHEMA.load(parse_event(body).data)
         except ValidationError as exc:
             log.warning("sender: dead-lettering an unusable job: %s", exc.messages)
             return self._count(Outcome.DEAD_LETTERED)
@@ -141,11 +142,11 @@ class AttemptProcessor:
         with transaction(self.engine) as conn:
             return use_case(conn, self.notifier, now=utcnow(), **arguments)
 
-    def _send(self, outgoing: Outgoing) -> Failure | None:
+    def _send(self, outgoing: Outgoing) -> SendFailure | None:
         started = time.perf_counter()
         try:
             self.transports.send(outgoing)
-        except Failure as failure:
+        except SendFailure as failure:
             return failure
         finally:
             SEND_SECONDS.labels(outgoing.medium).observe(time.perf_counter() - started)

@@ -27,7 +27,7 @@ from services.common.outbox import add_events
 from services.notify import domain, storage
 from services.notify.messages import Composer
 from services.notify.secret_box import SecretBox
-from services.notify.transports import Failure, Outgoing
+from services.notify.transports import Outgoing, SendFailure
 
 ATTEMPT_JOB = "notification.attempt"
 CUSTOMER = "customer"
@@ -345,7 +345,7 @@ def finish_attempt(
     notifier: Notifier,
     delivery_id: str,
     attempt: int,
-    failure: Failure | None,
+    failure: SendFailure | None,
     now: datetime,
 ) -> str | None:
     """Records how the attempt went; returns the outcome, or None if it was taken over."""

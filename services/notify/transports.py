@@ -43,7 +43,7 @@ UTF8 = Charset("utf-8")
 UTF8.body_encoding = QP
 
 
-class Failure(Exception):
+class SendFailure(Exception):
     """A send that did not succeed; `verdict` says whether trying again may help."""
 
     def __init__(self, verdict: str, error: str) -> None:
@@ -94,7 +94,7 @@ class Transports:
         return (*media, domain.SMS) if self.sms_gateway_url else tuple(media)
 
     def send(self, outgoing: Outgoing) -> None:
-        """Sends, or raises Failure."""
+        """Sends, or raises SendFailure."""
         if outgoing.medium == domain.EMAIL:
             self._email(outgoing)
         elif outgoing.medium == domain.SMS:
@@ -104,22 +104,22 @@ class Transports:
 
     def _email(self, outgoing: Outgoing) -> None:
         if self.smtp is None:
-            raise Failure(domain.PERMANENT, "no SMTP server configured")
+            raise SendFailure(domain.PERMANENT, "no SMTP server configured")
         try:
             self.smtp.send(self._message(outgoing))
         except smtplib.SMTPNotSupportedError:
-            raise Failure(
+            raise SendFailure(
                 domain.PERMANENT, "SMTP: the server cannot send to an address beyond ASCII"
             ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
-            raise Failure(domain.smtp_verdict(code), f"SMTP {code}: {_text(reply)}") from None
+            raise SendFailure(domain.smtp_verdict(code), f"SMTP {code}: {_text(reply)}") from None
         except smtplib.SMTPResponseException as exc:
-            raise Failure(
+            raise SendFailure(
                 domain.smtp_verdict(exc.smtp_code), f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}"
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise Failure(domain.RETRYABLE, f"SMTP: {type(exc).__name__}: {exc}") from None
+            raise SendFailure(domain.RETRYABLE, f"SMTP: {type(exc).__name__}: {exc}") from None
 
     def _message(self, outgoing: Outgoing) -> Message:
         """Plain text and HTML alternatives in UTF-8, quoted-printable.
@@ -163,7 +163,7 @@ class Transports:
 
     def _sms(self, outgoing: Outgoing) -> None:
         if not self.sms_gateway_url:
-            raise Failure(domain.PERMANENT, "no SMS gateway configured")
+            raise SendFailure(domain.PERMANENT, "no SMS gateway configured")
         body = {"to": outgoing.recipient, "text": outgoing.content["text"],
                 "reference": outgoing.delivery_id}  # fmt: skip
         self._post(
@@ -175,7 +175,7 @@ class Transports:
 
     def _webhook(self, outgoing: Outgoing) -> None:
         if outgoing.secret is None:
-            raise Failure(domain.PERMANENT, "the subscription was deleted")
+            raise SendFailure(domain.PERMANENT, "the subscription was deleted")
         body = outgoing.content["body"].encode()
         headers = {
             "X-Loket-Signature": domain.signature(outgoing.secret, int(time.time()), body),
@@ -187,11 +187,11 @@ class Transports:
         try:
             address = pinned_address(parts, self.webhook_networks)
         except Unresolvable:
-            raise Failure(
+            raise SendFailure(
                 domain.RETRYABLE, "webhook: the receiver's name does not resolve"
             ) from None
         if address is None:
-            raise Failure(domain.PERMANENT, f"webhook: {domain.REFUSED_BY_POLICY}")
+            raise SendFailure(domain.PERMANENT, f"webhook: {domain.REFUSED_BY_POLICY}")
         # The connection goes to the address just checked, whatever the name resolves to a
         # moment later (DNS rebinding); the name still goes in Host and, for TLS, in SNI
         # and the certificate check.
@@ -223,13 +223,15 @@ class Transports:
                 allow_redirects=False,
             )
         except requests.Timeout:
-            raise Failure(domain.RETRYABLE, f"{what}: no answer within {self.timeout}s") from None
+            raise SendFailure(
+                domain.RETRYABLE, f"{what}: no answer within {self.timeout}s"
+            ) from None
         except requests.RequestException as exc:
-            raise Failure(domain.RETRYABLE, f"{what}: {type(exc).__name__}") from None
+            raise SendFailure(domain.RETRYABLE, f"{what}: {type(exc).__name__}") from None
         verdict = domain.webhook_verdict(response.status_code)
         response.close()
         if verdict is not None:
-            raise Failure(verdict, f"{what} answered {response.status_code}")
+            raise SendFailure(verdict, f"{what} answered {response.status_code}")
 
 
 _PORTS = {"http": 80, "https": 443}

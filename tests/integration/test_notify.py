@@ -677,7 +677,7 @@ def test_an_address_beyond_ascii_is_sent_with_smtputf8_or_fails_for_good():
     with (
         smtp_receiver(smtputf8=False) as receiver,
         _sender(receiver) as sender,
-        pytest.raises(transports.Failure) as failure,
+        pytest.raises(transports.SendFailure) as failure,
     ):
         sender.send(outgoing)
     assert failure.value.verdict == "permanent" and "beyond ASCII" in str(failure.value)
@@ -720,7 +720,7 @@ def test_delivery_checks_the_address_again_pins_it_and_reports_only_the_policy()
         url = f"http://localhost:{receiver.port}/hook"
         refusing = Transports(smtp_url=None, mail_from="d@x.org", sms_gateway_url=None,
                               timeout_seconds=2)  # fmt: skip
-        with pytest.raises(transports.Failure) as failure:
+        with pytest.raises(transports.SendFailure) as failure:
             refusing.send(_webhook(url))
         # Nothing about the port or the connection: no scan oracle.
         assert failure.value.verdict == "permanent"
@@ -750,7 +750,7 @@ def test_an_https_webhook_is_pinned_to_its_address_and_still_checks_the_name(tmp
         [delivered] = receiver.received
         assert delivered.headers["Host"] == f"localhost:{receiver.port}"
         # The certificate is for "localhost": under another name the check fails.
-        with pytest.raises(transports.Failure):
+        with pytest.raises(transports.SendFailure):
             sender.send(_webhook(f"https://127.0.0.1:{receiver.port}/hook"))
         sender.close()
 
@@ -770,7 +770,7 @@ def test_messages_share_an_smtp_session_and_a_dropped_one_is_replaced():
 def test_a_session_that_failed_is_not_used_again():
     with smtp_receiver(reply="451 Try again later") as receiver, _sender(receiver) as sender:
         for n in range(2):
-            with pytest.raises(transports.Failure):
+            with pytest.raises(transports.SendFailure):
                 sender.send(_an_email(n))
         assert receiver.connections == 2
 
