@@ -1,5 +1,22 @@
-"""The contract's words every service and front-end shares (docs/ARCHITECTURE.md)."""
+"""The contract's words every service and front-end shares (docs/ARCHITECTURE.md), and the
+one rule for which language a customer is addressed in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 CHANNELS = ("web", "email", "phone", "chat", "walk_in", "callback")
 LANGUAGES = ("nl", "en")
 PRIORITIES = (1, 2, 3, 4)  # 1 is the highest
+DEFAULT_LANGUAGE = "nl"  # when the desk configuration names none
+
+
+def language(asked: Any, default: str = DEFAULT_LANGUAGE) -> str:
+    """`asked` when it is one of the contract's languages, else `default` (the desk's)."""
+    return asked if asked in LANGUAGES else default
+
+
+def desk_language(desk: Mapping[str, Any]) -> str:
+    """The desk's own language (`default_language` in its configuration)."""
+    return language(desk.get("default_language"))

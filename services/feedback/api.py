@@ -16,6 +16,7 @@ from services.common.db import transaction
 from services.common.errors import ApiError
 from services.common.events import to_utc, utcnow
 from services.common.failures import NotFound
+from services.common.vocabulary import desk_language
 from services.common.web import json_body, request_id, runtime
 from services.feedback import domain, schemas, service, storage
 
@@ -187,7 +188,7 @@ def knowledge_search() -> Response:
             "Search for at least one word.",
             {"q": ["Search for at least one word."]},
         )
-    preferred = query["lang"] or runtime().settings.desk.get("default_language", "nl")
+    preferred = query["lang"] or desk_language(runtime().settings.desk)
     with runtime().engine.connect() as conn:
         hits = storage.search_articles(conn, words, query["lang"], preferred, query["limit"])
     results = [

@@ -14,6 +14,7 @@ from services.common.events import Event, isoformat, to_utc
 from services.common.failures import Conflict, Invalid, NotFound
 from services.common.hashing import secret_digest
 from services.common.outbox import add_events
+from services.common.vocabulary import language
 from services.feedback import domain, storage
 from services.feedback.metrics import CSAT
 
@@ -172,7 +173,7 @@ def request_survey(conn: Connection, data: Mapping[str, Any], now: datetime, cau
         return
     token = domain.new_survey_token()
     requester = data["requester"]
-    language = requester.get("language") if requester.get("language") in ("nl", "en") else "nl"
+    addressed_in = language(requester.get("language"))
     storage.add_survey(
         conn,
         {
@@ -184,7 +185,7 @@ def request_survey(conn: Connection, data: Mapping[str, Any], now: datetime, cau
             "queue": data["queue"],
             "category": data["category"],
             "agent": data["agent"],
-            "language": language,
+            "language": addressed_in,
             "resolved_at": resolved_at,
             "created_at": now,
             "expires_at": now + domain.SURVEY_VALID_FOR,
@@ -197,7 +198,7 @@ def request_survey(conn: Connection, data: Mapping[str, Any], now: datetime, cau
             "ticket_id": data["ticket_id"],
             "reference": data["reference"],
             "requester": requester,
-            "language": language,
+            "language": addressed_in,
         },
         source="feedback",
     )

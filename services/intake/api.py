@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from services.common.auth import CHANNELS, current_principal, require
 from services.common.errors import ApiError
 from services.common.events import utcnow
+from services.common.vocabulary import LANGUAGES
 from services.common.web import body_bytes, json_body, request_id, runtime
 from services.intake import inbound_email, service
 from services.intake.contact_options import OpeningHours, WaitEstimates, contact_options
@@ -32,7 +33,7 @@ class IntakeContext:
         self.validator = RequestValidator(intake.catalogue)
         self.hours = hours
         self.estimates = WaitEstimates(runtime_of(app).settings.queue_service_url)
-        self.localized = {lang: intake.catalogue.localized(lang) for lang in ("nl", "en")}
+        self.localized = {lang: intake.catalogue.localized(lang) for lang in LANGUAGES}
 
 
 def runtime_of(app: Flask) -> Any:
@@ -44,8 +45,8 @@ def context() -> IntakeContext:
 
 
 def _language() -> str:
-    lang = request.args.get("lang", "nl")
-    if lang not in ("nl", "en"):
+    lang = request.args.get("lang", context().intake.default_language)
+    if lang not in LANGUAGES:
         raise ApiError(
             422, "validation_failed", "Unknown language.", {"lang": ["Must be nl or en."]}
         )

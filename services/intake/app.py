@@ -9,6 +9,7 @@ from flask import Flask
 
 from services.common.config import Settings, load_settings
 from services.common.openapi import build_spec
+from services.common.vocabulary import desk_language
 from services.common.web import create_service_app
 from services.intake import api, language, schemas, service, storage
 from services.intake.catalogue import load_catalogue
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         engine=app.extensions["loket"].engine,
         catalogue=catalogue,
         public_base_url=settings.public_base_url,
-        default_language=settings.desk.get("default_language", "nl"),
+        default_language=desk_language(settings.desk),
         reopen_window=timedelta(days=float(settings.desk.get("reopen_window_days", 14))),
         detect_language=language.detector(),
     )

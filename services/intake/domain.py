@@ -17,6 +17,7 @@ from typing import Any
 
 from services.common.events import isoformat, to_utc
 from services.common.hashing import secret_digest
+from services.common.vocabulary import DEFAULT_LANGUAGE, language
 from services.intake.catalogue import UNCLASSIFIED, Catalogue, Category
 from services.intake.inbound_email import InboundEmail
 
@@ -77,8 +78,10 @@ def new_request(
     catalogue: Catalogue,
     submitted_by: str,
     now: datetime,
+    default_language: str = DEFAULT_LANGUAGE,
 ) -> NewRequest:
-    """A request as the desk stores it: queue and priority come from the catalogue."""
+    """A request as the desk stores it: queue and priority come from the catalogue; a
+    requester who named no language is addressed in the desk's."""
     token = new_tracking_token()
     reply_token = new_reply_token()
     started = submitted.get("contact_started_at")
@@ -102,7 +105,10 @@ def new_request(
         "subject": submitted["subject"],
         "description": submitted["description"],
         "fields": dict(submitted.get("fields") or {}),
-        "requester": dict(submitted["requester"]),
+        "requester": {
+            **submitted["requester"],
+            "language": language(submitted["requester"].get("language"), default_language),
+        },
         "callback": {k: isoformat(to_utc(v)) for k, v in callback.items()} if callback else None,
         "resolved_on_contact": bool(submitted.get("resolved_on_contact")),
         "resolution": submitted.get("resolution"),

@@ -49,7 +49,8 @@ class RequesterSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
-    language = fields.String(load_default="nl", validate=validate.OneOf(LANGUAGES))
+    # Missing: the desk's own language (intake fills it in, services/intake/domain.py).
+    language = fields.String(load_default=None, validate=validate.OneOf(LANGUAGES))
     preferred_contact = fields.String(load_default="email", validate=validate.OneOf(CONTACT_MEDIA))
 
     @validates_schema

@@ -50,7 +50,9 @@ def _store_request(
     now: datetime,
 ) -> Answer:
     category = intake.catalogue.categories[submitted["category"]]
-    new = domain.new_request(submitted, category, intake.catalogue, submitted_by, now)
+    new = domain.new_request(
+        submitted, category, intake.catalogue, submitted_by, now, intake.default_language
+    )
     reference = domain.reference_for(storage.insert_request(conn, new.row))
     created = Event(
         type="ticket.created",
@@ -64,7 +66,7 @@ def _store_request(
         "reference": reference,
         "tracking_token": new.tracking_token,
         "status_url": _status_url(
-            intake, reference, new.tracking_token, new.row["requester"].get("language") or "nl"
+            intake, reference, new.tracking_token, new.row["requester"]["language"]
         ),
         "status": "received",
     }

@@ -24,9 +24,10 @@ from flask import (
 )
 from markupsafe import Markup, escape
 
+from services.common.vocabulary import LANGUAGES
 from services.portal import forms
 from services.portal.backend import Answer, Backend
-from services.portal.settings import LANGUAGES, PortalSettings
+from services.portal.settings import PortalSettings
 from services.portal.texts import STATUSES, TEXTS, day_name, duration, opening_hours
 
 bp = Blueprint("pages", __name__)

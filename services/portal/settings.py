@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.config import (
-    ConfigError,
     _env,
     _int,
     _limit_storage,
@@ -19,7 +18,7 @@ from services.common.config import (
     var_dir,
 )
 from services.common.hashing import kept_secret
-from services.common.vocabulary import LANGUAGES
+from services.common.vocabulary import desk_language
 
 DEFAULT_PORT = 8000
 
@@ -54,11 +53,7 @@ class PortalSettings:
 def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSettings:
     environ = os.environ if environ is None else environ
     desk = load_desk_config(environ)
-    default_language = desk.get("default_language", "nl")
-    if default_language not in LANGUAGES:
-        raise ConfigError(
-            "LOKET_CONFIG", f"default_language must be nl or en, not {default_language!r}"
-        )
+    default_language = desk_language(desk)  # checked with the whole file (common/desk.py)
     return PortalSettings(
         http_host=_env(environ, "LOKET_HTTP_HOST", "127.0.0.1") or "127.0.0.1",
         http_port=_int(environ, "LOKET_PORTAL_HTTP_PORT", DEFAULT_PORT, minimum=1),

@@ -20,6 +20,7 @@ from services.common.errors import ApiError
 from services.common.events import isoformat, to_utc, utcnow
 from services.common.failures import NotFound
 from services.common.hashing import secret_digest
+from services.common.vocabulary import desk_language, language
 from services.common.web import json_body, request_id, runtime
 from services.queue import domain, schemas, service, storage
 
@@ -102,7 +103,7 @@ def _known_queue(queue: str) -> None:
 @bp.get("/queues")
 @require("agent")
 def queues() -> Response:
-    lang = request.args.get("lang", "en") if request.args.get("lang") in ("nl", "en") else "en"
+    lang = language(request.args.get("lang"), desk_language(runtime().settings.desk))
     now = utcnow()
     with runtime().engine.connect() as conn:
         overview = service.waiting_overview(conn, desk(), now, _activity(conn, now))

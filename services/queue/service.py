@@ -22,6 +22,7 @@ from services.common.events import Event, isoformat, to_utc
 from services.common.failures import Conflict, Invalid, NotAllowed, NotFound
 from services.common.hashing import secret_digest
 from services.common.outbox import add_events
+from services.common.vocabulary import language
 from services.queue import domain, storage, waits
 from services.queue.metrics import (
     QUEUE_JUMPS,
@@ -102,7 +103,7 @@ class Cause:
 
 def _language(ticket: Row | Mapping[str, Any]) -> str:
     requester = ticket["requester"] if isinstance(ticket, Mapping) else ticket.requester
-    return (requester or {}).get("language", "nl")
+    return language((requester or {}).get("language"))
 
 
 def _labels(ticket: Row) -> tuple[str, str]:

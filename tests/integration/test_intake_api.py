@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
+import yaml
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ from services.common.events import Event, isoformat, utcnow
 from services.intake import handlers, storage
 from services.intake.app import create_app
 from tests.receivers import send_json
-from tests.support import bearer, free_port, valid_request
+from tests.support import REPO, bearer, free_port, valid_request
 
 
 @pytest.fixture
@@ -95,6 +96,23 @@ def test_every_channel_is_accepted_and_published(intake, keys, channel):
     [event] = events(app)
     assert event["data"]["channel"] == channel
     assert event["data"]["reference"] == response.json["reference"]
+
+
+def test_a_requester_who_names_no_language_is_addressed_in_the_desks(make_intake, keys, tmp_path):
+    desk = yaml.safe_load((REPO / "config" / "loket.yaml").read_text(encoding="utf-8"))
+    config = tmp_path / "loket.yaml"
+    config.write_text(yaml.safe_dump({**desk, "default_language": "en"}), encoding="utf-8")
+    app = make_intake(LOKET_CONFIG=str(config))
+    client = app.test_client()
+    body = valid_request(requester={"name": "J. Doe", "email": "j.doe@example.org"})
+    answer = post(client, keys["portal"], body)
+    assert answer.status_code == 201, answer.json
+    assert "lang=en" in answer.json["status_url"]
+    [event] = events(app)
+    assert event["data"]["requester"]["language"] == "en"
+    # Asked without a language, the catalogue answers in the desk's too.
+    names = {c["id"]: c["name"] for c in client.get("/v1/catalogue").json["categories"]}
+    assert names["password_reset"] == "Password reset"
 
 
 def test_priority_comes_from_impact_and_urgency_never_from_the_client(intake, keys):
