@@ -109,8 +109,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "de link naar deze pagina. Hier ziet u waar uw verzoek staat en hoe lang het nog "
         "duurt, en kunt u reageren of iets toevoegen.",
         "article_back": "Terug naar uw vraag: gebruik de knop Vorige van uw browser.",
+        "minute": "1 minuut",
         "minutes": "{n} minuten",
         "hours": "{n} uur",
+        "days": "{n} dagen",
     },
     "en": {
         "desk": "Service desk",
@@ -215,8 +217,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "e-mail with the link to this page. Here you see where your request stands and how "
         "long it will still take, and you can reply or add information.",
         "article_back": "Back to your question: use your browser's Back button.",
+        "minute": "1 minute",
         "minutes": "{n} minutes",
         "hours": "{n} hours",
+        "days": "{n} days",
     },
 }
 
@@ -244,12 +248,17 @@ STATUSES = {
 
 
 def duration(seconds: float, language: str) -> str:
-    """A wait in words: whole minutes up to two hours, then hours."""
+    """A wait in words: whole minutes up to two hours, then hours up to two days (a
+    request sent on Saturday waits for Monday), then days."""
     texts = TEXTS[language]
     minutes = max(1, round(seconds / 60))
+    if minutes == 1:
+        return texts["minute"]
     if minutes < 120:
         return texts["minutes"].format(n=minutes)
-    return texts["hours"].format(n=round(minutes / 60))
+    if minutes < 48 * 60:
+        return texts["hours"].format(n=round(minutes / 60))
+    return texts["days"].format(n=round(minutes / (24 * 60)))
 
 
 DAY_NAMES = {

@@ -69,3 +69,14 @@ def test_call_back_windows_lie_inside_the_opening_hours_in_the_desks_zone():
     assert all(s.starts.weekday() < 5 and 8 <= s.starts.hour < 17 for s in slots)
     assert forms.chosen_slot(slots, first.value) == first
     assert forms.chosen_slot(slots, "2020-01-01T08:00:00+01:00/2020-01-01T09:00:00+01:00") is None
+
+
+def test_a_wait_in_words_says_one_minute_and_counts_days_beyond_two():
+    from services.portal.texts import duration
+
+    assert duration(8, "en") == "1 minute" and duration(50, "nl") == "1 minuut"
+    assert duration(7 * 60, "en") == "7 minutes"
+    assert duration(3 * 3600, "nl") == "3 uur"
+    # Saturday morning until Monday: days, not "46 hours".
+    assert duration(46 * 3600, "en") == "46 hours"
+    assert duration(72 * 3600, "en") == "3 days" and duration(72 * 3600, "nl") == "3 dagen"
