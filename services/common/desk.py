@@ -40,7 +40,7 @@ class _Queue(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$"))
+    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
     name = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     handling_minutes = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
     agents = fields.Dict(
