@@ -153,10 +153,18 @@ def may_work_on(assigned_to: str | None, agent: str, lead: bool) -> bool:
     return assigned_to is None or assigned_to == agent or lead
 
 
-def callback_due(due: datetime, window_end: datetime | None) -> datetime:
+def callback_due(
+    due: datetime, window_start: datetime | None, window_end: datetime | None
+) -> datetime:
     """A call-back is due by the end of the window the customer was promised, at the
-    latest: its place in line never makes the desk call after the promise ran out."""
-    return min(due, window_end) if window_end is not None else due
+    latest: its place in line never makes the desk call after the promise ran out. Its
+    place in line may not make it due before the window either: it is not offered then
+    (`next`), so the window's end is its target."""
+    if window_end is None:
+        return due
+    if window_start is not None and due < window_start:
+        return window_end
+    return min(due, window_end)
 
 
 def status_after_reply(

@@ -161,6 +161,7 @@ def receive_ticket(
         "contact_started_at": start,
         "due_at": domain.callback_due(
             domain.due_at(start, data["priority"], data["channel"], desk.sla),
+            to_utc(not_before) if not_before else None,
             to_utc(not_after) if not_after else None,
         ),
         "callback_not_before": to_utc(not_before) if not_before else None,
@@ -563,14 +564,14 @@ def change_priority(
     if ticket.status not in domain.OPEN_STATUSES:
         raise Conflict(f"A {ticket.status} ticket has no priority to change.")
     start = to_utc(ticket.contact_started_at)
-    window_end = ticket.callback_not_after
+    window = (ticket.callback_not_before, ticket.callback_not_after)
     changed = storage.update_ticket(
         conn,
         ticket.id,
         priority=priority,
         due_at=domain.callback_due(
             domain.due_at(start, priority, ticket.channel, desk.sla),
-            to_utc(window_end) if window_end else None,
+            *(to_utc(edge) if edge else None for edge in window),
         ),
         resolution_due_at=start + domain.resolution_target(priority, desk.sla),
         updated_at=now,

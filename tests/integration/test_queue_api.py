@@ -163,6 +163,31 @@ def test_a_callback_is_not_offered_before_its_window_and_first_once_it_opens(des
     assert claimed.id == callback["ticket_id"]
 
 
+def test_a_callback_chosen_for_after_its_target_is_due_in_its_window_not_breached_before(
+    desk, keys
+):
+    now = datetime.now(UTC)
+    # Tomorrow's window, long after the first-response target of 4 hours.
+    opens = now + timedelta(hours=20)
+    window = {"not_before": isoformat(opens), "not_after": isoformat(opens + timedelta(hours=1))}
+    ticket = desk.arrive("callback", callback=window)
+    shown = desk.client.get(f"/v1/tickets/{ticket['ticket_id']}", headers=bearer(keys["agent"]))
+    assert shown.json["due_at"] == window["not_after"]
+    with transaction(desk.engine) as conn:
+        hours_later = now + timedelta(hours=6)  # past the 4-hour target, before the window
+        assert (
+            service.check_sla(
+                conn,
+                service.Desk.from_config(desk.app.extensions["loket"].settings.desk),
+                hours_later,
+                service.Cause(),
+            )
+            == 0
+        )
+        assert service.claim_next(conn, "frontoffice", "alice", hours_later,
+                                  service.Cause()) is None  # fmt: skip
+
+
 def test_a_ticket_held_by_one_agent_is_worked_only_by_them_a_supervisor_or_a_taker_over(desk, keys):
     ticket = desk.arrive()
     ticket_id = ticket["ticket_id"]
@@ -468,8 +493,10 @@ def test_a_new_desk_estimates_from_its_plan_and_every_view_shows_the_same(desk, 
     assert shown["estimated_wait_seconds"] < shown["estimated_wait_high_seconds"]
     overview = desk.client.get("/v1/queues", headers=bearer(keys["agent"])).json["queues"]
     front = next(q for q in overview if q["id"] == "frontoffice")
-    assert front["total_waiting"] == 4 and front["claims_last_hour"] == 0
+    assert front["waiting"]["web"] == 4 and front["total_waiting"] == 4
+    assert front["claims_last_hour"] == 0
     assert front["estimated_wait_seconds"] >= shown["estimated_wait_seconds"]  # fifth in line
+    assert front["oldest_wait_seconds"] >= 23 * 60
     public = desk.client.get("/v1/estimates").json["channels"]
     assert public["phone"]["estimated_wait_seconds"] == front["estimated_wait_seconds"]
 
