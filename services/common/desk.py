@@ -1,12 +1,13 @@
 """The desk configuration file (LOKET_CONFIG), described once and checked when any process
 starts: a mistake stops the process with the setting named, instead of the first ticket
-failing in a worker. Each service reads its own parts further (intake the catalogue's
-fields, the queue the staffing plans) and refuses them in the same way."""
+failing in a worker. Each service reads its own parts further and refuses them in the
+same way: intake the catalogue, its questions and the priority matrix (only intake uses
+them, services/intake/catalogue.py), the queue the staffing plans."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import time as clock
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,11 +23,47 @@ from marshmallow import (
 
 from services.common.vocabulary import CHANNELS, LANGUAGES, PRIORITIES
 
-LEVELS = ("high", "medium", "low")
-_DAYS = r"(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?"
-_PERIOD = r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d"
-_Days = fields.String(validate=validate.Regexp(f"^{_DAYS}$", error="use a day or mon-fri"))
-_Period = fields.String(validate=validate.Regexp(f"^{_PERIOD}$", error="use 08:00-17:00"))
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def day_range(label: str) -> frozenset[int]:
+    """The weekdays (Monday 0) of a label of the file's opening hours and staffing plans:
+    "sat" or "mon-fri"; ValueError for anything else."""
+    first, _, last = str(label).partition("-")
+    if first not in DAYS or (last or first) not in DAYS:
+        raise ValueError(f"{label!r} is not a day or a range of days like mon-fri")
+    start, end = DAYS.index(first), DAYS.index(last or first)
+    if end < start:
+        raise ValueError(f"{label!r} runs backwards; use mon-fri")
+    return frozenset(range(start, end + 1))
+
+
+def period(text: str) -> tuple[clock, clock]:
+    """The opening and closing time of "08:00-17:00" ("24:00": until midnight);
+    ValueError for anything else, or a period that ends before it starts."""
+    try:
+        opens, closes = (part.strip() for part in str(text).split("-"))
+        start = clock.fromisoformat(opens)
+        end = clock(23, 59, 59) if closes == "24:00" else clock.fromisoformat(closes)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a period like 08:00-17:00") from None
+    if end <= start:
+        raise ValueError(f"{text!r} ends before it starts")
+    return start, end
+
+
+def _parses(parse: Callable[[str], Any]) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    return check
+
+
+_Days = fields.String(validate=_parses(day_range))
+_Period = fields.String(validate=_parses(period))
 _Minutes = fields.Integer(strict=True, validate=validate.Range(min=1))
 
 
@@ -111,13 +148,13 @@ class _OpeningHours(Schema):
             spec = data.get(channel, "always")
             if spec == "always":
                 continue
-            valid = isinstance(spec, Mapping) and spec and all(
-                isinstance(days, str) and re.fullmatch(_DAYS, days)
-                and isinstance(hours, str) and re.fullmatch(_PERIOD, hours)
-                for days, hours in spec.items()
-            )  # fmt: skip
-            if not valid:
-                raise ValidationError("'always' or {mon-fri: '08:00-17:00'}", channel)
+            try:
+                if not isinstance(spec, Mapping) or not spec:
+                    raise ValueError("'always' or {mon-fri: '08:00-17:00'}")
+                for days, hours in spec.items():
+                    day_range(days), period(hours)
+            except ValueError as exc:
+                raise ValidationError(str(exc), channel) from None
 
 
 class DeskSchema(Schema):
@@ -127,37 +164,18 @@ class DeskSchema(Schema):
     queues = fields.List(fields.Nested(_Queue), required=True, validate=validate.Length(min=1))
     sla = fields.Nested(_Sla, required=True)
     reopen_window_days = fields.Float(validate=validate.Range(min=0))
-    priority_matrix = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(LEVELS)),
-        values=fields.Dict(
-            keys=fields.String(validate=validate.OneOf(LEVELS)),
-            values=fields.Integer(strict=True, validate=validate.OneOf(PRIORITIES)),
-        ),
-        required=True,
-    )
+    priority_matrix = fields.Dict(required=True)
     problems = fields.Nested(_Problems)
     opening_hours = fields.Nested(_OpeningHours, required=True)
     questions = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
     catalogue = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
     default_language = fields.String(validate=validate.OneOf(LANGUAGES))
 
-    @validates("priority_matrix")
-    def _every_combination(self, matrix: Mapping[str, Mapping[str, int]], **_: Any) -> None:
-        missing = [f"{i}.{u}" for i in LEVELS for u in LEVELS if u not in matrix.get(i, {})]
-        if missing:
-            raise ValidationError(f"a priority for every impact and urgency; missing {missing}")
-
-    @validates_schema(skip_on_field_errors=False)
-    def _queues_exist(self, data: Mapping[str, Any], **_: Any) -> None:
-        ids = [q.get("id") for q in data.get("queues", []) if isinstance(q, Mapping)]
+    @validates("queues")
+    def _each_queue_once(self, queues: list[Mapping[str, Any]], **_: Any) -> None:
+        ids = [q["id"] for q in queues]
         if len(set(ids)) != len(ids):
-            raise ValidationError("every queue id once", "queues")
-        for n, category in enumerate(data.get("catalogue", [])):
-            if isinstance(category, Mapping) and category.get("queue") not in ids:
-                raise ValidationError(
-                    {str(n): {"queue": [f"no queue {category.get('queue')!r} in queues"]}},
-                    "catalogue",
-                )
+            raise ValidationError("every queue id once")
 
 
 DESK = DeskSchema()

@@ -9,6 +9,7 @@ from typing import Any
 CHANNELS = ("web", "email", "phone", "chat", "walk_in", "callback")
 LANGUAGES = ("nl", "en")
 PRIORITIES = (1, 2, 3, 4)  # 1 is the highest
+LEVELS = ("high", "medium", "low")  # of impact and urgency (ITIL), which give the priority
 DEFAULT_LANGUAGE = "nl"  # when the desk configuration names none
 
 

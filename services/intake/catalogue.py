@@ -13,10 +13,9 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.config import ConfigError
-from services.common.vocabulary import LANGUAGES
+from services.common.vocabulary import LANGUAGES, LEVELS
 
 FIELD_TYPES = ("text", "textarea", "number", "choice", "date", "email", "phone")
-LEVELS = ("high", "medium", "low")
 UNCLASSIFIED = "unclassified"
 DEFAULT_LENGTHS = {"text": 200, "textarea": 5000}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -17,10 +16,10 @@ import requests
 
 from services.common.auth import CHANNELS
 from services.common.config import ConfigError
+from services.common.desk import day_range, period
 
 log = logging.getLogger(__name__)
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CHANNEL_NAMES = {
     "web": {"nl": "Selfserviceportaal", "en": "Self-service portal"},
     "email": {"nl": "E-mail", "en": "E-mail"},
@@ -29,7 +28,6 @@ CHANNEL_NAMES = {
     "walk_in": {"nl": "Balie", "en": "Walk-in counter"},
     "callback": {"nl": "Terugbelverzoek", "en": "Call-back request"},
 }
-_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
 @dataclass(frozen=True)
@@ -68,14 +66,6 @@ class OpeningHours:
         ]
 
 
-def _days(label: str) -> frozenset[int]:
-    first, _, last = label.partition("-")
-    start, end = DAYS.index(first), DAYS.index(last or first)
-    if end < start:
-        raise ValueError(label)
-    return frozenset(range(start, end + 1))
-
-
 def load_opening_hours(desk: Mapping[str, Any]) -> OpeningHours:
     config = desk.get("opening_hours") or {}
     try:
@@ -91,12 +81,7 @@ def load_opening_hours(desk: Mapping[str, Any]) -> OpeningHours:
         try:
             periods = []
             for label, hours in spec.items():
-                match = _HOURS.match(hours)
-                if not match:
-                    raise ValueError(hours)
-                h1, m1, h2, m2 = (int(g) for g in match.groups())
-                closes = clock(23, 59, 59) if h2 == 24 else clock(h2, m2)
-                periods.append(Period(_days(label), label, clock(h1, m1), closes))
+                periods.append(Period(day_range(label), label, *period(hours)))
         except (AttributeError, ValueError):
             raise ConfigError(
                 "LOKET_CONFIG",

@@ -12,7 +12,8 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from services.common.auth import CHANNELS
 from services.common.events import Timestamp, utcnow
-from services.intake.catalogue import LANGUAGES, LEVELS, Catalogue, Category, FormField
+from services.common.vocabulary import LANGUAGES, LEVELS
+from services.intake.catalogue import Catalogue, Category, FormField
 
 CONTACT_MEDIA = ("email", "sms", "phone", "none")
 PHONE = validate.Regexp(r"^\+?[0-9][0-9 ()-]{5,22}[0-9]$", error="Not a valid phone number.")

@@ -12,6 +12,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.common.desk import day_range
+
 MAX_SUBJECT = 200
 MAX_DESCRIPTION = 5000
 MAX_NAME = 200
@@ -159,7 +161,6 @@ def place_errors(questions: list[Question], intake_fields: Mapping[str, Any]) ->
 # Call-back windows
 
 
-DAY_NUMBERS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SLOT = timedelta(hours=1)
 SLOT_DAYS = 5  # open days offered
 EARLIEST = timedelta(minutes=30)  # no slot starting sooner than this
@@ -175,12 +176,6 @@ class Slot:
         return f"{self.starts.isoformat()}/{self.ends.isoformat()}"
 
 
-def _days(label: str) -> set[int]:
-    start, _, end = label.partition("-")
-    first, last = DAY_NUMBERS[start], DAY_NUMBERS[end or start]
-    return set(range(first, last + 1))
-
-
 def callback_slots(hours: Any, zone: str, now: datetime) -> list[Slot]:
     """One-hour windows inside the call-back channel's opening hours, from half an hour
     from now, over the next few days it is open ("always": the whole day)."""
@@ -189,7 +184,7 @@ def callback_slots(hours: Any, zone: str, now: datetime) -> list[Slot]:
         [(set(range(7)), time(0), time(23, 59))]
         if hours == "always"
         else [
-            (_days(p["days"]), time.fromisoformat(p["opens"]), time.fromisoformat(p["closes"]))
+            (day_range(p["days"]), time.fromisoformat(p["opens"]), time.fromisoformat(p["closes"]))
             for p in hours or []
         ]
     )

@@ -43,12 +43,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
     desk = service.Desk.from_config(settings.desk)
     app.extensions["queue"] = desk
-    app.extensions["queue.activity"] = service.KeptActivity()
+    activity = app.extensions["queue.activity"] = service.KeptActivity()
     engine = app.extensions["loket"].engine
 
     def waiting() -> tuple[list, list]:
+        now = utcnow()
         with engine.connect() as conn:
-            return service.gauges(conn, desk, utcnow())
+            return service.gauges(conn, desk, now, activity(conn, now))
 
     start_web_series_at_zero(desk.queues, CHANNELS)
     targets = {c: domain.wait_target(c, desk.sla).total_seconds() for c in CHANNELS}

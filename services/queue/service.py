@@ -795,7 +795,14 @@ def estimate_for(
 ) -> waits.Estimate | None:
     """`position` counts the tickets ahead that can be taken now; `opening_later` the
     windows of the call-backs ahead that cannot yet."""
-    model = waits.wait_model(
+    model = _wait_model(desk, activity, queue, priority)
+    return waits.estimate_wait(position, model, now, window, opening_later)
+
+
+def _wait_model(
+    desk: Desk, activity: storage.QueueActivity, queue: str, priority: int
+) -> waits.WaitModel | None:
+    return waits.wait_model(
         desk.plans.get(queue, waits.NO_PLAN),
         activity.handled.get(queue, []),
         activity.at_work.get(queue, 0),
@@ -803,7 +810,6 @@ def estimate_for(
         activity.arrivals_last_hour.get(queue, 0),
         priority,
     )
-    return waits.estimate_wait(position, model, now, window, opening_later)
 
 
 def ticket_estimate(
@@ -870,11 +876,10 @@ class EstimateInputs:
 
 
 def gauges(
-    conn: Connection, desk: Desk, now: datetime
+    conn: Connection, desk: Desk, now: datetime, activity: storage.QueueActivity
 ) -> tuple[list[GaugeRow], list[EstimateInputs]]:
     """(queue, channel, waiting, waiting since, estimate) per queue and channel, and the
-    inputs of each queue's estimate, for the scrape-time gauges."""
-    activity = recent_activity(conn, now)
+    inputs of a new arrival's estimate per queue, for the scrape-time gauges."""
     rows: list[GaugeRow] = []
     for queue, waiting in waiting_overview(conn, desk, now, activity).items():
         estimate = waiting["estimate"]
@@ -883,17 +888,10 @@ def gauges(
             rows.append((queue, channel, count, since, estimate.likely if estimate else None))
     inputs = []
     for queue in desk.queues:
-        plan = desk.plans.get(queue, waits.NO_PLAN)
-        handling = waits.learned_handling(activity.handled.get(queue, []), plan.handling_seconds)
-        at_work = activity.at_work.get(queue, 0)
-        agents = plan.staffing.agents_at(now) if plan.staffing is not None else at_work or None
-        inputs.append(
-            EstimateInputs(
-                queue,
-                agents,
-                handling,
-                activity.arrivals_last_hour.get(queue, 0),
-                agents * 3600 / handling if agents is not None and handling else None,
-            )
-        )
+        model = _wait_model(desk, activity, queue, NEW_ARRIVAL_PRIORITY)
+        agents = model.agents_at(now) if model else None
+        handling = model.handling_seconds if model else None
+        served = agents * 3600 / handling if model else None  # type: ignore[operator]
+        arrived = activity.arrivals_last_hour.get(queue, 0)
+        inputs.append(EstimateInputs(queue, agents, handling, arrived, served))
     return rows, inputs

@@ -21,7 +21,8 @@ from datetime import time as clock
 from typing import Any
 from zoneinfo import ZoneInfo
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from services.common.desk import day_range, period
+
 # The range: from the 10th to the 90th percentile of the model, then widened by the
 # uncertainty of its rates; bench/estimates.py measures how often it holds the real wait.
 LOW_QUANTILE_Z, HIGH_QUANTILE_Z = -1.2816, 1.2816
@@ -79,30 +80,15 @@ def parse_staffing(spec: Mapping[str, Any], zone: ZoneInfo) -> Staffing:
     what is wrong."""
     shifts = []
     for days, hours in spec.items():
-        first, _, last = str(days).partition("-")
-        if first not in DAYS or (last or first) not in DAYS:
-            raise ValueError(f"{days!r} is not a day or a range of days like mon-fri")
-        start, end = DAYS.index(first), DAYS.index(last or first)
-        if end < start or not isinstance(hours, Mapping):
+        weekdays = day_range(days)
+        if not isinstance(hours, Mapping):
             raise ValueError(f"{days!r}: use {{'08:00-17:00': agents}}")
-        for period, agents in hours.items():
-            opens, closes = _period(str(period))
+        for when, agents in hours.items():
+            opens, closes = period(when)
             if not isinstance(agents, int) or isinstance(agents, bool) or agents < 0:
-                raise ValueError(f"{days} {period}: the number of agents is a whole number")
-            shifts.append(Shift(frozenset(range(start, end + 1)), opens, closes, agents))
+                raise ValueError(f"{days} {when}: the number of agents is a whole number")
+            shifts.append(Shift(weekdays, opens, closes, agents))
     return Staffing(zone, tuple(shifts))
-
-
-def _period(text: str) -> tuple[clock, clock]:
-    try:
-        opens, closes = (part.strip() for part in text.split("-"))
-        start = clock.fromisoformat(opens)
-        end = clock(23, 59, 59) if closes == "24:00" else clock.fromisoformat(closes)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a period like 08:00-17:00") from None
-    if end <= start:
-        raise ValueError(f"{text!r} ends before it starts")
-    return start, end
 
 
 @dataclass(frozen=True)
@@ -229,8 +215,7 @@ def _time_to_claim(position: int, z: float, model: WaitModel, start: datetime) -
             return None
         target = _gamma_quantile(position, z * math.sqrt((claims + over) / (claims - over)))
         target = target * model.spread if z > 0 else target / model.spread
-    reached = _times_to_reach((target,), model, start)
-    return reached[0] if reached is not None else None
+    return _time_to_reach(target, model, start)
 
 
 def _claims_per_second(model: WaitModel, start: datetime) -> float | None:
@@ -260,22 +245,17 @@ def _normal_cdf(z: float) -> float:
     return 0.5 * (1 + math.erf(z / math.sqrt(2)))
 
 
-def _times_to_reach(
-    targets: tuple[float, ...], model: WaitModel, now: datetime
-) -> list[float] | None:
-    """Seconds until the expected number of claims reaches each target (ascending), the
-    claim rate following the staffing plan; None if some target lies beyond HORIZON."""
-    reached: list[float] = []
+def _time_to_reach(target: float, model: WaitModel, now: datetime) -> float | None:
+    """Seconds until the expected number of claims reaches `target`, the claim rate
+    following the staffing plan; None if that lies beyond HORIZON."""
     done, at = 0.0, now
     end = now + HORIZON
-    pending = list(targets)
-    while pending and at < end:
+    while at < end:
         until = model.staffing.next_change(at) if model.staffing is not None else end
         until = min(until, end)
         rate = model.agents_at(at) / model.handling_seconds - model.overtaking_per_second
-        span = (until - at).total_seconds()
-        while pending and rate > 0 and done + rate * span >= pending[0]:
-            reached.append((at - now).total_seconds() + (pending.pop(0) - done) / rate)
-        done += max(rate, 0.0) * span
+        if rate > 0 and done + rate * (until - at).total_seconds() >= target:
+            return (at - now).total_seconds() + (target - done) / rate
+        done += max(rate, 0.0) * (until - at).total_seconds()
         at = until
-    return reached if not pending else None
+    return None

@@ -34,19 +34,15 @@ def test_the_sample_desk_is_sound():
         (lambda d: d["queues"][0].update(handling_minutes=-3),
          "queues.0.handling_minutes: Must be greater than 0."),
         (lambda d: d["queues"][0].update(agents={"mon-fri": {"8 to 5": 2}}),
-         "queues.0.agents.mon-fri.8 to 5: use 08:00-17:00"),
-        (lambda d: d["catalogue"][1].update(queue="billing"),
-         "catalogue.1.queue: no queue 'billing' in queues"),
+         "queues.0.agents.mon-fri.8 to 5: '8 to 5' is not a period like 08:00-17:00"),
         (lambda d: d["opening_hours"].update(timezone="Europe/Amsterdm"),
          "opening_hours.timezone: unknown time zone 'Europe/Amsterdm'"),
         (lambda d: d["opening_hours"].update(phone={"mon-fri": "8-17"}),
-         "opening_hours.phone: 'always' or {mon-fri: '08:00-17:00'}"),
+         "opening_hours.phone: '8-17' is not a period like 08:00-17:00"),
         (lambda d: d["problems"].update(surge_factor=0.5),
          "problems.surge_factor: Must be greater than or equal to 1."),
         (lambda d: d["problems"].update(window_minutes="an hour"),
          "problems.window_minutes: Not a valid integer."),
-        (lambda d: d["priority_matrix"]["low"].pop("high"),
-         "priority_matrix: a priority for every impact and urgency; missing ['low.high']"),
         (lambda d: d.update(default_language="fr"), "default_language: Must be one of"),
         (lambda d: d.update(reopen_window_day=14), "reopen_window_day: Unknown field."),
     ],
@@ -62,3 +58,20 @@ def test_a_mistaken_file_stops_loading_the_settings(tmp_path):
     assert failure.value.variable == "LOKET_CONFIG"
     assert "queues: Shorter than minimum length 1." in str(failure.value)
     assert "sla: Missing data for required field." in str(failure.value)
+
+
+def test_opening_hours_and_staffing_plans_are_read_by_one_notation():
+    # Intake (opening hours), the queue (staffing plans), the portal (call-back slots)
+    # and this check all read days and periods with the same two functions.
+    from services.common.desk import day_range, period
+
+    assert day_range("mon-fri") == frozenset(range(5)) and day_range("sat") == {5}
+    assert period("08:30-24:00")[1].hour == 23
+    for label in ("fri-mon", "monday"):
+        with pytest.raises(ValueError):
+            day_range(label)
+    for text in ("17:00-08:00", "8-5", "08:00-25:00"):
+        with pytest.raises(ValueError):
+            period(text)
+    # A reversed period was accepted by intake before; now every reader refuses it.
+    assert mistaken(lambda d: d["opening_hours"].update(chat={"sat": "14:00-10:00"}))

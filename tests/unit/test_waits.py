@@ -98,7 +98,7 @@ def test_the_model_of_a_queue_needs_a_handling_time_and_someone_on_duty():
         ({"mon-fri": {"08:00-17:00": -1}}, "whole number"),
         ({"mon-fri": {"17:00-08:00": 2}}, "ends before it starts"),
         ({"monday": {"08:00-17:00": 2}}, "not a day"),
-        ({"fri-mon": {"08:00-17:00": 2}}, "08:00-17:00"),
+        ({"fri-mon": {"08:00-17:00": 2}}, "runs backwards"),
         ({"mon": {"8 to 5": 2}}, "not a period"),
     ],
 )
