@@ -18,7 +18,6 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask_limiter import Limit, Limiter
-from limits.storage import MemoryStorage
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +32,7 @@ from services.common.db import make_engine
 from services.common.errors import ApiError, register_error_handlers
 from services.common.events import utcnow
 from services.common.hashing import secret_digest
+from services.common.ratelimit import storage_uri
 
 log = logging.getLogger(__name__)
 
@@ -188,22 +188,6 @@ def _from_portal() -> bool:
     return principal is not None and principal.role == "portal"
 
 
-class SweptMemoryStorage(MemoryStorage):
-    """limits' in-process storage, whose expired counters are swept by the requests
-    themselves at most once a second: the stock one starts a new timer thread every 10 ms
-    under load to do it (issue 23: a fifth of intake's time in a profile)."""
-
-    STORAGE_SCHEME = ["loket-memory"]
-    SWEEP_SECONDS = 1.0
-    _next_sweep = 0.0
-
-    def _MemoryStorage__schedule_expiry(self) -> None:  # the private name it replaces
-        now = time.monotonic()
-        if now >= self._next_sweep:
-            self._next_sweep = now + self.SWEEP_SECONDS
-            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
-
-
 def _install_rate_limits(app: Flask, settings: Settings) -> Limiter:
     limiter = Limiter(
         key_func=_address_key,
@@ -219,11 +203,7 @@ def _install_rate_limits(app: Flask, settings: Settings) -> Limiter:
                 exempt_when=lambda: not _from_portal(),
             ),
         ],
-        storage_uri=(
-            "loket-memory://"
-            if settings.rate_limit_storage_url == "memory://"
-            else settings.rate_limit_storage_url
-        ),
+        storage_uri=storage_uri(settings.rate_limit_storage_url),
         key_prefix=f"loket:{settings.namespace}:{settings.service}",
         headers_enabled=True,
         strategy="sliding-window-counter",

@@ -30,10 +30,11 @@ from flask import (
     session,
 )
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from services.common.accounts import Account, AccountBook
+from services.common.ratelimit import SweptMemoryStorage, storage_uri
 from services.portal.backend import Answer, Backend
 from services.portal.pages import REFERENCE
 from services.portal.settings import PortalSettings
@@ -76,8 +77,8 @@ class SignInFailures:
     process (a lock still holds, per process), never a failed page."""
 
     def __init__(self, storage_url: str) -> None:
-        self.shared = MovingWindowRateLimiter(storage_from_string(storage_url))
-        self.local = MovingWindowRateLimiter(MemoryStorage())
+        self.shared = MovingWindowRateLimiter(storage_from_string(storage_uri(storage_url)))
+        self.local = MovingWindowRateLimiter(SweptMemoryStorage())
 
     def _either(self, method: str, item: RateLimitItem, *keys: str) -> bool:
         try:

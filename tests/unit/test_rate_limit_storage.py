@@ -1,6 +1,6 @@
 from limits.storage import storage_from_string
 
-from services.common.web import SweptMemoryStorage
+from services.common.ratelimit import SweptMemoryStorage
 
 
 def test_the_in_process_rate_limit_store_starts_no_timer_threads_and_sweeps_inline():
@@ -15,3 +15,11 @@ def test_the_in_process_rate_limit_store_starts_no_timer_threads_and_sweeps_inli
     storage.incr("caller-0", expiry=60)
     assert "gone" not in storage.storage and "gone" not in storage.expirations
     assert storage.get("caller-0") == 1000 // 7 + 2
+
+
+def test_the_consoles_sign_in_limits_use_the_same_store():
+    from services.portal.console import SignInFailures
+
+    failures = SignInFailures("memory://")
+    assert isinstance(failures.shared.storage, SweptMemoryStorage)
+    assert isinstance(failures.local.storage, SweptMemoryStorage)
