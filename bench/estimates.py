@@ -45,7 +45,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from services.common.config import load_settings
-from services.common.db import make_engine, migrate, transaction
+from services.common.db import make_engine, migrate
+from services.common.unit_of_work import unit_of_work
 from services.queue import service, storage, waits
 
 CHANNELS = [
@@ -145,7 +146,6 @@ def simulate_day(
     claim_times: list[datetime] = []
     while events:
         now, _, kind, payload = heapq.heappop(events)
-        cause = service.Cause()
         if kind == "arrival":
             callback = rng.random() < scenario.callback_share
             channel = "callback" if callback else rng.choices(
@@ -173,8 +173,9 @@ def simulate_day(
                 opens = now + timedelta(minutes=rng.uniform(60, 180))
                 data["callback"] = {"not_before": opens, "not_after": opens + timedelta(hours=1)}
                 push(opens, "window")
-            with transaction(engine) as conn:
-                service.receive_ticket(conn, desk, data, cause)
+            with unit_of_work(engine, "queue", storage.outbox) as unit:
+                service.receive_ticket(unit, desk, data)
+                conn = unit.conn
                 row = storage.ticket_by_id(conn, ticket_id)
                 position = storage.queue_position(conn, row)
                 estimate = service.ticket_estimate(conn, desk, row, position, now)
@@ -201,16 +202,16 @@ def simulate_day(
             }
         if kind == "free":
             agent, ticket_id = payload  # type: ignore[misc]
-            with transaction(engine) as conn:
-                service.change_status(conn, ticket_id, "resolved", "Done.", None, agent, now, cause)
+            with unit_of_work(engine, "queue", storage.outbox) as unit:
+                service.change_status(unit, ticket_id, "resolved", "Done.", None, agent, now)
             del working[agent]
         staffed = _step(scenario.staffing, hour(now))
         # Free agents on duty take the next ticket in fair order.
         agents = (f"agent-{n}" for n in range(1, 50))
         while len(working) < staffed:
             agent = next(a for a in agents if a not in working)
-            with transaction(engine) as conn:
-                claimed = service.claim_next(conn, "frontoffice", agent, now, cause)
+            with unit_of_work(engine, "queue", storage.outbox) as unit:
+                claimed = service.claim_next(unit, "frontoffice", agent, now)
             if claimed is None:
                 break
             tickets[claimed.id]["waited"] = (now - tickets[claimed.id]["arrived"]).total_seconds()

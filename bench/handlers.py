@@ -181,7 +181,11 @@ def main() -> None:
                 worker = spec_of(settings)
                 engine = make_engine(url)
                 processor = EventProcessor(
-                    service=service, engine=engine, inbox=worker.inbox, handlers=worker.handlers
+                    service=service,
+                    engine=engine,
+                    inbox=worker.inbox,
+                    outbox=worker.outbox,
+                    handlers=worker.handlers,
                 )
                 tickets = []
                 for n in range(args.tickets * ROUNDS + WARM_UP):

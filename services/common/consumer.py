@@ -18,7 +18,7 @@ in one transaction (decision 0014): one begin and one commit instead of one each
 batch's inbox rows in one statement. If anything in the batch fails, the transaction
 rolls back and each of its messages is handled alone, as above, so one bad message costs
 its batch neighbours only time. Handlers change nothing outside the transaction (metrics
-wait for the commit), so running one twice this way is harmless.
+wait for the commit of their unit of work), so running one twice this way is harmless.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import functools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from typing import NamedTuple, Protocol, TypeVar
@@ -36,18 +36,19 @@ from typing import NamedTuple, Protocol, TypeVar
 import pika
 from marshmallow import ValidationError
 from pika.adapters.blocking_connection import BlockingChannel
-from sqlalchemy import Connection, Engine, Table, insert
+from sqlalchemy import Engine, Table, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.common import broker
 from services.common.db import transaction
 from services.common.events import Event, parse_event, utcnow
 from services.common.metrics import EVENTS_CONSUMED
+from services.common.unit_of_work import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 
-# A handler may return what must happen only after its transaction committed (metrics).
-Handler = Callable[[Connection, Event], Iterable[Callable[[], None]] | None]
+# A handler works through the unit of work the consumer opened for its event.
+Handler = Callable[[UnitOfWork, Event], None]
 Handlers = Mapping[tuple[str, int], Handler]
 T = TypeVar("T")
 
@@ -102,10 +103,13 @@ class Processor(Protocol):
 class EventProcessor:
     """Turns one message body into an outcome; knows nothing about the broker."""
 
-    def __init__(self, *, service: str, engine: Engine, inbox: Table, handlers: Handlers) -> None:
+    def __init__(
+        self, *, service: str, engine: Engine, inbox: Table, outbox: Table, handlers: Handlers
+    ) -> None:
         self.service = service
         self.engine = engine
         self.inbox = inbox
+        self.outbox = outbox
         self.handlers = dict(handlers)
         self.known_types = {event_type for event_type, _ in self.handlers}
         # Built once: SQLAlchemy keeps a statement's cache key, and building and keying
@@ -123,7 +127,7 @@ class EventProcessor:
         together = [usable for usable in prepared if isinstance(usable, Usable)]
         if len(together) > 1:
             try:
-                after_commit = while_database_is_down(lambda: self._apply_together(together), stop)
+                while_database_is_down(lambda: self._apply_together(together), stop)
             except StoppedWaiting:
                 return [Outcome.STOPPED if isinstance(p, Usable) else p for p in prepared]
             except Exception as exc:
@@ -135,8 +139,6 @@ class EventProcessor:
                     type(exc).__name__,
                 )
             else:
-                for action in after_commit:
-                    action()
                 return [
                     self._count(p.label, Outcome.PROCESSED) if isinstance(p, Usable) else p
                     for p in prepared
@@ -185,35 +187,30 @@ class EventProcessor:
         return self._count(usable.label, outcome)
 
     def _apply(self, handler: Handler, event: Event) -> Outcome:
-        after_commit: Iterable[Callable[[], None]] | None = None
         try:
-            with transaction(self.engine) as conn:
+            with unit_of_work(self.engine, self.service, self.outbox, event=event) as unit:
                 # The inbox row goes first: a competing consumer with the same event
                 # waits on it and then fails the unique key instead of doing the work twice.
-                conn.execute(
+                unit.conn.execute(
                     self._record,
                     {"event_id": event.id, "type": event.type, "processed_at": utcnow()},
                 )
-                after_commit = handler(conn, event)
+                handler(unit, event)
         except IntegrityError:
             if self._seen(event.id):
                 return Outcome.DUPLICATE
             raise
-        for action in after_commit or ():
-            action()
         return Outcome.PROCESSED
 
-    def _apply_together(self, batch: list[Usable]) -> list[Callable[[], None]]:
-        after_commit: list[Callable[[], None]] = []
-        with transaction(self.engine) as conn:
+    def _apply_together(self, batch: list[Usable]) -> None:
+        with unit_of_work(self.engine, self.service, self.outbox) as unit:
             now = utcnow()
             rows = [
                 {"event_id": u.event.id, "type": u.event.type, "processed_at": now} for u in batch
             ]
-            conn.execute(self._record, rows)
+            unit.conn.execute(self._record, rows)
             for usable in batch:
-                after_commit.extend(usable.handler(conn, usable.event) or ())
-        return after_commit
+                usable.handler(unit.following(usable.event), usable.event)
 
     def _seen(self, event_id: str) -> bool:
         with transaction(self.engine) as conn:

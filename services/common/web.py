@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ from services.common.errors import ApiError, register_error_handlers
 from services.common.events import utcnow
 from services.common.hashing import secret_digest
 from services.common.ratelimit import storage_uri
+from services.common.unit_of_work import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,13 @@ def runtime() -> Runtime:
 
 def request_id() -> str:
     return g.get("request_id") or str(uuid.uuid4())
+
+
+def change() -> AbstractContextManager[UnitOfWork]:
+    """The unit of work of a request that changes something: its service's transaction,
+    with the request's id as the correlation id of every event it emits."""
+    rt = runtime()
+    return unit_of_work(rt.engine, rt.settings.service, rt.outbox, correlation_id=request_id())
 
 
 def json_body() -> Any:

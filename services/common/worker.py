@@ -131,7 +131,11 @@ def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | Non
         if spec.inbox is None:
             raise ValueError("a consuming worker needs an inbox table")
         processor = EventProcessor(
-            service=settings.service, engine=engine, inbox=spec.inbox, handlers=spec.handlers
+            service=settings.service,
+            engine=engine,
+            inbox=spec.inbox,
+            outbox=spec.outbox,
+            handlers=spec.handlers,
         )
         consumer = Consumer(
             processor=processor,

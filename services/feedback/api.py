@@ -12,12 +12,12 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import Connection
 
 from services.common.auth import current_principal, require
-from services.common.db import transaction
 from services.common.errors import ApiError
 from services.common.events import to_utc, utcnow
 from services.common.failures import NotFound
+from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import desk_language
-from services.common.web import json_body, request_id, runtime
+from services.common.web import change, json_body, runtime
 from services.feedback import domain, schemas, service, storage
 
 bp = Blueprint("feedback", __name__, url_prefix="/v1")
@@ -49,12 +49,8 @@ def survey(token: str) -> Response:
 @bp.post("/surveys/<token>")
 def answer(token: str) -> tuple[Response, int]:
     body = schemas.AnswerSchema().load(json_body())
-    with transaction(runtime().engine) as conn:
-        after_commit = service.answer_survey(
-            conn, token, body["score"], body["comment"], utcnow(), request_id()
-        )
-    for action in after_commit:
-        action()
+    with change() as unit:
+        service.answer_survey(unit, token, body["score"], body["comment"], utcnow())
     return jsonify(status="recorded", thanks=True), 201
 
 
@@ -120,10 +116,12 @@ def _problem_view(conn: Connection, problem: Any) -> dict[str, Any]:
     return schemas.ProblemSchema().dump(view)
 
 
-def _problem_change(problem_id: str, work: Callable[[Connection], None]) -> Response:
-    with transaction(runtime().engine) as conn:
-        work(conn)
-        return jsonify(_problem_view(conn, storage.problem_by_id(conn, problem_id)))
+def _problem_change(problem_id: str, work: Callable[[UnitOfWork], None]) -> Response:
+    """A change to one problem, answered with the problem afterwards."""
+    with change() as unit:
+        work(unit)
+        view = _problem_view(unit.conn, storage.problem_by_id(unit.conn, problem_id))
+    return jsonify(view)
 
 
 @bp.get("/problems")
@@ -141,11 +139,12 @@ def problems() -> Response:
 def new_problem() -> tuple[Response, int]:
     body = schemas.NewProblemSchema().load(json_body())
     by, now = current_principal().name, utcnow()
-    with transaction(runtime().engine) as conn:
+    with change() as unit:
         problem_id = service.open_problem(
-            conn, body["title"], body["description"], body["category"], body["ticket_ids"], by, now
+            unit, body["title"], body["description"], body["category"], body["ticket_ids"], by, now
         )
-        return jsonify(_problem_view(conn, storage.problem_by_id(conn, problem_id))), 201
+        view = _problem_view(unit.conn, storage.problem_by_id(unit.conn, problem_id))
+    return jsonify(view), 201
 
 
 @bp.post("/problems/<problem_id>/tickets")
@@ -153,7 +152,7 @@ def new_problem() -> tuple[Response, int]:
 def link_tickets(problem_id: str) -> Response:
     body = schemas.LinkSchema().load(json_body())
     return _problem_change(
-        problem_id, lambda conn: service.link(conn, problem_id, body["ticket_ids"])
+        problem_id, lambda unit: service.link(unit, problem_id, body["ticket_ids"])
     )
 
 
@@ -161,12 +160,10 @@ def link_tickets(problem_id: str) -> Response:
 @require("supervisor")
 def resolve_problem(problem_id: str) -> Response:
     body = schemas.ResolveSchema().load(json_body())
-    now, correlation = utcnow(), request_id()
+    now = utcnow()
     return _problem_change(
         problem_id,
-        lambda conn: service.resolve_problem(
-            conn, problem_id, body["resolution"], now, correlation
-        ),
+        lambda unit: service.resolve_problem(unit, problem_id, body["resolution"], now),
     )
 
 
@@ -240,9 +237,9 @@ def new_article() -> tuple[Response, int]:
         created_at=now,
         updated_at=now,
     )
-    with transaction(runtime().engine) as conn:
-        storage.add_article(conn, article)
-        created = storage.article_by_id(conn, article["id"])
+    with change() as unit:
+        storage.add_article(unit.conn, article)
+        created = storage.article_by_id(unit.conn, article["id"])
     return jsonify(_article_view(created)), 201
 
 
@@ -259,17 +256,17 @@ def article(article_id: str) -> Response:
 @require("supervisor")
 def replace_article(article_id: str) -> Response:
     body = _article_input()
-    with transaction(runtime().engine) as conn:
-        if not storage.update_article(conn, article_id, dict(body, updated_at=utcnow())):
+    with change() as unit:
+        if not storage.update_article(unit.conn, article_id, dict(body, updated_at=utcnow())):
             raise NotFound("article")
-        updated = storage.article_by_id(conn, article_id)
+        updated = storage.article_by_id(unit.conn, article_id)
     return jsonify(_article_view(updated))
 
 
 @bp.delete("/knowledge/articles/<article_id>")
 @require("supervisor")
 def delete_article(article_id: str) -> tuple[str, int]:
-    with transaction(runtime().engine) as conn:
-        if not storage.delete_article(conn, article_id):
+    with change() as unit:
+        if not storage.delete_article(unit.conn, article_id):
             raise NotFound("article")
     return "", 204

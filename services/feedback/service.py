@@ -1,63 +1,58 @@
-"""Feedback's use cases as plain functions on one open transaction."""
+"""Feedback's use cases as plain functions.
+
+A use case that changes something works through the unit of work it is given; reports
+only read, on a connection.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
-from services.common.events import Event, isoformat, to_utc
+from services.common.events import isoformat, to_utc
 from services.common.failures import Conflict, Invalid, NotFound
 from services.common.hashing import secret_digest
-from services.common.outbox import add_events
+from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import language
 from services.feedback import domain, storage
 from services.feedback.metrics import CSAT
 
-AfterCommit = list[Callable[[], None]]
 
-
-def record_contact(
-    conn: Connection, data: Mapping[str, Any], rule: domain.SurgeRule, cause: Event
-) -> None:
+def record_contact(unit: UnitOfWork, data: Mapping[str, Any], rule: domain.SurgeRule) -> None:
     """Every contact is data, also one solved on the spot; a surge becomes a problem."""
     at = to_utc(data["created_at"])
-    storage.record_contact(conn, dict(data, created_at=at))
-    detect_surge(conn, data["category"], data["ticket_id"], at, rule, cause)
+    storage.record_contact(unit.conn, dict(data, created_at=at))
+    detect_surge(unit, data["category"], data["ticket_id"], at, rule)
 
 
 def detect_surge(
-    conn: Connection,
-    category: str,
-    ticket_id: str,
-    at: datetime,
-    rule: domain.SurgeRule,
-    cause: Event | None,
+    unit: UnitOfWork, category: str, ticket_id: str, at: datetime, rule: domain.SurgeRule
 ) -> None:
     """The clock is the contact's own time, so a replayed day detects what it detected."""
     window_start = at - rule.window
     # Counted, not fetched: every contact of a surge looks at the whole window, and
     # fetching it made each contact cost more the larger the surge grew.
-    in_window = storage.count_contacts_in(conn, category, window_start, at)
-    open_problem = storage.open_detected_problem(conn, category)
+    in_window = storage.count_contacts_in(unit.conn, category, window_start, at)
+    open_problem = storage.open_detected_problem(unit.conn, category)
     if open_problem is not None:
         # Later contacts of the same surge join the problem that is already open; once
         # the surge has passed, contacts are no longer assumed to be about it.
         if in_window >= rule.min_contacts:
-            storage.link_tickets(conn, open_problem.id, [ticket_id])
+            storage.link_tickets(unit.conn, open_problem.id, [ticket_id])
         return
-    before = storage.count_contacts(conn, category, window_start - rule.baseline, window_start)
+    before = storage.count_contacts(unit.conn, category, window_start - rule.baseline, window_start)
     baseline = rule.hourly_baseline(before)
     if not rule.is_surge(in_window, baseline):
         return
-    ticket_ids = storage.contacts_in(conn, category, window_start, at)
+    ticket_ids = storage.contacts_in(unit.conn, category, window_start, at)
     problem_id = str(uuid.uuid4())
     storage.add_problem(
-        conn,
+        unit.conn,
         {
             "id": problem_id,
             "title": f"Surge of contacts about {category}",
@@ -73,7 +68,7 @@ def detect_surge(
             "created_at": at,
         },
     )
-    storage.link_tickets(conn, problem_id, ticket_ids)
+    storage.link_tickets(unit.conn, problem_id, ticket_ids)
     data = {
         "problem_id": problem_id,
         "category": category,
@@ -83,25 +78,11 @@ def detect_surge(
         "baseline": round(baseline, 3),
         "ticket_ids": sorted(ticket_ids),
     }
-    _emit(conn, "problem.detected", data, cause)
-
-
-def _emit(
-    conn: Connection,
-    type: str,
-    data: dict[str, Any],
-    cause: Event | None,
-    correlation_id: str | None = None,
-) -> None:
-    if cause is not None:
-        event = cause.caused(type, data, source="feedback")
-    else:
-        event = Event(type=type, data=data, source="feedback", correlation_id=correlation_id)
-    add_events(conn, storage.outbox, [event])
+    unit.emit("problem.detected", data)
 
 
 def open_problem(
-    conn: Connection,
+    unit: UnitOfWork,
     title: str,
     description: str | None,
     category: str | None,
@@ -111,7 +92,7 @@ def open_problem(
 ) -> str:
     problem_id = str(uuid.uuid4())
     storage.add_problem(
-        conn,
+        unit.conn,
         {
             "id": problem_id,
             "title": title,
@@ -123,59 +104,50 @@ def open_problem(
             "created_at": now,
         },
     )
-    link(conn, problem_id, ticket_ids)
+    link(unit, problem_id, ticket_ids)
     return problem_id
 
 
-def link(conn: Connection, problem_id: str, ticket_ids: list[str]) -> None:
-    problem = storage.problem_by_id(conn, problem_id, lock=True)
+def link(unit: UnitOfWork, problem_id: str, ticket_ids: list[str]) -> None:
+    problem = storage.problem_by_id(unit.conn, problem_id, lock=True)
     if problem is None:
         raise NotFound("problem")
     if problem.status != "open":
         raise Conflict("A resolved problem takes no more tickets.")
-    unknown = sorted(set(ticket_ids) - storage.known_contacts(conn, ticket_ids))
+    unknown = sorted(set(ticket_ids) - storage.known_contacts(unit.conn, ticket_ids))
     if unknown:
         raise Invalid("ticket_ids", [f"Unknown ticket {t}." for t in unknown])
-    storage.link_tickets(conn, problem_id, ticket_ids)
+    storage.link_tickets(unit.conn, problem_id, ticket_ids)
 
 
-def resolve_problem(
-    conn: Connection, problem_id: str, resolution: str, now: datetime, correlation_id: str
-) -> None:
+def resolve_problem(unit: UnitOfWork, problem_id: str, resolution: str, now: datetime) -> None:
     """Every linked ticket is resolved by the queue, and every customer hears it."""
-    problem = storage.problem_by_id(conn, problem_id, lock=True)
+    problem = storage.problem_by_id(unit.conn, problem_id, lock=True)
     if problem is None:
         raise NotFound("problem")
     if problem.status != "open":
         raise Conflict("The problem is resolved already.")
-    conn.execute(
-        storage.problems.update()
-        .where(storage.problems.c.id == problem_id)
-        .values(status="resolved", resolution=resolution, resolved_at=now)
-    )
-    _emit(
-        conn,
+    storage.resolve_problem(unit.conn, problem_id, resolution, now)
+    unit.emit(
         "problem.resolved",
         {
             "problem_id": problem_id,
             "resolution": resolution,
-            "ticket_ids": storage.linked_tickets(conn, problem_id),
+            "ticket_ids": storage.linked_tickets(unit.conn, problem_id),
         },
-        None,
-        correlation_id,
     )
 
 
-def request_survey(conn: Connection, data: Mapping[str, Any], now: datetime, cause: Event) -> None:
+def request_survey(unit: UnitOfWork, data: Mapping[str, Any], now: datetime) -> None:
     """One survey per resolution; notify sends the invitation (`survey.requested`)."""
     resolved_at = to_utc(data["resolved_at"])
-    if storage.survey_exists(conn, data["ticket_id"], resolved_at):
+    if storage.survey_exists(unit.conn, data["ticket_id"], resolved_at):
         return
     token = domain.new_survey_token()
     requester = data["requester"]
     addressed_in = language(requester.get("language"))
     storage.add_survey(
-        conn,
+        unit.conn,
         {
             "id": str(uuid.uuid4()),
             "token_sha256": secret_digest(token),
@@ -191,7 +163,7 @@ def request_survey(conn: Connection, data: Mapping[str, Any], now: datetime, cau
             "expires_at": now + domain.SURVEY_VALID_FOR,
         },
     )
-    requested = cause.caused(
+    unit.emit(
         "survey.requested",
         {
             "survey_token": token,
@@ -200,9 +172,7 @@ def request_survey(conn: Connection, data: Mapping[str, Any], now: datetime, cau
             "requester": requester,
             "language": addressed_in,
         },
-        source="feedback",
     )
-    add_events(conn, storage.outbox, [requested])
 
 
 def open_survey(conn: Connection, token: str, now: datetime, *, lock: bool = False) -> Row:
@@ -214,31 +184,23 @@ def open_survey(conn: Connection, token: str, now: datetime, *, lock: bool = Fal
 
 
 def answer_survey(
-    conn: Connection,
-    token: str,
-    score: int,
-    comment: str | None,
-    now: datetime,
-    correlation_id: str,
-) -> AfterCommit:
-    survey = open_survey(conn, token, now, lock=True)
-    if not storage.record_answer(conn, survey.id, score, comment, now):
+    unit: UnitOfWork, token: str, score: int, comment: str | None, now: datetime
+) -> None:
+    survey = open_survey(unit.conn, token, now, lock=True)
+    if not storage.record_answer(unit.conn, survey.id, score, comment, now):
         raise Conflict("This survey has its answer already.", code="already_answered")
-    received = Event(
-        type="feedback.received",
-        data={
+    unit.emit(
+        "feedback.received",
+        {
             "ticket_id": survey.ticket_id,
             "reference": survey.reference,
             "score": score,
             "comment": comment,
             "channel": survey.channel,
         },
-        source="feedback",
-        correlation_id=correlation_id,
     )
-    add_events(conn, storage.outbox, [received])
     channel = survey.channel
-    return [lambda: CSAT.labels(channel).observe(score)]
+    unit.after_commit(lambda: CSAT.labels(channel).observe(score))
 
 
 def csat_report(

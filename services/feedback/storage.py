@@ -250,6 +250,14 @@ _LINKED_AMONG = select(problem_tickets.c.ticket_id).where(
 _ADD_LINKS = insert(problem_tickets)
 
 
+def resolve_problem(conn: Connection, problem_id: str, resolution: str, at: datetime) -> None:
+    conn.execute(
+        problems.update()
+        .where(problems.c.id == problem_id)
+        .values(status="resolved", resolution=resolution, resolved_at=at)
+    )
+
+
 def link_tickets(conn: Connection, problem_id: str, ticket_ids: list[str]) -> None:
     """Links each ticket once. Only the given tickets are looked up: during a surge every
     contact joins its problem, and reading all its links made each contact cost more."""

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
 
 from services.common.auth import CHANNELS, current_principal, require
 from services.common.errors import ApiError
 from services.common.events import utcnow
+from services.common.failures import Conflict
+from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import LANGUAGES
-from services.common.web import body_bytes, json_body, request_id, runtime
-from services.intake import inbound_email, service
+from services.common.web import body_bytes, change, json_body, runtime
+from services.intake import domain, inbound_email, service, storage
 from services.intake.contact_options import OpeningHours, WaitEstimates, contact_options
-from services.intake.domain import body_digest
 from services.intake.metrics import CONTACT_WAIT, REJECTED, REQUESTS
 from services.intake.schemas import ReplySchema, RequestValidator
 
@@ -23,6 +26,8 @@ bp = Blueprint("intake", __name__, url_prefix="/v1")
 REPLY = ReplySchema()
 COUNTED_ENDPOINTS = {"intake.submit_request", "intake.receive_email"}
 MAX_IDEMPOTENCY_KEY = 255
+EMAIL_SCOPE = "email-message"
+Answer = tuple[int, dict[str, Any]]  # an HTTP status and its body, as a replay repeats it
 
 
 class IntakeContext:
@@ -80,12 +85,49 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _answer(answer: tuple[int, dict[str, Any]], replayed: bool) -> tuple[Response, int]:
-    status, body = answer
-    response = jsonify(body)
-    if replayed:
+def _once(
+    scope: str,
+    key: str | None,
+    body_sha256: str,
+    produce: Callable[[UnitOfWork], Answer],
+    *,
+    same_body_required: bool = True,
+) -> tuple[Response, int]:
+    """Run `produce` once per (scope, Idempotency-Key); a repeat gets the first answer
+    back, marked `Idempotent-Replayed`.
+
+    The key and the change commit together, so a crash can't leave one without the
+    other; two racing calls meet at the key's primary key and the loser returns the
+    winner's answer.
+    """
+
+    def replay(stored: Any) -> tuple[Response, int]:
+        if same_body_required and stored.body_sha256 != body_sha256:
+            raise Conflict(
+                "This Idempotency-Key was used for a different request.",
+                code="idempotency_conflict",
+            )
+        response = jsonify(stored.response)
         response.headers["Idempotent-Replayed"] = "true"
-    return response, status
+        return response, stored.status_code
+
+    try:
+        with change() as unit:
+            stored = storage.remembered_answer(unit.conn, scope, key) if key else None
+            if stored is not None:
+                return replay(stored)
+            status, body = produce(unit)
+            if key is not None:
+                storage.remember_answer(unit.conn, scope, key, body_sha256, status, body, utcnow())
+    except IntegrityError:
+        if key is None:
+            raise
+        with runtime().engine.connect() as conn:
+            stored = storage.remembered_answer(conn, scope, key)
+        if stored is None:
+            raise
+        return replay(stored)
+    return jsonify(body), status
 
 
 def _count(channel: str, category: str, contact_wait: float | None) -> None:
@@ -108,18 +150,17 @@ def submit_request() -> tuple[Response, int]:
             "channel_not_allowed",
             f"This key may not submit requests for channel {submitted['channel']}.",
         )
-    answer, replayed = service.submit_request(
-        ctx.intake,
-        submitted,
-        submitted_by=principal.name,
-        idempotency_key=key,
-        body_sha256=body_digest(body),
-        correlation_id=request_id(),
-        now=utcnow(),
-    )
-    if not replayed:
-        _count(submitted["channel"], submitted["category"], submitted.get("contact_wait_seconds"))
-    return _answer(answer, replayed)
+
+    def produce(unit: UnitOfWork) -> Answer:
+        receipt = service.submit_request(unit, ctx.intake, submitted, principal.name, utcnow())
+        unit.after_commit(
+            lambda: _count(
+                submitted["channel"], submitted["category"], submitted.get("contact_wait_seconds")
+            )
+        )
+        return 201, receipt.body
+
+    return _once(f"requests:{principal.name}", key, domain.body_digest(body), produce)
 
 
 @bp.post("/requests/<reference>/replies")
@@ -127,17 +168,14 @@ def reply_on_request(reference: str) -> tuple[Response, int]:
     """No API key: the customer's tracking token is the key (the portal's reply box)."""
     body = json_body()
     reply = REPLY.load(body)
-    answer, replayed = service.reply_on_request(
-        context().intake,
-        reference,
-        reply["token"],
-        reply["message"],
-        idempotency_key=_idempotency_key(),
-        body_sha256=body_digest(body),
-        correlation_id=request_id(),
-        now=utcnow(),
-    )
-    return _answer(answer, replayed)
+
+    def produce(unit: UnitOfWork) -> Answer:
+        receipt = service.reply_on_request(
+            unit, context().intake, reference, reply["token"], reply["message"], utcnow()
+        )
+        return 201, receipt.body
+
+    return _once(f"replies:{reference}", _idempotency_key(), domain.body_digest(body), produce)
 
 
 @bp.post("/inbound/email")
@@ -155,17 +193,25 @@ def receive_email() -> tuple[Response, int]:
     request.max_content_length = runtime().settings.max_email_bytes
     raw = body_bytes(cache=False)
     email = inbound_email.parse(raw)
-    answer, replayed = service.receive_email(
-        ctx.intake,
-        email,
-        submitted_by=current_principal().name,
-        body_sha256=hashlib.sha256(raw).hexdigest(),
-        correlation_id=request_id(),
-        now=utcnow(),
+    by = current_principal().name
+
+    def produce(unit: UnitOfWork) -> Answer:
+        receipt = service.receive_email(unit, ctx.intake, email, by, utcnow())
+        if not receipt.created:
+            return 200, receipt.body  # an e-mail gateway is told nothing new was made
+        unit.after_commit(lambda: _count("email", "unclassified", None))
+        return 201, receipt.body
+
+    # The same message twice (the same Message-ID from the same sender with the same
+    # content) is one message; another message that reuses a Message-ID is a message of
+    # its own, never answered with the first one's reference and tracking token.
+    return _once(
+        EMAIL_SCOPE,
+        domain.email_identity(email),
+        hashlib.sha256(raw).hexdigest(),
+        produce,
+        same_body_required=False,
     )
-    if not replayed and answer[0] == 201:
-        _count("email", "unclassified", None)
-    return _answer(answer, replayed)
 
 
 @bp.after_request

@@ -38,7 +38,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     hours = load_opening_hours(settings.desk)
     app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
     intake = service.Intake(
-        engine=app.extensions["loket"].engine,
         catalogue=catalogue,
         public_base_url=settings.public_base_url,
         default_language=desk_language(settings.desk),

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection
-
 from services.common.consumer import Handler
 from services.common.events import Event, to_utc
+from services.common.unit_of_work import UnitOfWork
 from services.intake import schemas, service
 
 # Schemas are built once: building one costs more than a load (docs/performance.md).
@@ -16,8 +15,8 @@ STATUS_CHANGED = schemas.StatusChangedSchema()
 
 
 def handlers() -> dict[tuple[str, int], Handler]:
-    def status_changed(conn: Connection, event: Event) -> None:
+    def status_changed(unit: UnitOfWork, event: Event) -> None:
         at = to_utc(datetime.fromisoformat(event.occurred_at))
-        service.record_status(conn, STATUS_CHANGED.load(event.data), at)
+        service.record_status(unit, STATUS_CHANGED.load(event.data), at)
 
     return {("ticket.status_changed", 1): status_changed}

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.engine import Row
 
 from services.common.auth import current_principal, require
-from services.common.db import transaction
 from services.common.errors import ApiError
-from services.common.events import utcnow
-from services.common.web import json_body, runtime
+from services.common.events import isoformat, utcnow
+from services.common.web import change, json_body, runtime
 from services.notify import schemas, service, storage
 from services.notify.domain import REFUSED_BY_POLICY
 from services.notify.secret_box import SecretBox
@@ -45,9 +46,9 @@ def new_subscription() -> tuple[Response, int]:
             "The request has invalid fields.",
             {"url": [f"The receiver must resolve to a public address ({REFUSED_BY_POLICY})."]},
         )
-    with transaction(runtime().engine) as conn:
+    with change() as unit:
         created = service.create_subscription(
-            conn, _box(), body, current_principal().name, utcnow()
+            unit, _box(), body, current_principal().name, utcnow()
         )
     return jsonify(schemas.SubscriptionSchema().dump(created._mapping)), 201
 
@@ -63,9 +64,29 @@ def subscriptions() -> Response:
 @bp.delete("/subscriptions/<subscription_id>")
 @require("admin")
 def delete_subscription(subscription_id: str) -> tuple[str, int]:
-    with transaction(runtime().engine) as conn:
-        service.delete_subscription(conn, subscription_id, utcnow())
+    with change() as unit:
+        service.delete_subscription(unit, subscription_id, utcnow())
     return "", 204
+
+
+def _delivery_view(row: Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "ticket_id": row.ticket_id,
+        "medium": row.medium,
+        "recipient": row.recipient_masked,
+        "template": row.template,
+        "language": row.language,
+        "attempts": row.attempts,
+        "outcome": row.state,
+        "last_error": row.last_error,
+        "created_at": isoformat(row.created_at),
+        "last_attempt_at": isoformat(row.last_attempt_at) if row.last_attempt_at else None,
+        "next_attempt_at": isoformat(row.next_attempt_at) if row.next_attempt_at else None,
+        "finished_at": isoformat(row.finished_at) if row.finished_at else None,
+    }
 
 
 @bp.get("/deliveries")
@@ -80,5 +101,5 @@ def deliveries() -> Response:
             state=query["outcome"],
             limit=query["limit"],
         )
-    views = [service.delivery_view(row) for row in rows]
+    views = [_delivery_view(row) for row in rows]
     return jsonify(schemas.DeliveryListSchema().dump({"deliveries": views}))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from marshmallow import Schema
-from sqlalchemy import Connection
 
 from services.common.consumer import Handler
 from services.common.events import Event, utcnow
+from services.common.unit_of_work import UnitOfWork
 from services.notify import schemas, service
 from services.notify.service import Notifier
 
@@ -29,11 +27,11 @@ SCHEMAS: dict[str, type[Schema]] = {
 
 
 def handlers(notifier: Notifier) -> dict[tuple[str, int], Handler]:
-    def handler_for(schema: type[Schema]) -> Callable[[Connection, Event], None]:
+    def handler_for(schema: type[Schema]) -> Handler:
         loader = schema()  # built once: building one costs more than a load
 
-        def handle(conn: Connection, event: Event) -> None:
-            service.handle_event(conn, notifier, event, loader.load(event.data), utcnow())
+        def handle(unit: UnitOfWork, event: Event) -> None:
+            service.handle_event(unit, notifier, event, loader.load(event.data), utcnow())
 
         return handle
 

@@ -22,10 +22,10 @@ from sqlalchemy import Engine
 from services.common.broker import WorkQueue
 from services.common.config import Settings
 from services.common.consumer import Outcome, StoppedWaiting, while_database_is_down
-from services.common.db import transaction
 from services.common.events import parse_event, utcnow
 from services.common.metrics import EVENTS_CONSUMED
-from services.notify import domain, schemas, service
+from services.common.unit_of_work import unit_of_work
+from services.notify import domain, schemas, service, storage
 from services.notify.messages import Composer
 from services.notify.metrics import NOTIFICATIONS, SEND_SECONDS
 from services.notify.secret_box import SecretBox
@@ -139,8 +139,8 @@ class AttemptProcessor:
         return self._count(Outcome.PROCESSED)
 
     def _in_transaction(self, use_case: Callable[..., T], **arguments: Any) -> T:
-        with transaction(self.engine) as conn:
-            return use_case(conn, self.notifier, now=utcnow(), **arguments)
+        with unit_of_work(self.engine, self.service, storage.outbox) as unit:
+            return use_case(unit, self.notifier, now=utcnow(), **arguments)
 
     def _send(self, outgoing: Outgoing) -> SendFailure | None:
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Notify's use cases, each on a Connection inside the caller's transaction.
+"""Notify's use cases, each working through the unit of work it is given.
 
 An event becomes deliveries (one per recipient: the requester, each matching
 subscription) and a job per delivery; the sender takes a job, begins an attempt (recorded
@@ -21,9 +21,10 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from services.common.broker import WorkQueue
-from services.common.events import Event, isoformat, to_utc
+from services.common.events import Event, to_utc
 from services.common.failures import NotFound
 from services.common.outbox import add_events
+from services.common.unit_of_work import UnitOfWork
 from services.notify import domain, storage
 from services.notify.messages import Composer
 from services.notify.secret_box import SecretBox
@@ -61,12 +62,12 @@ class Notifier:
 
 
 def handle_event(
-    conn: Connection, notifier: Notifier, event: Event, data: Mapping[str, Any], now: datetime
+    unit: UnitOfWork, notifier: Notifier, event: Event, data: Mapping[str, Any], now: datetime
 ) -> int:
     """Plans every delivery this event causes; returns how many."""
     if event.type == "ticket.created":
         storage.save_contact(
-            conn,
+            unit.conn,
             data["ticket_id"],
             data["reference"],
             data["subject"],
@@ -75,21 +76,21 @@ def handle_event(
             notifier.box.seal(data["reply_token"]) if data.get("reply_token") else None,
         )
     rows = []
-    customer = _customer_delivery(conn, notifier, event, data, now)
+    customer = _customer_delivery(unit.conn, notifier, event, data, now)
     if customer is not None:
         rows.append(customer)
-    rows.extend(_webhook_deliveries(conn, event, now))
-    storage.add_deliveries(conn, rows)
+    rows.extend(_webhook_deliveries(unit.conn, event, now))
+    storage.add_deliveries(unit.conn, rows)
     to_send = [(row["id"], 1) for row in rows if row["state"] == storage.PENDING]
-    _schedule(conn, notifier, event, to_send, WorkQueue.NOW)
+    _schedule(unit, to_send, WorkQueue.NOW)
     for row in rows:
         if row["state"] == storage.FAILED:
-            _report(conn, FAILED, row, 0, row["last_error"])
+            _report(unit, FAILED, row, 0, row["last_error"])
     return len(rows)
 
 
 def _report(
-    conn: Connection, outcome: str, row: Mapping[str, Any], attempt: int, error: str | None
+    unit: UnitOfWork, outcome: str, row: Mapping[str, Any], attempt: int, error: str | None
 ) -> None:
     """`notification.sent` or `.failed` for a delivery, caused by the event it reports on;
     a message the desk could not even try (attempt 0) is told like one that failed."""
@@ -103,10 +104,7 @@ def _report(
         data["ticket_id"] = row["ticket_id"]
     if error:
         data["error"] = error
-    event = Event(
-        type=f"notification.{outcome}", data=data, source="notify", causation_id=row["event_id"]
-    )
-    add_events(conn, storage.outbox, [event])
+    unit.emit(f"notification.{outcome}", data, caused_by=row["event_id"])
 
 
 def _customer_delivery(
@@ -271,32 +269,29 @@ def _delivery_row(delivery_id: str, event: Event, now: datetime, **values: Any) 
     }
 
 
-def _schedule(
-    conn: Connection,
-    notifier: Notifier,
-    cause: Event | None,
-    jobs: list[tuple[str, int]],
-    routing_key: str,
-) -> None:
-    """Jobs leave through the outbox: they exist only if the state they act on committed."""
+def _schedule(unit: UnitOfWork, jobs: list[tuple[str, int]], routing_key: str) -> None:
+    """Jobs leave through the outbox: they exist only if the state they act on committed.
+    They are work for this service's own sender, not events: its work queue takes them,
+    the routing key picks the delay."""
+    cause = unit.event
     events = [
         Event(
             type=ATTEMPT_JOB,
             data={"delivery_id": delivery_id, "attempt": attempt},
-            source="notify",
+            source=unit.source,
             correlation_id=cause.correlation_id if cause else None,
             causation_id=cause.id if cause else None,
         )
         for delivery_id, attempt in jobs
     ]
-    add_events(conn, storage.attempts_outbox, events, routing_key=routing_key)
+    add_events(unit.conn, storage.attempts_outbox, events, routing_key=routing_key)
 
 
 # Attempts
 
 
 def begin_attempt(
-    conn: Connection, notifier: Notifier, delivery_id: str, attempt: int, now: datetime
+    unit: UnitOfWork, notifier: Notifier, delivery_id: str, attempt: int, now: datetime
 ) -> Outgoing | None:
     """Records that attempt `attempt` is under way; None when there is nothing to send.
 
@@ -305,18 +300,18 @@ def begin_attempt(
     elsewhere is looked at again after its lease; an attempt whose lease ran out (its worker
     died mid-send) is taken over and sent again, with the same idempotency identifiers.
     """
-    row = storage.delivery_for_update(conn, delivery_id)
+    row = storage.delivery_for_update(unit.conn, delivery_id)
     if row is None or row.state in storage.FINAL_STATES:
         return None
     if row.state == storage.SENDING and row.attempts == attempt:
         if row.lease_until is not None and to_utc(row.lease_until) > now:
             lease_ms = int(notifier.lease.total_seconds() * 1000)
-            _schedule(conn, notifier, None, [(delivery_id, attempt)], WorkQueue.delay_key(lease_ms))
+            _schedule(unit, [(delivery_id, attempt)], WorkQueue.delay_key(lease_ms))
             return None
     elif row.state not in (storage.PENDING, storage.RETRYING) or attempt != row.attempts + 1:
         return None
     storage.update_delivery(
-        conn,
+        unit.conn,
         delivery_id,
         state=storage.SENDING,
         attempts=attempt,
@@ -325,7 +320,7 @@ def begin_attempt(
     )
     secret = None
     if row.subscription_id is not None:
-        subscription = storage.subscription(conn, row.subscription_id)
+        subscription = storage.subscription(unit.conn, row.subscription_id)
         secret = notifier.box.open(subscription.secret_encrypted) if subscription else None
     return Outgoing(
         delivery_id=row.id,
@@ -341,7 +336,7 @@ SENT, RETRIED, FAILED = "sent", "retried", "failed"
 
 
 def finish_attempt(
-    conn: Connection,
+    unit: UnitOfWork,
     notifier: Notifier,
     delivery_id: str,
     attempt: int,
@@ -349,25 +344,25 @@ def finish_attempt(
     now: datetime,
 ) -> str | None:
     """Records how the attempt went; returns the outcome, or None if it was taken over."""
-    row = storage.delivery_for_update(conn, delivery_id)
+    row = storage.delivery_for_update(unit.conn, delivery_id)
     if row is None or row.state != storage.SENDING or row.attempts != attempt:
         return None
     error = domain.scrub(failure.error) if failure else None
     delay = domain.next_delay_ms(notifier.retry_delays_ms, attempt)
     if failure is not None and failure.verdict == domain.RETRYABLE and delay is not None:
         storage.update_delivery(
-            conn,
+            unit.conn,
             delivery_id,
             state=storage.RETRYING,
             last_error=error,
             lease_until=None,
             next_attempt_at=now + timedelta(milliseconds=delay),
         )
-        _schedule(conn, notifier, None, [(delivery_id, attempt + 1)], WorkQueue.delay_key(delay))
+        _schedule(unit, [(delivery_id, attempt + 1)], WorkQueue.delay_key(delay))
         return RETRIED
     outcome = SENT if failure is None else FAILED
     storage.update_delivery(
-        conn,
+        unit.conn,
         delivery_id,
         state=outcome,
         last_error=error,
@@ -378,7 +373,7 @@ def finish_attempt(
         content=None,
         recipient=None,
     )
-    _report(conn, outcome, row._mapping, attempt, error)
+    _report(unit, outcome, row._mapping, attempt, error)
     return outcome
 
 
@@ -386,10 +381,10 @@ def finish_attempt(
 
 
 def create_subscription(
-    conn: Connection, box: SecretBox, body: Mapping[str, Any], created_by: str, now: datetime
+    unit: UnitOfWork, box: SecretBox, body: Mapping[str, Any], created_by: str, now: datetime
 ) -> Row:
     return storage.add_subscription(
-        conn,
+        unit.conn,
         {
             "id": str(uuid.uuid4()),
             "url": body["url"],
@@ -402,26 +397,6 @@ def create_subscription(
     )
 
 
-def delete_subscription(conn: Connection, subscription_id: str, now: datetime) -> None:
-    if not storage.delete_subscription(conn, subscription_id, now):
+def delete_subscription(unit: UnitOfWork, subscription_id: str, now: datetime) -> None:
+    if not storage.delete_subscription(unit.conn, subscription_id, now):
         raise NotFound("subscription")
-
-
-def delivery_view(row: Row) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "event_id": row.event_id,
-        "event_type": row.event_type,
-        "ticket_id": row.ticket_id,
-        "medium": row.medium,
-        "recipient": row.recipient_masked,
-        "template": row.template,
-        "language": row.language,
-        "attempts": row.attempts,
-        "outcome": row.state,
-        "last_error": row.last_error,
-        "created_at": isoformat(row.created_at),
-        "last_attempt_at": isoformat(row.last_attempt_at) if row.last_attempt_at else None,
-        "next_attempt_at": isoformat(row.next_attempt_at) if row.next_attempt_at else None,
-        "finished_at": isoformat(row.finished_at) if row.finished_at else None,
-    }

@@ -8,26 +8,26 @@ import hmac
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection
 
 from services.common.auth import CHANNELS, current_principal, require
-from services.common.db import reading, transaction
+from services.common.db import reading
 from services.common.errors import ApiError
 from services.common.events import isoformat, to_utc, utcnow
 from services.common.failures import NotFound
 from services.common.hashing import secret_digest
+from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import desk_language, language
-from services.common.web import json_body, request_id, runtime
+from services.common.web import change, json_body, runtime
 from services.queue import domain, schemas, service, storage
 
 bp = Blueprint("queue", __name__, url_prefix="/v1")
 # The customer-facing paths' schemas are built once: building one costs more than a load.
 TRACK = schemas.TrackSchema()
-T = TypeVar("T")
 
 
 def desk() -> service.Desk:
@@ -36,16 +36,6 @@ def desk() -> service.Desk:
 
 def _activity(conn: Connection, now: datetime) -> storage.QueueActivity:
     return current_app.extensions["queue.activity"](conn, now)
-
-
-def _change(work: Callable[[Connection, service.Cause], T]) -> T:
-    """Run a use case in one transaction; metrics only after it committed."""
-    cause = service.Cause(correlation_id=request_id())
-    with transaction(runtime().engine) as conn:
-        result = work(conn, cause)
-    for action in cause.after_commit:
-        action()
-    return result
 
 
 def _summary(ticket: Any) -> dict[str, Any]:
@@ -152,19 +142,19 @@ def next_ticket(queue: str) -> Response | tuple[str, int]:
     _known_queue(queue)
     agent = current_principal().name
 
-    def work(conn: Connection, cause: service.Cause) -> dict[str, Any] | None:
-        ticket = service.claim_next(conn, queue, agent, utcnow(), cause)
-        return _ticket_view(conn, ticket) if ticket is not None else None
-
-    view = _change(work)
+    with change() as unit:
+        ticket = service.claim_next(unit, queue, agent, utcnow())
+        view = _ticket_view(unit.conn, ticket) if ticket is not None else None
     if view is None:
         return "", 204
     return jsonify(view)
 
 
-def _ticket_change(work: Callable[[Connection, service.Cause], Any]) -> Response:
+def _ticket_change(work: Callable[[UnitOfWork], Any]) -> Response:
     """A change to one ticket, answered with the agent's view of it afterwards."""
-    return jsonify(_change(lambda conn, cause: _ticket_view(conn, work(conn, cause))))
+    with change() as unit:
+        view = _ticket_view(unit.conn, work(unit))
+    return jsonify(view)
 
 
 def _lead() -> bool:
@@ -177,9 +167,7 @@ def _lead() -> bool:
 def claim(ticket_id: str) -> Response:
     body = schemas.ClaimSchema().load(json_body())
     agent, now = current_principal().name, utcnow()
-    return _ticket_change(
-        lambda conn, cause: service.claim(conn, ticket_id, agent, body["reason"], now, cause)
-    )
+    return _ticket_change(lambda unit: service.claim(unit, ticket_id, agent, body["reason"], now))
 
 
 @bp.get("/tickets")
@@ -246,15 +234,14 @@ def change_status(ticket_id: str) -> Response:
     body = schemas.StatusChangeSchema().load(json_body())
     agent, now = current_principal().name, utcnow()
     return _ticket_change(
-        lambda conn, cause: service.change_status(
-            conn,
+        lambda unit: service.change_status(
+            unit,
             ticket_id,
             body["to"],
             body["public_note"],
             body["internal_note"],
             agent,
             now,
-            cause,
             lead=_lead(),
         )
     )
@@ -266,8 +253,8 @@ def add_message(ticket_id: str) -> Response:
     body = schemas.MessageSchema().load(json_body())
     agent, now = current_principal().name, utcnow()
     return _ticket_change(
-        lambda conn, cause: service.add_message(
-            conn, ticket_id, body["message"], body["public"], agent, now, cause, lead=_lead()
+        lambda unit: service.add_message(
+            unit, ticket_id, body["message"], body["public"], agent, now, lead=_lead()
         )
     )
 
@@ -278,8 +265,8 @@ def transfer(ticket_id: str) -> Response:
     body = schemas.TransferSchema().load(json_body())
     agent, now = current_principal().name, utcnow()
     return _ticket_change(
-        lambda conn, cause: service.transfer(
-            conn, desk(), ticket_id, body["to_queue"], body["note"], agent, now, cause, lead=_lead()
+        lambda unit: service.transfer(
+            unit, desk(), ticket_id, body["to_queue"], body["note"], agent, now, lead=_lead()
         )
     )
 
@@ -290,8 +277,8 @@ def change_priority(ticket_id: str) -> Response:
     body = schemas.PriorityChangeSchema().load(json_body())
     agent, now = current_principal().name, utcnow()
     return _ticket_change(
-        lambda conn, _cause: service.change_priority(
-            conn, desk(), ticket_id, body["priority"], body["reason"], agent, now, lead=_lead()
+        lambda unit: service.change_priority(
+            unit, desk(), ticket_id, body["priority"], body["reason"], agent, now, lead=_lead()
         )
     )
 

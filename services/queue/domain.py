@@ -21,6 +21,9 @@ STATUSES = (
 OPEN_STATUSES = frozenset(
     {"queued", "in_progress", "waiting_on_customer", "waiting_on_third_party"}
 )
+# The targets of the SLA whose breach is reported: the first response (a claim) by
+# `due_at`, the resolution by `resolution_due_at`.
+SLA_TARGETS = ("first_response", "resolution")
 # Which status may follow which. Reaching "queued" from work means "back to the queue"
 # (released by the agent); the ticket keeps its place, its due time is unchanged.
 TRANSITIONS: Mapping[str, frozenset[str]] = {

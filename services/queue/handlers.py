@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from services.common.consumer import Handler
 from services.common.events import Event, to_utc, utcnow
+from services.common.unit_of_work import UnitOfWork
 from services.queue import schemas, service
 
 # Schemas are built once: building one costs more than a load (docs/performance.md).
@@ -24,33 +23,22 @@ def handlers(desk_config: Mapping[str, Any]) -> dict[tuple[str, int], Handler]:
     desk = service.Desk.from_config(desk_config)
     activity = service.KeptActivity()
 
-    def ticket_created(conn: Connection, event: Event) -> service.AfterCommit:
-        cause = service.Cause(event=event)
-        service.receive_ticket(conn, desk, TICKET_CREATED.load(event.data), cause, activity)
-        return cause.after_commit
+    def ticket_created(unit: UnitOfWork, event: Event) -> None:
+        service.receive_ticket(unit, desk, TICKET_CREATED.load(event.data), activity)
 
-    def customer_replied(conn: Connection, event: Event) -> service.AfterCommit:
-        cause = service.Cause(event=event)
-        service.customer_replied(conn, desk, CUSTOMER_REPLIED.load(event.data), cause)
-        return cause.after_commit
+    def customer_replied(unit: UnitOfWork, event: Event) -> None:
+        service.customer_replied(unit, desk, CUSTOMER_REPLIED.load(event.data))
 
-    def feedback_received(conn: Connection, event: Event) -> service.AfterCommit:
-        cause = service.Cause(event=event)
-        data = FEEDBACK_RECEIVED.load(event.data)
-        service.feedback_received(conn, data, utcnow(), cause)
-        return cause.after_commit
+    def feedback_received(unit: UnitOfWork, event: Event) -> None:
+        service.feedback_received(unit, FEEDBACK_RECEIVED.load(event.data), utcnow())
 
-    def problem_resolved(conn: Connection, event: Event) -> service.AfterCommit:
-        cause = service.Cause(event=event)
-        data = PROBLEM_RESOLVED.load(event.data)
-        service.problem_resolved(conn, data, utcnow(), cause)
-        return cause.after_commit
+    def problem_resolved(unit: UnitOfWork, event: Event) -> None:
+        service.problem_resolved(unit, PROBLEM_RESOLVED.load(event.data), utcnow())
 
     def notification(outcome: str) -> Handler:
-        def handle(conn: Connection, event: Event) -> None:
-            data = NOTIFICATION.load(event.data)
+        def handle(unit: UnitOfWork, event: Event) -> None:
             at = to_utc(datetime.fromisoformat(event.occurred_at))
-            service.notification_recorded(conn, data, outcome, at)
+            service.notification_recorded(unit, NOTIFICATION.load(event.data), outcome, at)
 
         return handle
 

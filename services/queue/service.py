@@ -1,8 +1,8 @@
-"""The queue's use cases as plain functions on one open transaction.
+"""The queue's use cases as plain functions.
 
-Each function changes tickets, writes their history and stages the events it causes in
-the outbox, all on the caller's connection; it returns what may only happen after the
-commit (metric observations) as a list of callables.
+A use case that changes something works through the unit of work it is given: it changes
+tickets, writes their history, emits the events that follow and leaves the metric
+observations for after the commit. Rules are the domain's, statements the storage's.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from services.common.config import ConfigError
-from services.common.events import Event, isoformat, to_utc
+from services.common.events import isoformat, to_utc
 from services.common.failures import Conflict, Invalid, NotAllowed, NotFound
 from services.common.hashing import secret_digest
-from services.common.outbox import add_events
+from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import language
 from services.queue import domain, storage, waits
 from services.queue.metrics import (
@@ -34,7 +34,6 @@ from services.queue.metrics import (
     GaugeRow,
 )
 
-AfterCommit = list[Callable[[], None]]
 # What wait estimates learn from (bench/estimates.py compares choices): the handling
 # times and the share of each priority among arrivals over the last four hours, the
 # arrivals of the last hour, and as agents at work those holding a ticket they claimed
@@ -85,22 +84,6 @@ def _plan(queue: Mapping[str, Any], desk: Mapping[str, Any]) -> waits.QueuePlan:
     return waits.QueuePlan(minutes * 60 if minutes is not None else None, staffing)
 
 
-@dataclass
-class Cause:
-    """Why a change happens: an HTTP request (its id) or an event (which it follows)."""
-
-    correlation_id: str | None = None
-    event: Event | None = None
-    after_commit: AfterCommit = field(default_factory=list)
-
-    def emit(self, conn: Connection, type: str, data: dict[str, Any]) -> None:
-        if self.event is not None:
-            event = self.event.caused(type, data, source="queue")
-        else:
-            event = Event(type=type, data=data, source="queue", correlation_id=self.correlation_id)
-        add_events(conn, storage.outbox, [event])
-
-
 def _language(ticket: Row | Mapping[str, Any]) -> str:
     requester = ticket["requester"] if isinstance(ticket, Mapping) else ticket.requester
     return language((requester or {}).get("language"))
@@ -121,15 +104,14 @@ def _get(conn: Connection, ticket_id: str) -> Row:
 
 
 def receive_ticket(
-    conn: Connection,
+    unit: UnitOfWork,
     desk: Desk,
     data: Mapping[str, Any],
-    cause: Cause,
     activity: Activity | None = None,
 ) -> None:
     """A new ticket from `ticket.created`, in the queue of its category; `activity` reads
     what its wait estimate learns from (recent_activity, or a kept one)."""
-    if storage.ticket_exists(conn, data["ticket_id"]):
+    if storage.ticket_exists(unit.conn, data["ticket_id"]):
         return
     created_at = to_utc(data["created_at"])
     contact = data.get("contact_started_at")
@@ -141,7 +123,7 @@ def receive_ticket(
     repeat_of = None
     if requester_key:
         repeat_of = storage.recent_same_category(
-            conn, requester_key, data["category"], created_at - domain.REPEAT_WINDOW
+            unit.conn, requester_key, data["category"], created_at - domain.REPEAT_WINDOW
         )
     ticket = {
         "id": data["ticket_id"],
@@ -179,16 +161,16 @@ def receive_ticket(
         "resolution_breached": False,
         "updated_at": created_at,
     }
-    row = storage.add_ticket(conn, ticket)
+    row = storage.add_ticket(unit.conn, ticket)
     language = _language(ticket)
     labels = (ticket["channel"], ticket["queue"])
     if repeat_of:
-        cause.after_commit.append(
+        unit.after_commit(
             lambda: REPEAT_CONTACTS.labels(ticket["channel"], ticket["category"]).inc()
         )
     if on_the_spot:
         storage.add_history(
-            conn,
+            unit.conn,
             ticket["id"],
             created_at,
             "resolved_on_contact",
@@ -199,23 +181,22 @@ def receive_ticket(
             else None,
             actor=ticket["assigned_to"],
         )
-        cause.after_commit.append(lambda: WAIT.labels(*labels).observe(0))
-        cause.after_commit.append(lambda: RESOLUTION.labels(*labels).observe(0))
-        cause.emit(conn, "ticket.resolved", _resolved_data(row, ticket["assigned_to"] or "desk"))
+        unit.after_commit(lambda: WAIT.labels(*labels).observe(0))
+        unit.after_commit(lambda: RESOLUTION.labels(*labels).observe(0))
+        unit.emit("ticket.resolved", _resolved_data(row, ticket["assigned_to"] or "desk"))
         return
     storage.add_history(
-        conn,
+        unit.conn,
         ticket["id"],
         created_at,
         "created",
         "queued",
         public_message=domain.public_message("queued", language),
     )
-    position = storage.queue_position(conn, row)
-    learned = (activity or recent_activity)(conn, created_at)
-    estimate = ticket_estimate(conn, desk, row, position, created_at, learned)
-    cause.emit(
-        conn,
+    position = storage.queue_position(unit.conn, row)
+    learned = (activity or recent_activity)(unit.conn, created_at)
+    estimate = ticket_estimate(unit.conn, desk, row, position, created_at, learned)
+    unit.emit(
         "ticket.queued",
         {
             "ticket_id": row.id,
@@ -247,19 +228,18 @@ def _resolved_data(ticket: Row, agent: str) -> dict[str, Any]:
 
 
 def _assigned(
-    conn: Connection,
+    unit: UnitOfWork,
     ticket: Row,
     agent: str,
     now: datetime,
-    cause: Cause,
     out_of_order: bool,
     reason: str | None,
 ) -> Row:
     """What follows a claim: the service rate, the history, the event, the metrics."""
     first_claim = to_utc(ticket.first_claimed_at) == now
-    storage.record_claim(conn, ticket.queue, now, agent, ticket.id)
+    storage.record_claim(unit.conn, ticket.queue, now, agent, ticket.id)
     storage.add_history(
-        conn,
+        unit.conn,
         ticket.id,
         now,
         "assigned",
@@ -279,44 +259,40 @@ def _assigned(
     }
     if reason:
         data["reason"] = reason
-    cause.emit(conn, "ticket.assigned", data)
+    unit.emit("ticket.assigned", data)
     labels = _labels(ticket)
     if first_claim:
-        cause.after_commit.append(lambda: WAIT.labels(*labels).observe(waited))
+        unit.after_commit(lambda: WAIT.labels(*labels).observe(waited))
     if out_of_order:
-        cause.after_commit.append(lambda: QUEUE_JUMPS.labels(*labels).inc())
+        unit.after_commit(lambda: QUEUE_JUMPS.labels(*labels).inc())
     return ticket
 
 
-def claim_next(conn: Connection, queue: str, agent: str, now: datetime, cause: Cause) -> Row | None:
-    ticket = storage.assign(conn, storage.next_waiting(queue, now), agent, now)
+def claim_next(unit: UnitOfWork, queue: str, agent: str, now: datetime) -> Row | None:
+    ticket = storage.assign(unit.conn, storage.next_waiting(queue, now), agent, now)
     if ticket is None:
         return None
-    return _assigned(conn, ticket, agent, now, cause, out_of_order=False, reason=None)
+    return _assigned(unit, ticket, agent, now, out_of_order=False, reason=None)
 
 
-def claim(
-    conn: Connection, ticket_id: str, agent: str, reason: str, now: datetime, cause: Cause
-) -> Row:
+def claim(unit: UnitOfWork, ticket_id: str, agent: str, reason: str, now: datetime) -> Row:
     """A specific ticket; out of fair order unless it happens to be the next one. A
     ticket another agent holds is taken over: with a reason, recorded and counted like a
     queue jump (decision 0018)."""
-    ticket = _get(conn, ticket_id)
+    ticket = _get(unit.conn, ticket_id)
     if ticket.status in domain.HELD_STATUSES and ticket.assigned_to not in (None, agent):
-        return _take_over(conn, ticket, agent, reason, now, cause)
+        return _take_over(unit, ticket, agent, reason, now)
     if ticket.status != "queued":
         raise Conflict(f"The ticket is {ticket.status}, not waiting.")
-    out_of_order = storage.head_of_queue(conn, ticket.queue) != ticket.id
-    assigned = storage.assign(conn, ticket.id, agent, now)
-    return _assigned(conn, assigned, agent, now, cause, out_of_order, reason)
+    out_of_order = storage.head_of_queue(unit.conn, ticket.queue) != ticket.id
+    assigned = storage.assign(unit.conn, ticket.id, agent, now)
+    return _assigned(unit, assigned, agent, now, out_of_order, reason)
 
 
-def _take_over(
-    conn: Connection, ticket: Row, agent: str, reason: str, now: datetime, cause: Cause
-) -> Row:
-    taken = storage.update_ticket(conn, ticket.id, assigned_to=agent, updated_at=now)
+def _take_over(unit: UnitOfWork, ticket: Row, agent: str, reason: str, now: datetime) -> Row:
+    taken = storage.update_ticket(unit.conn, ticket.id, assigned_to=agent, updated_at=now)
     storage.add_history(
-        conn,
+        unit.conn,
         ticket.id,
         now,
         "taken_over",
@@ -324,8 +300,7 @@ def _take_over(
         internal_note=f"taken over from {ticket.assigned_to}: {reason}",
         actor=agent,
     )
-    cause.emit(
-        conn,
+    unit.emit(
         "ticket.assigned",
         {
             "ticket_id": ticket.id,
@@ -338,7 +313,7 @@ def _take_over(
         },
     )
     labels = _labels(ticket)
-    cause.after_commit.append(lambda: QUEUE_JUMPS.labels(*labels).inc())
+    unit.after_commit(lambda: QUEUE_JUMPS.labels(*labels).inc())
     return taken
 
 
@@ -356,18 +331,17 @@ def _check_holder(ticket: Row, agent: str, lead: bool) -> None:
 
 
 def change_status(
-    conn: Connection,
+    unit: UnitOfWork,
     ticket_id: str,
     to: str,
     public_note: str | None,
     internal_note: str | None,
     agent: str,
     now: datetime,
-    cause: Cause,
     *,
     lead: bool = False,
 ) -> Row:
-    ticket = _get(conn, ticket_id)
+    ticket = _get(unit.conn, ticket_id)
     _check_holder(ticket, agent, lead)
     if ticket.status == "queued" and to == "in_progress":
         # Taking a waiting ticket is a claim: in fair order, or out of it with a reason.
@@ -378,28 +352,27 @@ def change_status(
         raise Conflict(str(exc)) from None
     if to == "resolved" and not public_note:
         raise Invalid("public_note", "Tell the customer how it was resolved.")
-    return _set_status(conn, ticket, to, public_note, internal_note, agent, now, cause)
+    return _set_status(unit, ticket, to, public_note, internal_note, agent, now)
 
 
 def add_message(
-    conn: Connection,
+    unit: UnitOfWork,
     ticket_id: str,
     message: str,
     public: bool,
     agent: str,
     now: datetime,
-    cause: Cause,
     *,
     lead: bool = False,
 ) -> Row:
     """A message to the customer (sent by notify, on their status page) or an internal
     note (never shown or sent), without changing the status. Writing to the customer is
     the holder's (or a supervisor's); a note any agent may add."""
-    ticket = _get(conn, ticket_id)
+    ticket = _get(unit.conn, ticket_id)
     if public:
         _check_holder(ticket, agent, lead)
     storage.add_history(
-        conn,
+        unit.conn,
         ticket.id,
         now,
         "message" if public else "note",
@@ -408,11 +381,9 @@ def add_message(
         internal_note=None if public else message,
         actor=agent,
     )
-    updated = storage.update_ticket(conn, ticket.id, updated_at=now)
+    updated = storage.update_ticket(unit.conn, ticket.id, updated_at=now)
     if public:
-        cause.emit(
-            conn,
-            "ticket.message_added",
+        unit.emit("ticket.message_added",
             {"ticket_id": ticket.id, "reference": ticket.reference, "message": message,
              "agent": agent},
         )  # fmt: skip
@@ -420,14 +391,13 @@ def add_message(
 
 
 def _set_status(
-    conn: Connection,
+    unit: UnitOfWork,
     ticket: Row,
     to: str,
     public_note: str | None,
     internal_note: str | None,
     agent: str,
     now: datetime,
-    cause: Cause,
 ) -> Row:
     """A status change with its history, its events and, when resolved, its metric."""
     values: dict[str, Any] = {"status": to, "updated_at": now}
@@ -439,12 +409,12 @@ def _set_status(
         values.update(resolved_at=now, resolution=public_note)
     elif ticket.status == "resolved":
         values.update(resolved_at=None, resolution=None)  # reopened: no longer resolved
-    updated = storage.update_ticket(conn, ticket.id, **values)
+    updated = storage.update_ticket(unit.conn, ticket.id, **values)
     if ticket.status == "in_progress":
-        storage.end_claim(conn, ticket.id, now)
+        storage.end_claim(unit.conn, ticket.id, now)
     message = public_note or domain.public_message(to, _language(ticket))
     storage.add_history(
-        conn,
+        unit.conn,
         ticket.id,
         now,
         "status",
@@ -462,13 +432,12 @@ def _set_status(
     }
     if public_note:
         data["public_note"] = public_note
-    cause.emit(conn, "ticket.status_changed", data)
+    unit.emit("ticket.status_changed", data)
     if to == "resolved":
-        cause.emit(conn, "ticket.resolved", _resolved_data(updated, agent))
-        _observe_resolution(updated, now, cause)
+        unit.emit("ticket.resolved", _resolved_data(updated, agent))
+        _observe_resolution(unit, updated, now)
     if ticket.status == "resolved" and to == "in_progress":
-        cause.emit(
-            conn,
+        unit.emit(
             "ticket.reopened",
             {
                 "ticket_id": ticket.id,
@@ -479,28 +448,27 @@ def _set_status(
     return updated
 
 
-def _observe_resolution(ticket: Row, now: datetime, cause: Cause) -> None:
+def _observe_resolution(unit: UnitOfWork, ticket: Row, now: datetime) -> None:
     seconds = max(0.0, (now - to_utc(ticket.contact_started_at)).total_seconds())
     labels = _labels(ticket)
-    cause.after_commit.append(lambda: RESOLUTION.labels(*labels).observe(seconds))
+    unit.after_commit(lambda: RESOLUTION.labels(*labels).observe(seconds))
 
 
 def transfer(
-    conn: Connection,
+    unit: UnitOfWork,
     desk: Desk,
     ticket_id: str,
     to_queue: str,
     note: str,
     agent: str,
     now: datetime,
-    cause: Cause,
     *,
     lead: bool = False,
 ) -> Row:
     """A handoff keeps the reference, the history, the answers and the place in line."""
     if to_queue not in desk.queues:
         raise Invalid("to_queue", "No such queue.")
-    ticket = _get(conn, ticket_id)
+    ticket = _get(unit.conn, ticket_id)
     _check_holder(ticket, agent, lead)
     if ticket.status not in domain.OPEN_STATUSES:
         raise Conflict(f"A {ticket.status} ticket cannot be transferred.")
@@ -508,9 +476,9 @@ def transfer(
         raise Conflict("The ticket is in that queue already.")
     count = ticket.transfer_count + 1
     if ticket.status == "in_progress":
-        storage.end_claim(conn, ticket.id, now)
+        storage.end_claim(unit.conn, ticket.id, now)
     moved = storage.update_ticket(
-        conn,
+        unit.conn,
         ticket.id,
         queue=to_queue,
         status="queued",
@@ -522,7 +490,7 @@ def transfer(
     language = _language(ticket)
     team = desk.queues[to_queue].get(language) or to_queue
     storage.add_history(
-        conn,
+        unit.conn,
         ticket.id,
         now,
         "transferred",
@@ -531,8 +499,7 @@ def transfer(
         internal_note=note,
         actor=agent,
     )
-    cause.emit(
-        conn,
+    unit.emit(
         "ticket.transferred",
         {
             "ticket_id": ticket.id,
@@ -544,12 +511,12 @@ def transfer(
         },
     )
     from_queue = ticket.queue
-    cause.after_commit.append(lambda: TRANSFERS.labels(from_queue, to_queue).inc())
+    unit.after_commit(lambda: TRANSFERS.labels(from_queue, to_queue).inc())
     return moved
 
 
 def change_priority(
-    conn: Connection,
+    unit: UnitOfWork,
     desk: Desk,
     ticket_id: str,
     priority: int,
@@ -559,14 +526,14 @@ def change_priority(
     *,
     lead: bool = False,
 ) -> Row:
-    ticket = _get(conn, ticket_id)
+    ticket = _get(unit.conn, ticket_id)
     _check_holder(ticket, agent, lead)
     if ticket.status not in domain.OPEN_STATUSES:
         raise Conflict(f"A {ticket.status} ticket has no priority to change.")
     start = to_utc(ticket.contact_started_at)
     window = (ticket.callback_not_before, ticket.callback_not_after)
     changed = storage.update_ticket(
-        conn,
+        unit.conn,
         ticket.id,
         priority=priority,
         due_at=domain.callback_due(
@@ -577,7 +544,7 @@ def change_priority(
         updated_at=now,
     )
     storage.add_history(
-        conn,
+        unit.conn,
         ticket.id,
         now,
         "priority",
@@ -591,11 +558,11 @@ def change_priority(
 # Events from elsewhere
 
 
-def customer_replied(conn: Connection, desk: Desk, data: Mapping[str, Any], cause: Cause) -> None:
+def customer_replied(unit: UnitOfWork, desk: Desk, data: Mapping[str, Any]) -> None:
     """The reply joins the history; it moves a ticket waiting for the customer back to
     work, and reopens one resolved within the reopen window (the resolution e-mail says
     "reply and we will pick it up again")."""
-    ticket = storage.ticket_by_id(conn, data["ticket_id"], lock=True)
+    ticket = storage.ticket_by_id(unit.conn, data["ticket_id"], lock=True)
     if ticket is None:
         # Redelivery can overtake the ticket's creation: requeue; the delivery limit
         # dead-letters a reply to a ticket that never comes.
@@ -611,10 +578,10 @@ def customer_replied(conn: Connection, desk: Desk, data: Mapping[str, Any], caus
     if to == "queued":
         values.update(assigned_to=None, resolved_at=None, resolution=None)
     if to != ticket.status:
-        storage.update_ticket(conn, ticket.id, **values)
+        storage.update_ticket(unit.conn, ticket.id, **values)
     # The status the customer sees next to their message is the one it led to.
     storage.add_history(
-        conn,
+        unit.conn,
         ticket.id,
         at,
         "customer_replied",
@@ -628,27 +595,24 @@ def customer_replied(conn: Connection, desk: Desk, data: Mapping[str, Any], caus
     if to == ticket.status:
         return
     base = {"ticket_id": ticket.id, "reference": ticket.reference}
-    cause.emit(
-        conn,
+    unit.emit(
         "ticket.status_changed",
         {**base, "from": ticket.status, "to": to, "agent": "customer"},
     )
     if to == "queued":
-        cause.emit(conn, "ticket.reopened", {**base, "reason": "the customer replied"})
+        unit.emit("ticket.reopened", {**base, "reason": "the customer replied"})
 
 
-def feedback_received(
-    conn: Connection, data: Mapping[str, Any], now: datetime, cause: Cause
-) -> None:
+def feedback_received(unit: UnitOfWork, data: Mapping[str, Any], now: datetime) -> None:
     """A low score reopens the ticket for a supervisor."""
     if data["score"] > domain.LOW_SCORE:
         return
-    ticket = storage.ticket_by_id(conn, data["ticket_id"], lock=True)
+    ticket = storage.ticket_by_id(unit.conn, data["ticket_id"], lock=True)
     if ticket is None or ticket.status in domain.OPEN_STATUSES:
         return
     reason = f"satisfaction score {data['score']}"
     storage.update_ticket(
-        conn,
+        unit.conn,
         ticket.id,
         status="queued",
         assigned_to=None,
@@ -658,7 +622,7 @@ def feedback_received(
         updated_at=now,
     )
     storage.add_history(
-        conn,
+        unit.conn,
         ticket.id,
         now,
         "reopened",
@@ -667,40 +631,35 @@ def feedback_received(
         internal_note=f"{reason}: {data.get('comment') or ''}".strip(": "),
         actor="feedback",
     )
-    cause.emit(
-        conn,
+    unit.emit(
         "ticket.reopened",
         {"ticket_id": ticket.id, "reference": ticket.reference, "reason": reason},
     )
 
 
-def problem_resolved(
-    conn: Connection, data: Mapping[str, Any], now: datetime, cause: Cause
-) -> None:
+def problem_resolved(unit: UnitOfWork, data: Mapping[str, Any], now: datetime) -> None:
     """Every open ticket linked to the problem is resolved with its resolution."""
     for ticket_id in data["ticket_ids"]:
-        ticket = storage.ticket_by_id(conn, ticket_id, lock=True)
+        ticket = storage.ticket_by_id(unit.conn, ticket_id, lock=True)
         if ticket is None or ticket.status not in domain.OPEN_STATUSES:
             continue
         # Also from "queued": the cause was found upstream, nobody needs to take it.
         note = f"problem {data['problem_id']} resolved"
-        _set_status(
-            conn, ticket, "resolved", data["resolution"], note, "problem-management", now, cause
-        )
+        _set_status(unit, ticket, "resolved", data["resolution"], note, "problem-management", now)
 
 
 def notification_recorded(
-    conn: Connection, data: Mapping[str, Any], outcome: str, at: datetime
+    unit: UnitOfWork, data: Mapping[str, Any], outcome: str, at: datetime
 ) -> None:
     ticket_id = data.get("ticket_id")
-    ticket = storage.ticket_by_id(conn, ticket_id) if ticket_id else None
+    ticket = storage.ticket_by_id(unit.conn, ticket_id) if ticket_id else None
     if ticket is None:
         return
     note = f"{data['medium']} to {data['recipient']}: {data['template']} ({outcome}"
     note += f", attempt {data.get('attempt', 1)}"
     note += f": {data['error']})" if data.get("error") else ")"
     storage.add_history(
-        conn,
+        unit.conn,
         ticket.id,
         at,
         f"notification_{outcome}",
@@ -713,31 +672,15 @@ def notification_recorded(
 # Timers
 
 
-def check_sla(conn: Connection, desk: Desk, now: datetime, cause: Cause) -> int:
+def check_sla(unit: UnitOfWork, desk: Desk, now: datetime) -> int:
     """Publish each missed target once: first response (not claimed by its due time) and
     resolution (not resolved by its resolution due time)."""
     breached = 0
-    t = storage.tickets.c
-    checks = (
-        (
-            "first_response",
-            t.due_at,
-            t.first_response_breached,
-            (t.status == "queued", t.first_claimed_at.is_(None)),
-        ),
-        (
-            "resolution",
-            t.resolution_due_at,
-            t.resolution_breached,
-            (t.status.in_(sorted(domain.OPEN_STATUSES)),),
-        ),
-    )
-    for target, column, flag, conditions in checks:
-        for ticket in storage.overdue(conn, column, flag, now, *conditions):
-            storage.update_ticket(conn, ticket.id, **{flag.name: True})
+    for target in domain.SLA_TARGETS:
+        for ticket in storage.overdue(unit.conn, target, now):
+            storage.mark_breached(unit.conn, ticket.id, target)
             due = ticket.due_at if target == "first_response" else ticket.resolution_due_at
-            cause.emit(
-                conn,
+            unit.emit(
                 "ticket.sla_breached",
                 {
                     "ticket_id": ticket.id,
@@ -748,7 +691,7 @@ def check_sla(conn: Connection, desk: Desk, now: datetime, cause: Cause) -> int:
                 },
             )
             queue = ticket.queue
-            cause.after_commit.append(lambda q=queue, t=target: SLA_BREACHES.labels(q, t).inc())
+            unit.after_commit(lambda q=queue, t=target: SLA_BREACHES.labels(q, t).inc())
             breached += 1
     return breached
 

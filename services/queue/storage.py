@@ -41,6 +41,7 @@ from sqlalchemy.engine import Row
 from services.common.db import BigId
 from services.common.events import to_utc
 from services.common.outbox import inbox_table, outbox_table
+from services.queue import domain
 
 metadata = MetaData()
 outbox = outbox_table(metadata)
@@ -465,10 +466,28 @@ def list_tickets(
     return list(conn.execute(query))
 
 
-def overdue(
-    conn: Connection, column: Any, flag: Any, now: datetime, *conditions: Any, limit: int = 500
-) -> list[Row]:
-    """Tickets past a due column whose breach was not yet reported, oldest first."""
+def _sla_targets() -> dict[str, tuple[Any, Any, tuple[Any, ...]]]:
+    """Per SLA target: its due column, the flag set once its breach is reported, and
+    which tickets can still miss it."""
+    t = tickets.c
+    return {
+        "first_response": (
+            t.due_at,
+            t.first_response_breached,
+            (t.status == "queued", t.first_claimed_at.is_(None)),
+        ),
+        "resolution": (
+            t.resolution_due_at,
+            t.resolution_breached,
+            (t.status.in_(sorted(domain.OPEN_STATUSES)),),
+        ),
+    }
+
+
+def overdue(conn: Connection, target: str, now: datetime, limit: int = 500) -> list[Row]:
+    """Tickets past the due time of an SLA target whose breach was not yet reported,
+    oldest first."""
+    column, flag, conditions = _sla_targets()[target]
     return list(
         conn.execute(
             select(tickets)
@@ -477,6 +496,11 @@ def overdue(
             .limit(limit)
         )
     )
+
+
+def mark_breached(conn: Connection, ticket_id: str, target: str) -> None:
+    _, flag, _ = _sla_targets()[target]
+    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values({flag.name: True}))
 
 
 def first_claims_between(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from services.common.config import Settings
-from services.common.db import transaction
 from services.common.events import utcnow
+from services.common.unit_of_work import unit_of_work
 from services.common.worker import Timer, WorkerSpec, run_worker
 from services.queue import handlers, service, storage
 from services.queue.metrics import start_worker_series_at_zero
@@ -19,11 +19,8 @@ def spec(settings: Settings) -> WorkerSpec:
     start_worker_series_at_zero(desk.queues)
 
     def check_sla(engine: Engine) -> None:
-        cause = service.Cause()
-        with transaction(engine) as conn:
-            service.check_sla(conn, desk, utcnow(), cause)
-        for action in cause.after_commit:
-            action()
+        with unit_of_work(engine, settings.service, storage.outbox) as unit:
+            service.check_sla(unit, desk, utcnow())
 
     return WorkerSpec(
         outbox=storage.outbox,

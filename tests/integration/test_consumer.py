@@ -146,12 +146,12 @@ def test_a_handler_that_keeps_failing_is_dead_lettered_after_the_delivery_limit(
     engine = make_engine(settings.database_url)
     attempts = []
 
-    def always_fails(conn, event):
+    def always_fails(unit, event):
         attempts.append(event.id)
         raise RuntimeError("bug in a handler")
 
     processor = EventProcessor(
-        service="queue", engine=(engine), inbox=storage.inbox,
+        service="queue", engine=(engine), inbox=storage.inbox, outbox=storage.outbox,
         handlers={("ticket.created", 1): always_fails},
     )  # fmt: skip
     consumer = Consumer(processor=processor, amqp_url=AMQP_URL, namespace=namespace,
@@ -243,13 +243,13 @@ def queue_processor(make_settings):
     engine = make_engine(settings.database_url)
     real = handlers.handlers(settings.desk)
 
-    def ticket_created_or_crash(conn, event):
+    def ticket_created_or_crash(unit, event):
         if event.data["subject"] == "crash":
             raise RuntimeError("bug in a handler")
-        return real[("ticket.created", 1)](conn, event)
+        real[("ticket.created", 1)](unit, event)
 
     yield EventProcessor(
-        service="queue", engine=engine, inbox=storage.inbox,
+        service="queue", engine=engine, inbox=storage.inbox, outbox=storage.outbox,
         handlers={**real, ("ticket.created", 1): ticket_created_or_crash},
     )  # fmt: skip
     engine.dispose()

@@ -25,7 +25,11 @@ class Desk:
         self.client = app.test_client()
         self.engine = app.extensions["loket"].engine
         self.processor = EventProcessor(
-            service="feedback", engine=self.engine, inbox=storage.inbox, handlers=handlers()
+            service="feedback",
+            engine=self.engine,
+            inbox=storage.inbox,
+            outbox=storage.outbox,
+            handlers=handlers(),
         )
 
     def feed(self, type: str, data: dict) -> Outcome:

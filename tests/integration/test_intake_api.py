@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from services.common.auth import add_key
-from services.common.db import transaction
 from services.common.events import Event, isoformat, utcnow
+from services.common.unit_of_work import unit_of_work
 from services.intake import handlers, storage
 from services.intake.app import create_app
 from tests.receivers import send_json
@@ -537,8 +537,8 @@ def queue_moved(app, reference, to, days_ago=0.0, occurred_at=None):
         source="queue",
         occurred_at=isoformat(at),
     )  # fmt: skip
-    with transaction(app.extensions["loket"].engine) as conn:
-        handlers.handlers()[("ticket.status_changed", 1)](conn, event)
+    with unit_of_work(app.extensions["loket"].engine, "intake", storage.outbox) as unit:
+        handlers.handlers()[("ticket.status_changed", 1)](unit, event)
 
 
 def test_a_reply_after_the_reopen_window_becomes_a_new_request_that_refers_to_the_old(intake, keys):

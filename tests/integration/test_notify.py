@@ -20,6 +20,7 @@ from sqlalchemy import select
 from services.common import broker
 from services.common.db import make_engine, transaction
 from services.common.events import Event, isoformat, parse_event
+from services.common.unit_of_work import unit_of_work
 from services.common.worker import run_worker
 from services.notify import service, storage, transports
 from services.notify.app import create_app
@@ -537,8 +538,8 @@ def planned(settings):
     notifier = notifier_for(settings, transports)
     engine = make_engine(settings.database_url)
     event = ticket_created()
-    with transaction(engine) as conn:
-        service.handle_event(conn, notifier, event, event.data, datetime.now(UTC))
+    with unit_of_work(engine, "notify", storage.outbox, event=event) as unit:
+        service.handle_event(unit, notifier, event, event.data, datetime.now(UTC))
     with engine.connect() as conn:
         job = conn.execute(select(storage.attempts_outbox.c.body)).scalar_one()
     processor = AttemptProcessor(engine, notifier, transports)
@@ -559,12 +560,12 @@ def test_the_contact_is_read_back_only_by_events_that_do_not_carry_it(settings):
             contact_reads.append(statement)
 
     sqlalchemy_event.listen(engine, "before_cursor_execute", record)
-    with transaction(engine) as conn:
-        service.handle_event(conn, notifier, created, created.data, datetime.now(UTC))
+    with unit_of_work(engine, "notify", storage.outbox, event=created) as unit:
+        service.handle_event(unit, notifier, created, created.data, datetime.now(UTC))
     # The one read is the existence check before the contact is stored.
     assert len(contact_reads) == 1
-    with transaction(engine) as conn:
-        service.handle_event(conn, notifier, assigned, assigned.data, datetime.now(UTC))
+    with unit_of_work(engine, "notify", storage.outbox, event=assigned) as unit:
+        service.handle_event(unit, notifier, assigned, assigned.data, datetime.now(UTC))
     assert len(contact_reads) == 2  # it names only the ticket: who and what are read back
     sqlalchemy_event.remove(engine, "before_cursor_execute", record)
     with engine.connect() as conn:
@@ -583,8 +584,9 @@ def test_a_job_redelivered_after_the_send_was_recorded_sends_nothing(planned, sm
 def test_a_send_cut_off_midway_is_repeated_with_the_same_message_id(planned, smtp):
     engine, notifier, processor, job = planned
     delivery_id = parse_event(job).data["delivery_id"]
-    with transaction(engine) as conn:  # attempt 1 began, then its worker was killed
-        outgoing = service.begin_attempt(conn, notifier, delivery_id, 1, datetime.now(UTC))
+    # Attempt 1 began, then its worker was killed.
+    with unit_of_work(engine, "notify", storage.outbox) as unit:
+        outgoing = service.begin_attempt(unit, notifier, delivery_id, 1, datetime.now(UTC))
     processor.transports.send(outgoing)  # ...after the message had left
     assert processor.process(job).value == "duplicate"  # its lease still runs: not yet
     assert len(smtp.messages) == 1
@@ -791,8 +793,8 @@ def test_without_a_mail_transport_the_unsent_confirmation_is_recorded_for_the_ag
     notifier = notifier_for(settings, transports_for(settings))
     engine = make_engine(settings.database_url)
     created = ticket_created()
-    with transaction(engine) as conn:
-        service.handle_event(conn, notifier, created, created.data, datetime.now(UTC))
+    with unit_of_work(engine, "notify", storage.outbox, event=created) as unit:
+        service.handle_event(unit, notifier, created, created.data, datetime.now(UTC))
     with engine.connect() as conn:
         jobs = conn.execute(select(storage.attempts_outbox)).all()
         reported = [json.loads(b) for b in conn.scalars(select(storage.outbox.c.body))]

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from services.common.consumer import EventProcessor, Outcome
 from services.common.db import transaction
 from services.common.events import Event, isoformat
+from services.common.unit_of_work import unit_of_work
 from services.queue import service, storage
 from services.queue.app import create_app
 from services.queue.handlers import handlers
@@ -32,6 +33,7 @@ class Desk:
         rt = app.extensions["loket"]
         self.engine = rt.engine
         self.processor = EventProcessor(service="queue", engine=rt.engine, inbox=storage.inbox,
+                                        outbox=storage.outbox,
                                         handlers=handlers(rt.settings.desk))  # fmt: skip
 
     def feed(self, type: str, data: dict, version: int = 1) -> Outcome:
@@ -157,9 +159,9 @@ def test_a_callback_is_not_offered_before_its_window_and_first_once_it_opens(des
     assert shown["queue_position"] == 1
     assert shown["estimated_wait_low_seconds"] >= 4 * 60  # not before its window
     assert shown["estimated_wait_high_seconds"] <= 35 * 60
-    with transaction(desk.engine) as conn:
+    with unit_of_work(desk.engine, "queue", storage.outbox) as unit:
         later = now + timedelta(minutes=6)
-        claimed = service.claim_next(conn, "frontoffice", "alice", later, service.Cause())
+        claimed = service.claim_next(unit, "frontoffice", "alice", later)
     assert claimed.id == callback["ticket_id"]
 
 
@@ -173,19 +175,11 @@ def test_a_callback_chosen_for_after_its_target_is_due_in_its_window_not_breache
     ticket = desk.arrive("callback", callback=window)
     shown = desk.client.get(f"/v1/tickets/{ticket['ticket_id']}", headers=bearer(keys["agent"]))
     assert shown.json["due_at"] == window["not_after"]
-    with transaction(desk.engine) as conn:
+    with unit_of_work(desk.engine, "queue", storage.outbox) as unit:
         hours_later = now + timedelta(hours=6)  # past the 4-hour target, before the window
-        assert (
-            service.check_sla(
-                conn,
-                service.Desk.from_config(desk.app.extensions["loket"].settings.desk),
-                hours_later,
-                service.Cause(),
-            )
-            == 0
-        )
-        assert service.claim_next(conn, "frontoffice", "alice", hours_later,
-                                  service.Cause()) is None  # fmt: skip
+        config = service.Desk.from_config(desk.app.extensions["loket"].settings.desk)
+        assert service.check_sla(unit, config, hours_later) == 0
+        assert service.claim_next(unit, "frontoffice", "alice", hours_later) is None
 
 
 def test_a_ticket_held_by_one_agent_is_worked_only_by_them_a_supervisor_or_a_taker_over(desk, keys):
@@ -352,11 +346,8 @@ def test_sla_breaches_are_published_once_per_target(desk):
     breaches = sample("loket_sla_breaches_total", queue="frontoffice", target="first_response")
     config = service.Desk.from_config(desk.app.extensions["loket"].settings.desk)
     for _ in range(2):
-        cause = service.Cause()
-        with transaction(desk.engine) as conn:
-            service.check_sla(conn, config, later, cause)
-        for action in cause.after_commit:
-            action()
+        with unit_of_work(desk.engine, "queue", storage.outbox) as unit:
+            service.check_sla(unit, config, later)
     targets = sorted(e["target"] for e in desk.events("ticket.sla_breached"))
     assert targets == ["first_response", "resolution"]
     assert sample("loket_sla_breaches_total", queue="frontoffice",
@@ -520,14 +511,14 @@ def test_without_a_plan_the_queue_learns_handling_times_and_agents_at_work(desk,
     now = start
     for _ in range(3):
         for agent in ("ann", "bob"):
-            with transaction(desk.engine) as conn:
-                claimed = service.claim_next(conn, "frontoffice", agent, now, service.Cause())
-                service.change_status(conn, claimed.id, "resolved", "Done.", None, agent,
-                                      now + timedelta(minutes=10), service.Cause())  # fmt: skip
+            with unit_of_work(desk.engine, "queue", storage.outbox) as unit:
+                claimed = service.claim_next(unit, "frontoffice", agent, now)
+                service.change_status(unit, claimed.id, "resolved", "Done.", None, agent,
+                                      now + timedelta(minutes=10))  # fmt: skip
         now += timedelta(minutes=10)
     for agent in ("ann", "bob"):
-        with transaction(desk.engine) as conn:
-            service.claim_next(conn, "frontoffice", agent, now, service.Cause())
+        with unit_of_work(desk.engine, "queue", storage.outbox) as unit:
+            service.claim_next(unit, "frontoffice", agent, now)
     position, learned = estimate(now)
     # Two at work, ten minutes a ticket: a place every five minutes.
     assert position == 4 and learned.likely == 4 * 300

@@ -122,7 +122,11 @@ def test_every_consumed_event_with_text_beyond_ascii_is_stored(make_settings, se
     spec = worker.spec(settings)
     engine = make_engine(settings.database_url)
     processor = EventProcessor(
-        service=service, engine=engine, inbox=storage.inbox, handlers=spec.handlers
+        service=service,
+        engine=engine,
+        inbox=storage.inbox,
+        outbox=spec.outbox,
+        handlers=spec.handlers,
     )
     try:
         consumed = [e for e in ticket_events() if (e.type, e.version) in spec.handlers]
