@@ -6,10 +6,11 @@ that starts before its consumers must not find its events unroutable.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +177,44 @@ def backoff_delays(initial: float = 0.5, cap: float = 15.0) -> Iterator[float]:
 def wait(stop: threading.Event, seconds: float) -> bool:
     """Sleep unless asked to stop; answers whether the process should go on."""
     return not stop.wait(seconds)
+
+
+Session = Callable[[pika.BlockingConnection, Callable[[], None]], None]
+
+
+def stay_connected(amqp_url: str, name: str, stop: threading.Event, session: Session) -> None:
+    """Run `session` on a connection named `name` until asked to stop.
+
+    While the broker is unreachable, or after it went away, the connection is made again
+    with backoff; the session calls the function it is given once it is set up (its
+    topology declared), which starts the backoff afresh. Whatever the session leaves
+    open is closed before the next try; a bug in it is logged and retried the same way.
+    """
+    delays = backoff_delays()
+
+    def connected() -> None:
+        nonlocal delays
+        delays = backoff_delays()
+
+    while not stop.is_set():
+        try:
+            connection = connect(amqp_url, name)
+        except CONNECTION_ERRORS as exc:
+            log.warning("%s: broker unreachable (%s); retrying", name, type(exc).__name__)
+            wait(stop, next(delays))
+            continue
+        try:
+            session(connection, connected)
+        except CONNECTION_ERRORS as exc:
+            log.warning("%s: lost the broker (%s); reconnecting", name, type(exc).__name__)
+            wait(stop, next(delays))
+        except Exception:
+            log.exception("%s: unexpected error; reconnecting", name)
+            wait(stop, next(delays))
+        finally:
+            if connection.is_open:
+                with contextlib.suppress(*CONNECTION_ERRORS):
+                    connection.close()
 
 
 def definitions(

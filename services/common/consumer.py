@@ -23,7 +23,6 @@ wait for the commit of their unit of work), so running one twice this way is har
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import threading
@@ -266,39 +265,35 @@ class Consumer:
             self.work.declare(channel, self.namespace, self.delivery_limit)
 
     def run(self, stop: threading.Event) -> None:
-        delays = broker.backoff_delays()
-        while not stop.is_set():
-            try:
-                connection = broker.connect(self.amqp_url, self.name)
-            except broker.CONNECTION_ERRORS as exc:
-                log.warning("consumer: broker unreachable (%s); retrying", type(exc).__name__)
-                broker.wait(stop, next(delays))
-                continue
-            executor = ThreadPoolExecutor(
-                max_workers=self.concurrency, thread_name_prefix=f"{self.name}-handler"
-            )
-            try:
-                self._consume(connection, executor, stop)
-                delays = broker.backoff_delays()
-            except broker.CONNECTION_ERRORS as exc:
-                log.warning("consumer: lost the broker (%s); reconnecting", type(exc).__name__)
-                broker.wait(stop, next(delays))
-            except Exception:
-                log.exception("consumer: unexpected error; reconnecting")
-                broker.wait(stop, next(delays))
-            finally:
-                # Unacknowledged deliveries return to the queue when the channel closes;
-                # the inbox makes their redelivery harmless.
-                executor.shutdown(wait=True, cancel_futures=True)
-                if connection.is_open:
-                    with contextlib.suppress(*broker.CONNECTION_ERRORS):
-                        connection.close()
+        broker.stay_connected(
+            self.amqp_url,
+            self.name,
+            stop,
+            lambda connection, connected: self._consume(connection, connected, stop),
+        )
         self.processor.close()
 
     def _consume(
         self,
         connection: pika.BlockingConnection,
+        connected: Callable[[], None],
+        stop: threading.Event,
+    ) -> None:
+        executor = ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix=f"{self.name}-handler"
+        )
+        try:
+            self._dispatch(connection, executor, connected, stop)
+        finally:
+            # Unacknowledged deliveries return to the queue when the channel closes; the
+            # inbox makes their redelivery harmless.
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _dispatch(
+        self,
+        connection: pika.BlockingConnection,
         executor: ThreadPoolExecutor,
+        connected: Callable[[], None],
         stop: threading.Event,
     ) -> None:
         channel = connection.channel()
@@ -342,6 +337,7 @@ class Consumer:
             dispatch()
 
         tag = channel.basic_consume(self.queue, on_message)
+        connected()
         log.info("consumer: consuming %s", self.queue)
         while not stop.is_set():
             connection.process_data_events(time_limit=0.5)

@@ -86,11 +86,16 @@ class Event:
         )
 
 
-class EnvelopeSchema(Schema):
-    """Consumed events ignore fields they do not know (forward compatibility)."""
+class EventDataSchema(Schema):
+    """A consumer's reading of an event's data: fields it does not know are ignored, so
+    producers may add fields (forward compatibility)."""
 
     class Meta:
         unknown = EXCLUDE
+
+
+class EnvelopeSchema(EventDataSchema):
+    """Consumed events ignore fields they do not know (forward compatibility)."""
 
     id = fields.UUID(required=True)
     type = fields.String(required=True, validate=validate.Regexp(EVENT_TYPE_PATTERN))

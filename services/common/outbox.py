@@ -228,36 +228,30 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event) -> None:
         """Relay until asked to stop, reconnecting with backoff when the broker goes."""
-        delays = broker.backoff_delays()
+        broker.stay_connected(
+            self.amqp_url,
+            self.name,
+            stop,
+            lambda connection, connected: self._relay(connection, connected, stop),
+        )
+
+    def _relay(
+        self,
+        connection: pika.BlockingConnection,
+        connected: Callable[[], None],
+        stop: threading.Event,
+    ) -> None:
+        channel = connection.channel()
+        self.declare(channel)
+        channel.confirm_delivery()
+        log.info("relay: connected")
+        connected()
         while not stop.is_set():
-            try:
-                connection = broker.connect(self.amqp_url, self.name)
-            except broker.CONNECTION_ERRORS as exc:
-                log.warning("relay: broker unreachable (%s); retrying", type(exc).__name__)
-                broker.wait(stop, next(delays))
-                continue
-            try:
-                channel = connection.channel()
-                self.declare(channel)
-                channel.confirm_delivery()
-                log.info("relay: connected")
-                delays = broker.backoff_delays()
-                while not stop.is_set():
-                    if self.relay_batch(channel) < self.batch_size:
-                        # Sleeping through the broker connection keeps its heartbeats
-                        # flowing; a NOTIFY wait is short enough not to miss one.
-                        self.wakeup.wait(self.listen_seconds, connection.sleep)
-                        connection.process_data_events(time_limit=0)
-            except broker.CONNECTION_ERRORS as exc:
-                log.warning("relay: lost the broker (%s); reconnecting", type(exc).__name__)
-                broker.wait(stop, next(delays))
-            except Exception:
-                log.exception("relay: unexpected error; retrying")
-                broker.wait(stop, next(delays))
-            finally:
-                if connection.is_open:
-                    with contextlib.suppress(*broker.CONNECTION_ERRORS):
-                        connection.close()
+            if self.relay_batch(channel) < self.batch_size:
+                # Sleeping through the broker connection keeps its heartbeats flowing; a
+                # NOTIFY wait is short enough not to miss one.
+                self.wakeup.wait(self.listen_seconds, connection.sleep)
+                connection.process_data_events(time_limit=0)
         self.wakeup.close()
 
     def relay_batch(self, channel: BlockingChannel) -> int:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, Table
 from services.common.db import transaction
 from services.common.events import Event
 from services.common.outbox import add_events
+from services.common.vocabulary import EVENTS
 
 
 class UnitOfWork:
@@ -48,6 +49,8 @@ class UnitOfWork:
         or carries the request's correlation id; `caused_by` names another cause, such as
         the event a notification reports on.
         """
+        if EVENTS.get(type) != self.source:
+            raise ValueError(f"{self.source} publishes no event {type!r} (vocabulary.EVENTS)")
         if caused_by is not None:
             event = Event(type=type, data=data, source=self.source, causation_id=caused_by)
         elif self.event is not None:

@@ -11,6 +11,35 @@ LANGUAGES = ("nl", "en")
 PRIORITIES = (1, 2, 3, 4)  # 1 is the highest
 LEVELS = ("high", "medium", "low")  # of impact and urgency (ITIL), which give the priority
 DEFAULT_LANGUAGE = "nl"  # when the desk configuration names none
+# A ticket's statuses, in the order of its life (the queue keeps them).
+STATUSES = (
+    "queued",
+    "in_progress",
+    "waiting_on_customer",
+    "waiting_on_third_party",
+    "resolved",
+    "closed",
+    "cancelled",
+)
+# Every event of the contract (section 3), version 1, and the service that publishes it.
+EVENTS = {
+    "ticket.created": "intake",
+    "ticket.customer_replied": "intake",
+    "ticket.queued": "queue",
+    "ticket.assigned": "queue",
+    "ticket.status_changed": "queue",
+    "ticket.transferred": "queue",
+    "ticket.resolved": "queue",
+    "ticket.reopened": "queue",
+    "ticket.sla_breached": "queue",
+    "ticket.message_added": "queue",
+    "survey.requested": "feedback",
+    "feedback.received": "feedback",
+    "problem.detected": "feedback",
+    "problem.resolved": "feedback",
+    "notification.sent": "notify",
+    "notification.failed": "notify",
+}
 
 
 def language(asked: Any, default: str = DEFAULT_LANGUAGE) -> str:

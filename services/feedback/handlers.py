@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from services.common.config import Settings
 from services.common.consumer import Handler
 from services.common.events import Event, utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -15,8 +13,8 @@ CONTACT = schemas.ContactSchema()
 TICKET_RESOLVED = schemas.TicketResolvedSchema()
 
 
-def handlers(desk: Mapping[str, Any] | None = None) -> dict[tuple[str, int], Handler]:
-    rule = domain.SurgeRule.from_config((desk or {}).get("problems"))
+def handlers(settings: Settings) -> dict[tuple[str, int], Handler]:
+    rule = domain.SurgeRule.from_config(settings.desk.get("problems"))
 
     def ticket_created(unit: UnitOfWork, event: Event) -> None:
         service.record_contact(unit, CONTACT.load(event.data), rule)

@@ -5,18 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.common.auth import CHANNELS
-from services.common.events import Timestamp
+from services.common.events import EventDataSchema, Timestamp
 
 
-class _Event(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class ContactSchema(_Event):
+class ContactSchema(EventDataSchema):
     """The part of `ticket.created` v1 that makes a contact reason."""
 
     ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
@@ -27,7 +22,7 @@ class ContactSchema(_Event):
     created_at = Timestamp(required=True)
 
 
-class TicketResolvedSchema(_Event):
+class TicketResolvedSchema(EventDataSchema):
     """`ticket.resolved` v1 data."""
 
     ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))

@@ -9,7 +9,7 @@ from services.feedback import handlers, storage
 
 def spec(settings: Settings) -> WorkerSpec:
     return WorkerSpec(
-        outbox=storage.outbox, inbox=storage.inbox, handlers=handlers.handlers(settings.desk)
+        outbox=storage.outbox, inbox=storage.inbox, handlers=handlers.handlers(settings)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.common.config import Settings
 from services.common.consumer import Handler
 from services.common.events import Event, to_utc
 from services.common.unit_of_work import UnitOfWork
@@ -14,7 +15,7 @@ from services.intake import schemas, service
 STATUS_CHANGED = schemas.StatusChangedSchema()
 
 
-def handlers() -> dict[tuple[str, int], Handler]:
+def handlers(settings: Settings) -> dict[tuple[str, int], Handler]:
     def status_changed(unit: UnitOfWork, event: Event) -> None:
         at = to_utc(datetime.fromisoformat(event.occurred_at))
         service.record_status(unit, STATUS_CHANGED.load(event.data), at)

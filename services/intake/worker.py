@@ -21,11 +21,11 @@ def forget_old_answers(engine: Engine) -> None:
         storage.forget_answers_before(conn, utcnow() - IDEMPOTENCY_KEYS_KEPT)
 
 
-def spec(_settings: Settings | None = None) -> WorkerSpec:
+def spec(settings: Settings) -> WorkerSpec:
     return WorkerSpec(
         outbox=storage.outbox,
         inbox=storage.inbox,
-        handlers=handlers.handlers(),
+        handlers=handlers.handlers(settings),
         timers=[Timer("idempotency-purge", 600, forget_old_answers)],
     )
 

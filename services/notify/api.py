@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,8 +23,16 @@ from services.notify.transports import Unresolvable, pinned_address
 bp = Blueprint("notify", __name__, url_prefix="/v1")
 
 
-def _box() -> SecretBox:
-    return current_app.extensions["notify.secret_box"]
+@dataclass(frozen=True)
+class NotifyContext:
+    """What notify's views need, built once per process from the configuration."""
+
+    # Seals the webhook secrets a subscription is created with.
+    box: SecretBox
+
+
+def context() -> NotifyContext:
+    return current_app.extensions["notify"]
 
 
 @bp.post("/subscriptions")
@@ -48,7 +57,7 @@ def new_subscription() -> tuple[Response, int]:
         )
     with change() as unit:
         created = service.create_subscription(
-            unit, _box(), body, current_principal().name, utcnow()
+            unit, context().box, body, current_principal().name, utcnow()
         )
     return jsonify(schemas.SubscriptionSchema().dump(created._mapping)), 201
 

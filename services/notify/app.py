@@ -33,7 +33,7 @@ def openapi() -> dict:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings("notify")
     app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
-    app.extensions["notify.secret_box"] = SecretBox.for_settings(settings)
+    app.extensions["notify"] = api.NotifyContext(SecretBox.for_settings(settings))
     engine = app.extensions["loket"].engine
 
     def retry_backlog() -> list[tuple[tuple[str, ...], float]]:

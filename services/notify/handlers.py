@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from marshmallow import Schema
 
+from services.common.config import Settings
 from services.common.consumer import Handler
 from services.common.events import Event, utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.notify import schemas, service
+from services.notify.sender import notifier_for, transports_for
 from services.notify.service import Notifier
 
 SCHEMAS: dict[str, type[Schema]] = {
@@ -26,7 +28,12 @@ SCHEMAS: dict[str, type[Schema]] = {
 }
 
 
-def handlers(notifier: Notifier) -> dict[tuple[str, int], Handler]:
+def handlers(
+    settings: Settings, notifier: Notifier | None = None
+) -> dict[tuple[str, int], Handler]:
+    """`notifier` is the worker's, which its sender shares; by default one of its own."""
+    notifier = notifier or notifier_for(settings, transports_for(settings))
+
     def handler_for(schema: type[Schema]) -> Handler:
         loader = schema()  # built once: building one costs more than a load
 

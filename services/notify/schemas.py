@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import (
-    EXCLUDE,
     INCLUDE,
     RAISE,
     Schema,
@@ -16,19 +15,14 @@ from marshmallow import (
     validates,
 )
 
-from services.common.events import Timestamp
+from services.common.events import EventDataSchema, Timestamp
 from services.notify import domain
 
 _ID = validate.Length(min=1, max=36)
 _REFERENCE = validate.Length(min=1, max=32)
 
 
-class _Event(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class RequesterSchema(_Event):
+class RequesterSchema(EventDataSchema):
     name = fields.String(required=True)
     email = fields.String(load_default=None, allow_none=True)
     phone = fields.String(load_default=None, allow_none=True)
@@ -36,7 +30,7 @@ class RequesterSchema(_Event):
     preferred_contact = fields.String(load_default="email")
 
 
-class CallbackWindowSchema(_Event):
+class CallbackWindowSchema(EventDataSchema):
     not_before = fields.String(required=True)
     not_after = fields.String(required=True)
 
@@ -45,7 +39,7 @@ class CallbackWindowSchema(_Event):
         Timestamp().deserialize(value)
 
 
-class TicketEventSchema(_Event):
+class TicketEventSchema(EventDataSchema):
     """What every ticket event carries; the rest of its data is kept as it came."""
 
     class Meta:
@@ -86,7 +80,7 @@ class SurveyRequestedSchema(TicketEventSchema):
     language = fields.String(load_default=None, allow_none=True)
 
 
-class ProblemDetectedSchema(_Event):
+class ProblemDetectedSchema(EventDataSchema):
     class Meta:
         unknown = INCLUDE
 
@@ -95,7 +89,7 @@ class ProblemDetectedSchema(_Event):
     count = fields.Integer(required=True)
 
 
-class AttemptJobSchema(_Event):
+class AttemptJobSchema(EventDataSchema):
     delivery_id = fields.String(required=True, validate=_ID)
     attempt = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 

@@ -16,7 +16,7 @@ def spec(settings: Settings) -> WorkerSpec:
     return WorkerSpec(
         outbox=storage.outbox,
         inbox=storage.inbox,
-        handlers=handlers.handlers(notifier),
+        handlers=handlers.handlers(settings, notifier),
         work=WorkSpec(
             queue=notifier.work,
             outbox=storage.attempts_outbox,

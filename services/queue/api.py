@@ -7,6 +7,7 @@ import binascii
 import hmac
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,12 +31,25 @@ bp = Blueprint("queue", __name__, url_prefix="/v1")
 TRACK = schemas.TrackSchema()
 
 
-def desk() -> service.Desk:
+@dataclass(frozen=True)
+class QueueContext:
+    """What the queue's views need, built once per process from the configuration."""
+
+    desk: service.Desk
+    # What wait estimates learn from, read at most every few seconds per process.
+    activity: service.KeptActivity
+
+
+def context() -> QueueContext:
     return current_app.extensions["queue"]
 
 
+def desk() -> service.Desk:
+    return context().desk
+
+
 def _activity(conn: Connection, now: datetime) -> storage.QueueActivity:
-    return current_app.extensions["queue.activity"](conn, now)
+    return context().activity(conn, now)
 
 
 def _summary(ticket: Any) -> dict[str, Any]:

@@ -42,8 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings("queue")
     app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
     desk = service.Desk.from_config(settings.desk)
-    app.extensions["queue"] = desk
-    activity = app.extensions["queue.activity"] = service.KeptActivity()
+    activity = service.KeptActivity()
+    app.extensions["queue"] = api.QueueContext(desk, activity)
     engine = app.extensions["loket"].engine
 
     def waiting() -> tuple[list, list]:

@@ -3,21 +3,13 @@ targets, the status machine and what the customer is told (wait estimates: waits
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from services.common.events import to_utc
+from services.common.hashing import secret_digest
 
-STATUSES = (
-    "queued",
-    "in_progress",
-    "waiting_on_customer",
-    "waiting_on_third_party",
-    "resolved",
-    "closed",
-    "cancelled",
-)
 OPEN_STATUSES = frozenset(
     {"queued", "in_progress", "waiting_on_customer", "waiting_on_third_party"}
 )
@@ -91,6 +83,58 @@ def resolution_target(priority: int, sla: Mapping[str, Any]) -> timedelta:
 
 def due_at(start: datetime, priority: int, channel: str, sla: Mapping[str, Any]) -> datetime:
     return start + first_response_target(priority, channel, sla)
+
+
+def new_ticket(
+    data: Mapping[str, Any],
+    sla: Mapping[str, Any],
+    queues: Sequence[str],
+    requester_key: str | None,
+    repeat_of: str | None,
+) -> dict[str, Any]:
+    """The ticket a `ticket.created` makes: in its category's queue (else the desk's
+    first), its clocks and targets set; resolved at once when it was solved on contact."""
+    created_at = to_utc(data["created_at"])
+    contact = data.get("contact_started_at")
+    start = clock_start(data["channel"], created_at, to_utc(contact) if contact else None)
+    on_the_spot = bool(data.get("resolved_on_contact"))
+    window = data.get("callback") or {}
+    not_before = to_utc(window["not_before"]) if window.get("not_before") else None
+    not_after = to_utc(window["not_after"]) if window.get("not_after") else None
+    return {
+        "id": data["ticket_id"],
+        "reference": data["reference"],
+        "tracking_token_sha256": secret_digest(data["tracking_token"]),
+        "channel": data["channel"],
+        "category": data["category"],
+        "queue": data["queue"] if data["queue"] in queues else queues[0],
+        "priority": data["priority"],
+        "status": "resolved" if on_the_spot else "queued",
+        "subject": data["subject"],
+        "description": data["description"],
+        "fields": data["fields"],
+        "requester": data["requester"],
+        "requester_key": requester_key,
+        "created_at": created_at,
+        "contact_started_at": start,
+        "due_at": callback_due(
+            due_at(start, data["priority"], data["channel"], sla), not_before, not_after
+        ),
+        "callback_not_before": not_before,
+        "callback_not_after": not_after,
+        "attachments": data.get("attachments") or None,
+        "resolution_due_at": start + resolution_target(data["priority"], sla),
+        "assigned_to": on_contact_desk(data["channel"]) if on_the_spot else None,
+        "first_claimed_at": created_at if on_the_spot else None,
+        "resolved_at": created_at if on_the_spot else None,
+        "resolution": data.get("resolution") if on_the_spot else None,
+        "transfer_count": 0,
+        "needs_supervisor": False,
+        "repeat_of": repeat_of,
+        "first_response_breached": False,
+        "resolution_breached": False,
+        "updated_at": created_at,
+    }
 
 
 def requester_key(requester: Mapping[str, Any]) -> str | None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
+from services.common.config import Settings
 from services.common.consumer import Handler
 from services.common.events import Event, to_utc, utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -19,8 +18,8 @@ PROBLEM_RESOLVED = schemas.ProblemResolvedSchema()
 NOTIFICATION = schemas.NotificationSchema()
 
 
-def handlers(desk_config: Mapping[str, Any]) -> dict[tuple[str, int], Handler]:
-    desk = service.Desk.from_config(desk_config)
+def handlers(settings: Settings) -> dict[tuple[str, int], Handler]:
+    desk = service.Desk.from_config(settings.desk)
     activity = service.KeptActivity()
 
     def ticket_created(unit: UnitOfWork, event: Event) -> None:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from services.common.auth import CHANNELS
-from services.common.events import Timestamp
-from services.queue.domain import STATUSES
+from services.common.events import EventDataSchema, Timestamp
+from services.common.vocabulary import STATUSES
 
 # Events (unknown fields ignored: producers may add fields).
 
 
-class _Event(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class RequesterSchema(_Event):
+class RequesterSchema(EventDataSchema):
     name = fields.String(required=True)
     email = fields.String(load_default=None, allow_none=True)
     phone = fields.String(load_default=None, allow_none=True)
@@ -24,18 +19,18 @@ class RequesterSchema(_Event):
     preferred_contact = fields.String(load_default="email")
 
 
-class CallbackWindowSchema(_Event):
+class CallbackWindowSchema(EventDataSchema):
     not_before = Timestamp(required=True)
     not_after = Timestamp(required=True)
 
 
-class AttachmentSchema(_Event):
+class AttachmentSchema(EventDataSchema):
     filename = fields.String(load_default=None, allow_none=True)
     content_type = fields.String(load_default=None, allow_none=True)
     size = fields.Integer(load_default=None, allow_none=True)
 
 
-class TicketCreatedSchema(_Event):
+class TicketCreatedSchema(EventDataSchema):
     """`ticket.created` v1 data."""
 
     ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
@@ -58,7 +53,7 @@ class TicketCreatedSchema(_Event):
     attachments = fields.List(fields.Nested(AttachmentSchema), load_default=None, allow_none=True)
 
 
-class CustomerRepliedSchema(_Event):
+class CustomerRepliedSchema(EventDataSchema):
     """`ticket.customer_replied` v1 data."""
 
     ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
@@ -68,7 +63,7 @@ class CustomerRepliedSchema(_Event):
     received_at = Timestamp(required=True)
 
 
-class FeedbackReceivedSchema(_Event):
+class FeedbackReceivedSchema(EventDataSchema):
     ticket_id = fields.String(required=True)
     reference = fields.String(required=True)
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
@@ -76,13 +71,13 @@ class FeedbackReceivedSchema(_Event):
     channel = fields.String(load_default=None, allow_none=True)
 
 
-class ProblemResolvedSchema(_Event):
+class ProblemResolvedSchema(EventDataSchema):
     problem_id = fields.String(required=True)
     resolution = fields.String(required=True, validate=validate.Length(min=1))
     ticket_ids = fields.List(fields.String(), required=True)
 
 
-class NotificationSchema(_Event):
+class NotificationSchema(EventDataSchema):
     ticket_id = fields.String(load_default=None, allow_none=True)
     medium = fields.String(required=True)
     recipient = fields.String(required=True)

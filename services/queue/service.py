@@ -20,7 +20,6 @@ from sqlalchemy.engine import Row
 from services.common.config import ConfigError
 from services.common.events import isoformat, to_utc
 from services.common.failures import Conflict, Invalid, NotAllowed, NotFound
-from services.common.hashing import secret_digest
 from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import language
 from services.queue import domain, storage, waits
@@ -114,53 +113,14 @@ def receive_ticket(
     if storage.ticket_exists(unit.conn, data["ticket_id"]):
         return
     created_at = to_utc(data["created_at"])
-    contact = data.get("contact_started_at")
-    start = domain.clock_start(data["channel"], created_at, to_utc(contact) if contact else None)
-    on_the_spot = bool(data.get("resolved_on_contact"))
-    window = data.get("callback") or {}
-    not_before, not_after = window.get("not_before"), window.get("not_after")
     requester_key = domain.requester_key(data["requester"])
     repeat_of = None
     if requester_key:
         repeat_of = storage.recent_same_category(
             unit.conn, requester_key, data["category"], created_at - domain.REPEAT_WINDOW
         )
-    ticket = {
-        "id": data["ticket_id"],
-        "reference": data["reference"],
-        "tracking_token_sha256": secret_digest(data["tracking_token"]),
-        "channel": data["channel"],
-        "category": data["category"],
-        "queue": data["queue"] if data["queue"] in desk.queues else next(iter(desk.queues)),
-        "priority": data["priority"],
-        "status": "resolved" if on_the_spot else "queued",
-        "subject": data["subject"],
-        "description": data["description"],
-        "fields": data["fields"],
-        "requester": data["requester"],
-        "requester_key": requester_key,
-        "created_at": created_at,
-        "contact_started_at": start,
-        "due_at": domain.callback_due(
-            domain.due_at(start, data["priority"], data["channel"], desk.sla),
-            to_utc(not_before) if not_before else None,
-            to_utc(not_after) if not_after else None,
-        ),
-        "callback_not_before": to_utc(not_before) if not_before else None,
-        "callback_not_after": to_utc(not_after) if not_after else None,
-        "attachments": data.get("attachments") or None,
-        "resolution_due_at": start + domain.resolution_target(data["priority"], desk.sla),
-        "assigned_to": domain.on_contact_desk(data["channel"]) if on_the_spot else None,
-        "first_claimed_at": created_at if on_the_spot else None,
-        "resolved_at": created_at if on_the_spot else None,
-        "resolution": data.get("resolution") if on_the_spot else None,
-        "transfer_count": 0,
-        "needs_supervisor": False,
-        "repeat_of": repeat_of,
-        "first_response_breached": False,
-        "resolution_breached": False,
-        "updated_at": created_at,
-    }
+    ticket = domain.new_ticket(data, desk.sla, list(desk.queues), requester_key, repeat_of)
+    on_the_spot = ticket["status"] == "resolved"
     row = storage.add_ticket(unit.conn, ticket)
     language = _language(ticket)
     labels = (ticket["channel"], ticket["queue"])

@@ -25,7 +25,7 @@ def spec(settings: Settings) -> WorkerSpec:
     return WorkerSpec(
         outbox=storage.outbox,
         inbox=storage.inbox,
-        handlers=handlers.handlers(settings.desk),
+        handlers=handlers.handlers(settings),
         timers=[Timer("sla-check", SLA_CHECK_SECONDS, check_sla)],
     )
 

@@ -241,7 +241,7 @@ def queue_processor(make_settings):
     """The queue's own handlers, one of them made to crash on the subject "crash"."""
     settings = make_settings("queue")
     engine = make_engine(settings.database_url)
-    real = handlers.handlers(settings.desk)
+    real = handlers.handlers(settings)
 
     def ticket_created_or_crash(unit, event):
         if event.data["subject"] == "crash":

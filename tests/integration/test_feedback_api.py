@@ -29,7 +29,7 @@ class Desk:
             engine=self.engine,
             inbox=storage.inbox,
             outbox=storage.outbox,
-            handlers=handlers(),
+            handlers=handlers(app.extensions["loket"].settings),
         )
 
     def feed(self, type: str, data: dict) -> Outcome:

@@ -538,7 +538,9 @@ def queue_moved(app, reference, to, days_ago=0.0, occurred_at=None):
         occurred_at=isoformat(at),
     )  # fmt: skip
     with unit_of_work(app.extensions["loket"].engine, "intake", storage.outbox) as unit:
-        handlers.handlers()[("ticket.status_changed", 1)](unit, event)
+        handlers.handlers(app.extensions["loket"].settings)[("ticket.status_changed", 1)](
+            unit, event
+        )
 
 
 def test_a_reply_after_the_reopen_window_becomes_a_new_request_that_refers_to_the_old(intake, keys):

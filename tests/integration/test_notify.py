@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.common import broker
 from services.common.db import make_engine, transaction
@@ -161,9 +161,21 @@ def verify(received, secret: str = SECRET) -> dict:
     return received.json()
 
 
-def notification_events(namespace: str, count: int) -> list[Event]:
-    """What queue would consume: notify's `notification.sent` and `notification.failed`."""
+def notification_events(client, namespace: str, count: int) -> list[Event]:
+    """What queue would consume: notify's `notification.sent` and `notification.failed`,
+    once `count` arrived and notify's outbox has nothing left to publish, so that any
+    event beyond them would be here too (the relay marks a row sent after the broker
+    confirmed it into the queue)."""
+    engine = client.application.extensions["loket"].engine
     found: list[Event] = []
+
+    def unpublished() -> int:
+        with engine.connect() as conn:
+            return conn.scalar(
+                select(func.count())
+                .select_from(storage.outbox)
+                .where(storage.outbox.c.sent_at.is_(None))
+            )
 
     def collect() -> bool:
         found.extend(
@@ -171,10 +183,9 @@ def notification_events(namespace: str, count: int) -> list[Event]:
             for e in (parse_event(b) for b in drain(broker.queue_name(namespace, "queue")))
             if e.type.startswith("notification.")
         )
-        return len(found) >= count
+        return len(found) >= count and unpublished() == 0
 
-    wait_until(collect, what=f"{count} notification events")
-    time.sleep(0.3)
+    wait_until(collect, what=f"{count} notification events and an empty outbox")
     collect()
     return found
 
@@ -289,7 +300,7 @@ def test_a_new_request_is_confirmed_by_email_in_the_requesters_language(
     assert log[0]["medium"] == "email"
     assert log[0]["recipient"] == "a***@example.org"
     assert log[0]["template"] == "received" and log[0]["attempts"] == 1
-    sent = notification_events(namespace, 1)
+    sent = notification_events(client, namespace, 1)
     assert [e.type for e in sent] == ["notification.sent"]
     assert sent[0].data == {
         "ticket_id": ticket_id,
@@ -484,7 +495,7 @@ def test_a_failing_receiver_is_retried_until_it_answers(namespace, worker, clien
     assert len(ids) == 1  # the same delivery each time, so a receiver can deduplicate
     for received in hook.requests():
         verify(received)
-    assert [e.type for e in notification_events(namespace, 1)] == ["notification.sent"]
+    assert [e.type for e in notification_events(client, namespace, 1)] == ["notification.sent"]
 
 
 def test_a_4xx_is_not_retried_and_exhausted_retries_fail(namespace, worker, client, keys):
@@ -500,7 +511,7 @@ def test_a_4xx_is_not_retried_and_exhausted_retries_fail(namespace, worker, clie
         assert len(broken.requests()) == 3  # LOKET_NOTIFY_MAX_ATTEMPTS
     errors = sorted(d["last_error"] for d in failed)
     assert errors == ["webhook answered 410", "webhook answered 500"]
-    events = notification_events(namespace, 2)
+    events = notification_events(client, namespace, 2)
     assert sorted(e.data["attempt"] for e in events) == [1, 3]
     assert {e.type for e in events} == {"notification.failed"}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
 
 import pika
@@ -148,6 +147,15 @@ def listening(intake_db):
     wakeup.close()
 
 
+def _listener(engine, channel: str):
+    """A connection of the test's own that listens on `channel`, as the relay does."""
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    listener = engine.dialect.loaded_dbapi.connect(*args, **kwargs)
+    listener.autocommit = True
+    listener.execute(f'LISTEN "{channel}"')
+    return listener
+
+
 def _commit_one_event(engine) -> None:
     with transaction(engine) as conn:
         add_events(conn, storage.outbox, _events(1))
@@ -165,15 +173,22 @@ def test_on_sqlite_an_idle_relay_polls(intake_db):
 def test_on_postgresql_an_idle_relay_wakes_when_events_commit(listening):
     engine, wakeup, slept = listening
     waiting = _wait_in_thread(wakeup, 60, slept)
-    with pytest.raises(RuntimeError), transaction(engine) as conn:
-        add_events(conn, storage.outbox, _events(1))
-        raise RuntimeError("rolled back: no wake-up")
-    time.sleep(0.5)
-    assert waiting.is_alive()
-    _commit_one_event(engine)
+    witness = _listener(engine, wakeup.channel)
+    # The rolled-back transaction keeps its own connection, so that the committing one,
+    # which the pool hands out meanwhile, is another backend.
+    with engine.connect() as held:
+        rolled_back_by = held.connection.dbapi_connection.info.backend_pid
+        with pytest.raises(RuntimeError), held.begin():
+            add_events(held, storage.outbox, _events(1))
+            raise RuntimeError("rolled back: no wake-up")
+        _commit_one_event(engine)
     waiting.join(timeout=10)
     assert not waiting.is_alive()
     assert slept == []
+    # Notifications arrive in commit order: had the rollback sent one, it would be first.
+    first = next(witness.notifies(timeout=10, stop_after=1))
+    assert first.pid != rolled_back_by
+    witness.close()
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -185,7 +200,7 @@ def test_a_relay_that_loses_its_listening_connection_polls_then_listens_again(li
     wakeup.wait(5, slept.append)
     assert slept == [0.05]
     waiting = _wait_in_thread(wakeup, 60, slept)
-    time.sleep(0.5)
+    wait_until(lambda: wakeup._listener is not None, what="listening again")
     _commit_one_event(engine)
     waiting.join(timeout=10)
     assert not waiting.is_alive()

@@ -34,7 +34,7 @@ class Desk:
         self.engine = rt.engine
         self.processor = EventProcessor(service="queue", engine=rt.engine, inbox=storage.inbox,
                                         outbox=storage.outbox,
-                                        handlers=handlers(rt.settings.desk))  # fmt: skip
+                                        handlers=handlers(rt.settings))  # fmt: skip
 
     def feed(self, type: str, data: dict, version: int = 1) -> Outcome:
         event = Event(type=type, data=data, source="test", version=version)

@@ -97,3 +97,37 @@ def test_waits_are_grouped_by_the_hour_they_were_taken_in_the_desks_zone():
         {"hour": 10, "channel": "web", "count": 1, "mean_wait_seconds": 7200.0,
          "max_wait_seconds": 7200.0},
     ]  # fmt: skip
+
+
+def _created(**extra):
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    return {
+        "ticket_id": "t-1", "reference": "LKT-0000001", "channel": "callback",
+        "category": "billing", "queue": "gone", "priority": 3, "subject": "s",
+        "description": "d", "fields": {}, "requester": {"name": "A"},
+        "tracking_token": "x" * 32, "created_at": at, **extra,
+    }  # fmt: skip
+
+
+def test_a_new_ticket_waits_in_a_known_queue_and_a_late_call_back_is_due_at_its_window_end():
+    opens = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)  # the next day, long after its target
+    window = {"not_before": opens, "not_after": opens + timedelta(hours=1)}
+    ticket = domain.new_ticket(
+        _created(callback=window), SLA, ["frontoffice", "billing"], None, None
+    )
+    assert ticket["queue"] == "frontoffice"  # its queue is no longer configured
+    assert ticket["status"] == "queued" and ticket["assigned_to"] is None
+    assert ticket["due_at"] == datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    assert ticket["tracking_token_sha256"] != "x" * 32  # only its digest is kept
+
+
+def test_a_request_solved_on_contact_is_a_resolved_ticket_at_once():
+    data = _created(channel="walk_in", queue="billing", resolved_on_contact=True, resolution="Done")
+    ticket = domain.new_ticket(data, SLA, ["frontoffice", "billing"], "key", "t-0")
+    assert (ticket["status"], ticket["resolution"], ticket["repeat_of"]) == (
+        "resolved",
+        "Done",
+        "t-0",
+    )
+    assert ticket["resolved_at"] == ticket["first_claimed_at"] == ticket["created_at"]
+    assert ticket["assigned_to"] == domain.on_contact_desk("walk_in")
