@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.common.config import ConfigError, var_dir
-from services.common.watched import Watched, write_in_place
+from services.common.watched import Watched, add_entry, read_entries, write_in_place
 
 PEOPLES_ROLES = ("agent", "supervisor", "admin")
 HASHER = PasswordHasher()  # Argon2id with the library's current recommended parameters
@@ -107,12 +107,6 @@ def _read(path: Path) -> dict[str, Account]:
     }
 
 
-def _document(path: Path) -> dict[str, Any]:
-    document = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None) or {}
-    document.setdefault("accounts", [])
-    return document
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -127,18 +121,14 @@ def add_account(path: Path, name: str, role: str, password: str | None = None) -
     entry = {"name": name, "role": role, "argon2": HASHER.hash(password), "disabled": False,
              "changed_at": _now()}  # fmt: skip
     _AccountSchema().load(entry)
-    document = _document(path)
-    if any(a.get("name") == name for a in document["accounts"]):
-        raise ValueError(f"an account named {name!r} exists already")
-    document["accounts"].append(entry)
-    write_in_place(path, document)
+    add_entry(path, "accounts", entry, "an account")
     return password
 
 
 def change_account(path: Path, name: str, **changes: Any) -> None:
     """Set a password (`argon2`), disable or enable; every change ends the account's
     sessions."""
-    document = _document(path)
+    document = read_entries(path, "accounts")
     for entry in document["accounts"]:
         if entry.get("name") == name:
             entry.update(changes, changed_at=_now())
@@ -157,7 +147,7 @@ def list_accounts(path: Path) -> list[dict[str, Any]]:
     """Name, role and whether it is disabled; never a hash."""
     return [
         {"name": a["name"], "role": a["role"], "disabled": bool(a.get("disabled"))}
-        for a in _document(path)["accounts"]
+        for a in read_entries(path, "accounts")["accounts"]
     ]
 
 

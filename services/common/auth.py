@@ -25,7 +25,7 @@ from services.common.config import ConfigError
 from services.common.errors import ApiError
 from services.common.hashing import secret_digest
 from services.common.vocabulary import CHANNELS
-from services.common.watched import Watched, write_in_place
+from services.common.watched import Watched, add_entry, read_entries, write_in_place
 
 ROLES = ("client", "portal", "agent", "supervisor", "admin")
 # Keys that submit requests for customers: a front-end's, or Loket's own portal's.
@@ -177,14 +177,6 @@ def require(role: str) -> Callable[[F], F]:
     return decorate
 
 
-def _document(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {"keys": []}
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    document.setdefault("keys", [])
-    return document
-
-
 def add_key(path: Path, name: str, role: str, channels: Iterable[str] = ()) -> str:
     """Append a new key to the keys file and return the plain key (shown once)."""
     entry = _KeySchema().load(
@@ -196,11 +188,7 @@ def add_key(path: Path, name: str, role: str, channels: Iterable[str] = ()) -> s
     entry["sha256"] = secret_digest(key)
     if not entry["channels"]:
         del entry["channels"]
-    document = _document(path)
-    if any(k.get("name") == name for k in document["keys"]):
-        raise ValueError(f"a key named {name!r} exists already")
-    document["keys"].append(entry)
-    write_in_place(path, document)
+    add_entry(path, "keys", entry, "a key")
     return key
 
 
@@ -208,12 +196,12 @@ def list_keys(path: Path) -> list[dict[str, Any]]:
     """Name, role and channels of every key; never a hash."""
     return [
         {"name": k["name"], "role": k["role"], "channels": list(k.get("channels", []))}
-        for k in _document(path)["keys"]
+        for k in read_entries(path, "keys")["keys"]
     ]
 
 
 def revoke_key(path: Path, name: str) -> None:
-    document = _document(path)
+    document = read_entries(path, "keys")
     kept = [k for k in document["keys"] if k.get("name") != name]
     if len(kept) == len(document["keys"]):
         raise ValueError(f"no key named {name!r}")
@@ -223,7 +211,7 @@ def revoke_key(path: Path, name: str) -> None:
 
 def rotate_key(path: Path, name: str) -> str:
     """A new key for the same name, role and channels; the old one stops working."""
-    document = _document(path)
+    document = read_entries(path, "keys")
     for entry in document["keys"]:
         if entry.get("name") == name:
             key = f"lkt_{secrets.token_urlsafe(32)}"

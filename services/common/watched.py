@@ -51,6 +51,23 @@ class Watched(Generic[T]):
         return self._content
 
 
+def read_entries(path: Path, section: str) -> dict[str, Any]:
+    """A named-entries YAML file (keys, accounts) as a document; empty if there is none."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    document = yaml.safe_load(text) or {}
+    document.setdefault(section, [])
+    return document
+
+
+def add_entry(path: Path, section: str, entry: dict[str, Any], what: str) -> None:
+    """Append `entry` to the file's `section`, refusing a name that is taken."""
+    document = read_entries(path, section)
+    if any(e.get("name") == entry["name"] for e in document[section]):
+        raise ValueError(f"{what} named {entry['name']!r} exists already")
+    document[section].append(entry)
+    write_in_place(path, document)
+
+
 def write_in_place(path: Path, document: Any) -> None:
     """A watched YAML file written in place, not renamed over: a file bind-mounted into a
     container (a Compose secret) keeps its inode and so sees the change. A process that

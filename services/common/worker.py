@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
+from typing import Any
 
 from pika.adapters.blocking_connection import BlockingChannel
 from prometheus_client import start_http_server
@@ -78,19 +79,28 @@ def _purge_outbox(engine: Engine, outbox: Table) -> None:
         log.info("outbox: purged %s sent events", purged)
 
 
+def _relay(settings: Settings, engine: Engine, outbox: Table, **options: Any) -> OutboxRelay:
+    return OutboxRelay(
+        service=settings.service,
+        engine=engine,
+        outbox=outbox,
+        amqp_url=settings.amqp_url,
+        namespace=settings.namespace,
+        delivery_limit=settings.delivery_limit,
+        **options,
+    )
+
+
 def _work_threads(
     settings: Settings, engine: Engine, work: WorkSpec, stop: threading.Event
 ) -> list[threading.Thread]:
     def declare(channel: BlockingChannel) -> None:
         work.queue.declare(channel, settings.namespace, settings.delivery_limit)
 
-    relay = OutboxRelay(
-        service=settings.service,
-        engine=engine,
-        outbox=work.outbox,
-        amqp_url=settings.amqp_url,
-        namespace=settings.namespace,
-        delivery_limit=settings.delivery_limit,
+    relay = _relay(
+        settings,
+        engine,
+        work.outbox,
         exchange=work.queue.exchange(settings.namespace),
         declare=declare,
         counted=False,
@@ -118,14 +128,7 @@ def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | Non
         # (the image sets LOKET_HTTP_HOST=0.0.0.0 for Prometheus in another container).
         start_http_server(settings.worker_metrics_port, addr=settings.http_host)
 
-    relay = OutboxRelay(
-        service=settings.service,
-        engine=engine,
-        outbox=spec.outbox,
-        amqp_url=settings.amqp_url,
-        namespace=settings.namespace,
-        delivery_limit=settings.delivery_limit,
-    )
+    relay = _relay(settings, engine, spec.outbox)
     threads = [threading.Thread(target=relay.run, args=(stop,), name="relay")]
     if spec.handlers:
         if spec.inbox is None:
