@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test dev lint format migrate key keys revoke-key rotate-key user users user-password user-disable user-enable mail clean
+.PHONY: run test dev lint format migrate backup restore key keys revoke-key rotate-key user users user-password user-disable user-enable mail clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,15 @@ format: $(VENV)/.dev
 
 migrate: $(VENV)/.runtime
 	for s in intake queue notify feedback; do $(BIN)/python -m services $$s migrate || exit 1; done
+
+# make backup [TO=folder]: every service's database (PostgreSQL: pg_dump's custom format;
+# SQLite: a copy) and a manifest, by default under var/backups/. make restore FROM=folder
+# loads one into empty databases and publishes its recent events again (docs/operations.md).
+backup: $(VENV)/.runtime
+	$(BIN)/python -m services.backup dump $(TO)
+
+restore: $(VENV)/.runtime
+	$(BIN)/python -m services.backup restore "$(FROM)"
 
 # make key NAME=alice ROLE=agent [CHANNELS=web,phone]; make keys; make revoke-key NAME=alice;
 # make rotate-key NAME=alice. Running services pick up the change without a restart.

@@ -65,10 +65,14 @@ def taken_ports(addresses: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 
 def _redact(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.rsplit("@", 1)[1]
-    return scheme + sep + rest
+    """A URL without its password (each of them, for a cluster's comma-separated nodes)."""
+    redacted = []
+    for one in url.split(","):
+        scheme, sep, rest = one.strip().partition("://")
+        if "@" in rest:
+            rest = "***@" + rest.rsplit("@", 1)[1]
+        redacted.append(scheme + sep + rest)
+    return ",".join(redacted)
 
 
 def ensure_dev_keys(environ: dict[str, str]) -> None:

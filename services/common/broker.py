@@ -73,7 +73,12 @@ def connection_parameters(amqp_url: str, connection_name: str) -> pika.URLParame
 
 
 def connect(amqp_url: str, connection_name: str) -> pika.BlockingConnection:
-    return pika.BlockingConnection(connection_parameters(amqp_url, connection_name))
+    """A connection to the broker; `amqp_url` may name the nodes of a cluster, separated
+    by commas: they are tried in a random order (so that a desk's connections spread
+    over the nodes) and the first that answers is taken."""
+    nodes = [connection_parameters(url.strip(), connection_name) for url in amqp_url.split(",")]
+    random.shuffle(nodes)
+    return pika.BlockingConnection(nodes)
 
 
 def queue_arguments(namespace: str, service: str, delivery_limit: int) -> dict[str, Any]:

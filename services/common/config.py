@@ -127,6 +127,14 @@ def _url(
     return value
 
 
+def _urls(environ: Mapping[str, str], name: str, default: str, schemes: set[str]) -> str:
+    """One URL, or several separated by commas (the nodes of a cluster), each checked."""
+    value = _env(environ, name, default)
+    for part in value.split(","):
+        _url({name: part.strip()}, name, None, schemes)
+    return value
+
+
 _RATE_RE = re.compile(r"^\d+\s*(/|per)\s*(second|minute|hour|day)s?$")
 
 
@@ -208,7 +216,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None) -> Set
     return Settings(
         service=service,
         database_url=database_url(environ, service),
-        amqp_url=_url(
+        amqp_url=_urls(
             environ,
             "LOKET_AMQP_URL",
             "amqp://guest:guest@localhost:5672/%2F",

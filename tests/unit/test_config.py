@@ -7,6 +7,7 @@ from services.common.config import ConfigError, load_settings
     ("variable", "value"),
     [
         ("LOKET_AMQP_URL", "http://localhost:5672"),
+        ("LOKET_AMQP_URL", "amqp://a:5672/,b:5672"),  # every node of a cluster is a URL
         ("LOKET_NAMESPACE", "Has Spaces"),
         ("LOKET_INTAKE_DATABASE_URL", "mysql://localhost/x"),
         ("LOKET_INTAKE_DATABASE_URL", "::not a url::"),
@@ -59,3 +60,8 @@ def test_notify_reads_its_own_settings_from_the_same_environment():
     with pytest.raises(ConfigError) as failure:
         notify_settings(bad)
     assert failure.value.variable == "LOKET_WEBHOOK_ALLOWED_NETWORKS"
+
+
+def test_a_broker_cluster_is_named_by_its_nodes_urls():
+    nodes = "amqp://u:p@a:5672/loket, amqp://u:p@b:5672/loket,amqp://u:p@c:5672/loket"
+    assert load_settings("queue", {"LOKET_AMQP_URL": nodes}).amqp_url == nodes

@@ -1,0 +1,182 @@
+"""A desk whose every web and worker process runs on its own, as docker compose runs
+them (the launcher would stop the whole desk when one dies), and a front-end that keeps
+sending requests: what the fault tests and the tests beyond one host share."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, func, select
+
+from services.common.config import SERVICES
+from services.intake import storage as intake_storage
+from services.notify import storage as notify_storage
+from services.queue import storage as queue_storage
+from tests import support
+from tests.support import bearer, valid_request, wait_until
+
+CHANNELS = ("web", "email", "phone", "chat", "walk_in", "callback")
+
+
+def environment(
+    namespace: str, state: Path, smtp_url: str, database_urls: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment of every process of one desk, and the services' addresses."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "LOKET_NAMESPACE": namespace,
+        "LOKET_AMQP_URL": support.AMQP_URL,
+        "LOKET_API_KEYS_FILE": str(state / "api-keys.yaml"),
+        "LOKET_VAR_DIR": str(state),
+        "GUNICORN_WORKERS": "2",
+        "LOKET_ACCESS_LOG": "0",
+        "LOKET_SMTP_URL": smtp_url,
+        # The tests' webhook receivers listen on loopback.
+        "LOKET_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "LOKET_NOTIFY_RETRY_BASE_SECONDS": "1",
+        "LOKET_NOTIFY_SEND_TIMEOUT_SECONDS": "2",
+        "LOKET_RATE_LIMIT_PER_KEY": "100000/minute",
+        "LOKET_RATE_LIMIT_PER_ADDRESS": "100000/minute",
+    }
+    urls = {}
+    for service in SERVICES:
+        port = support.free_port()
+        env[f"LOKET_{service.upper()}_HTTP_PORT"] = str(port)
+        env[f"LOKET_{service.upper()}_METRICS_PORT"] = str(support.free_port())
+        env[f"LOKET_{service.upper()}_DATABASE_URL"] = database_urls[service]
+        urls[service] = f"http://127.0.0.1:{port}"
+    env["LOKET_PUBLIC_BASE_URL"] = urls["intake"]
+    env["LOKET_QUEUE_URL"] = urls["queue"]
+    return env, urls
+
+
+class Desk:
+    """Each web and worker process started on its own, so one can be killed."""
+
+    def __init__(self, env: dict[str, str], urls: dict[str, str]) -> None:
+        self.env, self.urls = env, urls
+        self.processes: dict[str, support.Proc] = {}
+
+    def start(self, service: str, kind: str, *, another: bool = False) -> None:
+        """One process; `another` worker competes with the first (the desk scaled out)."""
+        env, name = self.env, f"{service}-{kind}"
+        if another:
+            env = {**env, f"LOKET_{service.upper()}_METRICS_PORT": str(support.free_port())}
+            name += "-2"
+        process = support.Proc(support.python_module("services", service, kind), env)
+        self.processes[name] = process
+        health = (
+            f"{self.urls[service]}/readyz"
+            if kind == "web"
+            else f"http://127.0.0.1:{env[f'LOKET_{service.upper()}_METRICS_PORT']}/metrics"
+        )
+        wait_until(
+            lambda: support.http_ok(health) or process.popen.poll() is not None,
+            timeout=60,
+            what=f"{service}-{kind}",
+        )
+        assert process.popen.poll() is None, process.log
+
+    def kill(self, name: str) -> None:
+        self.processes[name].kill()  # SIGKILL: no clean shutdown, whatever it was doing
+
+    def start_all(self) -> None:
+        for service in SERVICES:
+            self.start(service, "web")
+            self.start(service, "worker")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop(timeout=40)
+
+    def logged(self, text: str) -> list[str]:
+        """The processes whose output has `text`."""
+        return [name for name, p in self.processes.items() if text in p.log]
+
+
+class Stream:
+    """A front-end that keeps sending requests and, as the contract allows, sends a
+    request again with the same Idempotency-Key until it is accepted."""
+
+    def __init__(self, url: str, key: str, namespace: str) -> None:
+        self.url, self.key, self.namespace = url, key, namespace
+        self.accepted: dict[str, str] = {}  # ticket id -> requester address
+        self.refusals: Counter[str] = Counter()  # answers that say "try again"
+        self.unexpected: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        session = requests.Session()
+        for n, channel in zip(itertools.count(), itertools.cycle(CHANNELS)):
+            if self.stop.is_set():
+                return
+            address = f"fault-{self.namespace}-{n}@example.org"
+            body = valid_request(channel=channel, requester={"name": "Ann", "email": address})
+            headers = {**bearer(self.key), "Idempotency-Key": str(uuid.uuid4())}
+            while not self.stop.is_set():
+                try:
+                    answer = session.post(self.url, json=body, headers=headers, timeout=15)
+                except requests.RequestException as exc:
+                    self.refusals[type(exc).__name__] += 1
+                    time.sleep(0.2)
+                    continue
+                if answer.status_code == 201:
+                    self.accepted[answer.json()["id"]] = address
+                    break
+                if answer.status_code != 503:
+                    self.unexpected.append(f"{answer.status_code} {answer.text[:200]}")
+                    break
+                self.refusals["503"] += 1
+                time.sleep(0.2)
+            time.sleep(0.05)
+
+    def __enter__(self) -> Stream:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+
+    def wait_for_more(self, count: int) -> None:
+        target = len(self.accepted) + count
+        wait_until(lambda: len(self.accepted) >= target, timeout=60, what=f"{count} more")
+
+
+def unsent(url: str, table) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(
+                select(func.count()).select_from(table).where(table.c.sent_at.is_(None))
+            )
+    finally:
+        engine.dispose()
+
+
+def outboxes(env: Mapping[str, str]) -> list[tuple[str, object]]:
+    """Every outbox of the desk, as (database URL, table)."""
+    return [
+        (env["LOKET_INTAKE_DATABASE_URL"], intake_storage.outbox),
+        (env["LOKET_QUEUE_DATABASE_URL"], queue_storage.outbox),
+        (env["LOKET_NOTIFY_DATABASE_URL"], notify_storage.outbox),
+        (env["LOKET_NOTIFY_DATABASE_URL"], notify_storage.attempts_outbox),
+    ]
+
+
+def tickets_in_queue(env: Mapping[str, str]) -> list[str]:
+    engine = create_engine(env["LOKET_QUEUE_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return conn.scalars(select(queue_storage.tickets.c.id)).all()
+    finally:
+        engine.dispose()

@@ -1,0 +1,261 @@
+"""Beyond one host (issue 22), each under a steady stream of requests on every channel: a
+backup taken and restored, a database failed over to its replica, a broker node lost
+from a three-node cluster; nothing lost and nothing applied twice. Run alone with
+`pytest -m beyond_one_host`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from services.common.config import SERVICES
+from services.common.db import migrate
+from services.notify import storage as notify_storage
+from services.queue import storage as queue_storage
+from tests import support
+from tests.clusters import rabbitmq_cluster, replicated_postgres
+from tests.e2e.fleet import Desk, Stream, environment, outboxes, tickets_in_queue, unsent
+from tests.receivers import smtp_receiver
+from tests.support import wait_until
+
+pytestmark = pytest.mark.beyond_one_host
+
+
+def _backup(command: str, folder: Path, env: Mapping[str, str]) -> str:
+    done = subprocess.run(
+        [*support.python_module("services.backup"), command, str(folder)],
+        cwd=support.REPO, env=dict(env), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _count(url: str, statement) -> list:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(statement).all()
+    finally:
+        engine.dispose()
+
+
+def test_a_backup_taken_under_load_restores_every_request_from_before_it(
+    namespaces, databases, tmp_path: Path
+):
+    support.require_postgres()
+    keys = support.write_keys(tmp_path / "api-keys.yaml")
+    folder = tmp_path / "backup"
+    with smtp_receiver() as smtp:
+        urls = {s: databases.url("postgresql", s) for s in SERVICES}
+        old = Desk(*environment(namespaces(), tmp_path, smtp.url, urls))
+        try:
+            old.start_all()
+            with Stream(
+                f"{old.urls['intake']}/v1/requests", keys["portal"], old.env["LOKET_NAMESPACE"]
+            ) as stream:
+                stream.wait_for_more(12)
+                before = dict(stream.accepted)  # answered 201 before the backup began
+                print(_backup("dump", folder, old.env))
+                stream.wait_for_more(12)  # the desk went on while it was taken
+        finally:
+            old.stop()
+        sent_before = {m["To"]: m["Message-ID"] for m in smtp.messages}
+
+    # The host is lost with its broker: fresh, empty databases and another namespace.
+    with smtp_receiver() as smtp:
+        urls = {s: databases.url("postgresql", s, migrated=False) for s in SERVICES}
+        new = Desk(*environment(namespaces(), tmp_path, smtp.url, urls))
+        print(_backup("restore", folder, new.env))
+        try:
+            new.start_all()
+            wait_until(
+                lambda: set(before) <= set(tickets_in_queue(new.env)),
+                timeout=120,
+                what="every request from before the backup in the queue",
+            )
+            for url, table in outboxes(new.env):
+                wait_until(
+                    lambda u=url, t=table: unsent(u, t) == 0, timeout=60, what=f"{table.name}"
+                )
+            # Every customer from before the backup has their confirmation: sent by the
+            # old desk, or by the new one if the old had not recorded it by the backup
+            # (then with the same Message-ID, which a mailbox shows once).
+            wait_until(
+                lambda: all(
+                    a in sent_before or any(m["To"] == a for m in smtp.messages)
+                    for a in before.values()
+                ),
+                timeout=120,
+                what="a confirmation to every customer from before the backup",
+            )
+            sent_after = [(m["To"], m["Message-ID"]) for m in smtp.messages]
+        finally:
+            new.stop()
+
+    tickets = tickets_in_queue(new.env)
+    assert len(tickets) == len(set(tickets))
+    # Nothing applied twice: one arrival in each ticket's history, one confirmation
+    # planned per ticket, although the restore published the recent events again.
+    history = queue_storage.history
+    arrivals = _count(
+        new.env["LOKET_QUEUE_DATABASE_URL"],
+        select(history.c.ticket_id, func.count())
+        .where(history.c.kind == "created")
+        .group_by(history.c.ticket_id),
+    )
+    assert arrivals and all(n == 1 for _, n in arrivals)
+    deliveries = notify_storage.deliveries
+    planned = _count(
+        new.env["LOKET_NOTIFY_DATABASE_URL"],
+        select(deliveries.c.ticket_id, func.count())
+        .where(deliveries.c.template == "received")
+        .group_by(deliveries.c.ticket_id),
+    )
+    assert planned and all(n == 1 for _, n in planned)
+    for address, message_id in sent_after:
+        assert sent_before.get(address, message_id) == message_id
+    print(
+        f"{len(before)} requests before the backup, {len(tickets)} restored; "
+        f"confirmations sent again after the restore: "
+        f"{sum(a in sent_before for a, _ in sent_after)}"
+    )
+
+
+def _one_confirmation_each(accepted: Mapping[str, str], smtp) -> None:
+    """Every customer has a confirmation, and never under a second Message-ID."""
+
+    def confirmations() -> dict[str, set[str]]:
+        ids: dict[str, set[str]] = {}
+        for message in list(smtp.messages):
+            ids.setdefault(message["To"], set()).add(message["Message-ID"])
+        return ids
+
+    wait_until(
+        lambda: set(accepted.values()) <= set(confirmations()),
+        timeout=120,
+        what="a confirmation to every customer",
+    )
+    assert all(len(confirmations()[a]) == 1 for a in accepted.values())
+
+
+def _settled(desk: Desk, accepted: Mapping[str, str]) -> None:
+    """Every accepted request in the queue exactly once, and every outbox empty."""
+    wait_until(
+        lambda: set(accepted) <= set(tickets_in_queue(desk.env)),
+        timeout=120,
+        what="every accepted request in the queue",
+    )
+    tickets = tickets_in_queue(desk.env)
+    assert sorted(tickets) == sorted(accepted)
+    for url, table in outboxes(desk.env):
+        wait_until(lambda u=url, t=table: unsent(u, t) == 0, timeout=60, what=f"{table.name}")
+
+
+def test_a_database_failed_over_to_its_replica_under_load_loses_no_accepted_request(
+    namespace, tmp_path: Path
+):
+    keys = support.write_keys(tmp_path / "api-keys.yaml")
+    with replicated_postgres() as (primary, replica), smtp_receiver() as smtp:
+        # Both servers in every URL: libpq takes the first that accepts writes.
+        hosts = f"host={primary.address}&host={replica.address}&target_session_attrs=read-write"
+        urls = {}
+        for service in SERVICES:
+            primary.sql(f"CREATE DATABASE loket_{service}")
+            urls[service] = f"postgresql+psycopg://postgres@/loket_{service}?{hosts}"
+            migrate(service, urls[service])
+        desk = Desk(*environment(namespace, tmp_path, smtp.url, urls))
+        try:
+            desk.start_all()
+            with Stream(f"{desk.urls['intake']}/v1/requests", keys["portal"], namespace) as stream:
+                stream.wait_for_more(12)
+                primary.stop("immediate")  # the primary's host is lost, mid-transaction
+                replica.promote()
+                stream.wait_for_more(24)
+            accepted = dict(stream.accepted)
+            assert stream.unexpected == []
+            _settled(desk, accepted)
+            _one_confirmation_each(accepted, smtp)
+        finally:
+            desk.stop()
+    print(
+        f"accepted {len(accepted)} requests across the failover; answered 'try again' and "
+        f"accepted when sent again: {dict(stream.refusals)}"
+    )
+
+
+def _leader(nodes: list, queue: str) -> object:
+    """The node that leads `queue`'s replicas, asked of a node that is running."""
+    for asking in nodes:
+        try:
+            listed = json.loads(asking.ctl("list_queues", "name", "leader", "--formatter", "json"))
+        except AssertionError:
+            continue  # that node is down
+        leader = next(q["leader"] for q in listed if q["name"] == queue)
+        return next(n for n in nodes if n.name == leader)
+    raise AssertionError("no node answers")
+
+
+def _queues_of(node, namespace: str) -> list[dict]:
+    listed = node.ctl(
+        "list_queues", "name", "messages", "messages_unacknowledged", "--formatter", "json"
+    )
+    return [q for q in json.loads(listed) if q["name"].startswith(f"{namespace}.")]
+
+
+def test_a_broker_node_lost_under_load_with_two_workers_each_loses_and_doubles_nothing(
+    namespace, databases, tmp_path: Path
+):
+    support.require_postgres()
+    keys = support.write_keys(tmp_path / "api-keys.yaml")
+    with rabbitmq_cluster(3) as nodes, smtp_receiver() as smtp:
+        urls = {s: databases.url("postgresql", s) for s in SERVICES}
+        env, addresses = environment(namespace, tmp_path, smtp.url, urls)
+        env["LOKET_AMQP_URL"] = ",".join(node.url for node in nodes)
+        desk = Desk(env, addresses)
+        queue = f"{namespace}.loket.queue"
+        try:
+            desk.start_all()
+            for service in SERVICES:  # two workers of each service compete for its events
+                desk.start(service, "worker", another=True)
+            with Stream(f"{desk.urls['intake']}/v1/requests", keys["portal"], namespace) as stream:
+                stream.wait_for_more(12)
+                stopped = _leader(nodes, queue)
+                stopped.stop()  # the leader of the queue's replicas shut down
+                stream.wait_for_more(12)
+                stopped.start()  # it comes back and rejoins
+                stream.wait_for_more(12)
+                killed = _leader(nodes, queue)
+                killed.kill()  # and the new leader's host is lost at once
+                stream.wait_for_more(12)
+            accepted = dict(stream.accepted)
+            assert stream.unexpected == []
+            # Processes were connected to the lost nodes and moved to another.
+            assert desk.logged("lost the broker"), "no process was on a lost node"
+            survivor = next(n for n in nodes if n is not killed)
+            members = json.loads(
+                survivor.ctl("list_queues", "name", "members", "--formatter", "json")
+            )
+            assert all(len(q["members"]) == 3 for q in members if q["name"] == queue)
+            _settled(desk, accepted)
+            _one_confirmation_each(accepted, smtp)
+            # Nothing waits or is held unacknowledged in any queue, and nothing was
+            # dead-lettered.
+            wait_until(
+                lambda: all(
+                    q["messages"] == 0 and q["messages_unacknowledged"] == 0
+                    for q in _queues_of(survivor, namespace)
+                ),
+                timeout=60,
+                what="every queue empty and acknowledged",
+            )
+        finally:
+            desk.stop()
+    print(
+        f"accepted {len(accepted)} requests while {stopped.name} stopped and {killed.name} "
+        f"was killed; answered 'try again': {dict(stream.refusals)}"
+    )
