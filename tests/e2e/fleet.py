@@ -65,16 +65,22 @@ class Desk:
         self.env, self.urls = env, urls
         self.processes: dict[str, support.Proc] = {}
 
-    def start(self, service: str, kind: str, *, another: bool = False) -> None:
-        """One process; `another` worker competes with the first (the desk scaled out)."""
-        env, name = self.env, f"{service}-{kind}"
+    def start(self, service: str, kind: str, *, another: bool = False) -> str:
+        """One process; `another` runs next to the first (the desk scaled out): a worker
+        that competes for the same queue, or a web process on a port of its own. Answers
+        the web process's address."""
+        env, name, url = self.env, f"{service}-{kind}", self.urls[service]
         if another:
-            env = {**env, f"LOKET_{service.upper()}_METRICS_PORT": str(support.free_port())}
+            prefix = f"LOKET_{service.upper()}"
+            env = {**env, f"{prefix}_METRICS_PORT": str(support.free_port())}
+            if kind == "web":
+                env[f"{prefix}_HTTP_PORT"] = str(support.free_port())
+                url = f"http://127.0.0.1:{env[f'{prefix}_HTTP_PORT']}"
             name += "-2"
         process = support.Proc(support.python_module("services", service, kind), env)
         self.processes[name] = process
         health = (
-            f"{self.urls[service]}/readyz"
+            f"{url}/readyz"
             if kind == "web"
             else f"http://127.0.0.1:{env[f'LOKET_{service.upper()}_METRICS_PORT']}/metrics"
         )
@@ -84,6 +90,7 @@ class Desk:
             what=f"{service}-{kind}",
         )
         assert process.popen.poll() is None, process.log
+        return url
 
     def kill(self, name: str) -> None:
         self.processes[name].kill()  # SIGKILL: no clean shutdown, whatever it was doing

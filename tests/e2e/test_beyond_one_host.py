@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import create_engine, func, select
 
 from services.common.config import SERVICES
@@ -19,9 +20,9 @@ from services.notify import storage as notify_storage
 from services.queue import storage as queue_storage
 from tests import support
 from tests.clusters import rabbitmq_cluster, replicated_postgres
-from tests.e2e.fleet import Desk, Stream, environment, outboxes, tickets_in_queue, unsent
+from tests.e2e.fleet import CHANNELS, Desk, Stream, environment, outboxes, tickets_in_queue, unsent
 from tests.receivers import smtp_receiver
-from tests.support import wait_until
+from tests.support import bearer, valid_request, wait_until
 
 pytestmark = pytest.mark.beyond_one_host
 
@@ -259,3 +260,57 @@ def test_a_broker_node_lost_under_load_with_two_workers_each_loses_and_doubles_n
         f"accepted {len(accepted)} requests while {stopped.name} stopped and {killed.name} "
         f"was killed; answered 'try again': {dict(stream.refusals)}"
     )
+
+
+def test_fair_order_holds_with_two_queue_web_processes_and_two_queue_workers(
+    namespace, databases, tmp_path: Path
+):
+    support.require_postgres()
+    keys = support.write_keys(tmp_path / "api-keys.yaml")
+    agent = bearer(keys["agent"])
+    with smtp_receiver() as smtp:
+        urls = {s: databases.url("postgresql", s) for s in SERVICES}
+        desk = Desk(*environment(namespace, tmp_path, smtp.url, urls))
+        try:
+            desk.start_all()
+            desk.start("queue", "worker", another=True)
+            queue_webs = [desk.urls["queue"], desk.start("queue", "web", another=True)]
+            # Twelve requests, every channel, three priorities, arriving one after another:
+            # the two workers take their ticket.created events in whatever order.
+            sent = []
+            for n, (channel, impact) in enumerate(
+                zip(CHANNELS * 2, ["low", "medium", "high"] * 4, strict=True)
+            ):
+                body = valid_request(
+                    channel=channel, impact=impact, urgency=impact,
+                    requester={"name": "Ann", "email": f"order-{n}@example.org"},
+                )  # fmt: skip
+                answer = requests.post(
+                    f"{desk.urls['intake']}/v1/requests",
+                    json=body, headers=bearer(keys["portal"]), timeout=10,
+                )  # fmt: skip
+                assert answer.status_code == 201, answer.text
+                sent.append(answer.json()["id"])
+            wait_until(
+                lambda: set(sent) <= set(tickets_in_queue(desk.env)),
+                timeout=60,
+                what="every request in the queue",
+            )
+            waiting = [
+                requests.get(f"{queue_webs[0]}/v1/tickets/{t}", headers=agent, timeout=10).json()
+                for t in sent
+            ]
+            # Fair order, asked of the two web processes in turn: due time, then arrival
+            # (what `next` promises, whichever worker stored the ticket).
+            fair = [t["id"] for t in sorted(waiting, key=lambda t: (t["due_at"], t["created_at"]))]
+            taken = []
+            for n in range(len(sent)):
+                answer = requests.post(
+                    f"{queue_webs[n % 2]}/v1/queues/frontoffice/next", headers=agent, timeout=10
+                )
+                assert answer.status_code == 200, answer.text
+                taken.append(answer.json()["id"])
+            assert taken == fair
+            assert len({t["priority"] for t in waiting}) == 3
+        finally:
+            desk.stop()
