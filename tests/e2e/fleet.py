@@ -61,8 +61,9 @@ def environment(
 class Desk:
     """Each web and worker process started on its own, so one can be killed."""
 
-    def __init__(self, env: dict[str, str], urls: dict[str, str]) -> None:
-        self.env, self.urls = env, urls
+    def __init__(self, env: dict[str, str], urls: dict[str, str], cwd: Path = support.REPO) -> None:
+        """`cwd` is the code the processes run: this checkout, or an older version's."""
+        self.env, self.urls, self.cwd = env, urls, cwd
         self.processes: dict[str, support.Proc] = {}
 
     def start(self, service: str, kind: str, *, another: bool = False) -> str:
@@ -77,7 +78,7 @@ class Desk:
                 env[f"{prefix}_HTTP_PORT"] = str(support.free_port())
                 url = f"http://127.0.0.1:{env[f'{prefix}_HTTP_PORT']}"
             name += "-2"
-        process = support.Proc(support.python_module("services", service, kind), env)
+        process = support.Proc(support.python_module("services", service, kind), env, self.cwd)
         self.processes[name] = process
         health = (
             f"{url}/readyz"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 
 from services.common.config import SERVICES
 from services.common.db import migrate
@@ -314,3 +314,73 @@ def test_fair_order_holds_with_two_queue_web_processes_and_two_queue_workers(
             assert len({t["priority"] for t in waiting}) == 3
         finally:
             desk.stop()
+
+
+# The queue before migration 0004 (claims learn who, which ticket and until when): an
+# expand migration, which the queue's code before it must keep running on.
+BEFORE_EXPAND = "6e35d7a^"
+
+
+def _old_queue(folder: Path) -> Path:
+    """The queue's code as it was before the expand migration, unpacked from git."""
+    archive = subprocess.run(
+        ["git", "-C", str(support.REPO), "archive", BEFORE_EXPAND, "services", "config", "deploy"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    folder.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def test_an_expand_migration_runs_under_the_old_queue_then_old_and_new_side_by_side(
+    namespace, databases, tmp_path: Path
+):
+    support.require_postgres()
+    keys = support.write_keys(tmp_path / "api-keys.yaml")
+    old_code = _old_queue(tmp_path / "old")
+    with smtp_receiver() as smtp:
+        urls = {s: databases.url("postgresql", s, migrated=s != "queue") for s in SERVICES}
+        desk = Desk(*environment(namespace, tmp_path, smtp.url, urls))
+        old = Desk(desk.env, desk.urls, cwd=old_code)
+        migrated = subprocess.run(
+            [*support.python_module("services", "queue", "migrate")],
+            cwd=old_code, env=desk.env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        version = text("SELECT version_num FROM alembic_version")
+        assert _count(urls["queue"], version) == [("0003",)]  # the old code's schema
+        try:
+            old.start("queue", "web")
+            old.start("queue", "worker")
+            for service in ("intake", "notify", "feedback"):
+                desk.start(service, "web")
+                desk.start(service, "worker")
+            with Stream(f"{desk.urls['intake']}/v1/requests", keys["portal"], namespace) as stream:
+                stream.wait_for_more(12)
+                migrate("queue", urls["queue"])  # expand, while the old queue runs
+                assert _count(urls["queue"], version) == [("0004",)]
+                stream.wait_for_more(12)
+                new_web = desk.start("queue", "web", another=True)
+                desk.start("queue", "worker", another=True)
+                stream.wait_for_more(12)  # old and new queue workers compete
+                old.stop()
+                stream.wait_for_more(12)
+            accepted = dict(stream.accepted)
+            assert stream.unexpected == []
+            _settled(desk, accepted)
+            _one_confirmation_each(accepted, smtp)
+            # The new code works the tickets the old code stored.
+            agent = bearer(keys["agent"])
+            taken = requests.post(
+                f"{new_web}/v1/queues/frontoffice/next", headers=agent, timeout=10
+            )
+            assert taken.status_code == 200, taken.text
+            resolved = requests.post(
+                f"{new_web}/v1/tickets/{taken.json()['id']}/status",
+                json={"to": "resolved", "public_note": "Done."}, headers=agent, timeout=10,
+            )  # fmt: skip
+            assert resolved.status_code == 200, resolved.text
+        finally:
+            old.stop()
+            desk.stop()
+    print(f"accepted {len(accepted)} requests across the expand with old and new queue code")
