@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import Table, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from services.common.config import SERVICES, ConfigError, load_settings, var_dir
 from services.common.db import make_engine, migrate
@@ -61,6 +62,14 @@ def _outboxes(service: str) -> list[Table]:
 def dump(folder: Path, environ: dict[str, str] | None = None) -> dict[str, Any]:
     """Every service's database into `folder`, with a manifest; returns the manifest."""
     folder.mkdir(parents=True, exist_ok=False)
+    try:
+        return _dump_into(folder, environ)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # half a backup is no backup
+        raise
+
+
+def _dump_into(folder: Path, environ: dict[str, str] | None) -> dict[str, Any]:
     manifest: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "databases": {}}
     for service in SERVICES:
         url = load_settings(service, environ).database_url
@@ -188,6 +197,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except subprocess.CalledProcessError as exc:
         print(f"error: {exc.cmd[0]} failed with status {exc.returncode}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:
+        if exc.filename in ("pg_dump", "pg_restore"):
+            # They come with PostgreSQL's client (Debian: postgresql-client).
+            print(f"error: {exc.filename} is not installed", file=sys.stderr)
+        else:
+            print(f"error: no backup at {exc.filename}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        print(f"error: a database does not answer: {exc.orig}", file=sys.stderr)
         return 1
     return 0
 

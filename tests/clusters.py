@@ -16,7 +16,13 @@ from pathlib import Path
 
 from tests.support import free_port, wait_until
 
-PG_BIN = Path("/usr/lib/postgresql") / sorted(os.listdir("/usr/lib/postgresql"))[-1] / "bin"
+PG_ROOT = Path("/usr/lib/postgresql")  # Debian's server binaries, one folder per version
+
+
+def _pg(tool: str) -> Path:
+    versions = sorted(PG_ROOT.iterdir()) if PG_ROOT.is_dir() else []
+    assert versions, f"PostgreSQL's server binaries are missing under {PG_ROOT}"
+    return versions[-1] / "bin" / tool
 
 
 def _as_postgres(*argv: str | Path, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -44,20 +50,20 @@ class PostgresNode:
 
     def start(self) -> None:
         _as_postgres(
-            PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
+            _pg("pg_ctl"), "-D", self.data, "-l", self.log, "-w", "-t", "60",
             "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1", "start",
         )  # fmt: skip
 
     def stop(self, mode: str = "fast") -> None:
         if (self.data / "postmaster.pid").exists():
-            _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+            _as_postgres(_pg("pg_ctl"), "-D", self.data, "-m", mode, "-w", "stop")
 
     def promote(self) -> None:
-        _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-w", "promote")
+        _as_postgres(_pg("pg_ctl"), "-D", self.data, "-w", "promote")
 
     def sql(self, statement: str, database: str = "postgres") -> str:
         done = _as_postgres(
-            PG_BIN / "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+            _pg("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
             "-d", database, "-AtXq", "-c", statement,
         )  # fmt: skip
         return done.stdout.strip()
@@ -73,7 +79,7 @@ def replicated_postgres() -> Iterator[tuple[PostgresNode, PostgresNode]]:
     primary, replica = PostgresNode(root, "primary"), PostgresNode(root, "replica")
     try:
         _as_postgres(
-            PG_BIN / "initdb", "-D", primary.data, "-U", "postgres", "-A", "trust", "--no-sync"
+            _pg("initdb"), "-D", primary.data, "-U", "postgres", "-A", "trust", "--no-sync"
         )
         with (primary.data / "postgresql.conf").open("a") as conf:
             conf.write(
@@ -83,7 +89,7 @@ def replicated_postgres() -> Iterator[tuple[PostgresNode, PostgresNode]]:
             )
         primary.start()
         _as_postgres(
-            PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port),
+            _pg("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
             "-U", "postgres", "-D", replica.data, "-R", "-X", "stream", "--no-sync",
         )  # fmt: skip
         replica.start()

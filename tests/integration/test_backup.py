@@ -69,3 +69,14 @@ def test_a_restore_brings_back_every_database_and_publishes_recent_events_again(
 
     with pytest.raises(ConfigError, match="not empty"):
         backup.restore(tmp_path / "backup", new)  # never over a desk's data
+
+
+def test_a_folder_that_is_no_backup_is_refused_with_a_message(tmp_path):
+    done = subprocess.run(
+        [*python_module("services.backup"), "restore", str(tmp_path / "nowhere")],
+        cwd=REPO, env={**_desk(tmp_path), "PATH": "/usr/bin:/bin"}, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"error: no backup at {tmp_path / 'nowhere' / 'manifest.json'}"
+    assert not any(tmp_path.glob("*.db"))  # nothing was touched
