@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     except subprocess.CalledProcessError as exc:
         print(f"error: {exc.cmd[0]} failed with status {exc.returncode}", file=sys.stderr)
         return 1
+    except FileExistsError as exc:
+        print(f"error: {exc.filename} exists already: back up into a new folder", file=sys.stderr)
+        return 1
     except FileNotFoundError as exc:
         if exc.filename in ("pg_dump", "pg_restore"):
             # They come with PostgreSQL's client (Debian: postgresql-client).

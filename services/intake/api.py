@@ -113,7 +113,7 @@ def _once(
 
     try:
         with change() as unit:
-            stored = storage.remembered_answer(unit.conn, scope, key) if key else None
+            stored = storage.remembered_answer(unit.conn, scope, key) if key is not None else None
             if stored is not None:
                 return replay(stored)
             status, body = produce(unit)

@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from services.common.metrics import WAIT_BUCKETS
+from services.queue.domain import SLA_TARGETS
 
 GaugeRow = tuple[str, str, int, datetime | None, int | None]
 
@@ -36,9 +37,6 @@ REPEAT_CONTACTS = Counter(
     ["channel", "category"],
 )
 SLA_BREACHES = Counter("loket_sla_breaches_total", "SLA targets missed", ["queue", "target"])
-
-
-SLA_TARGETS = ("first_response", "resolution")
 
 
 def start_web_series_at_zero(queues: Iterable[str], channels: Iterable[str]) -> None:

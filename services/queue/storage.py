@@ -466,28 +466,26 @@ def list_tickets(
     return list(conn.execute(query))
 
 
-def _sla_targets() -> dict[str, tuple[Any, Any, tuple[Any, ...]]]:
-    """Per SLA target: its due column, the flag set once its breach is reported, and
-    which tickets can still miss it."""
-    t = tickets.c
-    return {
-        "first_response": (
-            t.due_at,
-            t.first_response_breached,
-            (t.status == "queued", t.first_claimed_at.is_(None)),
-        ),
-        "resolution": (
-            t.resolution_due_at,
-            t.resolution_breached,
-            (t.status.in_(sorted(domain.OPEN_STATUSES)),),
-        ),
-    }
+# Per SLA target: its due column, the flag set once its breach is reported, and which
+# tickets can still miss it.
+_BREACH_CHECKS: dict[str, tuple[Any, Any, tuple[Any, ...]]] = {
+    "first_response": (
+        tickets.c.due_at,
+        tickets.c.first_response_breached,
+        (tickets.c.status == "queued", tickets.c.first_claimed_at.is_(None)),
+    ),
+    "resolution": (
+        tickets.c.resolution_due_at,
+        tickets.c.resolution_breached,
+        (tickets.c.status.in_(sorted(domain.OPEN_STATUSES)),),
+    ),
+}
 
 
 def overdue(conn: Connection, target: str, now: datetime, limit: int = 500) -> list[Row]:
     """Tickets past the due time of an SLA target whose breach was not yet reported,
     oldest first."""
-    column, flag, conditions = _sla_targets()[target]
+    column, flag, conditions = _BREACH_CHECKS[target]
     return list(
         conn.execute(
             select(tickets)
@@ -499,7 +497,7 @@ def overdue(conn: Connection, target: str, now: datetime, limit: int = 500) -> l
 
 
 def mark_breached(conn: Connection, ticket_id: str, target: str) -> None:
-    _, flag, _ = _sla_targets()[target]
+    _, flag, _ = _BREACH_CHECKS[target]
     conn.execute(update(tickets).where(tickets.c.id == ticket_id).values({flag.name: True}))
 
 

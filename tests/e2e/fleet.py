@@ -188,3 +188,33 @@ def tickets_in_queue(env: Mapping[str, str]) -> list[str]:
             return conn.scalars(select(queue_storage.tickets.c.id)).all()
     finally:
         engine.dispose()
+
+
+def one_confirmation_each(accepted: Mapping[str, str], smtp) -> None:
+    """Every customer has a confirmation, and never under a second Message-ID."""
+
+    def confirmations() -> dict[str, set[str]]:
+        ids: dict[str, set[str]] = {}
+        for message in list(smtp.messages):
+            ids.setdefault(message["To"], set()).add(message["Message-ID"])
+        return ids
+
+    wait_until(
+        lambda: set(accepted.values()) <= set(confirmations()),
+        timeout=120,
+        what="a confirmation to every customer",
+    )
+    assert all(len(confirmations()[a]) == 1 for a in accepted.values())
+
+
+def settled(desk: Desk, accepted: Mapping[str, str]) -> None:
+    """Every accepted request in the queue exactly once, and every outbox empty."""
+    wait_until(
+        lambda: set(accepted) <= set(tickets_in_queue(desk.env)),
+        timeout=120,
+        what="every accepted request in the queue",
+    )
+    tickets = tickets_in_queue(desk.env)
+    assert sorted(tickets) == sorted(accepted)
+    for url, table in outboxes(desk.env):
+        wait_until(lambda u=url, t=table: unsent(u, t) == 0, timeout=60, what=f"{table.name}")

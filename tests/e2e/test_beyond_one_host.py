@@ -20,7 +20,17 @@ from services.notify import storage as notify_storage
 from services.queue import storage as queue_storage
 from tests import support
 from tests.clusters import rabbitmq_cluster, replicated_postgres
-from tests.e2e.fleet import CHANNELS, Desk, Stream, environment, outboxes, tickets_in_queue, unsent
+from tests.e2e.fleet import (
+    CHANNELS,
+    Desk,
+    Stream,
+    environment,
+    one_confirmation_each,
+    outboxes,
+    settled,
+    tickets_in_queue,
+    unsent,
+)
 from tests.receivers import smtp_receiver
 from tests.support import bearer, valid_request, wait_until
 
@@ -102,22 +112,15 @@ def test_a_backup_taken_under_load_restores_every_request_from_before_it(
     assert len(tickets) == len(set(tickets))
     # Nothing applied twice: one arrival in each ticket's history, one confirmation
     # planned per ticket, although the restore published the recent events again.
-    history = queue_storage.history
-    arrivals = _count(
-        new.env["LOKET_QUEUE_DATABASE_URL"],
-        select(history.c.ticket_id, func.count())
-        .where(history.c.kind == "created")
-        .group_by(history.c.ticket_id),
-    )
-    assert arrivals and all(n == 1 for _, n in arrivals)
-    deliveries = notify_storage.deliveries
-    planned = _count(
-        new.env["LOKET_NOTIFY_DATABASE_URL"],
-        select(deliveries.c.ticket_id, func.count())
-        .where(deliveries.c.template == "received")
-        .group_by(deliveries.c.ticket_id),
-    )
-    assert planned and all(n == 1 for _, n in planned)
+    history, deliveries = queue_storage.history, notify_storage.deliveries
+    for url, rows, kept in (
+        (new.env["LOKET_QUEUE_DATABASE_URL"], history, history.c.kind == "created"),
+        (new.env["LOKET_NOTIFY_DATABASE_URL"], deliveries, deliveries.c.template == "received"),
+    ):
+        per_ticket = _count(
+            url, select(rows.c.ticket_id, func.count()).where(kept).group_by(rows.c.ticket_id)
+        )
+        assert per_ticket and all(n == 1 for _, n in per_ticket), rows.name
     for address, message_id in sent_after:
         assert sent_before.get(address, message_id) == message_id
     print(
@@ -125,36 +128,6 @@ def test_a_backup_taken_under_load_restores_every_request_from_before_it(
         f"confirmations sent again after the restore: "
         f"{sum(a in sent_before for a, _ in sent_after)}"
     )
-
-
-def _one_confirmation_each(accepted: Mapping[str, str], smtp) -> None:
-    """Every customer has a confirmation, and never under a second Message-ID."""
-
-    def confirmations() -> dict[str, set[str]]:
-        ids: dict[str, set[str]] = {}
-        for message in list(smtp.messages):
-            ids.setdefault(message["To"], set()).add(message["Message-ID"])
-        return ids
-
-    wait_until(
-        lambda: set(accepted.values()) <= set(confirmations()),
-        timeout=120,
-        what="a confirmation to every customer",
-    )
-    assert all(len(confirmations()[a]) == 1 for a in accepted.values())
-
-
-def _settled(desk: Desk, accepted: Mapping[str, str]) -> None:
-    """Every accepted request in the queue exactly once, and every outbox empty."""
-    wait_until(
-        lambda: set(accepted) <= set(tickets_in_queue(desk.env)),
-        timeout=120,
-        what="every accepted request in the queue",
-    )
-    tickets = tickets_in_queue(desk.env)
-    assert sorted(tickets) == sorted(accepted)
-    for url, table in outboxes(desk.env):
-        wait_until(lambda u=url, t=table: unsent(u, t) == 0, timeout=60, what=f"{table.name}")
 
 
 def test_a_database_failed_over_to_its_replica_under_load_loses_no_accepted_request(
@@ -179,8 +152,8 @@ def test_a_database_failed_over_to_its_replica_under_load_loses_no_accepted_requ
                 stream.wait_for_more(24)
             accepted = dict(stream.accepted)
             assert stream.unexpected == []
-            _settled(desk, accepted)
-            _one_confirmation_each(accepted, smtp)
+            settled(desk, accepted)
+            one_confirmation_each(accepted, smtp)
         finally:
             desk.stop()
     print(
@@ -242,8 +215,8 @@ def test_a_broker_node_lost_under_load_with_two_workers_each_loses_and_doubles_n
                 survivor.ctl("list_queues", "name", "members", "--formatter", "json")
             )
             assert all(len(q["members"]) == 3 for q in members if q["name"] == queue)
-            _settled(desk, accepted)
-            _one_confirmation_each(accepted, smtp)
+            settled(desk, accepted)
+            one_confirmation_each(accepted, smtp)
             # Nothing waits or is held unacknowledged in any queue, and nothing was
             # dead-lettered.
             wait_until(
@@ -316,15 +289,25 @@ def test_fair_order_holds_with_two_queue_web_processes_and_two_queue_workers(
             desk.stop()
 
 
-# The queue before migration 0004 (claims learn who, which ticket and until when): an
-# expand migration, which the queue's code before it must keep running on.
-BEFORE_EXPAND = "6e35d7a^"
+# Migration 0004 of the queue (claims learn who, which ticket and until when) is an
+# expand: the queue's code from before it must keep running on it.
+EXPAND = "services/queue/migrations/versions/0004_handling_times.py"
+
+
+def _before_expand() -> str:
+    """The commit before the one that added the expand migration."""
+    added = subprocess.run(
+        ["git", "-C", str(support.REPO), "log", "--diff-filter=A", "--format=%H", "--", EXPAND],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return f"{added.stdout.split()[-1]}^"
 
 
 def _old_queue(folder: Path) -> Path:
     """The queue's code as it was before the expand migration, unpacked from git."""
     archive = subprocess.run(
-        ["git", "-C", str(support.REPO), "archive", BEFORE_EXPAND, "services", "config", "deploy"],
+        ["git", "-C", str(support.REPO), "archive", _before_expand(),
+         "services", "config", "deploy"],
         capture_output=True, check=True, timeout=60,
     )  # fmt: skip
     folder.mkdir()
@@ -367,8 +350,8 @@ def test_an_expand_migration_runs_under_the_old_queue_then_old_and_new_side_by_s
                 stream.wait_for_more(12)
             accepted = dict(stream.accepted)
             assert stream.unexpected == []
-            _settled(desk, accepted)
-            _one_confirmation_each(accepted, smtp)
+            settled(desk, accepted)
+            one_confirmation_each(accepted, smtp)
             # The new code works the tickets the old code stored.
             agent = bearer(keys["agent"])
             taken = requests.post(

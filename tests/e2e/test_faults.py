@@ -15,7 +15,14 @@ import requests
 
 from services.common.config import SERVICES
 from tests import support
-from tests.e2e.fleet import CHANNELS, Desk, Stream, environment, outboxes, tickets_in_queue, unsent
+from tests.e2e.fleet import (
+    CHANNELS,
+    Desk,
+    Stream,
+    environment,
+    one_confirmation_each,
+    settled,
+)
 from tests.receivers import http_receiver, smtp_receiver
 from tests.support import bearer, valid_request, wait_until
 
@@ -88,35 +95,14 @@ def test_nothing_is_lost_or_doubled_through_broker_worker_and_database_faults(de
     assert stream.unexpected == []
     assert len(accepted) >= 84
 
-    # Every accepted request is in the queue exactly once.
-    wait_until(
-        lambda: len(tickets_in_queue(running.env)) >= len(accepted),
-        timeout=120,
-        what="every ticket",
-    )
-    assert sorted(tickets_in_queue(running.env)) == sorted(accepted)
-
+    # Every accepted request is in the queue exactly once, and nothing waits in any
+    # outbox.
+    settled(running, accepted)
     # Every customer got exactly one confirmation. A worker killed after the SMTP server
     # took a message but before the send was recorded sends it again with the same
     # Message-ID, which mail clients show once: that is the most SMTP allows.
-    def confirmations() -> dict[str, set[str]]:
-        ids: dict[str, set[str]] = {}
-        for message in list(smtp.messages):
-            ids.setdefault(message["To"], set()).add(message["Message-ID"])
-        return ids
-
-    wait_until(
-        lambda: set(accepted.values()) <= set(confirmations()),
-        timeout=120,
-        what="a confirmation to every customer",
-    )
-    sent = confirmations()
-    assert all(len(sent[address]) == 1 for address in accepted.values())
+    one_confirmation_each(accepted, smtp)
     resent = len(smtp.messages) - len(accepted)
-
-    # And nothing waits in any outbox.
-    for url, table in outboxes(running.env):
-        wait_until(lambda u=url, t=table: unsent(u, t) == 0, timeout=60, what=f"{table.name} empty")
     print(
         f"accepted {len(accepted)} requests; answered 'try again': {dict(stream.refusals)}; "
         f"confirmations resent with the same Message-ID: {resent}"
