@@ -24,6 +24,8 @@ from tests import support
 from tests.support import bearer, valid_request, wait_until
 
 CHANNELS = ("web", "email", "phone", "chat", "walk_in", "callback")
+# Customers' names as they come: beyond ASCII, in other scripts, with marks and dashes.
+NAMES = ("Ann de Vries", "Zoë Ağaoğlu-Østergaard", "李小龍", "Ĳsbrand Ðorđević")
 
 
 def environment(
@@ -128,7 +130,8 @@ class Stream:
             if self.stop.is_set():
                 return
             address = f"fault-{self.namespace}-{n}@example.org"
-            body = valid_request(channel=channel, requester={"name": "Ann", "email": address})
+            name = NAMES[n % len(NAMES)]
+            body = valid_request(channel=channel, requester={"name": name, "email": address})
             headers = {**bearer(self.key), "Idempotency-Key": str(uuid.uuid4())}
             while not self.stop.is_set():
                 try:
