@@ -5,14 +5,18 @@ other test and a running desk use, are never stopped or reconfigured."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+import pika
 
 from tests.support import free_port, wait_until
 
@@ -174,27 +178,60 @@ class RabbitNode:
         """SIGKILL: the node's host lost at once, nothing flushed or handed over."""
         os.kill(int((self.folder / "pid").read_text().strip()), 9)
 
-    def join(self, seed: RabbitNode) -> None:
-        self.ctl("stop_app")
-        self.ctl("join_cluster", seed.name)
-        self.ctl("start_app")
+    def configure(self, lines: str) -> None:
+        with (self.folder / "rabbitmq.conf").open("a") as conf:
+            conf.write(lines)
+
+    def members(self, queue: str) -> list[str]:
+        listed = json.loads(self.ctl("list_queues", "name", "members", "--formatter", "json"))
+        return next(q["members"] for q in listed if q["name"] == queue)
+
+
+CLUSTER_CONF = Path(__file__).resolve().parents[1] / "deploy" / "rabbitmq" / "cluster.conf"
+
+
+def _formation(nodes: list[RabbitNode]) -> str:
+    """The Compose profile's cluster formation (deploy/rabbitmq/cluster.conf), its nodes
+    (rabbit@rabbitmq, rabbit@rabbitmq-2, ...) replaced by these."""
+    conf = CLUSTER_CONF.read_text()
+    named = re.findall(r"^cluster_formation\.classic_config\.nodes\.\d+ = (\S+)$", conf, re.M)
+    assert len(named) == len(nodes), f"{CLUSTER_CONF} names {len(named)} nodes"
+    for compose, node in zip(named, nodes, strict=True):
+        conf = conf.replace(f"= {compose}\n", f"= {node.name}\n")
+    return conf
 
 
 @contextlib.contextmanager
 def rabbitmq_cluster(size: int = 3) -> Iterator[list[RabbitNode]]:
-    """`size` RabbitMQ nodes of Debian's package joined in one cluster on this machine."""
+    """`size` RabbitMQ nodes of Debian's package formed into one cluster on this machine
+    the way the Compose profile broker-cluster forms it: the first node starts and holds
+    a queue declared before the others exist; the others find it by the profile's peer
+    discovery and join; the profile's broker-replicas job's command then gives that queue
+    a replica on each (`rabbitmq-queues grow`)."""
     root = Path(tempfile.mkdtemp(prefix="loket-rabbit-"))
     owner = pwd.getpwnam("rabbitmq")
     (root / "enabled_plugins").write_text("[].\n")
     cluster = uuid.uuid4().hex[:6]
     nodes = [RabbitNode(root, f"loket-{cluster}-{n}") for n in range(size)]
+    formation = _formation(nodes)
+    for node in nodes[1:]:
+        node.configure(formation)
     for path in (root, *root.rglob("*")):
         os.chown(path, owner.pw_uid, owner.pw_gid)
     try:
-        for node in nodes:
-            node.start()
+        nodes[0].start()
+        early = "loket-declared-before-the-cluster"
+        with contextlib.closing(pika.BlockingConnection(pika.URLParameters(nodes[0].url))) as c:
+            c.channel().queue_declare(early, durable=True, arguments={"x-queue-type": "quorum"})
         for node in nodes[1:]:
-            node.join(nodes[0])
+            node.start()
+            running = json.loads(nodes[0].ctl("cluster_status", "--formatter", "json"))
+            assert node.name in running["running_nodes"], f"{node.name} did not join"
+        for node in nodes[1:]:
+            _as_rabbitmq(nodes[0].env, "rabbitmq-queues", "-q", "-n", nodes[0].name,
+                         "grow", node.name, "all")  # fmt: skip
+        assert sorted(nodes[0].members(early)) == sorted(n.name for n in nodes)
+        nodes[0].ctl("delete_queue", early)
         yield nodes
     finally:
         for node in nodes:

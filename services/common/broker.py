@@ -17,6 +17,8 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
+from services.common.config import node_urls
+
 log = logging.getLogger(__name__)
 
 EVENTS_EXCHANGE = "loket.events"
@@ -73,10 +75,10 @@ def connection_parameters(amqp_url: str, connection_name: str) -> pika.URLParame
 
 
 def connect(amqp_url: str, connection_name: str) -> pika.BlockingConnection:
-    """A connection to the broker; `amqp_url` may name the nodes of a cluster, separated
-    by commas: they are tried in a random order (so that a desk's connections spread
-    over the nodes) and the first that answers is taken."""
-    nodes = [connection_parameters(url.strip(), connection_name) for url in amqp_url.split(",")]
+    """A connection to the broker; `amqp_url` may name the nodes of a cluster
+    (`config.node_urls`): they are tried in a random order (so that a desk's connections
+    spread over the nodes) and the first that answers is taken."""
+    nodes = [connection_parameters(url, connection_name) for url in node_urls(amqp_url)]
     random.shuffle(nodes)
     return pika.BlockingConnection(nodes)
 

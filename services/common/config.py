@@ -127,11 +127,33 @@ def _url(
     return value
 
 
+def node_urls(value: str) -> list[str]:
+    """The URL of each node of a cluster, written either as whole URLs separated by
+    commas, or as one URL whose host is a list (libpq's way, so that user, password and
+    vhost are written once): `amqp://user:pw@a:5672,b:5672,c:5672/vhost`."""
+    parts = [part.strip() for part in value.split(",")]
+    if all("://" in part for part in parts) or "://" not in parts[0]:
+        return parts  # whole URLs (or no URL at all, for the caller to refuse)
+    first = urlsplit(parts[0])
+    if first.path or first.query or any("://" in part for part in parts[1:]):
+        raise ValueError("whole URLs, or one URL whose host is a list; not both")
+    userinfo, _, host = first.netloc.rpartition("@")
+    hosts = [host, *(urlsplit(f"//{part}").netloc for part in parts[1:])]
+    last = urlsplit(f"//{parts[-1]}")
+    tail = last.path + (f"?{last.query}" if last.query else "")
+    credentials = f"{userinfo}@" if userinfo else ""
+    return [f"{first.scheme}://{credentials}{host}{tail}" for host in hosts]
+
+
 def _urls(environ: Mapping[str, str], name: str, default: str, schemes: set[str]) -> str:
-    """One URL, or several separated by commas (the nodes of a cluster), each checked."""
+    """One URL, or the nodes of a cluster (`node_urls`), each checked."""
     value = _env(environ, name, default)
-    for part in value.split(","):
-        _url({name: part.strip()}, name, None, schemes)
+    try:
+        nodes = node_urls(value)
+    except ValueError as error:
+        raise ConfigError(name, f"{error}, got {value!r}") from None
+    for node in nodes:
+        _url({name: node}, name, None, schemes)
     return value
 
 

@@ -129,8 +129,9 @@ def migrations_dir(service: str) -> Path:
     return Path(__file__).resolve().parents[1] / service / "migrations"
 
 
-def migrate(service: str, url: str) -> None:
-    """Bring the database to the newest schema of the service's own migration history."""
+def migrate(service: str, url: str, revision: str = "head") -> None:
+    """Bring the database to the newest schema of the service's own migration history (or
+    to `revision` of it)."""
     # Which plugins Alembic sets up (at import) is noise on every start; the upgrades it
     # runs are worth a line each.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -141,6 +142,6 @@ def migrate(service: str, url: str) -> None:
         with engine.begin() as conn:
             cfg = alembic_config(migrations_dir(service), url)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
     finally:
         engine.dispose()

@@ -194,12 +194,14 @@ def tickets_in_queue(env: Mapping[str, str]) -> list[str]:
 
 
 def one_confirmation_each(accepted: Mapping[str, str], smtp) -> None:
-    """Every customer has a confirmation, and never under a second Message-ID."""
+    """Every customer has a confirmation, and never under a second Message-ID. (A
+    confirmation starts its thread; what follows, such as a resolution, answers it.)"""
 
     def confirmations() -> dict[str, set[str]]:
         ids: dict[str, set[str]] = {}
         for message in list(smtp.messages):
-            ids.setdefault(message["To"], set()).add(message["Message-ID"])
+            if message["In-Reply-To"] is None:
+                ids.setdefault(message["To"], set()).add(message["Message-ID"])
         return ids
 
     wait_until(

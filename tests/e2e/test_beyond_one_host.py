@@ -189,7 +189,8 @@ def test_a_broker_node_lost_under_load_with_two_workers_each_loses_and_doubles_n
     with rabbitmq_cluster(3) as nodes, smtp_receiver() as smtp:
         urls = {s: databases.url("postgresql", s) for s in SERVICES}
         env, addresses = environment(namespace, tmp_path, smtp.url, urls)
-        env["LOKET_AMQP_URL"] = ",".join(node.url for node in nodes)
+        hosts = ",".join(f"127.0.0.1:{node.port}" for node in nodes)
+        env["LOKET_AMQP_URL"] = f"amqp://guest:guest@{hosts}/%2F"  # as Compose's profile
         desk = Desk(env, addresses)
         queue = f"{namespace}.loket.queue"
         try:
@@ -290,7 +291,8 @@ def test_fair_order_holds_with_two_queue_web_processes_and_two_queue_workers(
 
 
 # Migration 0004 of the queue (claims learn who, which ticket and until when) is an
-# expand: the queue's code from before it must keep running on it.
+# expand: the queue's code from before it must keep running on it. 0005 is its contract
+# step (every claim names its agent and ticket), for once that code is gone.
 EXPAND = "services/queue/migrations/versions/0004_handling_times.py"
 
 
@@ -315,12 +317,33 @@ def _old_queue(folder: Path) -> Path:
     return folder
 
 
-def test_an_expand_migration_runs_under_the_old_queue_then_old_and_new_side_by_side(
+def _take(web: str, agent: dict[str, str]) -> str:
+    taken = requests.post(f"{web}/v1/queues/frontoffice/next", headers=agent, timeout=10)
+    assert taken.status_code == 200, taken.text
+    return taken.json()["id"]
+
+
+def _resolve(web: str, agent: dict[str, str], ticket_id: str) -> None:
+    resolved = requests.post(
+        f"{web}/v1/tickets/{ticket_id}/status",
+        json={"to": "resolved", "public_note": "Done."}, headers=agent, timeout=10,
+    )  # fmt: skip
+    assert resolved.status_code == 200, resolved.text
+
+
+def _claims(url: str) -> dict[str, tuple]:
+    claims = queue_storage.claims.c
+    rows = _count(url, select(claims.ticket_id, claims.agent, claims.ended_at))
+    return {ticket: (agent, ended is not None) for ticket, agent, ended in rows}
+
+
+def test_an_expand_then_contract_migration_under_old_and_new_queue_code(
     namespace, databases, tmp_path: Path
 ):
     support.require_postgres()
     keys = support.write_keys(tmp_path / "api-keys.yaml")
     old_code = _old_queue(tmp_path / "old")
+    agent = bearer(keys["agent"])
     with smtp_receiver() as smtp:
         urls = {s: databases.url("postgresql", s, migrated=s != "queue") for s in SERVICES}
         desk = Desk(*environment(namespace, tmp_path, smtp.url, urls))
@@ -333,14 +356,17 @@ def test_an_expand_migration_runs_under_the_old_queue_then_old_and_new_side_by_s
         version = text("SELECT version_num FROM alembic_version")
         assert _count(urls["queue"], version) == [("0003",)]  # the old code's schema
         try:
-            old.start("queue", "web")
+            old_web = old.start("queue", "web")
             old.start("queue", "worker")
             for service in ("intake", "notify", "feedback"):
                 desk.start(service, "web")
                 desk.start(service, "worker")
             with Stream(f"{desk.urls['intake']}/v1/requests", keys["portal"], namespace) as stream:
                 stream.wait_for_more(12)
-                migrate("queue", urls["queue"])  # expand, while the old queue runs
+                # The old code claims two tickets (claims naming no one) and resolves one.
+                working, done = _take(old_web, agent), _take(old_web, agent)
+                _resolve(old_web, agent, done)
+                migrate("queue", urls["queue"], revision="0004")  # expand, old code running
                 assert _count(urls["queue"], version) == [("0004",)]
                 stream.wait_for_more(12)
                 new_web = desk.start("queue", "web", another=True)
@@ -348,22 +374,24 @@ def test_an_expand_migration_runs_under_the_old_queue_then_old_and_new_side_by_s
                 stream.wait_for_more(12)  # old and new queue workers compete
                 old.stop()
                 stream.wait_for_more(12)
+                migrate("queue", urls["queue"])  # contract, once no old code runs
+                assert _count(urls["queue"], version) == [("0005",)]
+                stream.wait_for_more(12)
             accepted = dict(stream.accepted)
             assert stream.unexpected == []
             settled(desk, accepted)
             one_confirmation_each(accepted, smtp)
-            # The new code works the tickets the old code stored.
-            agent = bearer(keys["agent"])
-            taken = requests.post(
-                f"{new_web}/v1/queues/frontoffice/next", headers=agent, timeout=10
-            )
-            assert taken.status_code == 200, taken.text
-            resolved = requests.post(
-                f"{new_web}/v1/tickets/{taken.json()['id']}/status",
-                json={"to": "resolved", "public_note": "Done."}, headers=agent, timeout=10,
-            )  # fmt: skip
-            assert resolved.status_code == 200, resolved.text
+            # The old code's claims now name the agent and the ticket, the resolved one
+            # with the end of the work; the new code ends the other when it resolves it.
+            tickets = queue_storage.tickets.c
+            [(who,)] = _count(urls["queue"], select(tickets.assigned_to).where(tickets.id == done))
+            claims = _claims(urls["queue"])
+            assert claims[working] == (who, False) and claims[done] == (who, True)
+            _resolve(new_web, agent, working)
+            assert _claims(urls["queue"])[working] == (who, True)
+            # And works the tickets the old code stored.
+            _resolve(new_web, agent, _take(new_web, agent))
         finally:
             old.stop()
             desk.stop()
-    print(f"accepted {len(accepted)} requests across the expand with old and new queue code")
+    print(f"accepted {len(accepted)} requests across the expand and the contract")

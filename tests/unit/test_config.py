@@ -1,13 +1,14 @@
 import pytest
 
-from services.common.config import ConfigError, load_settings
+from services.common.config import ConfigError, load_settings, node_urls
 
 
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("LOKET_AMQP_URL", "http://localhost:5672"),
-        ("LOKET_AMQP_URL", "amqp://a:5672/,b:5672"),  # every node of a cluster is a URL
+        ("LOKET_AMQP_URL", "amqp://a:5672/,b:5672"),  # the first of a host list has no path
+        ("LOKET_AMQP_URL", "amqp://u:p@a:5672,b:5672,amqp://c/x"),  # one form or the other
         ("LOKET_NAMESPACE", "Has Spaces"),
         ("LOKET_INTAKE_DATABASE_URL", "mysql://localhost/x"),
         ("LOKET_INTAKE_DATABASE_URL", "::not a url::"),
@@ -62,6 +63,18 @@ def test_notify_reads_its_own_settings_from_the_same_environment():
     assert failure.value.variable == "LOKET_WEBHOOK_ALLOWED_NETWORKS"
 
 
-def test_a_broker_cluster_is_named_by_its_nodes_urls():
-    nodes = "amqp://u:p@a:5672/loket, amqp://u:p@b:5672/loket,amqp://u:p@c:5672/loket"
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        "amqp://u:p@a:5672/loket, amqp://u:p@b:5672/loket,amqp://u:p@c:5672/loket",
+        "amqp://u:p@a:5672,b:5672, c:5672/loket",  # the hosts listed, the rest written once
+    ],
+)
+def test_a_broker_cluster_is_named_by_its_nodes(nodes):
     assert load_settings("queue", {"LOKET_AMQP_URL": nodes}).amqp_url == nodes
+    assert node_urls(nodes) == [f"amqp://u:p@{host}:5672/loket" for host in "abc"]
+
+
+def test_one_broker_is_its_own_url():
+    assert node_urls("amqps://u:p%2Cq@a/%2F?heartbeat=5") == ["amqps://u:p%2Cq@a/%2F?heartbeat=5"]
+    assert node_urls("amqp://a,b?heartbeat=5") == ["amqp://a?heartbeat=5", "amqp://b?heartbeat=5"]

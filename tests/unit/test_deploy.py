@@ -10,7 +10,12 @@ import jsonschema
 import pytest
 import yaml
 
-from services.common.config import DEFAULT_WEB_PORTS, DEFAULT_WORKER_METRICS_PORTS, SERVICES
+from services.common.config import (
+    DEFAULT_WEB_PORTS,
+    DEFAULT_WORKER_METRICS_PORTS,
+    SERVICES,
+    node_urls,
+)
 from services.definitions import definitions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +35,7 @@ def test_every_container_has_an_image_a_health_check_and_a_restart_policy(name):
     assert "image" in service or "build" in service
     assert "restart" in service
     health = service.get("healthcheck", {})
-    if name in ("migrate", "broker-definitions"):  # one-shot jobs: done is healthy
+    if name in ("migrate", "broker-definitions", "broker-replicas"):  # done is healthy
         assert health == {"disable": True} and service["restart"] == "no"
     else:
         assert health.get("test"), f"{name} has no health check"
@@ -47,10 +52,11 @@ def test_every_process_of_every_service_runs_from_the_one_image(service, kind):
     assert str(port) in " ".join(container["healthcheck"]["test"])
     env = container["environment"]
     assert env[f"LOKET_{service.upper()}_DATABASE_URL"].startswith("postgresql://")
-    # Each service connects as its own broker user, to the desk's vhost.
+    # Each service connects as its own broker user, to the desk's vhost, on one node or
+    # on the nodes of the broker-cluster profile.
     assert env["LOKET_AMQP_URL"] == (
         f"amqp://loket_{service}:${{LOKET_{service.upper()}_AMQP_PASSWORD:?set it in .env}}"
-        "@rabbitmq:5672/loket"
+        "@${LOKET_BROKER_NODES:-rabbitmq:5672}/loket"
     )
     assert container["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert container["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
@@ -96,7 +102,7 @@ def test_the_image_runs_as_a_non_root_user_with_a_command_per_process():
 def test_the_broker_imports_the_generated_users_and_topology_before_anyone_connects():
     rabbitmq = COMPOSE["services"]["rabbitmq"]
     setup = COMPOSE["services"]["broker-definitions"]
-    assert "environment" not in rabbitmq  # no default user
+    assert not any("DEFAULT" in v for v in rabbitmq.get("environment", {}))  # no default user
     assert rabbitmq["depends_on"]["broker-definitions"] == {
         "condition": "service_completed_successfully"
     }
@@ -113,6 +119,33 @@ def test_the_broker_imports_the_generated_users_and_topology_before_anyone_conne
         *(f"LOKET_{s.upper()}_AMQP_PASSWORD" for s in SERVICES),
     ):
         assert setup["environment"][variable] == f"${{{variable}:?set it in .env}}"
+
+
+def test_the_broker_cluster_profile_adds_two_nodes_that_join_the_first():
+    services = COMPOSE["services"]
+    conf = (REPO / "deploy" / "rabbitmq" / "cluster.conf").read_text()
+    listed = re.findall(r"^cluster_formation\.classic_config\.nodes\.\d+ = (\S+)$", conf, re.M)
+    nodes = ["rabbitmq", "rabbitmq-2", "rabbitmq-3"]
+    assert listed == [f"rabbit@{n}" for n in nodes]
+    volumes = {n: services[n]["volumes"] for n in nodes}
+    for node in nodes:
+        assert services[node]["hostname"] == node
+        assert services[node]["entrypoint"] == services["rabbitmq"]["entrypoint"]  # the cookie
+        assert services[node]["environment"] == {"LOKET_BROKER_COOKIE": "${LOKET_BROKER_COOKIE:-}"}
+        assert volumes[node][1:4] == volumes["rabbitmq"][1:4]  # definitions and conf
+    assert len({v[0] for v in volumes.values()}) == 3  # each its own data
+    for node in nodes[1:]:
+        assert services[node]["profiles"] == ["broker-cluster"]
+        assert volumes[node][4].startswith("./deploy/rabbitmq/cluster.conf:")
+    replicas = services["broker-replicas"]
+    assert replicas["profiles"] == ["broker-cluster"]
+    grown = re.search(r"for node in ([^;]+);", replicas["entrypoint"][-1]).group(1).split()
+    assert grown == listed[1:]
+    assert {f"{s}-worker" for s in SERVICES} <= set(replicas["depends_on"])  # queues declared
+    example = (REPO / ".env.example").read_text()
+    hosts = re.search(r"^# LOKET_BROKER_NODES=(\S+)$", example, re.M).group(1)
+    urls = node_urls(f"amqp://u:p@{hosts}/loket")
+    assert urls == [f"amqp://u:p@{n}:5672/loket" for n in nodes]
 
 
 def test_the_rabbitmq_definitions_match_the_topology_the_services_declare():
