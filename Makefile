@@ -26,6 +26,11 @@ $(VENV)/.tools: scripts/debian-tools.sh | $(BIN)/python
 	scripts/debian-tools.sh $(VENV)/debian nginx prometheus
 	touch $@ $(VENV)/.nginx
 
+# Debian's wrk, the load generator bench.pipeline uses by default.
+$(VENV)/.wrk: scripts/debian-tools.sh | $(BIN)/python
+	scripts/debian-tools.sh $(VENV)/debian wrk libluajit-5.1-2 libluajit-5.1-common
+	touch $@
+
 # Debian's Chromium and axe-core (npm) for the browser tests of the portal.
 $(VENV)/.browser: scripts/browser-tools.sh | $(BIN)/python
 	scripts/browser-tools.sh $(VENV)/browser
@@ -37,8 +42,8 @@ run: $(VENV)/.runtime $(VENV)/.nginx
 test: $(VENV)/.dev $(VENV)/.tools $(VENV)/.browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The test packages, which the benchmarks in bench/ use too.
-dev: $(VENV)/.dev
+# The test packages, which the benchmarks in bench/ use too, and their load generator.
+dev: $(VENV)/.dev $(VENV)/.wrk
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -2,11 +2,18 @@
 at a steady request rate, and the cost of a /metrics scrape, on a whole running desk.
 
     .venv/bin/python -m bench.pipeline [--rate 100] [--seconds 20] [--backend postgresql]
+                                       [--generator wrk|python]
 
 Starts every process with the launcher `make run` uses, on free ports and a namespace of
 its own. Baselines from the same run: a bare publish-to-consume through RabbitMQ at the
 same rate (persistent, confirmed, a quorum queue), and each web process's bare /healthz.
 Goals: end-to-end p95 below 250 ms at 100 requests per second; a scrape below 50 ms.
+
+The requests come from Debian's wrk (`make dev` unpacks it), which costs the machine a
+fraction of a millisecond per request; the latency is then read from the queue's
+database afterwards (each ticket's arrival at intake against its first history line,
+written in the ticket's own transaction). `--generator python` sends them from Python
+threads (open loop) and polls the queue's database while they come, as before.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -37,6 +45,7 @@ from bench.intake import REPO, body, database, wait_healthy
 from services.common import broker
 from services.common.auth import add_key
 from services.common.config import SERVICES
+from services.common.events import to_utc
 from tests import support
 from tests.receivers import smtp_receiver
 
@@ -174,6 +183,53 @@ def end_to_end(desk_urls: dict, key: str, queue_db: str, rate: float, seconds: f
     return latencies, len(accepted), errors, polls
 
 
+WRK = REPO / ".venv" / "debian" / "usr" / "bin" / "wrk"
+WRK_SCRIPT = Path(__file__).with_name("paced_requests.lua")
+
+
+def with_wrk(
+    intake_url: str, key: str, rate: float, seconds: float
+) -> tuple[int, list[str], float]:
+    """Requests from wrk at about `rate` a second: (answered 201, errors, wrk's CPU seconds)."""
+    if not WRK.exists():
+        sys.exit(f"{WRK} is missing: run `make dev` (or use --generator python)")
+    connections = max(2, round(rate / 5))
+    pace_ms = 1000 * connections / rate
+    libs = next(WRK.parents[1].glob("lib/*/libluajit-5.1.so.2")).parent
+    wrk = subprocess.Popen(
+        [str(WRK), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
+         "-s", str(WRK_SCRIPT), intake_url, "--", key, f"{pace_ms:.1f}"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "LD_LIBRARY_PATH": str(libs)},
+    )  # fmt: skip
+    output = wrk.stdout.read() if wrk.stdout else ""
+    _, status, usage = os.wait4(wrk.pid, 0)
+    wrk.returncode = os.waitstatus_to_exitcode(status)
+    if wrk.returncode != 0:
+        sys.exit(f"wrk failed:\n{output}")
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket = re.search(r"Socket errors: (.*)", output)
+    errors = [f"{refused.group(1)} answers not 201"] if refused else []
+    errors += [f"socket errors: {socket.group(1)}"] if socket else []
+    accepted = total - (int(refused.group(1)) if refused else 0)
+    return accepted, errors, usage.ru_utime + usage.ru_stime
+
+
+def queue_latencies(queue_db: str) -> list[float]:
+    """Milliseconds from intake accepting each request (the ticket's `created_at`) until
+    the queue stored it (its first history line, in the ticket's own transaction)."""
+    with closing(bare_connection(queue_db)) as conn:
+        rows = conn.execute(
+            "SELECT t.created_at, min(h.at) FROM tickets t JOIN history h ON h.ticket_id = t.id"
+            " GROUP BY t.id, t.created_at"
+        ).fetchall()
+
+    def moment(value) -> datetime:
+        return to_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+    return [max(0.0, (moment(s) - moment(c)).total_seconds() * 1000) for c, s in rows]
+
+
 def wait_until_drained(namespace: str, timeout: float = 120) -> None:
     """Until every queue of the desk is empty twice in a row: all the work the requests caused.
 
@@ -208,6 +264,21 @@ def transactions(urls: list[str]) -> int | None:
         ).fetchone()[0]
 
 
+def messages(urls: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Per service, the events it published (its outbox), the jobs it sent itself (notify's
+    attempts outbox) and the events it applied (its inbox): counted where they are kept."""
+    counts: dict[str, dict[str, int]] = {}
+    for service, url in urls.items():
+        with closing(bare_connection(url)) as conn:
+            for table in ("outbox", "attempts_outbox", "inbox"):
+                try:
+                    found = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                except (psycopg.Error, sqlite3.Error):
+                    continue  # this service has no such table
+                counts.setdefault(service, {})[table] = found
+    return counts
+
+
 def scrape_times(url: str, count: int = 50) -> list[float]:
     session, times = requests.Session(), []
     for _ in range(count):
@@ -222,6 +293,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--generator", choices=["wrk", "python"], default="wrk")
     args = parser.parse_args()
 
     smtp_sink = smtp_receiver()
@@ -271,13 +343,22 @@ def main() -> None:
         database_urls = [url for url, _ in databases.values()]
         transactions_before = transactions(database_urls)
         cpu_before, started = cpu.snapshot(launcher.pid), time.perf_counter()
-        latencies, accepted, errors, polls = end_to_end(
-            urls, key, databases["queue"][0], args.rate, args.seconds
-        )
+        generator_cpu, polls = None, 0
+        if args.generator == "wrk":
+            accepted, errors, generator_cpu = with_wrk(urls["intake"], key, args.rate, args.seconds)
+            sent_for = time.perf_counter() - started
+        else:
+            latencies, accepted, errors, polls = end_to_end(
+                urls, key, databases["queue"][0], args.rate, args.seconds
+            )
+            sent_for = args.seconds
         wait_until_drained(namespace)
-        cpu_used = cpu.report(
-            cpu_before, cpu.snapshot(launcher.pid), accepted, time.perf_counter() - started
-        )
+        cpu_after, wall = cpu.snapshot(launcher.pid), time.perf_counter() - started
+        if generator_cpu is not None:
+            cpu_after["load generator (wrk)"] = generator_cpu
+            latencies = queue_latencies(databases["queue"][0])
+        cpu_used = cpu.report(cpu_before, cpu_after, accepted, wall)
+        kept = messages({s: url for s, (url, _) in databases.items()})
         transactions_after = transactions(database_urls)
         scrapes = {s: scrape_times(f"{urls[s]}/metrics") for s in SERVICES}
         health = {s: scrape_times(f"{urls[s]}/healthz") for s in SERVICES}
@@ -292,7 +373,8 @@ def main() -> None:
 
     print(
         f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores, "
-        f"{args.backend}, {args.rate:.0f} requests/s for {args.seconds:.0f} s"
+        f"{args.backend}, {args.rate:.0f} requests/s for {args.seconds:.0f} s from "
+        f"{args.generator} (reached {accepted / sent_for:.1f} accepted/s)"
     )
     print(f"bare publish -> consume (baseline): {percentiles(baseline)}")
     print(
@@ -311,6 +393,15 @@ def main() -> None:
         # Each of the watcher's polls is a transaction of its own (autocommit).
         desk = transactions_after - transactions_before - polls
         print(f"database transactions per accepted request: {desk / max(accepted, 1):.1f}")
+
+    def per_request(table: str) -> str:
+        found = {s: c[table] for s, c in kept.items() if table in c}
+        each = ", ".join(f"{s} {n / max(accepted, 1):.2f}" for s, n in found.items())
+        return f"{sum(found.values()) / max(accepted, 1):.2f} ({each})"
+
+    print(f"events published per accepted request: {per_request('outbox')}")
+    print(f"jobs published per accepted request:   {per_request('attempts_outbox')}")
+    print(f"events applied per accepted request:   {per_request('inbox')}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run` runs Debian's nginx as the gateway; the deployment tests also run promtool.
+# `make run` runs Debian's nginx as the gateway; the deployment tests also run promtool;
+# bench.pipeline runs wrk (with its LuaJIT library, found through LD_LIBRARY_PATH).
 # Their packages are unpacked into DEST (the virtual environment), not installed: nothing
 # changes system-wide.
 # Usage: scripts/debian-tools.sh DEST [PACKAGE...]   (default: nginx prometheus)
@@ -22,5 +23,8 @@ for package in "${packages[@]}"; do
   case "$package" in
     nginx) "$dest/usr/sbin/nginx" -v ;;
     prometheus) "$dest/usr/bin/promtool" --version | head -1 ;;
+    wrk)
+      libs=$(dirname "$(ls "$dest"/usr/lib/*/libluajit-5.1.so.2)")
+      LD_LIBRARY_PATH="$libs" "$dest/usr/bin/wrk" --version | head -1 || true ;;
   esac
 done

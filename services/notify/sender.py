@@ -2,7 +2,8 @@
 
 Per job: begin the attempt in one transaction (so it is on record before anything leaves),
 send outside any transaction, finish it in another. A failure worth repeating goes back to
-the work queue through a delay queue; nothing here sleeps.
+the work queue through a delay queue; nothing here sleeps. A first attempt that the plan
+began itself comes straight from the consumer instead (`DirectSending`, decision 0026).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -88,6 +90,8 @@ class AttemptProcessor:
         self.transports = transports
 
     def close(self) -> None:
+        if self.notifier.direct is not None:
+            self.notifier.direct.close()  # nothing sends through the transports after
         self.transports.close()
 
     def process_batch(
@@ -112,31 +116,37 @@ class AttemptProcessor:
             )
             if outgoing is None:
                 return self._count(Outcome.DUPLICATE)
-            failure = self._send(outgoing)
-            outcome = while_database_is_down(
-                lambda: self._in_transaction(
-                    service.finish_attempt,
-                    delivery_id=delivery_id,
-                    attempt=attempt,
-                    failure=failure,
-                ),
-                stop,
-            )
+            self.send_begun(outgoing, attempt, stop)
         except StoppedWaiting:
             return Outcome.STOPPED
         except Exception:
             log.exception("sender: job for delivery %s failed", delivery_id)
             return self._count(Outcome.REQUEUED)
+        return self._count(Outcome.PROCESSED)
+
+    def send_begun(
+        self, outgoing: Outgoing, attempt: int, stop: threading.Event | None = None
+    ) -> None:
+        """Send an attempt that is on record as under way, then record how it went."""
+        failure = self._send(outgoing)
+        outcome = while_database_is_down(
+            lambda: self._in_transaction(
+                service.finish_attempt,
+                delivery_id=outgoing.delivery_id,
+                attempt=attempt,
+                failure=failure,
+            ),
+            stop,
+        )
         if outcome is not None:
             NOTIFICATIONS.labels(outgoing.medium, outcome).inc()
             log.info(
                 "sender: delivery %s attempt %s %s%s",
-                delivery_id,
+                outgoing.delivery_id,
                 attempt,
                 outcome,
                 f" ({domain.scrub(failure.error)})" if failure else "",
             )
-        return self._count(Outcome.PROCESSED)
 
     def _in_transaction(self, use_case: Callable[..., T], **arguments: Any) -> T:
         with unit_of_work(self.engine, self.service, storage.outbox) as unit:
@@ -155,3 +165,64 @@ class AttemptProcessor:
     def _count(self, outcome: Outcome) -> Outcome:
         EVENTS_CONSUMED.labels(self.service, service.ATTEMPT_JOB, outcome.value).inc()
         return outcome
+
+
+class DirectSending:
+    """First attempts handed over by the consumer that planned them (service.DirectSender),
+    sent by threads of this process as the sender's jobs are.
+
+    It takes more only while few wait, so that a slow mail server sends through the work
+    queue again, where attempts wait in the broker and not in this process. An attempt
+    not started within `wait_at_most` of its plan is left to its lease, which then runs
+    out and is requeued (`service.requeue_abandoned`): one sender at a time per attempt."""
+
+    def __init__(self, concurrency: int, wait_at_most: timedelta) -> None:
+        self.wait_at_most = wait_at_most
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="notify-direct")
+        self._room = 4 * concurrency
+        self._waiting = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._processor: AttemptProcessor | None = None
+
+    def attach(self, processor: AttemptProcessor) -> AttemptProcessor:
+        """Sends through the worker's processor (its engine and transports) from now on."""
+        self._processor = processor
+        return processor
+
+    def has_room(self) -> bool:
+        ready = self._processor is not None and not self._stop.is_set()
+        return ready and self._waiting < self._room
+
+    def send(self, outgoing: Outgoing, attempt: int, start_by: datetime) -> None:
+        with self._lock:
+            self._waiting += 1
+        try:
+            self._pool.submit(self._run, outgoing, attempt, start_by)
+        except RuntimeError:  # closed meanwhile: the attempt waits for its lease to end
+            with self._lock:
+                self._waiting -= 1
+
+    def close(self) -> None:
+        """Attempts not started stay on record as under way: their lease runs out."""
+        self._stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, outgoing: Outgoing, attempt: int, start_by: datetime) -> None:
+        try:
+            if self._processor is not None and utcnow() <= start_by and not self._stop.is_set():
+                self._processor.send_begun(outgoing, attempt, self._stop)
+        except StoppedWaiting:
+            pass
+        except Exception:
+            log.exception("sender: delivery %s attempt %s failed", outgoing.delivery_id, attempt)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+
+def requeue_abandoned(engine: Engine) -> None:
+    with unit_of_work(engine, "notify", storage.outbox) as unit:
+        requeued = service.requeue_abandoned(unit, utcnow())
+    if requeued:
+        log.warning("sender: %s attempts outlived their lease; requeued", requeued)

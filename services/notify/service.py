@@ -3,6 +3,8 @@
 An event becomes deliveries (one per recipient: the requester, each matching
 subscription) and a job per delivery; the sender takes a job, begins an attempt (recorded
 before anything leaves), sends, and finishes the attempt: sent, retried later, or failed.
+The customer's first attempt skips the job while this process's direct sender keeps up:
+the plan begins it, and the sender sends it once the plan committed (decision 0026).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -34,6 +36,19 @@ ATTEMPT_JOB = "notification.attempt"
 CUSTOMER = "customer"
 
 
+class DirectSender(Protocol):
+    """Sends first attempts in this process once their plan committed (sender.py)."""
+
+    # How long an attempt may wait for a thread; its lease is longer by as much.
+    wait_at_most: timedelta
+
+    def has_room(self) -> bool: ...
+
+    def send(self, outgoing: Outgoing, attempt: int, start_by: datetime) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Notifier:
     """What planning and sending need to know about this desk."""
@@ -52,6 +67,8 @@ class Notifier:
     teams: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     # The desk's own address (from LOKET_MAIL_FROM), whose sub-addresses take replies.
     mailbox: str | None = None
+    # The worker's: without it, every attempt goes through the work queue.
+    direct: DirectSender | None = None
 
     def team(self, queue: str | None, language: str) -> str | None:
         names = self.teams.get(queue or "", {})
@@ -80,12 +97,51 @@ def handle_event(
     if customer is not None:
         rows.append(customer)
     rows.extend(_webhook_deliveries(unit.conn, event, now))
+    begun = _begin_directly(notifier, customer, now)
     storage.add_deliveries(unit.conn, rows)
     to_send = [(row["id"], 1) for row in rows if row["state"] == storage.PENDING]
     _schedule(unit, to_send, WorkQueue.NOW)
+    if begun is not None and notifier.direct is not None:
+        send, start_by = notifier.direct.send, now + notifier.direct.wait_at_most
+        unit.after_commit(lambda: send(begun, 1, start_by))
     for row in rows:
         if row["state"] == storage.FAILED:
             _report(unit, FAILED, row, 0, row["last_error"])
+    return len(rows)
+
+
+def _begin_directly(
+    notifier: Notifier, row: dict[str, Any] | None, now: datetime
+) -> Outgoing | None:
+    """The customer's first attempt, begun in the plan's own transaction for this process
+    to send once it commits: no job, relay, consumption or transaction before the send.
+    Only while the direct sender keeps up; a slow mail server sends the job the usual way.
+    Should the process stop before it finished, the attempt's lease runs out and
+    `requeue_abandoned` gives it to the work queue."""
+    if row is None or row["state"] != storage.PENDING or notifier.direct is None:
+        return None
+    if not notifier.direct.has_room():
+        return None
+    lease_until = now + notifier.direct.wait_at_most + notifier.lease
+    row.update(state=storage.SENDING, attempts=1, lease_until=lease_until, last_attempt_at=now)
+    return Outgoing(
+        delivery_id=row["id"],
+        event_id=row["event_id"],
+        medium=row["medium"],
+        recipient=row["recipient"],
+        content=row["content"],
+    )
+
+
+def requeue_abandoned(unit: UnitOfWork, now: datetime, limit: int = 500) -> int:
+    """Attempts under way whose lease ran out with nothing left to finish them go to the
+    work queue as their next attempt (an e-mail keeps its Message-ID)."""
+    rows = storage.abandoned(unit.conn, now, limit)
+    for row in rows:
+        storage.update_delivery(
+            unit.conn, row.id, state=storage.RETRYING, lease_until=None, next_attempt_at=now
+        )
+    _schedule(unit, [(row.id, row.attempts + 1) for row in rows], WorkQueue.NOW)
     return len(rows)
 
 
@@ -264,6 +320,11 @@ def _delivery_row(delivery_id: str, event: Event, now: datetime, **values: Any) 
         "subscription_id": None,
         "state": storage.PENDING,
         "attempts": 0,
+        # Every row of one insert has the same columns: what only some rows set.
+        "lease_until": None,
+        "last_attempt_at": None,
+        "last_error": None,
+        "finished_at": None,
         "created_at": now,
         **values,
     }

@@ -190,6 +190,20 @@ def delivery_for_update(conn: Connection, delivery_id: str) -> Row | None:
     return conn.execute(_DELIVERY_FOR_UPDATE, {"delivery_id": delivery_id}).first()
 
 
+_ABANDONED = (
+    select(deliveries.c.id, deliveries.c.attempts)
+    .where(deliveries.c.state == SENDING, deliveries.c.lease_until < bindparam("now"))
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
+def abandoned(conn: Connection, now: datetime, limit: int) -> list[Row]:
+    """Attempts under way whose lease ran out with no job to take them over: the process
+    that was sending them itself stopped (decision 0026)."""
+    return conn.execute(_ABANDONED, {"now": now, "limit": limit}).all()
+
+
 def update_delivery(conn: Connection, delivery_id: str, **values: Any) -> None:
     conn.execute(_UPDATE_DELIVERY, {**values, "delivery_id": delivery_id})
 

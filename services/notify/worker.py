@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
 from services.common.config import Settings
-from services.common.worker import WorkerSpec, WorkSpec, run_worker
+from services.common.worker import Timer, WorkerSpec, WorkSpec, run_worker
 from services.notify import domain, handlers, sender, service, storage
 from services.notify.metrics import start_series_at_zero
 from services.notify.settings import notify_settings
@@ -11,17 +16,32 @@ from services.notify.settings import notify_settings
 
 def spec(settings: Settings) -> WorkerSpec:
     transports = sender.transports_for(settings)
-    notifier = sender.notifier_for(settings, transports)
+    concurrency = notify_settings(settings).send_concurrency
+    send_timeout = timedelta(seconds=notify_settings(settings).send_timeout_seconds)
+    direct = sender.DirectSending(concurrency, wait_at_most=2 * send_timeout)
+    notifier = dataclasses.replace(sender.notifier_for(settings, transports), direct=direct)
     start_series_at_zero(domain.MEDIA, (service.SENT, service.RETRIED, service.FAILED))
+
+    def processor(engine: Engine) -> sender.AttemptProcessor:
+        return direct.attach(sender.AttemptProcessor(engine, notifier, transports))
+
     return WorkerSpec(
         outbox=storage.outbox,
         inbox=storage.inbox,
         handlers=handlers.handlers(settings, notifier),
+        # A third of a lease: an attempt whose process stopped is sent again soon after.
+        timers=[
+            Timer(
+                "abandoned-attempts",
+                notifier.lease.total_seconds() / 3,
+                sender.requeue_abandoned,
+            )
+        ],
         work=WorkSpec(
             queue=notifier.work,
             outbox=storage.attempts_outbox,
-            processor=lambda engine: sender.AttemptProcessor(engine, notifier, transports),
-            concurrency=notify_settings(settings).send_concurrency,
+            processor=processor,
+            concurrency=concurrency,
         ),
     )
 

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 import uuid
@@ -29,7 +30,17 @@ from services.notify.settings import notify_settings
 from services.notify.transports import Outgoing, Transports
 from services.notify.worker import spec
 from tests.receivers import http_receiver, self_signed_tls, smtp_receiver
-from tests.support import AMQP_URL, bearer, drain, publish_raw, wait_until
+from tests.support import (
+    AMQP_URL,
+    Proc,
+    bearer,
+    drain,
+    free_port,
+    publish_raw,
+    python_module,
+    queue_consumers,
+    wait_until,
+)
 
 SECRET = "s3cret-shared-with-the-receiver"
 
@@ -190,6 +201,12 @@ def notification_events(client, namespace: str, count: int) -> list[Event]:
     return found
 
 
+def attempt_jobs(client) -> int:
+    engine = client.application.extensions["loket"].engine
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(storage.attempts_outbox))
+
+
 # Subscriptions (HTTP)
 
 
@@ -300,6 +317,8 @@ def test_a_new_request_is_confirmed_by_email_in_the_requesters_language(
     assert log[0]["medium"] == "email"
     assert log[0]["recipient"] == "a***@example.org"
     assert log[0]["template"] == "received" and log[0]["attempts"] == 1
+    # The worker that planned it sent it: no job went through the work queue.
+    assert attempt_jobs(client) == 0
     sent = notification_events(client, namespace, 1)
     assert [e.type for e in sent] == ["notification.sent"]
     assert sent[0].data == {
@@ -611,6 +630,66 @@ def test_a_send_cut_off_midway_is_repeated_with_the_same_message_id(planned, smt
     assert (row.state, row.attempts, row.content, row.recipient) == ("sent", 1, None, None)
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_first_attempt_whose_worker_was_killed_mid_send_is_sent_by_the_next(
+    namespace, make_settings
+):
+    """The worker that plans a confirmation sends it itself, with no job in the work
+    queue: when it dies mid-send, the attempt's lease runs out and another worker sends
+    it again, with the same Message-ID."""
+    with smtp_receiver(delay_seconds=0.8) as slow:
+        extra = {
+            "LOKET_SMTP_URL": slow.url,
+            "LOKET_MAIL_FROM": "Service desk <desk@example.org>",
+            "LOKET_PUBLIC_BASE_URL": "https://desk.example.org",
+            "LOKET_NOTIFY_SEND_TIMEOUT_SECONDS": "1",  # a lease of 9 s, checked every 3 s
+            "LOKET_NOTIFY_SECRET_KEY": Fernet.generate_key().decode(),
+        }
+        settings = make_settings("notify", **extra)
+        env = {
+            **os.environ,
+            **extra,
+            "LOKET_NOTIFY_DATABASE_URL": settings.database_url,
+            "LOKET_AMQP_URL": AMQP_URL,
+            "LOKET_NAMESPACE": namespace,
+            "LOKET_NOTIFY_METRICS_PORT": str(free_port()),
+        }
+        queue = broker.queue_name(namespace, "notify")
+
+        def worker() -> Proc:
+            started = Proc(python_module("services", "notify", "worker"), env)
+            wait_until(lambda: queue_consumers(queue) == 1, what="the worker consuming")
+            return started
+
+        first = worker()
+        created = ticket_created()
+        publish(namespace, created)
+        wait_until(lambda: slow.messages, what="the confirmation on its way")
+        first.kill()  # while the mail server takes its time to answer
+        engine = make_engine(settings.database_url)
+        try:
+            with engine.connect() as conn:
+                begun = conn.execute(select(storage.deliveries)).one()
+                jobs = conn.scalar(select(func.count()).select_from(storage.attempts_outbox))
+            assert (begun.state, begun.attempts, jobs) == ("sending", 1, 0)
+            second = worker()
+            try:
+                wait_until(lambda: len(slow.messages) == 2, timeout=60, what="sent again")
+
+                def finished():
+                    with engine.connect() as conn:
+                        return conn.execute(select(storage.deliveries)).one()
+
+                done = wait_until(lambda: finished().state == "sent" and finished())
+            finally:
+                second.stop()
+        finally:
+            engine.dispose()
+        assert done.attempts == 2
+        thread = f"<{created.data['ticket_id']}@example.org>"
+        assert {m["Message-ID"] for m in slow.messages} == {thread}
+
+
 def test_an_unusable_job_is_dead_lettered(planned):
     _engine, _notifier, processor, _job = planned
     assert processor.process(b"not json").value == "dead_lettered"
@@ -803,19 +882,26 @@ def test_without_a_mail_transport_the_unsent_confirmation_is_recorded_for_the_ag
     assert settings.smtp_url is None and settings.sms_gateway_url is None
     notifier = notifier_for(settings, transports_for(settings))
     engine = make_engine(settings.database_url)
+    hook = {"url": "https://hooks.example.org/loket", "events": ["ticket.*"], "secret": SECRET}
+    with unit_of_work(engine, "notify", storage.outbox) as unit:
+        service.create_subscription(unit, notifier.box, hook, "admin", datetime.now(UTC))
     created = ticket_created()
     with unit_of_work(engine, "notify", storage.outbox, event=created) as unit:
         service.handle_event(unit, notifier, created, created.data, datetime.now(UTC))
     with engine.connect() as conn:
         jobs = conn.execute(select(storage.attempts_outbox)).all()
         reported = [json.loads(b) for b in conn.scalars(select(storage.outbox.c.body))]
-    assert jobs == []  # nothing to try
+    assert len(jobs) == 1  # the webhook's, planned with it; for the customer nothing to try
     [failed] = reported
     assert failed["type"] == "notification.failed"
     assert failed["data"]["error"] == ("not sent: no mail transport is configured (LOKET_SMTP_URL)")
     assert failed["data"]["ticket_id"] == created.data["ticket_id"]
     app = create_app(settings)
-    [logged] = deliveries(app.test_client(), keys, ticket_id=created.data["ticket_id"])
+    logged, hook_delivery = sorted(
+        deliveries(app.test_client(), keys, ticket_id=created.data["ticket_id"]),
+        key=lambda d: d["medium"],
+    )
+    assert hook_delivery["medium"] == "webhook" and hook_delivery["outcome"] == "pending"
     assert (logged["outcome"], logged["recipient"], logged["template"]) == (
         "failed",
         "a***@example.org",

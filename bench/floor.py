@@ -1,0 +1,238 @@
+"""What the stack's parts cost on this machine, bare, and what a request can cost at least.
+
+    .venv/bin/python -m bench.floor [--count 3000] [--published 3] [--consumed 5]
+                                    [--transactions 6]
+
+Each part is measured without any Loket code, and its CPU counted in every process it
+touches (from /proc: this process, PostgreSQL's backends, RabbitMQ, gunicorn):
+- an HTTP POST of a request's JSON to a bare Flask endpoint that inserts it and commits,
+  served by gunicorn with intake's settings, sent by wrk (whose CPU is counted apart);
+- a transaction that inserts one row and commits (SQLAlchemy and psycopg, as the
+  services use them);
+- a persistent event published with a confirm to a quorum queue, and one consumed and
+  acknowledged, through pika;
+- an e-mail sent over a kept SMTP session to a local server (the server counted apart).
+
+The floor is one POST, one e-mail, and the transactions, publishes and consumptions a
+request causes beyond it (give the counts `bench.pipeline` printed): no Loket code at
+all, only the parts. Issue 23's goal is 15 ms of CPU per request for the whole desk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pika
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+
+from bench import cpu
+from bench.intake import REPO, database, wait_healthy
+from bench.pipeline import WRK, WRK_SCRIPT
+from services.common import broker
+from services.common.db import make_engine
+from services.notify.transports import Outgoing, Transports
+from tests import support
+from tests.receivers import smtp_receiver
+
+AMQP_URL = support.AMQP_URL
+
+
+def groups() -> dict[str, float]:
+    """CPU seconds so far of this process, PostgreSQL, RabbitMQ and the bare web server."""
+    used = cpu.snapshot(launcher_pid=-1)
+    web = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"bench.bare_app:create_app()" in argv:
+                stat = cpu._stat(entry)
+                web += stat[1] if stat else 0.0
+    return {
+        "this process": used.get("benchmark", 0.0),
+        "postgresql": used.get("postgresql", 0.0),
+        "rabbitmq": used.get("rabbitmq", 0.0),
+        "web server": web,
+    }
+
+
+def measured(count: int, run) -> dict[str, float]:
+    """Milliseconds of CPU per operation in each group, `count` operations by `run`."""
+    before = groups()
+    extra = run() or {}
+    after = groups()
+    costs = {k: (after[k] - before[k]) * 1000 / count for k in after}
+    costs.update({k: v * 1000 / count for k, v in extra.items()})
+    return {k: v for k, v in costs.items() if v >= 0.005}
+
+
+def transactions(url: str, count: int) -> dict[str, float]:
+    engine = make_engine(url)
+    table = Table("floor", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("body", String(2000)))  # fmt: skip
+    table.create(engine)
+    statement, body = insert(table), "x" * 1000
+
+    def run() -> None:
+        for _ in range(count):
+            with engine.begin() as conn:
+                conn.execute(statement, {"body": body})
+
+    run()  # warm: connection made, statement compiled
+    try:
+        return measured(count, run)
+    finally:
+        engine.dispose()
+
+
+def publishes_and_consumptions(count: int) -> tuple[dict[str, float], dict[str, float]]:
+    queue = f"floor-{uuid.uuid4().hex[:8]}"
+    connection = broker.connect(AMQP_URL, "bench-floor")
+    channel = connection.channel()
+    channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+    channel.confirm_delivery()
+    body = b'{"type":"ticket.created",' + b'"x":"' + b"x" * 1200 + b'"}'
+    properties = pika.BasicProperties(delivery_mode=2, content_type="application/json")
+
+    def publish() -> None:
+        for _ in range(count):
+            channel.basic_publish("", queue, body, properties=properties, mandatory=True)
+
+    def consume() -> None:
+        channel.basic_qos(prefetch_count=20)
+        messages = channel.consume(queue, inactivity_timeout=10)
+        for taken, (method, _, _) in enumerate(messages, start=1):
+            if method is None:
+                break
+            channel.basic_ack(method.delivery_tag)
+            if taken == count:
+                break
+        channel.cancel()
+
+    try:
+        return measured(count, publish), measured(count, consume)
+    finally:
+        channel.queue_delete(queue)
+        connection.close()
+
+
+def emails(count: int) -> dict[str, float]:
+    with smtp_receiver() as receiver:
+        transports = Transports(smtp_url=receiver.url, mail_from="desk@example.org",
+                                sms_gateway_url=None, timeout_seconds=5)  # fmt: skip
+        text = "We have received your request. " * 20
+        content = {"subject": "[LKT-00000001] Received", "text": text,
+                   "html": f"<p>{text}</p>", "message_id": "<1@example.org>"}  # fmt: skip
+
+        def run() -> None:
+            for n in range(count):
+                transports.send(Outgoing(str(n), str(n), "email", f"c{n}@example.org", content))
+
+        try:
+            # The receiver runs in this process: its share is taken out by measuring it
+            # once with the sends and once idle is not possible, so it stays in; the
+            # figure is an upper bound for the sending side.
+            return measured(count, run)
+        finally:
+            transports.close()
+
+
+def posts(url: str, seconds: float) -> tuple[dict[str, float], int]:
+    port = support.free_port()
+    env = {**os.environ, "BENCH_DATABASE_URL": url, "GUNICORN_WORKERS": "2",
+           "GUNICORN_THREADS": "4"}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", str(REPO / "deploy" / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{port}", "bench.bare_app:create_app()"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/", server)
+        libs = next(WRK.parents[1].glob("lib/*/libluajit-5.1.so.2")).parent
+        rate = 100
+        connections = 20
+        before = groups()
+        wrk = subprocess.Popen(
+            [str(WRK), "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(WRK_SCRIPT),
+             f"http://127.0.0.1:{port}", "--", "unused", f"{1000 * connections / rate:.1f}",
+             "/bare"],
+            stdout=subprocess.PIPE, text=True, env={**os.environ, "LD_LIBRARY_PATH": str(libs)},
+        )  # fmt: skip
+        output = wrk.stdout.read() if wrk.stdout else ""
+        _, _, usage = os.wait4(wrk.pid, 0)
+        after = groups()
+        total = int(output.split(" requests in")[0].split()[-1])
+        costs = {k: (after[k] - before[k]) * 1000 / total for k in after}
+        costs["wrk (apart)"] = (usage.ru_utime + usage.ru_stime) * 1000 / total
+        return {k: v for k, v in costs.items() if v >= 0.005}, total
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def line(name: str, costs: dict[str, float]) -> str:
+    own = {k: v for k, v in costs.items() if "apart" not in k}
+    parts = ", ".join(f"{k} {v:.3f}" for k, v in costs.items())
+    return f"  {name:34} {sum(own.values()):6.3f} ms  ({parts})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--published", type=float, default=3)
+    parser.add_argument("--consumed", type=float, default=5)
+    parser.add_argument("--transactions", type=float, default=6)
+    args = parser.parse_args()
+    if not WRK.exists():
+        sys.exit(f"{WRK} is missing: run `make dev`")
+
+    workdir = Path(tempfile.mkdtemp(prefix="loket-floor-"))
+    url, drop = database("postgresql", workdir)
+    try:
+        transaction = transactions(url, args.count)
+        published, consumed = publishes_and_consumptions(args.count)
+        email = emails(args.count // 3)
+        post, total = posts(url, args.seconds)
+    finally:
+        drop()
+
+    def total_of(costs: dict[str, float]) -> float:
+        return sum(v for k, v in costs.items() if "apart" not in k)
+
+    floor = (
+        total_of(post)
+        + total_of(email)
+        + (args.transactions - 1) * total_of(transaction)
+        + args.published * total_of(published)
+        + args.consumed * total_of(consumed)
+    )
+    print(
+        f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores,"
+        f" PostgreSQL and RabbitMQ of this machine; ms of CPU per operation, all processes:"
+    )
+    print(line(f"POST, insert, commit, 201 ({total})", post))
+    print(line("transaction: insert and commit", transaction))
+    print(line("event published, confirmed", published))
+    print(line("event consumed, acknowledged", consumed))
+    print(line("e-mail sent (with its receiver)", email))
+    print(
+        f"floor of one request: 1 POST + 1 e-mail + {args.transactions - 1:g} transactions + "
+        f"{args.published:g} publishes + {args.consumed:g} consumptions = {floor:.1f} ms "
+        f"(goal for the whole desk: 15 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
