@@ -39,8 +39,12 @@ $(VENV)/.browser: scripts/browser-tools.sh | $(BIN)/python
 run: $(VENV)/.runtime $(VENV)/.nginx
 	$(BIN)/python -m services.launcher
 
+# Unit and integration tests on two processes (each test has its own namespace, databases
+# and ports); then the whole-desk tests one at a time: some stop the shared broker. (Exit
+# status 5 is "no test selected", when PYTEST_ARGS picks tests of one part only.)
 test: $(VENV)/.dev $(VENV)/.tools $(VENV)/.browser lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 tests/unit tests/integration $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The test packages, which the benchmarks in bench/ use too, and their load generator.
 dev: $(VENV)/.dev $(VENV)/.wrk

@@ -125,13 +125,11 @@ def bare_connection(url: str) -> psycopg.Connection | sqlite3.Connection:
     return psycopg.connect(libpq_url, autocommit=True)
 
 
-def end_to_end(desk_urls: dict, key: str, queue_db: str, rate: float, seconds: float) -> tuple:
+def from_python(desk_urls: dict, key: str, rate: float, seconds: float) -> tuple:
+    """Requests from Python threads, open loop: (when each was answered 201, errors)."""
     accepted: dict[str, float] = {}
     errors: list[str] = []
-    seen: dict[str, float] = {}
     local = threading.local()
-    done = threading.Event()
-    polls = 0
 
     def send(i: int) -> None:
         session = getattr(local, "session", None) or requests.Session()
@@ -149,38 +147,65 @@ def end_to_end(desk_urls: dict, key: str, queue_db: str, rate: float, seconds: f
         if answer.status_code != 201:
             errors.append(str(answer.status_code))
             return
-        accepted[answer.json()["id"]] = time.perf_counter()
+        accepted[answer.json()["id"]] = time.time()
+
+    paced(rate, seconds, send)
+    return accepted, errors
+
+
+def end_to_end(send, queue_db: str) -> tuple:
+    """Runs `send` while a reader polls the queue's database every few milliseconds for
+    new history lines (written in the ticket's own transaction): when each ticket became
+    visible there. `send` answers when each request was accepted (wall clock), or None:
+    then each ticket's arrival time at intake, which the queue stores, stands for it."""
+    seen: dict[str, float] = {}
+    done = threading.Event()
+    expected = float("inf")
+    polls = 0
 
     def watch() -> None:
-        # What a reader of the queue's database sees, polled every few milliseconds: new
-        # history lines (written in the ticket's own transaction), read incrementally. A
-        # bare driver connection, so the watching costs the machine little.
+        # A bare driver connection, so the watching costs the machine little.
         nonlocal polls
         last = 0
         with closing(bare_connection(queue_db)) as conn:
-            while not done.is_set() or len(seen) < len(accepted):
+            while not done.is_set() or len(seen) < expected:
                 rows = conn.execute(
                     f"SELECT id, ticket_id FROM history WHERE id > {int(last)} ORDER BY id"
                 ).fetchall()
                 polls += 1
-                now = time.perf_counter()
+                now = time.time()
                 for row_id, ticket_id in rows:
                     seen.setdefault(ticket_id, now)
                     last = row_id
-                if done.is_set() and time.perf_counter() - finished > 60:
+                if done.is_set() and time.time() - finished > 60:
                     break
                 time.sleep(0.005)
 
     finished = float("inf")
     watcher = threading.Thread(target=watch)
     watcher.start()
-    paced(rate, seconds, send)
-    finished = time.perf_counter()
+    accepted, count, errors, generator_cpu = send()
+    expected, finished = count, time.time()
     done.set()
     watcher.join()
+    if accepted is None:
+        accepted = arrivals(queue_db)
     # A ticket seen before its 201 arrived counts as no wait at all.
     latencies = [max(0.0, seen[t] - at) * 1000 for t, at in accepted.items() if t in seen]
-    return latencies, len(accepted), errors, polls
+    return latencies, count, errors, polls, generator_cpu
+
+
+def arrivals(queue_db: str) -> dict[str, float]:
+    """When intake accepted each ticket (its `created_at`, which the queue keeps)."""
+    with closing(bare_connection(queue_db)) as conn:
+        rows = conn.execute("SELECT id, created_at FROM tickets").fetchall()
+
+    def moment(value) -> float:
+        return to_utc(
+            datetime.fromisoformat(value) if isinstance(value, str) else value
+        ).timestamp()
+
+    return {ticket_id: moment(created) for ticket_id, created in rows}
 
 
 WRK = REPO / ".venv" / "debian" / "usr" / "bin" / "wrk"
@@ -193,12 +218,11 @@ def with_wrk(
     """Requests from wrk at about `rate` a second: (answered 201, errors, wrk's CPU seconds)."""
     if not WRK.exists():
         sys.exit(f"{WRK} is missing: run `make dev` (or use --generator python)")
-    connections = max(2, round(rate / 5))
-    pace_ms = 1000 * connections / rate
+    connections = max(4, round(rate / 2))  # at most half a second's requests at once
     libs = next(WRK.parents[1].glob("lib/*/libluajit-5.1.so.2")).parent
     wrk = subprocess.Popen(
         [str(WRK), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
-         "-s", str(WRK_SCRIPT), intake_url, "--", key, f"{pace_ms:.1f}"],
+         "-s", str(WRK_SCRIPT), intake_url, "--", key, f"{rate:g}", str(connections)],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "LD_LIBRARY_PATH": str(libs)},
     )  # fmt: skip
     output = wrk.stdout.read() if wrk.stdout else ""
@@ -213,21 +237,6 @@ def with_wrk(
     errors += [f"socket errors: {socket.group(1)}"] if socket else []
     accepted = total - (int(refused.group(1)) if refused else 0)
     return accepted, errors, usage.ru_utime + usage.ru_stime
-
-
-def queue_latencies(queue_db: str) -> list[float]:
-    """Milliseconds from intake accepting each request (the ticket's `created_at`) until
-    the queue stored it (its first history line, in the ticket's own transaction)."""
-    with closing(bare_connection(queue_db)) as conn:
-        rows = conn.execute(
-            "SELECT t.created_at, min(h.at) FROM tickets t JOIN history h ON h.ticket_id = t.id"
-            " GROUP BY t.id, t.created_at"
-        ).fetchall()
-
-    def moment(value) -> datetime:
-        return to_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-
-    return [max(0.0, (moment(s) - moment(c)).total_seconds() * 1000) for c, s in rows]
 
 
 def wait_until_drained(namespace: str, timeout: float = 120) -> None:
@@ -343,20 +352,22 @@ def main() -> None:
         database_urls = [url for url, _ in databases.values()]
         transactions_before = transactions(database_urls)
         cpu_before, started = cpu.snapshot(launcher.pid), time.perf_counter()
-        generator_cpu, polls = None, 0
         if args.generator == "wrk":
-            accepted, errors, generator_cpu = with_wrk(urls["intake"], key, args.rate, args.seconds)
-            sent_for = time.perf_counter() - started
+
+            def send() -> tuple:
+                return None, *with_wrk(urls["intake"], key, args.rate, args.seconds)
         else:
-            latencies, accepted, errors, polls = end_to_end(
-                urls, key, databases["queue"][0], args.rate, args.seconds
-            )
-            sent_for = args.seconds
+
+            def send() -> tuple:
+                accepted, errors = from_python(urls, key, args.rate, args.seconds)
+                return accepted, len(accepted), errors, None
+
+        latencies, accepted, errors, polls, generator_cpu = end_to_end(send, databases["queue"][0])
+        sent_for = args.seconds
         wait_until_drained(namespace)
         cpu_after, wall = cpu.snapshot(launcher.pid), time.perf_counter() - started
         if generator_cpu is not None:
             cpu_after["load generator (wrk)"] = generator_cpu
-            latencies = queue_latencies(databases["queue"][0])
         cpu_used = cpu.report(cpu_before, cpu_after, accepted, wall)
         kept = messages({s: url for s, (url, _) in databases.items()})
         transactions_after = transactions(database_urls)
