@@ -45,6 +45,8 @@ def _own_label(argv: list[str], launcher_pid: int, pid: int) -> str | None:
     for arg in argv:  # gunicorn's master and workers: services.<service>.app:create_app()
         if arg.startswith("services.") and arg.endswith(".app:create_app()"):
             return f"{arg.split('.')[1]}-web"
+        if arg == "bench.bare_app:create_app()":  # the baselines' bare endpoint
+            return "bare-web"
     if "services" in argv:
         at = argv.index("services")
         if len(argv) > at + 2:

@@ -50,21 +50,11 @@ AMQP_URL = support.AMQP_URL
 def groups() -> dict[str, float]:
     """CPU seconds so far of this process, PostgreSQL, RabbitMQ and the bare web server."""
     used = cpu.snapshot(launcher_pid=-1)
-    web = 0.0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"bench.bare_app:create_app()" in argv:
-                stat = cpu._stat(entry)
-                web += stat[1] if stat else 0.0
     return {
         "this process": used.get("benchmark", 0.0),
         "postgresql": used.get("postgresql", 0.0),
         "rabbitmq": used.get("rabbitmq", 0.0),
-        "web server": web,
+        "web server": used.get("bare-web", 0.0),
     }
 
 
@@ -198,9 +188,8 @@ def posts(url: str, count: int) -> dict[str, float]:
 
 
 def line(name: str, costs: dict[str, float]) -> str:
-    own = {k: v for k, v in costs.items() if "apart" not in k}
     parts = ", ".join(f"{k} {v:.3f}" for k, v in costs.items())
-    return f"  {name:34} {sum(own.values()):6.3f} ms  ({parts})"
+    return f"  {name:34} {sum(costs.values()):6.3f} ms  ({parts})"
 
 
 def main() -> None:
@@ -221,15 +210,12 @@ def main() -> None:
     finally:
         drop()
 
-    def total_of(costs: dict[str, float]) -> float:
-        return sum(v for k, v in costs.items() if "apart" not in k)
-
     floor = (
-        total_of(post)
-        + total_of(email)
-        + (args.transactions - 1) * total_of(transaction)
-        + args.published * total_of(published)
-        + args.consumed * total_of(consumed)
+        sum(post.values())
+        + sum(email.values())
+        + (args.transactions - 1) * sum(transaction.values())
+        + args.published * sum(published.values())
+        + args.consumed * sum(consumed.values())
     )
     print(
         f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores,"
