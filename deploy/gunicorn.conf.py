@@ -4,6 +4,8 @@ import os
 import shutil
 from pathlib import Path
 
+from gunicorn.glogging import Logger
+
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
@@ -19,7 +21,8 @@ limit_request_line = 8190
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Access lines without the client address or the query string: tracking and survey
 # tokens travel in queries, and addresses are personal data.
-accesslog = "-" if os.environ.get("LOKET_ACCESS_LOG", "1") == "1" else None
+ACCESS_LINES = os.environ.get("LOKET_ACCESS_LOG", "1") == "1"
+accesslog = "-" if ACCESS_LINES else None
 access_log_format = '"%(m)s %(U)s" %(s)s %(B)sB %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
 service = os.environ.get("LOKET_SERVICE", "web")
@@ -42,6 +45,18 @@ logconfig_dict = {
         "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
     },
 }
+
+
+class LoketLogger(Logger):
+    """gunicorn writes access lines whenever a logging configuration is given (ours
+    always is, for the error lines' format), whatever `accesslog` says."""
+
+    def access(self, resp, req, environ, request_time):
+        if ACCESS_LINES:
+            super().access(resp, req, environ, request_time)
+
+
+logger_class = LoketLogger
 
 
 def _limit(variable, default):

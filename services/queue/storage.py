@@ -87,6 +87,7 @@ tickets = Table(
     Index("ix_tickets_requester", "requester_key", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
     Index("ix_tickets_queue_created", "queue", "created_at"),
+    Index("ix_tickets_callback_opening", "status", "callback_not_before"),
 )
 
 history = Table(
@@ -176,8 +177,12 @@ def ticket_by_id(conn: Connection, ticket_id: str, *, lock: bool = False) -> Row
     return conn.execute(query, {"ticket_id": ticket_id}).first()
 
 
+# Statements of every status page are built once: building one is a query's cost again.
+_BY_REFERENCE = select(tickets).where(tickets.c.reference == bindparam("reference"))
+
+
 def ticket_by_reference(conn: Connection, reference: str) -> Row | None:
-    return conn.execute(select(tickets).where(tickets.c.reference == reference)).first()
+    return conn.execute(_BY_REFERENCE, {"reference": reference}).first()
 
 
 def next_waiting(queue: str, now: datetime) -> Any:
@@ -257,13 +262,23 @@ def queue_position(conn: Connection, ticket: Row) -> int:
 _NOT_YET_OPEN = tickets.c.callback_not_before > bindparam("now")
 
 
+_NOT_OPEN_IN_QUEUE = select(
+    tickets.c.due_at, tickets.c.created_at, tickets.c.id, tickets.c.callback_not_before
+).where(tickets.c.status == "queued", _NOT_YET_OPEN, tickets.c.queue == bindparam("queue"))
+
+
 def callbacks_ahead_opening_later(conn: Connection, ticket: Row, now: datetime) -> list[datetime]:
     """When the call-backs ahead of a ticket in fair order open their windows, of those
     that cannot be taken yet."""
-    query = _AHEAD_IN_QUEUE.with_only_columns(tickets.c.callback_not_before).where(_NOT_YET_OPEN)
-    values = {"queue": ticket.queue, "due_at": ticket.due_at, "created_at": ticket.created_at,
-              "ticket_id": ticket.id, "now": now}  # fmt: skip
-    return [to_utc(at) for at in conn.scalars(query, values)]
+    # The call-backs not open yet are few and indexed; the tickets ahead may be thousands
+    # (asked in one query, the fair-order index would walk all of them).
+    rows = conn.execute(_NOT_OPEN_IN_QUEUE, {"now": now, "queue": ticket.queue})
+    place = (to_utc(ticket.due_at), to_utc(ticket.created_at), ticket.id)
+    return [
+        to_utc(row.callback_not_before)
+        for row in rows
+        if (to_utc(row.due_at), to_utc(row.created_at), row.id) < place
+    ]
 
 
 def callbacks_opening_later(conn: Connection, now: datetime) -> dict[str, list[datetime]]:
@@ -280,11 +295,15 @@ def callbacks_opening_later(conn: Connection, now: datetime) -> dict[str, list[d
     return opening
 
 
+_HISTORY = (
+    select(history).where(history.c.ticket_id == bindparam("ticket_id")).order_by(history.c.id)
+)
+_PUBLIC_HISTORY = _HISTORY.where(history.c.public_message.is_not(None))
+
+
 def history_of(conn: Connection, ticket_id: str, *, public_only: bool) -> list[Row]:
-    query = select(history).where(history.c.ticket_id == ticket_id).order_by(history.c.id)
-    if public_only:
-        query = query.where(history.c.public_message.is_not(None))
-    return list(conn.execute(query))
+    query = _PUBLIC_HISTORY if public_only else _HISTORY
+    return list(conn.execute(query, {"ticket_id": ticket_id}))
 
 
 def earlier_requests(conn: Connection, ticket: Row, limit: int = 20) -> list[Row]:

@@ -165,6 +165,32 @@ def test_a_callback_is_not_offered_before_its_window_and_first_once_it_opens(des
     assert claimed.id == callback["ticket_id"]
 
 
+def test_the_callbacks_a_ticket_waits_behind_that_cannot_be_taken_yet(desk):
+    now = datetime.now(UTC)
+
+    def window(opens_in_minutes: int) -> dict:
+        opens = now + timedelta(minutes=opens_in_minutes)
+        return {
+            "not_before": isoformat(opens),
+            "not_after": isoformat(opens + timedelta(minutes=30)),
+        }
+
+    opening = desk.arrive("callback", callback=window(5))  # due in 35 minutes
+    desk.arrive("callback", callback=window(-5))  # due sooner, but open already
+    desk.arrive("callback", queue="facilities", callback=window(5))  # another queue's
+    later = desk.arrive("web", priority=4)  # due in hours
+    with desk.engine.connect() as conn:
+
+        def ahead_of(ticket: dict) -> list[datetime]:
+            row = conn.execute(
+                select(storage.tickets).where(storage.tickets.c.id == ticket["ticket_id"])
+            ).one()
+            return storage.callbacks_ahead_opening_later(conn, row, now)
+
+        assert ahead_of(later) == [datetime.fromisoformat(window(5)["not_before"])]
+        assert ahead_of(opening) == []
+
+
 def test_a_callback_chosen_for_after_its_target_is_due_in_its_window_not_breached_before(
     desk, keys
 ):

@@ -41,11 +41,11 @@ def web(namespaces, databases, tmp_path_factory) -> Iterator[dict]:
         env[f"LOKET_{service.upper()}_HTTP_PORT"] = str(port)
         env[f"LOKET_{service.upper()}_DATABASE_URL"] = databases.url("sqlite", service)
         urls[service] = f"http://127.0.0.1:{port}"
-    processes = []
+    processes = {}
     try:
         for service in SERVICES:
             process = support.Proc(support.python_module("services", service, "web"), env)
-            processes.append(process)
+            processes[service] = process
             support.wait_until(
                 lambda s=service, p=process: (
                     support.http_ok(f"{urls[s]}/healthz") or p.popen.poll() is not None
@@ -54,10 +54,31 @@ def web(namespaces, databases, tmp_path_factory) -> Iterator[dict]:
                 what=f"{service} web",
             )
             assert process.popen.poll() is None, process.log
-        yield {"urls": urls, "keys": keys, "keys_file": state / "api-keys.yaml"}
+        yield {"urls": urls, "keys": keys, "keys_file": state / "api-keys.yaml", "env": env,
+               "processes": processes}  # fmt: skip
     finally:
-        for process in processes:
+        for process in processes.values():
             process.stop()
+
+
+def test_access_lines_name_no_query_and_no_address_and_can_be_turned_off(web, databases):
+    quiet = web["processes"]["feedback"]
+    assert requests.get(f"{web['urls']['feedback']}/healthz?token=s3cr3t", timeout=10).ok
+    port = support.free_port()
+    env = {**web["env"], "LOKET_ACCESS_LOG": "1", "LOKET_FEEDBACK_HTTP_PORT": str(port),
+           "LOKET_FEEDBACK_DATABASE_URL": databases.url("sqlite", "feedback")}  # fmt: skip
+    loud = support.Proc(support.python_module("services", "feedback", "web"), env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        support.wait_until(lambda: support.http_ok(f"{url}/healthz"), timeout=60, what="web")
+        assert requests.get(f"{url}/healthz?token=s3cr3t", timeout=10).ok
+        support.wait_until(lambda: "gunicorn.access" in loud.log, timeout=10, what="a line")
+    finally:
+        loud.stop()
+    lines = [line for line in loud.log.splitlines() if "gunicorn.access" in line]
+    assert any('"GET /healthz" 200' in line for line in lines), lines
+    assert not any("s3cr3t" in line or "127.0.0.1" in line for line in lines), lines
+    assert "gunicorn.access" not in quiet.log
 
 
 def test_after_a_413_the_next_request_on_a_pooled_connection_is_answered(web):
