@@ -374,7 +374,7 @@ def test_an_expand_then_contract_migration_under_old_and_new_queue_code(
                 stream.wait_for_more(12)  # old and new queue workers compete
                 old.stop()
                 stream.wait_for_more(12)
-                migrate("queue", urls["queue"])  # contract, once no old code runs
+                migrate("queue", urls["queue"], revision="0005")  # contract, no old code runs
                 assert _count(urls["queue"], version) == [("0005",)]
                 stream.wait_for_more(12)
             accepted = dict(stream.accepted)
