@@ -290,6 +290,52 @@ def drain(queue: str) -> list[bytes]:
         connection.close()
 
 
+class HoldingProxy:
+    """A TCP proxy to a server whose open connections can be held: from then on nothing
+    the server sends reaches the client (a broker that took a publish and never confirms
+    it), while connections made later pass as before."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._held: list[threading.Event] = []
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            server = socket.create_connection(self.target)
+            held = threading.Event()
+            self._held.append(held)
+            self._sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, held), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket, held: threading.Event | None) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if held is not None and held.is_set():
+                    return  # what the server says from now on goes nowhere
+                sink.sendall(data)
+
+    def hold_open_connections(self) -> None:
+        for held in self._held:
+            held.set()
+
+    def close(self) -> None:
+        self.listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
 class Proc:
     """A real process of the project, its output kept for the failure message."""
 

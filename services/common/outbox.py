@@ -46,6 +46,31 @@ from services.common.events import Event, utcnow
 from services.common.metrics import EVENTS_PUBLISHED
 
 log = logging.getLogger(__name__)
+# How long the relay waits for the broker's confirms of one batch before it gives up on
+# the connection (docs/reliability.md, "A confirm that never comes").
+CONFIRM_SECONDS = 15.0
+
+
+class ConfirmOverdue(pika.exceptions.AMQPConnectionError):
+    """The broker took a publish but its confirm did not come in time."""
+
+
+@contextlib.contextmanager
+def confirm_deadline(connection: pika.BlockingConnection, seconds: float) -> Any:
+    """pika's blocking publish waits for its confirm without end, holding the batch's
+    rows locked. Past `seconds` the wait ends in ConfirmOverdue: the transaction rolls
+    back, the rows are free for any relay, and this one reconnects (consumers drop what
+    they already had)."""
+    ioloop = connection._impl.ioloop  # no public way to bound a blocking publish's wait
+
+    def overdue() -> None:
+        raise ConfirmOverdue(f"no confirm within {seconds:g} s")
+
+    timer = ioloop.call_later(seconds, overdue)
+    try:
+        yield
+    finally:
+        ioloop.remove_timeout(timer)
 
 
 def outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
@@ -196,6 +221,7 @@ class OutboxRelay:
         exchange: str | None = None,
         declare: Callable[[BlockingChannel], None] | None = None,
         counted: bool = True,
+        confirm_seconds: float = CONFIRM_SECONDS,
     ) -> None:
         self.service = service
         self.engine = engine
@@ -212,6 +238,7 @@ class OutboxRelay:
             lambda channel: broker.declare_topology(channel, namespace, delivery_limit)
         )
         self.counted = counted
+        self.confirm_seconds = confirm_seconds
         self.name = f"{service}-relay" if outbox.name == "outbox" else f"{service}-{outbox.name}"
         self._due = (
             select(outbox.c.id, outbox.c.type, outbox.c.event_id, outbox.c.body)
@@ -257,7 +284,10 @@ class OutboxRelay:
     def relay_batch(self, channel: BlockingChannel) -> int:
         """Publish one batch of due rows; returns how many rows it looked at."""
         sent: list[tuple[int, str]] = []
-        with transaction(self.engine) as conn:
+        with (
+            transaction(self.engine) as conn,
+            confirm_deadline(channel.connection, self.confirm_seconds),
+        ):
             now = utcnow()
             rows = conn.execute(self._due, {"now": now}).all()
             for row in rows:

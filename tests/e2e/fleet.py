@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -13,6 +15,7 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import create_engine, func, select
 
@@ -107,6 +110,19 @@ class Desk:
         for process in self.processes.values():
             process.stop(timeout=40)
 
+    def where_workers_are(self, service: str) -> str:
+        """Each of a service's workers: its last lines and every thread's stack now."""
+        spy = Path(sys.executable).with_name("py-spy")
+        report = []
+        for name, process in self.processes.items():
+            if name.startswith(f"{service}-worker"):
+                stacks = subprocess.run(
+                    [str(spy), "dump", "--pid", str(process.popen.pid)],
+                    capture_output=True, text=True, timeout=60, check=False,
+                )  # fmt: skip
+                report += [f"--- {name}", process.log, stacks.stdout, stacks.stderr]
+        return "\n".join(report)
+
     def logged(self, text: str) -> list[str]:
         """The processes whose output has `text`."""
         return [name for name, p in self.processes.items() if text in p.log]
@@ -174,13 +190,13 @@ def unsent(url: str, table) -> int:
         engine.dispose()
 
 
-def outboxes(env: Mapping[str, str]) -> list[tuple[str, object]]:
-    """Every outbox of the desk, as (database URL, table)."""
+def outboxes(env: Mapping[str, str]) -> list[tuple[str, str, object]]:
+    """Every outbox of the desk, as (service, database URL, table)."""
     return [
-        (env["LOKET_INTAKE_DATABASE_URL"], intake_storage.outbox),
-        (env["LOKET_QUEUE_DATABASE_URL"], queue_storage.outbox),
-        (env["LOKET_NOTIFY_DATABASE_URL"], notify_storage.outbox),
-        (env["LOKET_NOTIFY_DATABASE_URL"], notify_storage.attempts_outbox),
+        ("intake", env["LOKET_INTAKE_DATABASE_URL"], intake_storage.outbox),
+        ("queue", env["LOKET_QUEUE_DATABASE_URL"], queue_storage.outbox),
+        ("notify", env["LOKET_NOTIFY_DATABASE_URL"], notify_storage.outbox),
+        ("notify", env["LOKET_NOTIFY_DATABASE_URL"], notify_storage.attempts_outbox),
     ]
 
 
@@ -214,15 +230,22 @@ def one_confirmation_each(accepted: Mapping[str, str], smtp) -> None:
 
 def settled(desk: Desk, accepted: Mapping[str, str]) -> None:
     """Every accepted request in the queue exactly once, and every outbox empty."""
-    wait_until(
-        lambda: set(accepted) <= set(tickets_in_queue(desk.env)),
-        timeout=120,
-        what="every accepted request in the queue",
-    )
+    _waited(
+        desk, ("intake", "queue"), lambda: set(accepted) <= set(tickets_in_queue(desk.env)),
+        timeout=120, what="every accepted request in the queue",
+    )  # fmt: skip
     tickets = tickets_in_queue(desk.env)
     assert sorted(tickets) == sorted(accepted)
     # Generous: after a broker node is lost, a relay has been seen to need over a minute
     # before its outbox drained (a finding of docs/reliability.md, not a promise).
-    for url, table in outboxes(desk.env):
+    for service, url, table in outboxes(desk.env):
         where = f"{table.name} of {url.rsplit('/', 1)[-1]}"
-        wait_until(lambda u=url, t=table: unsent(u, t) == 0, timeout=180, what=where)
+        _waited(desk, (service,), lambda u=url, t=table: unsent(u, t) == 0, 180, where)
+
+
+def _waited(desk: Desk, services: tuple[str, ...], probe, timeout: float, what: str) -> None:
+    """wait_until, failing with what the services' workers were doing at the time."""
+    try:
+        wait_until(probe, timeout=timeout, what=what)
+    except pytest.fail.Exception as stuck:
+        pytest.fail(f"{stuck}\n" + "\n".join(desk.where_workers_are(s) for s in services))

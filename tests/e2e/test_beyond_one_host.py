@@ -89,7 +89,7 @@ def test_a_backup_taken_under_load_restores_every_request_from_before_it(
                 timeout=120,
                 what="every request from before the backup in the queue",
             )
-            for url, table in outboxes(new.env):
+            for _service, url, table in outboxes(new.env):
                 wait_until(
                     lambda u=url, t=table: unsent(u, t) == 0, timeout=60, what=f"{table.name}"
                 )

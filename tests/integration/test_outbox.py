@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import pytest
@@ -16,7 +17,7 @@ from services.common.db import make_engine, transaction
 from services.common.events import Event
 from services.common.outbox import OutboxRelay, Wakeup, add_events
 from services.intake import storage
-from tests.support import AMQP_URL, wait_until
+from tests.support import AMQP_URL, HoldingProxy, wait_until
 
 
 @pytest.fixture
@@ -159,6 +160,53 @@ def _listener(engine, channel: str):
 def _commit_one_event(engine) -> None:
     with transaction(engine) as conn:
         add_events(conn, storage.outbox, _events(1))
+
+
+def test_a_confirm_that_never_comes_frees_the_rows_for_another_relay(intake_db, probe):
+    """The broker takes a publish and its confirm never reaches the relay: past the
+    deadline the relay lets go of its batch, and the rows go out through another."""
+    settings, engine = intake_db
+    address = urlsplit(AMQP_URL)
+    proxy = HoldingProxy(address.hostname or "127.0.0.1", address.port or 5672)
+    through_proxy = urlunsplit(address._replace(netloc=f"guest:guest@127.0.0.1:{proxy.port}"))
+    held = _relay(settings, engine, confirm_seconds=2)
+    held.amqp_url = through_proxy
+    stop = threading.Event()
+    threads = [threading.Thread(target=held.run, args=(stop,))]
+    threads[0].start()
+    try:
+        with transaction(engine) as conn:
+            add_events(conn, storage.outbox, _events(1))
+        wait_until(lambda: _unsent(engine) == 0, timeout=30, what="the relay at work")
+        proxy.hold_open_connections()
+        [late] = _events(1)
+        with transaction(engine) as conn:
+            add_events(conn, storage.outbox, [late])
+        # The broker has it; the relay waits for the confirm, its row locked and unsent.
+        seen: list[str] = []
+
+        def taken() -> bool:
+            seen.extend(props.message_id for props, _ in probe())
+            return late.id in seen
+
+        wait_until(taken, what="the broker taking the event")
+        assert _unsent(engine) == 1
+        seen.clear()
+        other_engine = make_engine(settings.database_url)
+        other = _relay(settings, other_engine)
+        threads.append(threading.Thread(target=other.run, args=(stop,)))
+        threads[1].start()
+        wait_until(lambda: _unsent(engine) == 0, timeout=30, what="the row sent after all")
+        wait_until(taken, what="the event sent again")
+    finally:
+        stop.set()
+        proxy.close()
+        for thread in threads:
+            thread.join(timeout=30)
+        held.wakeup.close()
+        if len(threads) > 1:
+            other.wakeup.close()
+            other_engine.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
