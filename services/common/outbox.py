@@ -17,7 +17,7 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -47,7 +47,7 @@ from services.common.metrics import EVENTS_PUBLISHED
 
 log = logging.getLogger(__name__)
 # How long the relay waits for the broker's confirms of one batch before it gives up on
-# the connection (docs/reliability.md, "A confirm that never comes").
+# the connection (docs/reliability.md: a broker that never confirms a publish).
 CONFIRM_SECONDS = 15.0
 
 
@@ -56,7 +56,7 @@ class ConfirmOverdue(pika.exceptions.AMQPConnectionError):
 
 
 @contextlib.contextmanager
-def confirm_deadline(connection: pika.BlockingConnection, seconds: float) -> Any:
+def confirm_deadline(connection: pika.BlockingConnection, seconds: float) -> Iterator[None]:
     """pika's blocking publish waits for its confirm without end, holding the batch's
     rows locked. Past `seconds` the wait ends in ConfirmOverdue: the transaction rolls
     back, the rows are free for any relay, and this one reconnects (consumers drop what

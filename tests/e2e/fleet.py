@@ -116,11 +116,15 @@ class Desk:
         report = []
         for name, process in self.processes.items():
             if name.startswith(f"{service}-worker"):
-                stacks = subprocess.run(
-                    [str(spy), "dump", "--pid", str(process.popen.pid)],
-                    capture_output=True, text=True, timeout=60, check=False,
-                )  # fmt: skip
-                report += [f"--- {name}", process.log, stacks.stdout, stacks.stderr]
+                try:
+                    stacks = subprocess.run(
+                        [str(spy), "dump", "--pid", str(process.popen.pid)],
+                        capture_output=True, text=True, timeout=60, check=False,
+                    )  # fmt: skip
+                    dumped = stacks.stdout + stacks.stderr
+                except subprocess.TimeoutExpired:
+                    dumped = "(py-spy did not answer within 60 s)"
+                report += [f"--- {name}", process.log, dumped]
         return "\n".join(report)
 
     def logged(self, text: str) -> list[str]:
