@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Engine, Integer, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # A growing key: 64 bits on PostgreSQL; on SQLite only INTEGER PRIMARY KEY autoincrements.
@@ -129,9 +129,16 @@ def migrations_dir(service: str) -> Path:
     return Path(__file__).resolve().parents[1] / service / "migrations"
 
 
-def migrate(service: str, url: str, revision: str = "head") -> None:
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
+
+
+def migrate(service: str, url: str, revision: str = "head", attempts: int = 5) -> None:
     """Bring the database to the newest schema of the service's own migration history (or
-    to `revision` of it)."""
+    to `revision` of it).
+
+    An expand step runs while the desk works (docs/operations.md, "Upgrades"): its DDL can
+    meet a worker's transaction in a deadlock, which PostgreSQL ends by rolling the
+    migration back whole; it is then tried again."""
     # Which plugins Alembic sets up (at import) is noise on every start; the upgrades it
     # runs are worth a line each.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -139,9 +146,20 @@ def migrate(service: str, url: str, revision: str = "head") -> None:
 
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
-            cfg = alembic_config(migrations_dir(service), url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        for attempt in range(1, attempts + 1):
+            try:
+                with engine.begin() as conn:
+                    cfg = alembic_config(migrations_dir(service), url)
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, revision)
+                return
+            except OperationalError as exc:
+                lost = getattr(exc.orig, "sqlstate", None) == DEADLOCK_DETECTED
+                if not lost or attempt == attempts:
+                    raise
+                logging.getLogger(__name__).warning(
+                    "%s: the migration lost a deadlock to the running desk; trying again", service
+                )
+                time.sleep(attempt)
     finally:
         engine.dispose()

@@ -1,15 +1,17 @@
 """Migrations that change what is stored, on a real database: the queue's contract step
 0005 names the agent and ticket of every claim that the code from before 0004 stored."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from services.common.db import make_engine, migrate, transaction
 from services.common.events import to_utc
 from services.queue import storage
+from tests.support import wait_until
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -86,3 +88,53 @@ def test_the_contract_step_names_every_old_claims_agent_and_ticket_and_when_it_e
             conn.execute(insert(storage.claims), _old_claim(9))  # why old code must be gone
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_an_expand_step_that_loses_a_deadlock_to_a_worker_is_tried_again(databases, backend):
+    """0004 alters claims, then indexes tickets; a worker that wrote a ticket and then
+    reads claims closes the circle. PostgreSQL rolls the migration back; it runs again."""
+    url = databases.url(backend, "queue", migrated=False)
+    migrate("queue", url, revision="0003")
+    engine = make_engine(url)
+    outcome: list[object] = []
+
+    def expand() -> None:
+        try:
+            migrate("queue", url, revision="0004")
+            outcome.append("migrated")
+        except Exception as exc:  # the test reports it
+            outcome.append(exc)
+
+    try:
+        with engine.connect() as worker:
+            # The migration's own deadlock check comes first, so it is the one rolled back.
+            worker.execute(text("SET deadlock_timeout = '10s'"))
+            worker.execute(insert(storage.tickets), [_ticket(1, "queued")])
+            migration = threading.Thread(target=expand)
+            migration.start()
+            wait_until(
+                lambda: _waiting_on_a_lock(engine, "CREATE INDEX ix_tickets_queue_created"),
+                timeout=30, what="the migration waiting for the worker's ticket",
+            )  # fmt: skip
+            worker.execute(text("SELECT count(*) FROM claims"))  # waits: the circle is closed
+            worker.commit()
+            migration.join(timeout=60)
+        assert outcome == ["migrated"]
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
+    finally:
+        engine.dispose()
+
+
+def _waiting_on_a_lock(engine, statement: str) -> bool:
+    with engine.connect() as conn:
+        return bool(
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND query LIKE :statement"
+                ),
+                {"statement": f"{statement}%"},
+            )
+        )
