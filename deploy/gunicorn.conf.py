@@ -1,6 +1,7 @@
 """gunicorn settings for every Loket web process, tunable from the environment."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -19,8 +20,9 @@ control_socket_disable = True
 max_requests = 0
 limit_request_line = 8190
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-# Access lines without the client address or the query string: tracking and survey
-# tokens travel in queries, and addresses are personal data.
+# Access lines without the client address or the query string (tracking tokens travel
+# in queries, and addresses are personal data), and with survey tokens, which travel in
+# the path, masked.
 ACCESS_LINES = os.environ.get("LOKET_ACCESS_LOG", "1") == "1"
 accesslog = "-" if ACCESS_LINES else None
 access_log_format = '"%(m)s %(U)s" %(s)s %(B)sB %(M)sms rid=%({x-request-id}o)s'
@@ -47,6 +49,9 @@ logconfig_dict = {
 }
 
 
+SURVEY_TOKEN = re.compile(r"(/surveys?/)[^/]+")
+
+
 class LoketLogger(Logger):
     """gunicorn writes access lines whenever a logging configuration is given (ours
     always is, for the error lines' format), whatever `accesslog` says."""
@@ -54,6 +59,11 @@ class LoketLogger(Logger):
     def access(self, resp, req, environ, request_time):
         if ACCESS_LINES:
             super().access(resp, req, environ, request_time)
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = SURVEY_TOKEN.sub(r"\1{token}", atoms["U"] or "")
+        return atoms
 
 
 logger_class = LoketLogger

@@ -72,11 +72,15 @@ def test_access_lines_name_no_query_and_no_address_and_can_be_turned_off(web, da
         url = f"http://127.0.0.1:{port}"
         support.wait_until(lambda: support.http_ok(f"{url}/healthz"), timeout=60, what="web")
         assert requests.get(f"{url}/healthz?token=s3cr3t", timeout=10).ok
-        support.wait_until(lambda: "gunicorn.access" in loud.log, timeout=10, what="a line")
+        # A survey's token is its path: a customer's link, as the portal passes it on.
+        assert requests.get(f"{url}/v1/surveys/s3cr3t-5urvey-t0ken", timeout=10).status_code == 404
+        support.wait_until(lambda: loud.log.count("gunicorn.access") >= 2, timeout=10,
+                           what="two lines")  # fmt: skip
     finally:
         loud.stop()
     lines = [line for line in loud.log.splitlines() if "gunicorn.access" in line]
     assert any('"GET /healthz" 200' in line for line in lines), lines
+    assert any('"GET /v1/surveys/{token}" 404' in line for line in lines), lines
     assert not any("s3cr3t" in line or "127.0.0.1" in line for line in lines), lines
     assert "gunicorn.access" not in quiet.log
 
