@@ -284,19 +284,17 @@ class OutboxRelay:
     def relay_batch(self, channel: BlockingChannel) -> int:
         """Publish one batch of due rows; returns how many rows it looked at."""
         sent: list[tuple[int, str]] = []
-        with (
-            transaction(self.engine) as conn,
-            confirm_deadline(channel.connection, self.confirm_seconds),
-        ):
+        with transaction(self.engine) as conn:
             now = utcnow()
             rows = conn.execute(self._due, {"now": now}).all()
-            for row in rows:
-                try:
-                    self._publish(channel, row.type, row.event_id, row.body)
-                except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
-                    self._postpone(conn, row.id, repr(exc))
-                    continue
-                sent.append((row.id, row.type))
+            with confirm_deadline(channel.connection, self.confirm_seconds):
+                for row in rows:
+                    try:
+                        self._publish(channel, row.type, row.event_id, row.body)
+                    except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+                        self._postpone(conn, row.id, repr(exc))
+                        continue
+                    sent.append((row.id, row.type))
             if sent:
                 conn.execute(self._mark_sent, {"ids": [row_id for row_id, _ in sent], "now": now})
         for _, event_type in sent if self.counted else ():

@@ -259,39 +259,31 @@ def queue_position(conn: Connection, ticket: Row) -> int:
     return (ahead or 0) + 1
 
 
-_NOT_YET_OPEN = tickets.c.callback_not_before > bindparam("now")
-
-
-_NOT_OPEN_IN_QUEUE = select(
-    tickets.c.due_at, tickets.c.created_at, tickets.c.id, tickets.c.callback_not_before
-).where(tickets.c.status == "queued", _NOT_YET_OPEN, tickets.c.queue == bindparam("queue"))
+# Waiting call-backs whose window has not opened: few at any time, read by their index.
+_NOT_YET_OPEN = select(
+    tickets.c.queue, tickets.c.due_at, tickets.c.created_at, tickets.c.id,
+    tickets.c.callback_not_before,
+).where(tickets.c.status == "queued", tickets.c.callback_not_before > bindparam("now"))  # fmt: skip
 
 
 def callbacks_ahead_opening_later(conn: Connection, ticket: Row, now: datetime) -> list[datetime]:
     """When the call-backs ahead of a ticket in fair order open their windows, of those
     that cannot be taken yet."""
-    # The call-backs not open yet are few and indexed; the tickets ahead may be thousands
-    # (asked in one query, the fair-order index would walk all of them).
-    rows = conn.execute(_NOT_OPEN_IN_QUEUE, {"now": now, "queue": ticket.queue})
+    # Compared here: asked in SQL, the fair-order index would walk every ticket ahead.
     place = (to_utc(ticket.due_at), to_utc(ticket.created_at), ticket.id)
     return [
         to_utc(row.callback_not_before)
-        for row in rows
-        if (to_utc(row.due_at), to_utc(row.created_at), row.id) < place
+        for row in conn.execute(_NOT_YET_OPEN, {"now": now})
+        if row.queue == ticket.queue
+        and (to_utc(row.due_at), to_utc(row.created_at), row.id) < place
     ]
 
 
 def callbacks_opening_later(conn: Connection, now: datetime) -> dict[str, list[datetime]]:
     """Per queue, when its waiting call-backs that cannot be taken yet open their windows."""
-    rows = conn.execute(
-        select(tickets.c.queue, tickets.c.callback_not_before).where(
-            tickets.c.status == "queued", _NOT_YET_OPEN
-        ),
-        {"now": now},
-    )
     opening: dict[str, list[datetime]] = {}
-    for queue, at in rows:
-        opening.setdefault(queue, []).append(to_utc(at))
+    for row in conn.execute(_NOT_YET_OPEN, {"now": now}):
+        opening.setdefault(row.queue, []).append(to_utc(row.callback_not_before))
     return opening
 
 

@@ -240,11 +240,16 @@ def settled(desk: Desk, accepted: Mapping[str, str]) -> None:
     )  # fmt: skip
     tickets = tickets_in_queue(desk.env)
     assert sorted(tickets) == sorted(accepted)
-    # Generous: after a broker node is lost, a relay has been seen to need over a minute
-    # before its outbox drained (a finding of docs/reliability.md, not a promise).
+    outboxes_emptied(desk)
+
+
+def outboxes_emptied(desk: Desk, timeout: float = 180) -> None:
+    """Every outbox of the desk empty. The default is generous: after a broker node is
+    lost, a relay may wait 15 s for confirms, then up to two heartbeats (60 s) for its
+    old connection to close, then reconnect (docs/reliability.md)."""
     for service, url, table in outboxes(desk.env):
         where = f"{table.name} of {url.rsplit('/', 1)[-1]}"
-        _waited(desk, (service,), lambda u=url, t=table: unsent(u, t) == 0, 180, where)
+        _waited(desk, (service,), lambda u=url, t=table: unsent(u, t) == 0, timeout, where)
 
 
 def _waited(desk: Desk, services: tuple[str, ...], probe, timeout: float, what: str) -> None:

@@ -26,10 +26,9 @@ from tests.e2e.fleet import (
     Stream,
     environment,
     one_confirmation_each,
-    outboxes,
+    outboxes_emptied,
     settled,
     tickets_in_queue,
-    unsent,
 )
 from tests.receivers import smtp_receiver
 from tests.support import bearer, valid_request, wait_until
@@ -89,10 +88,7 @@ def test_a_backup_taken_under_load_restores_every_request_from_before_it(
                 timeout=120,
                 what="every request from before the backup in the queue",
             )
-            for _service, url, table in outboxes(new.env):
-                wait_until(
-                    lambda u=url, t=table: unsent(u, t) == 0, timeout=60, what=f"{table.name}"
-                )
+            outboxes_emptied(new, timeout=60)
             # Every customer from before the backup has their confirmation: sent by the
             # old desk, or by the new one if the old had not recorded it by the backup
             # (then with the same Message-ID, which a mailbox shows once).
