@@ -209,3 +209,22 @@ def test_a_portal_that_does_not_answer_gets_a_page_not_json(desk, tmp_path):
         # The API paths keep the contract's JSON.
         api = requests.get(f"http://127.0.0.1:{public}/v1/catalogue", timeout=10)
         assert api.status_code == 200
+
+
+def test_the_gateway_writes_no_token_or_address_where_the_image_would_log(desk, tmp_path):
+    """The nginx image logs every request line and client address at the http level, the
+    level our configuration is included at (conf.d/default.conf)."""
+    public = f"127.0.0.1:{support.free_port()}"
+    upstreams = {service: desk.urls[service].split("//")[1] for service in SERVICES}
+    argv = write_config(tmp_path, {**upstreams, "portal": desk.portal_url.split("//")[1]},
+                        public, f"127.0.0.1:{support.free_port()}")  # fmt: skip
+    main, log = tmp_path / "nginx.conf", tmp_path / "access.log"
+    image_logging = (
+        "log_format main '$remote_addr - $remote_user [$time_local] \"$request\" $status';"
+        f" access_log {log} main;"
+    )
+    main.write_text(main.read_text().replace("access_log off;", image_logging))
+    with support.started(support.Proc(argv, {}), f"http://{public}/gateway-health", timeout=20):
+        link = f"http://{public}/track/LKT-000001?token=s3cr3t-tracking-t0ken"
+        assert requests.get(link, timeout=10).status_code == 404  # no such request
+    assert "s3cr3t" not in (log.read_text() if log.exists() else "")
