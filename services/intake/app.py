@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         default_language=desk_language(settings.desk),
         reopen_window=timedelta(days=float(settings.desk.get("reopen_window_days", 14))),
         detect_language=language.detector(),
+        mail_authserv_id=(settings.environ.get("LOKET_MAIL_AUTHSERV_ID") or "").strip().lower()
+        or None,
     )
     app.extensions["intake"] = api.IntakeContext(app, intake, hours)
     app.register_blueprint(api.bp)

@@ -226,17 +226,31 @@ def reply_address_token(email: InboundEmail) -> tuple[str, str] | None:
     return None
 
 
-def sender_authenticated(email: InboundEmail) -> bool:
-    """The inbound gateway reports DMARC or DKIM passing for the sender's own domain."""
+def authserv_id(results: str) -> str:
+    """The server that wrote an `Authentication-Results` header (RFC 8601: its first word)."""
+    words = results.split(";", 1)[0].split()
+    return words[0].lower() if words else ""
+
+
+def sender_authenticated(email: InboundEmail, trusted_authserv_id: str | None) -> bool:
+    """The desk's own receiving server reports DMARC or DKIM passing for the sender's own
+    domain. Anyone can write an `Authentication-Results` header into a message: only the
+    topmost one that names the desk's server (which adds its own on top) is its word, and
+    with no such server named, no header is (RFC 8601, section 5)."""
+    if not trusted_authserv_id:
+        return False
+    ours = [r for r in email.authentication_results if authserv_id(r) == trusted_authserv_id]
+    if not ours:
+        return False
     domain = email.sender_address.rpartition("@")[2]
     return any(
-        found.group(1).strip(".").lower() == domain
-        for results in email.authentication_results
-        for found in _AUTHENTICATED.finditer(results)
+        found.group(1).strip(".").lower() == domain for found in _AUTHENTICATED.finditer(ours[0])
     )
 
 
-def is_reply_from_requester(email: InboundEmail, request: Mapping[str, Any]) -> bool:
+def is_reply_from_requester(
+    email: InboundEmail, request: Mapping[str, Any], trusted_authserv_id: str | None = None
+) -> bool:
     """A reference alone is no key, and neither is a From header anyone can write: the
     reply carries the request's reply token, or comes from the requester's address with
     the gateway's word that the sender's domain signed it."""
@@ -249,7 +263,11 @@ def is_reply_from_requester(email: InboundEmail, request: Mapping[str, Any]) -> 
         ):
             return True
     requester = ((request["requester"] or {}).get("email") or "").lower()
-    return bool(requester) and requester == email.sender_address and sender_authenticated(email)
+    return (
+        bool(requester)
+        and requester == email.sender_address
+        and sender_authenticated(email, trusted_authserv_id)
+    )
 
 
 def ticket_created_data(

@@ -29,6 +29,8 @@ class Intake:
     default_language: str = "nl"
     reopen_window: timedelta = timedelta(days=14)
     detect_language: Callable[[str], str | None] = lambda _text: None
+    # The desk's own receiving mail server, whose Authentication-Results alone count.
+    mail_authserv_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,9 @@ def receive_email(
     reference = addressed[0] if addressed else email.reference
     seq = domain.sequence_of(reference) if reference else None
     request = storage.request_by_sequence(unit.conn, seq) if seq else None
-    if request is not None and domain.is_reply_from_requester(email, request._mapping):
+    if request is not None and domain.is_reply_from_requester(
+        email, request._mapping, intake.mail_authserv_id
+    ):
         return _reply(
             unit, intake, request, "email", email.subject, email.body, email.attachments,
             submitted_by, now,

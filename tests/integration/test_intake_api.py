@@ -311,8 +311,11 @@ def test_a_reply_to_the_requests_reply_address_is_appended_and_published(intake,
     assert len(rows(app, storage.messages)) == 1
 
 
-def test_a_reply_without_the_token_is_the_requesters_only_when_the_gateway_vouches(intake, keys):
-    client, app = intake
+def test_a_reply_without_the_token_is_the_requesters_only_when_the_gateway_vouches(
+    make_intake, keys
+):
+    app = make_intake(LOKET_MAIL_AUTHSERV_ID="MX.Example.NET")
+    client = app.test_client()
     reference = send_email(client, keys["portal"], email()).json["reference"]
     # The right From and the reference in the subject prove nothing: anyone can write both.
     forged = email(subject=f"Re: [{reference}] Printer", message_id="<f1@x>", body="Cancel it.")
@@ -326,16 +329,54 @@ def test_a_reply_without_the_token_is_the_requesters_only_when_the_gateway_vouch
     stolen = email(message_id="<f2@x>", To=f"desk+{reference.lower()}.{token_of_other}",
                    subject=f"Re: [{reference}]")  # fmt: skip
     assert send_email(client, keys["portal"], stolen).status_code == 201
-    # DMARC (or DKIM) passing for the sender's own domain, as the gateway reports it, is.
+    # Results written by any other server than the desk's own are anyone's words.
+    attackers = "mx.attacker.example; dmarc=pass header.from=example.org"
+    attacker = email(
+        subject=f"Re: [{reference}]", message_id="<a1@x>", Authentication_Results=attackers
+    )
+    assert send_email(client, keys["portal"], attacker).status_code == 201
+    # DMARC (or DKIM) passing for the sender's own domain, as the desk's server reports it, is.
     results = ("mx.example.net; spf=pass smtp.mailfrom=example.org;"
                " dkim=pass header.d=example.org; dmarc=pass header.from=example.org")  # fmt: skip
     vouched = email(subject=f"Re: [{reference}] Printer", message_id="<v1@x>", body="Thanks",
                     Authentication_Results=results)  # fmt: skip
     assert send_email(client, keys["portal"], vouched).status_code == 200
-    elsewhere = email(subject=f"Re: [{reference}] Printer", message_id="<v2@x>",
-                      Authentication_Results="mx; dkim=pass header.d=attacker.test")  # fmt: skip
+    other_domain = "mx.example.net; dkim=pass header.d=attacker.test"
+    elsewhere = email(
+        subject=f"Re: [{reference}] Printer",
+        message_id="<v2@x>",
+        Authentication_Results=other_domain,
+    )
     assert send_email(client, keys["portal"], elsewhere).status_code == 201
+    # Only the topmost header of the desk's server counts: one forged below it does not.
+    topmost_fails = [
+        "mx.example.net; dmarc=fail header.from=example.org",
+        "mx.example.net; dmarc=pass header.from=example.org",
+    ]
+    below = email_with_results(reference, "<v3@x>", topmost_fails)
+    assert send_email(client, keys["portal"], below).status_code == 201
     assert [e["data"]["message"] for e in events(app, "ticket.customer_replied")] == ["Thanks"]
+
+
+def test_with_no_receiving_server_named_no_authentication_results_count(intake, keys):
+    client, app = intake
+    reference = send_email(client, keys["portal"], email()).json["reference"]
+    attackers = "mx.attacker.example; dmarc=pass header.from=example.org"
+    forged = email(
+        subject=f"Re: [{reference}]", message_id="<x1@x>", Authentication_Results=attackers
+    )
+    answer = send_email(client, keys["portal"], forged)
+    assert answer.status_code == 201 and answer.json["reference"] != reference
+    assert events(app, "ticket.customer_replied") == []
+
+
+def email_with_results(reference, message_id, results):
+    """A reply from the requester carrying several Authentication-Results, topmost first."""
+    headers = "".join(f"Authentication-Results: {r}\r\n" for r in results)
+    return (
+        f"{headers}From: Jan <jan@example.org>\r\nTo: desk@example.org\r\n"
+        f"Subject: Re: [{reference}]\r\nMessage-ID: {message_id}\r\n\r\nThanks again\r\n"
+    ).encode()
 
 
 def test_a_reused_message_id_never_returns_another_messages_answer(intake, keys):
