@@ -37,6 +37,7 @@ from services.common.accounts import Account, AccountBook
 from services.common.ratelimit import SweptMemoryStorage, storage_uri
 from services.portal.backend import Answer, Backend
 from services.portal.pages import REFERENCE
+from services.portal.sessions import Lifetimes, SessionStore, SessionStoreDown, session_store
 from services.portal.settings import PortalSettings
 from services.portal.texts import DESK_TEXTS
 
@@ -66,6 +67,10 @@ def backend() -> Backend:
 
 def accounts() -> AccountBook:
     return current_app.extensions["portal.accounts"]
+
+
+def sessions() -> SessionStore:
+    return current_app.extensions["portal.sessions"]
 
 
 def failures() -> SignInFailures:
@@ -101,6 +106,12 @@ def install(app: Any) -> None:
     s: PortalSettings = app.extensions["portal.settings"]
     app.extensions["portal.accounts"] = AccountBook(s.accounts_file)
     app.extensions["portal.sign_in_failures"] = SignInFailures(s.sign_in_storage_url)
+    app.extensions["portal.sessions"] = session_store(
+        s.sign_in_storage_url,
+        s.namespace,
+        s.sessions_file,
+        Lifetimes(idle_seconds=s.idle_minutes * 60, absolute_seconds=s.session_hours * 3600),
+    )
     app.secret_key = s.secret_key or secrets.token_urlsafe(32)
     app.config.update(
         SESSION_COOKIE_NAME="loket_desk",
@@ -116,28 +127,38 @@ def install(app: Any) -> None:
 
 
 def signed_in() -> Account | None:
-    """The person of this session, while their account is enabled, unchanged since they
-    signed in, and the session has not sat idle longer than allowed."""
+    """The person of this session, while the session lives on the server (not signed out,
+    not idle too long, not past its lifetime) and their account is enabled and unchanged
+    since they signed in."""
     if "person" in g:
         return g.person
     g.person = None
-    name, since, seen = session.get("person"), session.get("since", 0), session.get("seen", 0)
-    if name:
-        account = accounts().find(name)
-        now = time.time()
-        if (
-            account is None
-            or account.changed_at.timestamp() > since
-            or now - seen > settings().idle_minutes * 60
-        ):
-            session.clear()
-        else:
-            if request.endpoint != "desk.queues_table":
-                # The overview's own refresh is not the person at work: an open page left
-                # alone still ends its session after the idle time.
-                session["seen"] = now
-            g.person = account
+    session_id = session.get("sid")
+    if not session_id:
+        return None
+    now = time.time()
+    kept = sessions().find(session_id, now)
+    account = accounts().find(kept.person) if kept is not None else None
+    if kept is None or account is None or account.changed_at.timestamp() > kept.since:
+        if kept is not None:
+            sessions().end(session_id)
+        session.clear()
+        return None
+    # The overview's own refresh is not the person at work: an open page left alone still
+    # ends its session after the idle time. Once a quarter minute is often enough.
+    if request.endpoint != "desk.queues_table" and now - kept.seen > 15:
+        sessions().touch(session_id, kept, now)
+    g.person = account
     return g.person
+
+
+@bp.errorhandler(SessionStoreDown)
+def _sessions_unavailable(_error: SessionStoreDown) -> Response:
+    """No session can be checked: the console waits for its store rather than let a
+    signed-out cookie in."""
+    log.warning("console sessions: the shared store does not answer")
+    g.person = None
+    return page("desk/message.html", 503, title="unavailable_title", body="unavailable_body")
 
 
 def person_required(role: str = "agent") -> Callable:
@@ -250,15 +271,20 @@ def sign_in() -> Response:
         limiter.failed(ACCOUNT_FAILURES, namespace, "account", name)
         limiter.failed(ADDRESS_FAILURES, namespace, "address", address)
         return page("desk/sign_in.html", 401, next=_safe_next(), error="wrong", name=name)
+    if session.get("sid"):
+        sessions().end(session["sid"])
     session.clear()  # a new session for a new sign-in: nothing carried over
-    now = time.time()
-    session.update(person=account.name, since=now, seen=now, csrf=secrets.token_urlsafe(24))
+    session_id = secrets.token_urlsafe(32)
+    sessions().begin(session_id, account.name, time.time())
+    session.update(sid=session_id, csrf=secrets.token_urlsafe(24))
     g.pop("person", None)
     return redirect(_safe_next(), code=303)
 
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
+    if session.get("sid"):
+        sessions().end(session["sid"])
     session.clear()
     g.pop("person", None)
     return redirect("/desk/sign-in", code=303)

@@ -35,10 +35,14 @@ class PortalSettings:
     # The portal's own key (role `portal`), for what customers submit; never in a page.
     api_key: str | None = None
     # The console: who may sign in, what signs its session cookies, how long a session
-    # may sit idle, and whether its cookie is for HTTPS only.
+    # may sit idle and last at most, and whether its cookie is for HTTPS only.
     accounts_file: Path | None = None
     secret_key: str = ""
     idle_minutes: int = 30
+    session_hours: int = 12
+    # Where the console's sessions live without Redis: one file for this machine's portal
+    # processes (services/portal/sessions.py); none, each process its own.
+    sessions_file: Path | None = None
     secure_cookies: bool = False
     proxy_hops: int = 0
     max_body_bytes: int = 1_048_576
@@ -72,6 +76,8 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         secret_key=_env(environ, "LOKET_PORTAL_SECRET_KEY")
         or kept_secret(var_dir(environ) / "portal-secret.key", lambda: secrets.token_urlsafe(32)),
         idle_minutes=_int(environ, "LOKET_PORTAL_IDLE_MINUTES", 30, minimum=1),
+        session_hours=_int(environ, "LOKET_PORTAL_SESSION_HOURS", 12, minimum=1),
+        sessions_file=var_dir(environ) / "portal-sessions.db",
         secure_cookies=(_env(environ, "LOKET_PUBLIC_BASE_URL", "") or "").startswith("https:"),
         proxy_hops=_int(environ, "LOKET_PORTAL_PROXY_HOPS", 0),
         max_body_bytes=_int(environ, "LOKET_MAX_BODY_BYTES", 1_048_576, minimum=1024),

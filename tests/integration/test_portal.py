@@ -15,7 +15,7 @@ from services.intake.app import create_app as create_intake
 from services.portal.app import create_app
 from services.portal.settings import PortalSettings
 from tests.receivers import send_json
-from tests.support import PEOPLE, free_port
+from tests.support import PEOPLE, free_port, require_redis
 
 
 @pytest.fixture
@@ -230,3 +230,90 @@ def test_an_open_queue_page_refreshing_itself_does_not_keep_a_session_alive(
         client.get("/desk/queues-table")
     monkeypatch.setattr(console.time, "time", lambda: started + 31 * 60)
     assert client.get("/desk/queues-table").status_code == 302  # signed out: to sign-in
+
+
+def _console(accounts_file, tmp_path, storage_url="memory://", namespace="", **extra):
+    """A console whose services are down (sign-in and sign-out need none of them)."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings = PortalSettings(
+        http_host="127.0.0.1",
+        http_port=0,
+        intake_url=closed,
+        queue_url=closed,
+        feedback_url=closed,
+        default_language="en",
+        backend_timeout_seconds=1.0,
+        accounts_file=accounts_file,
+        sessions_file=tmp_path / "portal-sessions.db",
+        sign_in_storage_url=storage_url,
+        namespace=namespace,
+        secret_key="the-same-for-every-process-of-this-test-desk",
+        **extra,
+    )
+    return create_app(settings)
+
+
+def _sign_in(client, name="ann"):
+    """Signs in; answers the CSRF token of the new session."""
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/desk/sign-in").text).group(1)
+    password = PEOPLE[name][1]
+    signed = client.post("/desk/sign-in", data={"csrf": csrf, "name": name, "password": password})
+    assert signed.status_code == 303
+    with client.session_transaction("/desk/") as kept:
+        return kept["csrf"]
+
+
+@pytest.mark.parametrize("store", ["file", "redis"])
+def test_a_cookie_copied_before_sign_out_opens_nothing_after_it_in_any_process(
+    accounts_file, tmp_path, namespace, store
+):
+    storage_url = require_redis() if store == "redis" else "memory://"
+    # Two apps on one store: two web processes of one desk.
+    first, second = (_console(accounts_file, tmp_path, storage_url, namespace) for _ in "12")
+    client = first.test_client()
+    csrf = _sign_in(client)
+    stolen = client.get_cookie("loket_desk", path="/desk").value
+    thief = second.test_client()
+    thief.set_cookie("loket_desk", stolen, path="/desk")
+    assert thief.get("/desk/sign-in").status_code == 302  # signed in: sent on to the desk
+    assert client.post("/desk/sign-out", data={"csrf": csrf}).status_code == 303
+    # The copy is a cookie of a session that no longer is: to sign-in, GET and POST.
+    again = thief.get("/desk/queues-table")
+    assert again.status_code == 302 and again.headers["Location"].startswith("/desk/sign-in")
+    thief.set_cookie("loket_desk", stolen, path="/desk")  # replayed as it was, again
+    posted = thief.post("/desk/tickets/t1/notes", data={"csrf": csrf, "text": "x"})
+    assert posted.status_code == 302 and posted.headers["Location"].startswith("/desk/sign-in")
+    assert thief.get("/desk/sign-in").status_code == 200  # the sign-in form itself
+
+
+def test_a_session_in_use_ends_after_its_absolute_lifetime(accounts_file, tmp_path, monkeypatch):
+    from services.portal import console
+
+    app = _console(accounts_file, tmp_path, idle_minutes=30, session_hours=12)
+    client = app.test_client()
+    started = time.time()
+    _sign_in(client)
+    for minutes in range(20, 12 * 60, 20):  # at work all day, never idle for long
+        monkeypatch.setattr(console.time, "time", lambda m=minutes: started + m * 60)
+        assert client.get("/desk/sign-in").status_code == 302, minutes
+    monkeypatch.setattr(console.time, "time", lambda: started + 12 * 3600 + 60)
+    assert client.get("/desk/sign-in").status_code == 200  # the form: signed out
+
+
+def test_the_session_file_is_the_owners_only(accounts_file, tmp_path):
+    app = _console(accounts_file, tmp_path)
+    _sign_in(app.test_client())
+    assert (tmp_path / "portal-sessions.db").stat().st_mode & 0o777 == 0o600
+    for extra in tmp_path.glob("portal-sessions.db-*"):
+        assert extra.stat().st_mode & 0o777 == 0o600, extra
+
+
+def test_a_console_whose_session_store_does_not_answer_lets_nobody_in(accounts_file, tmp_path):
+    app = _console(accounts_file, tmp_path, f"redis://127.0.0.1:{free_port()}/0")
+    client = app.test_client()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/desk/sign-in").text).group(1)
+    answer = client.post(
+        "/desk/sign-in", data={"csrf": csrf, "name": "ann", "password": PEOPLE["ann"][1]}
+    )
+    assert answer.status_code == 503
+    assert client.get("/desk/").status_code == 302  # to sign-in: no session was begun
