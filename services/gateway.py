@@ -15,6 +15,7 @@ from pathlib import Path
 from services.common.config import DEFAULT_WEB_PORTS, REPO_ROOT, SERVICES
 
 CONFIG = REPO_ROOT / "deploy" / "nginx" / "loket.conf"
+MAIN_CONFIG = REPO_ROOT / "deploy" / "nginx" / "nginx.conf"
 PUBLIC_PORT, INTERNAL_PORT = 8080, 8081
 WEB_PORTS = {**DEFAULT_WEB_PORTS, "portal": 8000}
 
@@ -50,10 +51,19 @@ def write_config(
         f"{kind}_temp_path {prefix / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
-    (prefix / "nginx.conf").write_text(
-        f"daemon off; pid {prefix / 'nginx.pid'}; error_log stderr warn;\n"
-        f"events {{}}\nhttp {{ access_log off; {temp} include {prefix / 'loket.conf'}; }}\n"
-    )
+    main = MAIN_CONFIG.read_text()
+    for committed, here in (
+        ("user nginx;\n", ""),  # the image's user; here nginx runs as whoever runs the desk
+        ("pid /var/run/nginx.pid;", f"daemon off;\npid {prefix / 'nginx.pid'};"),
+        (
+            "include /etc/nginx/conf.d/default.conf;",
+            f"{temp}\n    include {prefix / 'loket.conf'};",
+        ),
+    ):
+        if committed not in main:
+            raise ValueError(f"{MAIN_CONFIG} no longer holds {committed!r}")
+        main = main.replace(committed, here)
+    (prefix / "nginx.conf").write_text(main)
     binary = nginx_binary()
     if binary is None:
         raise FileNotFoundError("nginx is missing: `make run` unpacks it (scripts/debian-tools.sh)")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
+import time
 
 import pytest
 import requests
@@ -228,3 +230,85 @@ def test_the_gateway_writes_no_token_or_address_where_the_image_would_log(desk, 
         link = f"http://{public}/track/LKT-000001?token=s3cr3t-tracking-t0ken"
         assert requests.get(link, timeout=10).status_code == 404  # no such request
     assert "s3cr3t" not in (log.read_text() if log.exists() else "")
+
+
+def _held(address: str, port: int, source: str, first_bytes: bytes) -> socket.socket:
+    """A client at `source` (any 127/8 address is this machine's) that sends the start of
+    a request and then nothing more."""
+    held = socket.create_connection((address, port), timeout=10, source_address=(source, 0))
+    held.sendall(first_bytes)
+    return held
+
+
+def test_slow_clients_take_no_one_elses_place_and_no_token_or_address_reaches_the_log(
+    desk, tmp_path
+):
+    """An outside tester: 600 sockets sending partial headers reset every other client for
+    a minute, and the gateway's error lines for rate limits, oversized bodies and a portal
+    that did not answer held the request line with its tracking and survey tokens."""
+    port, closed = support.free_port(), support.free_port()
+    upstreams = {service: desk.urls[service].split("//")[1] for service in SERVICES}
+    # The portal does not answer: its pages become the gateway's own 503 (an error line).
+    argv = write_config(tmp_path, {**upstreams, "portal": f"127.0.0.1:{closed}"},
+                        f"127.0.0.1:{port}", f"127.0.0.1:{support.free_port()}")  # fmt: skip
+    gateway = support.Proc(argv, {})
+    public = f"http://127.0.0.1:{port}"
+    with support.started(gateway, f"{public}/gateway-health", timeout=20):
+        with requests.Session() as flood:
+            answers = [
+                flood.get(f"{public}{path}", timeout=10).status_code
+                for i in range(30)
+                for path in (
+                    f"/track/LKT-000001?token=trackingflood{i}",
+                    f"/v1/track/LKT-000001?token=trackingflood{i}",
+                    f"/survey/surveyflood{i}",
+                    f"/v1/surveys/surveyflood{i}",
+                )
+            ]
+        assert 429 in answers and 503 in answers  # rate limited, and the portal was down
+        big = b"x" * 2_000_000
+        for path in ("/track/LKT-000001?token=trackingbig", "/v1/surveys/surveybig"):
+            assert requests.post(f"{public}{path}", data=big, timeout=10).status_code == 413
+
+        slow_headers = b"GET /v1/catalogue HTTP/1.1\r\nHost: desk\r\nX-Slow: "
+        slow_body = (
+            b"POST /v1/requests HTTP/1.1\r\nHost: desk\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 5000\r\n\r\n"
+        )
+        held = [_held("127.0.0.1", port, "127.0.0.2", slow_headers) for _ in range(700)]
+        try:
+            # Someone else, meanwhile, is served at once.
+            other = requests.Session()
+            other.mount("http://", _SourceAdapter("127.0.0.3"))
+            assert other.get(f"{public}/v1/catalogue", timeout=5).status_code == 200
+            # One address holds at most 40 requests at once (bodies that never come), even
+            # sent slower than its rate limit: the rest are refused at once with a 429.
+            for _ in range(50):
+                held.append(_held("127.0.0.1", port, "127.0.0.4", slow_body))
+                time.sleep(1 / 15)
+            time.sleep(0.3)
+            refused = 0
+            for client in held[700:]:
+                client.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    refused += client.recv(100).startswith(b"HTTP/1.1 429")
+            assert refused == 10
+        finally:
+            for client in held:
+                client.close()
+    lines = gateway.log
+    for secret in ("trackingflood", "surveyflood", "trackingbig", "surveybig", "127.0.0.",
+                   "token="):  # fmt: skip
+        assert secret not in lines, lines
+
+
+class _SourceAdapter(requests.adapters.HTTPAdapter):
+    """Connections from another loopback address: another client, as the gateway sees it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)

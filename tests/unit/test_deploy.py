@@ -160,3 +160,12 @@ def test_the_gateway_exposes_exactly_the_public_paths():
                  "/v1/surveys/", "/v1/knowledge/search"):  # fmt: skip
         assert path in public
     assert "/v1/queues" not in public and "/v1/tickets" not in public
+
+
+def test_compose_runs_the_gateway_with_the_main_configuration_make_run_writes():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    volumes = compose["services"]["gateway"]["volumes"]
+    assert "./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in volumes
+    assert "./deploy/nginx/loket.conf:/etc/nginx/conf.d/default.conf:ro" in volumes
+    main = (REPO / "deploy" / "nginx" / "nginx.conf").read_text()
+    assert "include /etc/nginx/conf.d/default.conf;" in main
