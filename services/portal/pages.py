@@ -33,7 +33,8 @@ from services.portal.texts import STATUSES, TEXTS, day_name, duration, opening_h
 bp = Blueprint("pages", __name__)
 CSRF_COOKIE = "loket_csrf"
 MAX_MESSAGE = 5000
-FRESH_RETRIES = (0.1, 0.2, 0.4, 0.8)
+# How long after sending a request its page says "being registered" instead of "unknown".
+FRESH_SECONDS = 120
 REFERENCE = re.compile(r"LKT-\d{6,}")
 
 
@@ -105,24 +106,41 @@ def home() -> tuple[str, int]:
 def track(reference: str) -> Response | tuple[str, int]:
     token = request.args.get("token", "")
     answer = backend().track(reference, token)
-    if answer.status == 404 and _just_made():
+    if answer.status == 404 and _just_made(reference, token):
         # A request this portal made a moment ago reaches the queue through the broker,
-        # within a second as a rule: wait that second rather than say "not found".
-        for delay in FRESH_RETRIES:
-            time.sleep(delay)
-            answer = backend().track(reference, token)
-            if answer.status != 404:
-                break
-        else:
-            return page("message.html", 200, title="registering_title", body="registering_body",
-                        refresh_seconds=3)  # fmt: skip
+        # within a second as a rule: the page looks again in a second, holding no worker
+        # while it waits (a sleeping worker was an outside tester's way to stall the portal).
+        return page(
+            "message.html",
+            200,
+            title="registering_title",
+            body="registering_body",
+            refresh_seconds=1,
+        )
     if answer.status != 200:
         return _problem(answer)
     return _status_page(reference, answer.body, errors={})
 
 
-def _just_made() -> bool:
-    return bool(request.args.get("follows") or request.args.get("new"))
+def fresh_mark(reference: str, token: str, now: float | None = None) -> str:
+    """What the portal adds to the link of a request it has just made: when, signed with
+    its secret for that reference and token, so that nobody else's link makes it wait."""
+    issued = str(int(time.time() if now is None else now))
+    return f"{issued}.{_signature(reference, token, issued)}"
+
+
+def _signature(reference: str, token: str, issued: str) -> str:
+    message = f"{reference}\x00{token}\x00{issued}".encode()
+    return hmac.new(current_app.secret_key.encode(), message, "sha256").hexdigest()[:32]
+
+
+def _just_made(reference: str, token: str) -> bool:
+    issued, _, signature = request.args.get("fresh", "").partition(".")
+    if not issued.isascii() or not issued.isdigit():
+        return False
+    return 0 <= time.time() - int(issued) <= FRESH_SECONDS and hmac.compare_digest(
+        signature, _signature(reference, token, issued)
+    )
 
 
 def _status_page(
@@ -178,10 +196,12 @@ def reply(reference: str) -> Response | tuple[str, int]:
     if answer.body.get("status") == "received":
         # Closed, or resolved longer ago than the reopen window: the message became a new
         # request that refers to this one; its own page (and token) from now on.
+        made, made_token = answer.body["reference"], answer.body["tracking_token"]
+        fresh = fresh_mark(made, made_token)
         query = urlencode(
-            {"token": answer.body["tracking_token"], "lang": language(), "follows": reference}
+            {"token": made_token, "lang": language(), "follows": reference, "fresh": fresh}
         )
-        return redirect(f"/track/{answer.body['reference']}?{query}", code=303)
+        return redirect(f"/track/{made}?{query}", code=303)
     query = urlencode({"token": token, "lang": language(), "sent": "1"})
     return redirect(f"/track/{reference}?{query}#updates", code=303)
 
@@ -388,8 +408,11 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
         }
     answer = backend().submit(body, _form_id())
     if answer.status == 201:
-        query = urlencode({"token": answer.body["tracking_token"], "lang": lang, "new": "1"})
-        return redirect(f"/track/{answer.body['reference']}?{query}", code=303)
+        made, made_token = answer.body["reference"], answer.body["tracking_token"]
+        query = urlencode(
+            {"token": made_token, "lang": lang, "new": "1", "fresh": fresh_mark(made, made_token)}
+        )
+        return redirect(f"/track/{made}?{query}", code=303)
     if answer.status == 422:
         # Intake's own check found what this one did not: each error at its question.
         fields = (answer.body.get("error") or {}).get("fields") or {}

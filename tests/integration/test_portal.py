@@ -132,25 +132,37 @@ def slow_queue():
     server.server_close()
 
 
-def test_a_request_made_a_moment_ago_is_waited_for_not_called_unknown(slow_queue):
+def test_a_request_made_a_moment_ago_is_waited_for_without_holding_a_worker(slow_queue):
+    from services.portal.pages import FRESH_SECONDS, fresh_mark
+
     url = f"http://127.0.0.1:{slow_queue.server_address[1]}"
     settings = PortalSettings(
         http_host="127.0.0.1", http_port=0, intake_url=url, queue_url=url, feedback_url=url,
         default_language="en", backend_timeout_seconds=1.0,
     )  # fmt: skip
-    portal = create_app(settings).test_client()
-    slow_queue.known_after = 2  # the ticket reaches the queue while the page waits
-    page = portal.get("/track/LKT-000001?token=abc&new=1")
-    assert page.status_code == 200 and "we have received your request" in page.text
-    slow_queue.asked, slow_queue.known_after = 0, 100  # it does not come in time
-    waiting = portal.get("/track/LKT-000001?token=abc&new=1")
+    app = create_app(settings)
+    portal = app.test_client()
+    with app.test_request_context():
+        mark = fresh_mark("LKT-000001", "abc")
+        old = fresh_mark("LKT-000001", "abc", time.time() - FRESH_SECONDS - 5)
+    slow_queue.known_after = 100  # not in the queue yet
+    waiting = portal.get(f"/track/LKT-000001?token=abc&new=1&fresh={mark}")
     assert waiting.status_code == 200 and "being registered" in waiting.text
-    assert '<meta http-equiv="refresh" content="3">' in waiting.text
-    assert slow_queue.asked == 5
-    # A link the portal did not just make is answered at once.
-    slow_queue.asked = 0
-    assert portal.get("/track/LKT-000001?token=abc").status_code == 404
-    assert slow_queue.asked == 1
+    assert '<meta http-equiv="refresh" content="1">' in waiting.text
+    assert slow_queue.asked == 1  # asked once: the page itself looks again, not a worker
+    # A mark the portal did not make, for another token, or too old: answered at once.
+    for link in (
+        "/track/LKT-000001?token=abc&new=1",
+        "/track/LKT-000001?token=abc&new=1&fresh=1.forged",
+        f"/track/LKT-000001?token=wrong&new=1&fresh={mark}",
+        f"/track/LKT-000001?token=abc&fresh={old}",
+    ):
+        slow_queue.asked = 0
+        assert portal.get(link).status_code == 404, link
+        assert slow_queue.asked == 1
+    slow_queue.asked, slow_queue.known_after = 0, 0  # it has arrived
+    page = portal.get(f"/track/LKT-000001?token=abc&new=1&fresh={mark}")
+    assert page.status_code == 200 and "we have received your request" in page.text
 
 
 def test_sign_in_failures_are_counted_here_while_the_shared_store_is_down(accounts_file):
