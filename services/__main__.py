@@ -13,7 +13,14 @@ import sys
 
 from services.common import logs
 from services.common.auth import KeyRing
-from services.common.config import REPO_ROOT, SERVICES, ConfigError, load_settings, var_dir
+from services.common.config import (
+    REPO_ROOT,
+    SERVICES,
+    ConfigError,
+    check_deployment_secrets,
+    load_settings,
+    var_dir,
+)
 from services.common.db import migrate
 
 GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
@@ -26,6 +33,11 @@ USAGE = (
 
 def main(argv: list[str]) -> int:
     if argv == ["all", "migrate"]:
+        try:
+            check_deployment_secrets(os.environ)
+        except ConfigError as exc:
+            print(f"loket migrate: configuration error: {exc}", file=sys.stderr)
+            return 2
         return max(main([service, "migrate"]) for service in SERVICES)
     if argv == ["portal", "web"]:
         return _portal()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from sqlalchemy.engine import make_url
@@ -101,6 +101,51 @@ def _seconds(environ: Mapping[str, str], name: str, default: float, minimum: flo
     return value
 
 
+# What .env.example and examples show in place of a secret: a desk started with one runs
+# with a password or key that anyone who has read the example knows.
+_PLACEHOLDER = re.compile(
+    r"^(?:(?:change|replace|set)[-_ ]?me|(?:secret|password|passw0rd|example|default|test|"
+    r"todo|admin|xxx+|\.\.\.|<[^>]*>)[-_ ]?\d*$)",
+    re.IGNORECASE,
+)
+# The secrets only Compose's other containers read (the database's and broker's own
+# administrators, Grafana, the broker nodes' cookie): `all migrate` checks them, so that
+# the desk does not start beside them.
+DEPLOYMENT_SECRETS = (
+    "POSTGRES_PASSWORD",
+    "RABBITMQ_ADMIN_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+    "LOKET_BROKER_COOKIE",
+)
+
+
+def check_secret(name: str, value: str, minimum_length: int = 0) -> str:
+    """A secret that is not a known placeholder, and long enough where it signs."""
+    if _PLACEHOLDER.match(value.strip()):
+        raise ConfigError(name, "is still a placeholder; set a secret of your own")
+    if len(value.encode()) < minimum_length:
+        raise ConfigError(
+            name,
+            f"must be at least {minimum_length} bytes; make one with "
+            '`python -c "import secrets; print(secrets.token_urlsafe(32))"`',
+        )
+    return value
+
+
+def check_deployment_secrets(environ: Mapping[str, str]) -> None:
+    for name in DEPLOYMENT_SECRETS:
+        value = _env(environ, name)
+        if value is not None:
+            check_secret(name, value)
+
+
+def _password_in_url(name: str, value: str) -> None:
+    for node in value.split(","):
+        password = urlsplit(node.strip()).password
+        if password:
+            check_secret(name, unquote(password))
+
+
 _MAIL_FROM_RE = re.compile(r"^(?:[^<>@]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$")
 
 
@@ -154,6 +199,7 @@ def _urls(environ: Mapping[str, str], name: str, default: str, schemes: set[str]
         raise ConfigError(name, f"{error}, got {value!r}") from None
     for node in nodes:
         _url({name: node}, name, None, schemes)
+    _password_in_url(name, value)
     return value
 
 
@@ -194,6 +240,8 @@ def database_url(environ: Mapping[str, str], service: str) -> str:
         raise ConfigError(name, f"is not a database URL: {value!r}") from None
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise ConfigError(name, "only sqlite and postgresql databases are supported")
+    if url.password:
+        check_secret(name, str(url.password))
     if url.get_backend_name() == "postgresql" and url.drivername != "postgresql+psycopg":
         # Operators write postgresql://; the psycopg 3 driver is the one we ship.
         value = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)

@@ -14,6 +14,7 @@ from services.common.config import (
     _limit_storage,
     _seconds,
     _url,
+    check_secret,
     load_desk_config,
     var_dir,
 )
@@ -69,12 +70,15 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         or "",
         default_language=default_language,
         backend_timeout_seconds=_seconds(environ, "LOKET_PORTAL_BACKEND_TIMEOUT_SECONDS", 5.0, 0.1),
-        api_key=_env(environ, "LOKET_PORTAL_API_KEY", "") or None,
+        api_key=check_secret("LOKET_PORTAL_API_KEY", key)
+        if (key := _env(environ, "LOKET_PORTAL_API_KEY"))
+        else None,
         accounts_file=Path(accounts)
         if (accounts := _env(environ, "LOKET_ACCOUNTS_FILE"))
         else None,
-        secret_key=_env(environ, "LOKET_PORTAL_SECRET_KEY")
-        or kept_secret(var_dir(environ) / "portal-secret.key", lambda: secrets.token_urlsafe(32)),
+        secret_key=check_secret("LOKET_PORTAL_SECRET_KEY", secret, minimum_length=32)
+        if (secret := _env(environ, "LOKET_PORTAL_SECRET_KEY"))
+        else kept_secret(var_dir(environ) / "portal-secret.key", lambda: secrets.token_urlsafe(32)),
         idle_minutes=_int(environ, "LOKET_PORTAL_IDLE_MINUTES", 30, minimum=1),
         session_hours=_int(environ, "LOKET_PORTAL_SESSION_HOURS", 12, minimum=1),
         sessions_file=var_dir(environ) / "portal-sessions.db",

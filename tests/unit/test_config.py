@@ -1,6 +1,8 @@
+import re
+
 import pytest
 
-from services.common.config import ConfigError, load_settings, node_urls
+from services.common.config import REPO_ROOT, ConfigError, load_settings, node_urls
 
 
 @pytest.mark.parametrize(
@@ -78,3 +80,52 @@ def test_a_broker_cluster_is_named_by_its_nodes(nodes):
 def test_one_broker_is_its_own_url():
     assert node_urls("amqps://u:p%2Cq@a/%2F?heartbeat=5") == ["amqps://u:p%2Cq@a/%2F?heartbeat=5"]
     assert node_urls("amqp://a,b?heartbeat=5") == ["amqp://a?heartbeat=5", "amqp://b?heartbeat=5"]
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("LOKET_INTAKE_DATABASE_URL", "postgresql://loket_intake:change-me-intake@db/loket_intake"),
+        ("LOKET_AMQP_URL", "amqp://loket_intake:change-me-intake-amqp@rabbitmq:5672/loket"),
+        ("LOKET_AMQP_URL", "amqp://u:s3cr3t-enough@a:5672,amqp://u:password@b:5672/loket"),
+    ],
+)
+def test_a_placeholder_password_in_a_url_stops_the_service_naming_the_variable(name, value):
+    with pytest.raises(ConfigError) as raised:
+        load_settings("intake", {name: value})
+    assert raised.value.variable == name and "placeholder" in str(raised.value)
+
+
+def test_every_secret_of_the_example_environment_is_refused_as_it_stands():
+    """Every value .env.example shows for a password, key or cookie stops the desk."""
+    from services.common.config import DEPLOYMENT_SECRETS, check_deployment_secrets
+    from services.portal.settings import load_portal_settings
+
+    example = dict(
+        line.split("=", 1)
+        for line in (REPO_ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    secrets_shown = {k: v for k, v in example.items() if v and re.search("PASSWORD|KEY|COOKIE", k)}
+    assert {"LOKET_PORTAL_SECRET_KEY", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} <= set(
+        secrets_shown
+    )
+    for name, value in secrets_shown.items():
+        with pytest.raises(ConfigError) as raised:
+            if name in DEPLOYMENT_SECRETS:
+                check_deployment_secrets({name: value})
+            elif name == "LOKET_PORTAL_SECRET_KEY":
+                load_portal_settings({name: value})
+            else:  # a service's password: it reaches the service inside its URL
+                load_settings("intake", {"LOKET_AMQP_URL": f"amqp://u:{value}@broker/loket"})
+        assert "placeholder" in str(raised.value), name
+
+
+def test_the_portals_secret_key_must_be_long_enough_to_sign_sessions():
+    from services.portal.settings import load_portal_settings
+
+    with pytest.raises(ConfigError) as raised:
+        load_portal_settings({"LOKET_PORTAL_SECRET_KEY": "a-short-but-real-secret"})
+    assert raised.value.variable == "LOKET_PORTAL_SECRET_KEY" and "32 bytes" in str(raised.value)
+    key = "k7Qf2-9xYtLr0pZ3mNcV8wEa1sBdHgJu"
+    assert load_portal_settings({"LOKET_PORTAL_SECRET_KEY": key}).secret_key == key
