@@ -198,6 +198,10 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
     environ.setdefault("LOKET_FEEDBACK_URL", _web_url(settings["feedback"]))
     # The links the desk sends customers open through the gateway, as under Compose.
     environ.setdefault("LOKET_PUBLIC_BASE_URL", public_url)
+    # Behind that gateway each client is the address in its one X-Forwarded-For hop; without
+    # it every customer and agent would be 127.0.0.1, and share one rate and one lock.
+    environ.setdefault("LOKET_PROXY_HOPS", "1")
+    environ.setdefault("LOKET_PORTAL_PROXY_HOPS", "1")
     ensure_dev_keys(environ)
     # People who sign in to the console: the file `make user` writes.
     environ.setdefault("LOKET_ACCOUNTS_FILE", str(var_dir(environ) / "accounts.yaml"))

@@ -438,3 +438,16 @@ def queried_metrics(*expressions: str) -> set[str]:
         for metric in re.findall(r"\bloket_[a-z_]+", expression):
             names.add(re.sub(r"_(bucket|sum|count)$", "", metric))
     return names
+
+
+class FromAddress(requests.adapters.HTTPAdapter):
+    """Connections from another loopback address (any 127/8 address is this machine's):
+    another client, as a server sees it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)

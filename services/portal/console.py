@@ -44,12 +44,16 @@ from services.portal.texts import DESK_TEXTS
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 log = logging.getLogger(__name__)
 RANK = {"agent": 1, "supervisor": 2, "admin": 3}
-# Ten wrong passwords lock an account's sign-in for a quarter of an hour; an address gets
-# fifty tries in that time, whatever the names it tries. Counted where the services count
-# their rate limits (LOKET_RATE_LIMIT_STORAGE_URL): Redis shares the count between every
-# portal process; memory:// keeps one per process (GUNICORN_WORKERS of them).
+# Ten wrong passwords for a name from one address lock that name's sign-in from that
+# address for a quarter of an hour; an address gets fifty tries in that time, whatever the
+# names it tries; and a name gets a hundred an hour from everywhere together (OWASP's
+# authentication guidance: an attacker's failures must not lock the person out from
+# their own place). Counted where the services count their rate limits
+# (LOKET_RATE_LIMIT_STORAGE_URL): Redis shares the count between every portal process;
+# memory:// keeps one per process (GUNICORN_WORKERS of them).
 ACCOUNT_FAILURES = parse("10/15 minutes")
 ADDRESS_FAILURES = parse("50/15 minutes")
+NAME_FAILURES = parse("100/hour")
 # The console's pages may load the vendored htmx from the portal itself, nothing else.
 CONSOLE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -261,15 +265,17 @@ def sign_in() -> Response:
     password = request.form.get("password", "")[:200]
     address = request.remote_addr or "unknown"
     limiter, namespace = failures(), settings().namespace
-    if not (
-        limiter.allowed(ACCOUNT_FAILURES, namespace, "account", name)
-        and limiter.allowed(ADDRESS_FAILURES, namespace, "address", address)
-    ):
+    counted = (
+        (ACCOUNT_FAILURES, namespace, "account", name, address),
+        (ADDRESS_FAILURES, namespace, "address", address),
+        (NAME_FAILURES, namespace, "name", name),
+    )
+    if not all(limiter.allowed(*keys) for keys in counted):
         return page("desk/sign_in.html", 429, next=_safe_next(), error="locked", name=name)
     account = accounts().sign_in(name, password)
     if account is None:
-        limiter.failed(ACCOUNT_FAILURES, namespace, "account", name)
-        limiter.failed(ADDRESS_FAILURES, namespace, "address", address)
+        for keys in counted:
+            limiter.failed(*keys)
         return page("desk/sign_in.html", 401, next=_safe_next(), error="wrong", name=name)
     if session.get("sid"):
         sessions().end(session["sid"])

@@ -279,7 +279,7 @@ def test_slow_clients_take_no_one_elses_place_and_no_token_or_address_reaches_th
         try:
             # Someone else, meanwhile, is served at once.
             other = requests.Session()
-            other.mount("http://", _SourceAdapter("127.0.0.3"))
+            other.mount("http://", support.FromAddress("127.0.0.3"))
             assert other.get(f"{public}/v1/catalogue", timeout=5).status_code == 200
             # One address holds at most 40 requests at once (bodies that never come), even
             # sent slower than its rate limit: the rest are refused at once with a 429.
@@ -300,15 +300,3 @@ def test_slow_clients_take_no_one_elses_place_and_no_token_or_address_reaches_th
     for secret in ("trackingflood", "surveyflood", "trackingbig", "surveybig", "127.0.0.",
                    "token="):  # fmt: skip
         assert secret not in lines, lines
-
-
-class _SourceAdapter(requests.adapters.HTTPAdapter):
-    """Connections from another loopback address: another client, as the gateway sees it."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.source, 0)
-        super().init_poolmanager(*args, **kwargs)

@@ -478,6 +478,11 @@ def test_the_console_refuses_forged_forms_and_locks_after_ten_wrong_passwords(de
         assert locked.status_code == 429 and "locked" in locked.text
         # Another person is not locked out by ben's attacker.
         assert attempt(browser, "cas", people["cas"][1], csrf).status_code == 303
+    with requests.Session() as elsewhere:
+        # Nor is ben himself, from his own address: the lock is the attacker's address's
+        # (through the gateway make run starts, which names each client's address).
+        elsewhere.mount("http://", support.FromAddress("127.0.0.3"))
+        assert attempt(elsewhere, "ben", people["ben"][1], token(elsewhere)).status_code == 303
     with requests.Session() as browser:  # a disabled person cannot sign in
         assert attempt(browser, "dora", people["dora"][1], token(browser)).status_code == 401
 

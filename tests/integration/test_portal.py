@@ -329,3 +329,24 @@ def test_a_console_whose_session_store_does_not_answer_lets_nobody_in(accounts_f
     )
     assert answer.status_code == 503
     assert client.get("/desk/").status_code == 302  # to sign-in: no session was begun
+
+
+def test_wrong_passwords_lock_a_name_only_from_the_address_that_tried(accounts_file, tmp_path):
+    """OWASP: an attacker's failures must not lock the person out from their own place;
+    a name tried from everywhere together is still locked, more slowly."""
+    app = _console(accounts_file, tmp_path)
+
+    def attempt(address, password):
+        client = app.test_client()
+        form = client.get("/desk/sign-in").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        form = {"csrf": csrf, "name": "ann", "password": password}
+        return client.post("/desk/sign-in", data=form, environ_base={"REMOTE_ADDR": address})
+
+    for _ in range(10):
+        assert attempt("203.0.113.9", "guess").status_code == 401
+    assert attempt("203.0.113.9", PEOPLE["ann"][1]).status_code == 429  # locked there
+    assert attempt("198.51.100.7", PEOPLE["ann"][1]).status_code == 303  # not at her desk
+    for n in range(90):  # a hundred an hour from everywhere: nine each from ten more
+        assert attempt(f"192.0.2.{n // 9}", "guess").status_code == 401
+    assert attempt("198.51.100.8", PEOPLE["ann"][1]).status_code == 429
