@@ -417,8 +417,9 @@ def _action_body(action: str, form: Any) -> dict[str, Any]:
         return body
     if action == "priority":
         priority = text.get("priority", "")
-        return {"priority": int(priority) if priority.isdigit() else 0,
-                "reason": text.get("reason", "")}  # fmt: skip
+        # isdigit() alone takes "²", which int() does not (a 500, found by an outside tester).
+        given = int(priority) if priority.isascii() and priority.isdigit() else 0
+        return {"priority": given, "reason": text.get("reason", "")}
     return {"to_queue": text.get("to_queue", ""), "note": text.get("note", "")}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from marshmallow import RAISE, Schema, fields, validate
 
 from services.common.auth import CHANNELS
@@ -232,8 +234,16 @@ class WaitsQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    # A day in the desk's time zone; today when left out.
-    date = fields.Date(load_default=None)
+    # A day in the desk's time zone; today when left out. The desk's own history: a day
+    # near year 9999 overflowed the day's end (a 500, found by an outside tester).
+    date = fields.Date(
+        load_default=None,
+        validate=validate.Range(
+            min=dt.date(2000, 1, 1),
+            max=dt.date(2199, 12, 31),
+            error="Must be between 2000 and 2200.",
+        ),
+    )
 
 
 class HourlyWaitSchema(Schema):

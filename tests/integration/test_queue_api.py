@@ -720,3 +720,6 @@ def test_a_supervisor_sees_the_days_waits_per_hour_and_channel(desk, keys):
     assert desk.client.get("/v1/reports/waits?date=2020-01-01",
                            headers=bob).json["hours"] == []  # fmt: skip
     assert desk.client.get("/v1/reports/waits?date=yesterday", headers=bob).status_code == 422
+    # The last day of year 9999 overflowed its own end (a 500): the field is named instead.
+    far = desk.client.get("/v1/reports/waits?date=9999-12-31", headers=bob)
+    assert far.status_code == 422 and "date" in far.json["error"]["fields"]
