@@ -464,8 +464,16 @@ def test_a_customer_replies_on_the_status_page_and_a_reply_after_resolution_reop
         assert f"follows={accepted['reference']}" in late.url
         follow_up = re.search(r"/track/(LKT-\d+)", late.url).group(1)
         assert follow_up != accepted["reference"]
-        assert f"{accepted['reference']} had been closed" in late.text
-        assert f"Your request {follow_up}" in late.text
+
+        # Until the new request reaches the queue its page says so and looks again itself
+        # a second later (a meta refresh), as a browser follows it.
+        def followed():
+            page = browser.get(late.url, timeout=5)
+            return page if "had been closed" in page.text else None
+
+        shown = wait_until(followed, timeout=30, what="the new request's own page")
+        assert f"{accepted['reference']} had been closed" in shown.text
+        assert f"Your request {follow_up}" in shown.text
 
 
 def _intake_status(engine, request_id):
