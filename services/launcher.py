@@ -25,7 +25,14 @@ import pika
 
 from services import gateway
 from services.common import broker
-from services.common.config import REPO_ROOT, SERVICES, ConfigError, load_settings, var_dir
+from services.common.config import (
+    REPO_ROOT,
+    SERVICES,
+    ConfigError,
+    load_settings,
+    private_var_dir,
+    var_dir,
+)
 from services.common.logs import configure
 from services.portal.settings import load_portal_settings
 
@@ -202,6 +209,9 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
     # it every customer and agent would be 127.0.0.1, and share one rate and one lock.
     environ.setdefault("LOKET_PROXY_HOPS", "1")
     environ.setdefault("LOKET_PORTAL_PROXY_HOPS", "1")
+    # What the desk writes (databases, keys, logs, the gateway's files) is its own.
+    os.umask(0o077)
+    private_var_dir(environ)
     ensure_dev_keys(environ)
     # People who sign in to the console: the file `make user` writes.
     environ.setdefault("LOKET_ACCOUNTS_FILE", str(var_dir(environ) / "accounts.yaml"))

@@ -231,6 +231,15 @@ def var_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(_env(environ, "LOKET_VAR_DIR", str(REPO_ROOT / "var")))
 
 
+def private_var_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The var directory, made and kept for its owner only: it holds the desk's keys and,
+    on one machine, its databases."""
+    path = var_dir(environ)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def database_url(environ: Mapping[str, str], service: str) -> str:
     name = f"LOKET_{service.upper()}_DATABASE_URL"
     value = _env(environ, name, f"sqlite:///{var_dir(environ) / f'{service}.db'}")

@@ -10,7 +10,9 @@ transaction anyway.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -31,7 +33,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(parsed.database))
         engine = create_engine(
             url,
             connect_args={
@@ -64,6 +66,18 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     )
     _ping_when_idle(engine)
     return engine
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """A database file its owner alone may read: made so before SQLite opens it (SQLite
+    gives its -wal and -shm files the database's mode), and mended if made otherwise."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if part.stat().st_mode & 0o077:
+                part.chmod(0o600)
 
 
 # A connection back in the pool within this many seconds is used without a ping: under

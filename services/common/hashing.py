@@ -16,7 +16,7 @@ def secret_digest(secret: str) -> str:
 def kept_secret(path: Path, make: Callable[[], str]) -> str:
     """A desk on one machine keeps a secret it needs (a sealing or signing key) in a file
     of its var directory, made on first use and readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         # O_EXCL: two processes starting at once agree on the first secret written.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -44,11 +45,49 @@ from services.common import broker
 from services.common.db import BigId, transaction
 from services.common.events import Event, utcnow
 from services.common.metrics import EVENTS_PUBLISHED
+from services.common.secret_box import SecretBox
 
 log = logging.getLogger(__name__)
 # How long the relay waits for the broker's confirms of one batch before it gives up on
 # the connection (docs/reliability.md: a broker that never confirms a publish).
 CONFIRM_SECONDS = 15.0
+
+
+# Event fields that open something (a request's status page and reply address, a survey).
+# They travel in the clear to the consumers that need them; once published, the row keeps
+# them sealed, so a copy of the database holds none, and a replay after a restore (which
+# publishes sent rows again) opens them with the service's key.
+SECRET_FIELDS = ("tracking_token", "reply_token", "survey_token")
+SEALED_SUFFIX = "_sealed"
+
+
+def sealed_body(body: str, box: SecretBox) -> str | None:
+    """The event with its secret fields sealed, or None when it has none."""
+    if '_token"' not in body:
+        return None
+    event = json.loads(body)
+    data = event.get("data") or {}
+    secret = [name for name in SECRET_FIELDS if isinstance(data.get(name), str)]
+    if not secret:
+        return None
+    for name in secret:
+        data[name + SEALED_SUFFIX] = box.seal(data.pop(name))
+    return json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def opened_body(body: str, box: SecretBox | None) -> str:
+    """The event as it was staged; raises ValueError when sealed under another key."""
+    if SEALED_SUFFIX + '"' not in body:
+        return body
+    if box is None:
+        raise ValueError("sealed fields and no key to open them")
+    event = json.loads(body)
+    data = event["data"]
+    for name in SECRET_FIELDS:
+        sealed = data.pop(name + SEALED_SUFFIX, None)
+        if sealed is not None:
+            data[name] = box.open(sealed)
+    return json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 class ConfirmOverdue(pika.exceptions.AMQPConnectionError):
@@ -222,8 +261,10 @@ class OutboxRelay:
         declare: Callable[[BlockingChannel], None] | None = None,
         counted: bool = True,
         confirm_seconds: float = CONFIRM_SECONDS,
+        box: SecretBox | None = None,
     ) -> None:
         self.service = service
+        self.box = box
         self.engine = engine
         self.outbox = outbox
         self.amqp_url = amqp_url
@@ -251,6 +292,11 @@ class OutboxRelay:
             update(outbox)
             .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
             .values(sent_at=bindparam("now"))
+        )
+        self._seal = (
+            update(outbox)
+            .where(outbox.c.id == bindparam("row_id"))
+            .values(body=bindparam("sealed"))
         )
 
     def run(self, stop: threading.Event) -> None:
@@ -284,19 +330,29 @@ class OutboxRelay:
     def relay_batch(self, channel: BlockingChannel) -> int:
         """Publish one batch of due rows; returns how many rows it looked at."""
         sent: list[tuple[int, str]] = []
+        sealed: list[dict[str, Any]] = []
         with transaction(self.engine) as conn:
             now = utcnow()
             rows = conn.execute(self._due, {"now": now}).all()
             with confirm_deadline(channel.connection, self.confirm_seconds):
                 for row in rows:
                     try:
-                        self._publish(channel, row.type, row.event_id, row.body)
+                        body = opened_body(row.body, self.box)
+                    except ValueError as exc:
+                        self._postpone(conn, row.id, str(exc))
+                        continue
+                    try:
+                        self._publish(channel, row.type, row.event_id, body)
                     except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
                         self._postpone(conn, row.id, repr(exc))
                         continue
                     sent.append((row.id, row.type))
+                    if self.box is not None and (kept := sealed_body(body, self.box)):
+                        sealed.append({"row_id": row.id, "sealed": kept})
             if sent:
                 conn.execute(self._mark_sent, {"ids": [row_id for row_id, _ in sent], "now": now})
+            if sealed:
+                conn.execute(self._seal, sealed)
         for _, event_type in sent if self.counted else ():
             EVENTS_PUBLISHED.labels(self.service, event_type).inc()
         return len(rows)

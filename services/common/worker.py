@@ -25,6 +25,7 @@ from services.common.config import Settings
 from services.common.consumer import Consumer, EventProcessor, Handlers, Processor
 from services.common.db import make_engine, transaction
 from services.common.outbox import OutboxRelay, purge_sent
+from services.common.secret_box import service_box
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class WorkerSpec:
     handlers: Handlers = field(default_factory=dict)
     timers: list[Timer] = field(default_factory=list)
     work: WorkSpec | None = None
+    # The service publishes tokens (services/common/outbox.py, SECRET_FIELDS): its sent
+    # rows keep them sealed under its key.
+    seals_secrets: bool = False
 
 
 def _run_timer(timer: Timer, engine: Engine, stop: threading.Event) -> None:
@@ -128,7 +132,8 @@ def run_worker(settings: Settings, spec: WorkerSpec, stop: threading.Event | Non
         # (the image sets LOKET_HTTP_HOST=0.0.0.0 for Prometheus in another container).
         start_http_server(settings.worker_metrics_port, addr=settings.http_host)
 
-    relay = _relay(settings, engine, spec.outbox)
+    box = service_box(settings) if spec.seals_secrets else None
+    relay = _relay(settings, engine, spec.outbox, box=box)
     threads = [threading.Thread(target=relay.run, args=(stop,), name="relay")]
     if spec.handlers:
         if spec.inbox is None:

@@ -9,7 +9,10 @@ from services.feedback import handlers, storage
 
 def spec(settings: Settings) -> WorkerSpec:
     return WorkerSpec(
-        outbox=storage.outbox, inbox=storage.inbox, handlers=handlers.handlers(settings)
+        outbox=storage.outbox,
+        inbox=storage.inbox,
+        handlers=handlers.handlers(settings),
+        seals_secrets=True,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from services.common.auth import CHANNELS, current_principal, require
 from services.common.errors import ApiError
 from services.common.events import utcnow
 from services.common.failures import Conflict
+from services.common.secret_box import SecretBox, service_box
 from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import LANGUAGES
 from services.common.web import body_bytes, change, json_body, runtime
@@ -39,6 +41,8 @@ class IntakeContext:
         self.hours = hours
         self.estimates = WaitEstimates(runtime_of(app).settings.queue_service_url)
         self.localized = {lang: intake.catalogue.localized(lang) for lang in LANGUAGES}
+        # A remembered answer holds the tracking token: kept sealed (storage.py).
+        self.box: SecretBox = service_box(runtime_of(app).settings)
 
 
 def runtime_of(app: Flask) -> Any:
@@ -107,7 +111,7 @@ def _once(
                 "This Idempotency-Key was used for a different request.",
                 code="idempotency_conflict",
             )
-        response = jsonify(stored.response)
+        response = jsonify(_opened(stored.response))
         response.headers["Idempotent-Replayed"] = "true"
         return response, stored.status_code
 
@@ -118,7 +122,8 @@ def _once(
                 return replay(stored)
             status, body = produce(unit)
             if key is not None:
-                storage.remember_answer(unit.conn, scope, key, body_sha256, status, body, utcnow())
+                kept = {"sealed": context().box.seal(json.dumps(body))}
+                storage.remember_answer(unit.conn, scope, key, body_sha256, status, kept, utcnow())
     except IntegrityError:
         if key is None:
             raise
@@ -128,6 +133,18 @@ def _once(
             raise
         return replay(stored)
     return jsonify(body), status
+
+
+def _opened(kept: dict[str, Any]) -> Any:
+    if set(kept) != {"sealed"}:
+        return kept  # remembered before answers were sealed
+    try:
+        return json.loads(context().box.open(kept["sealed"]))
+    except ValueError:
+        raise Conflict(
+            "This Idempotency-Key's first answer was sealed under a key since replaced.",
+            code="idempotency_conflict",
+        ) from None
 
 
 def _count(channel: str, category: str, contact_wait: float | None) -> None:

@@ -27,6 +27,7 @@ def spec(settings: Settings) -> WorkerSpec:
         inbox=storage.inbox,
         handlers=handlers.handlers(settings),
         timers=[Timer("idempotency-purge", 600, forget_old_answers)],
+        seals_secrets=True,
     )
 
 

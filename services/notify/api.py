@@ -13,10 +13,10 @@ from sqlalchemy.engine import Row
 from services.common.auth import current_principal, require
 from services.common.errors import ApiError
 from services.common.events import isoformat, utcnow
+from services.common.secret_box import SecretBox
 from services.common.web import change, json_body, runtime
 from services.notify import schemas, service, storage
 from services.notify.domain import REFUSED_BY_POLICY
-from services.notify.secret_box import SecretBox
 from services.notify.settings import notify_settings
 from services.notify.transports import Unresolvable, pinned_address
 

@@ -9,9 +9,9 @@ from flask import Flask
 from services.common.config import Settings, load_settings
 from services.common.metrics import CallbackGauge
 from services.common.openapi import build_spec
+from services.common.secret_box import service_box
 from services.common.web import create_service_app
 from services.notify import api, domain, schemas, storage
-from services.notify.secret_box import SecretBox
 
 OPENAPI_PATHS = Path(__file__).with_name("openapi.yaml")
 
@@ -33,7 +33,7 @@ def openapi() -> dict:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings("notify")
     app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
-    app.extensions["notify"] = api.NotifyContext(SecretBox.for_settings(settings))
+    app.extensions["notify"] = api.NotifyContext(service_box(settings))
     engine = app.extensions["loket"].engine
 
     def retry_backlog() -> list[tuple[tuple[str, ...], float]]:

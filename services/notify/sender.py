@@ -26,11 +26,11 @@ from services.common.config import Settings
 from services.common.consumer import Outcome, StoppedWaiting, while_database_is_down
 from services.common.events import parse_event, utcnow
 from services.common.metrics import EVENTS_CONSUMED
+from services.common.secret_box import service_box
 from services.common.unit_of_work import unit_of_work
 from services.notify import domain, schemas, service, storage
 from services.notify.messages import Composer
 from services.notify.metrics import NOTIFICATIONS, SEND_SECONDS
-from services.notify.secret_box import SecretBox
 from services.notify.service import Notifier
 from services.notify.settings import notify_settings
 from services.notify.transports import Outgoing, SendFailure, Transports
@@ -58,7 +58,7 @@ def notifier_for(settings: Settings, transports: Transports) -> Notifier:
     mail_domain = settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip()
     return Notifier(
         composer=Composer(),
-        box=SecretBox.for_settings(settings),
+        box=service_box(settings),
         media=transports.available,
         public_base_url=settings.public_base_url,
         mail_domain=mail_domain,

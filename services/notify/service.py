@@ -26,10 +26,10 @@ from services.common.broker import WorkQueue
 from services.common.events import Event, to_utc
 from services.common.failures import NotFound
 from services.common.outbox import add_events
+from services.common.secret_box import SecretBox
 from services.common.unit_of_work import UnitOfWork
 from services.notify import domain, storage
 from services.notify.messages import Composer
-from services.notify.secret_box import SecretBox
 from services.notify.transports import Outgoing, SendFailure
 
 ATTEMPT_JOB = "notification.attempt"

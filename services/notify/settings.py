@@ -3,14 +3,13 @@ when a notify process starts, like the rest: `python -m services notify ...`).""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from services.common.config import ConfigError, Settings, _env, _int, _seconds
+from services.common.secret_box import parse_secret_key
 
 
 @dataclass(frozen=True)
@@ -52,25 +51,9 @@ def _load(items: tuple[tuple[str, str], ...]) -> NotifySettings:
         retry_base_seconds=_seconds(environ, "LOKET_NOTIFY_RETRY_BASE_SECONDS", 60.0, 0.01),
         send_timeout_seconds=_seconds(environ, "LOKET_NOTIFY_SEND_TIMEOUT_SECONDS", 10.0, 0.1),
         send_concurrency=_int(environ, "LOKET_NOTIFY_SEND_CONCURRENCY", 8, minimum=1),
-        secret_key=_secret_key(environ, "LOKET_NOTIFY_SECRET_KEY"),
+        secret_key=parse_secret_key(environ, "LOKET_NOTIFY_SECRET_KEY"),
         webhook_allowed_networks=_networks(environ, "LOKET_WEBHOOK_ALLOWED_NETWORKS"),
     )
-
-
-def _secret_key(environ: Mapping[str, str], name: str) -> str | None:
-    """A key for encrypting stored secrets: 32 bytes, URL-safe base64 (a Fernet key)."""
-    value = _env(environ, name)
-    if value is None:
-        return None
-    try:
-        valid = len(base64.urlsafe_b64decode(value.encode())) == 32
-    except (ValueError, binascii.Error):
-        valid = False
-    if not valid:
-        raise ConfigError(
-            name, "must be 32 bytes in URL-safe base64 (python -m services.notify.secret_box)"
-        )
-    return value
 
 
 def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -213,6 +213,9 @@ def test_the_same_idempotency_key_and_body_give_the_same_answer_even_after_a_res
     assert again.json == first.json
     assert again.headers["Idempotent-Replayed"] == "true"
     assert len(rows(first_app)) == 1 and len(events(first_app)) == 1
+    # The remembered answer opens the request only for the service's key (issue 33, 9).
+    (remembered,) = rows(first_app, storage.idempotency_keys)
+    assert first.json["tracking_token"] not in json.dumps(remembered.response)
 
 
 def test_the_same_key_with_another_body_is_a_conflict(intake, keys):

@@ -9,13 +9,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from services.common import broker
 from services.common.db import make_engine, transaction
 from services.common.events import Event
 from services.common.outbox import OutboxRelay, Wakeup, add_events
+from services.common.secret_box import SecretBox
 from services.intake import storage
 from tests.support import AMQP_URL, HoldingProxy, wait_until
 
@@ -94,6 +96,29 @@ def test_relay_publishes_with_the_contract_properties_and_marks_rows_sent(intake
         assert props.content_type == "application/json"
         assert props.delivery_mode == 2
         assert json.loads(body)["data"] == event.data
+
+
+def test_a_sent_event_keeps_its_tokens_sealed_and_a_replay_publishes_them_again(intake_db, probe):
+    settings, engine = intake_db
+    secrets = {"tracking_token": "t" * 32, "reply_token": "r" * 26, "survey_token": "s" * 32}
+    event = Event("ticket.created", {"reference": "LKT-000001", **secrets}, source="intake")
+    with transaction(engine) as conn:
+        add_events(conn, storage.outbox, [event])
+    box = SecretBox(Fernet.generate_key().decode())
+
+    def published_once() -> dict:
+        _run_until_empty([_relay(settings, engine, box=box)], engine)
+        ((_, body),) = wait_until(probe, what="the published event")
+        return json.loads(body)["data"]
+
+    assert published_once() == event.data
+    with engine.connect() as conn:
+        kept = conn.scalar(select(storage.outbox.c.body))
+    assert not any(secret in kept for secret in secrets.values())
+    # A restore's replay marks sent rows unsent: consumers get the tokens again.
+    with transaction(engine) as conn:
+        conn.execute(update(storage.outbox).values(sent_at=None))
+    assert published_once() == event.data
 
 
 def test_events_of_a_rolled_back_change_never_leave(intake_db, probe):
