@@ -32,7 +32,10 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "loket": {"format": f"%(asctime)s %(levelname)s [{service}-web] %(name)s: %(message)s"}
+        "loket": {
+            "()": "services.common.logs.EscapingFormatter",
+            "fmt": f"%(asctime)s %(levelname)s [{service}-web] %(name)s: %(message)s",
+        }
     },
     "handlers": {
         "stderr": {

@@ -74,14 +74,20 @@ def test_access_lines_name_no_query_and_no_address_and_can_be_turned_off(web, da
         assert requests.get(f"{url}/healthz?token=s3cr3t", timeout=10).ok
         # A survey's token is its path: a customer's link, as the portal passes it on.
         assert requests.get(f"{url}/v1/surveys/s3cr3t-5urvey-t0ken", timeout=10).status_code == 404
-        support.wait_until(lambda: loud.log.count("gunicorn.access") >= 2, timeout=10,
-                           what="two lines")  # fmt: skip
+        # A decoded path forging a line of its own and a terminal escape (issue 33, 10).
+        forged = "/nothing%0a2026-12-03 12:00:00 INFO [feedback-web] forged%1b[2J"
+        assert requests.get(f"{url}{forged}", timeout=10).status_code == 404
+        support.wait_until(lambda: loud.log.count("gunicorn.access") >= 3, timeout=10,
+                           what="three lines")  # fmt: skip
     finally:
         loud.stop()
     lines = [line for line in loud.log.splitlines() if "gunicorn.access" in line]
     assert any('"GET /healthz" 200' in line for line in lines), lines
     assert any('"GET /v1/surveys/{token}" 404' in line for line in lines), lines
     assert not any("s3cr3t" in line or "127.0.0.1" in line for line in lines), lines
+    assert any('"GET /nothing\\n2026-12-03' in line and "forged\\x1b[2J" in line for line in lines)
+    assert not any(line.startswith("2026-12-03 12:00") for line in loud.log.splitlines())
+    assert "\x1b" not in loud.log
     assert "gunicorn.access" not in quiet.log
 
 
