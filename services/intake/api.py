@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from limits import RateLimitItemPerMinute
 from sqlalchemy.exc import IntegrityError
 
 from services.common.auth import CHANNELS, current_principal, require
 from services.common.errors import ApiError
 from services.common.events import utcnow
 from services.common.failures import Conflict
+from services.common.hashing import secret_digest
 from services.common.secret_box import SecretBox, service_box
 from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import LANGUAGES
@@ -23,6 +26,7 @@ from services.intake.contact_options import OpeningHours, WaitEstimates, contact
 from services.intake.metrics import CONTACT_WAIT, REJECTED, REQUESTS
 from services.intake.schemas import ReplySchema, RequestValidator
 
+log = logging.getLogger(__name__)
 bp = Blueprint("intake", __name__, url_prefix="/v1")
 # The customer-facing paths' schemas are built once: building one costs more than a load.
 REPLY = ReplySchema()
@@ -180,11 +184,39 @@ def submit_request() -> tuple[Response, int]:
     return _once(f"requests:{principal.name}", key, domain.body_digest(body), produce)
 
 
+# A customer writes a few messages a minute at most; more is a script filling the
+# agents' view (issue 33, 11). Counted per request and token, so guessing with wrong
+# tokens (the gateway limits that per address) uses up nothing of the customer's.
+REPLIES_PER_REQUEST = RateLimitItemPerMinute(10)
+
+
+def _count_reply(reference: str, token: str) -> None:
+    rt = runtime()
+    try:
+        allowed = rt.limiter.limiter.hit(
+            REPLIES_PER_REQUEST,
+            f"loket:{rt.settings.namespace}:intake:replies",
+            reference,
+            secret_digest(token)[:32],
+        )
+    except Exception as exc:  # a rate store that does not answer must not lose a message
+        log.warning("replies: rate store unavailable (%s); not counted", type(exc).__name__)
+        return
+    if not allowed:
+        raise ApiError(
+            429,
+            "too_many_replies",
+            f"At most {REPLIES_PER_REQUEST.amount} messages a minute on one request.",
+            headers={"Retry-After": "60"},
+        )
+
+
 @bp.post("/requests/<reference>/replies")
 def reply_on_request(reference: str) -> tuple[Response, int]:
     """No API key: the customer's tracking token is the key (the portal's reply box)."""
     body = json_body()
     reply = REPLY.load(body)
+    _count_reply(reference, reply["token"])
 
     def produce(unit: UnitOfWork) -> Answer:
         receipt = service.reply_on_request(

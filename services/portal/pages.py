@@ -191,6 +191,11 @@ def reply(reference: str) -> Response | tuple[str, int]:
         return _status_page(reference, status.body, {"message": "message_too_long"}, 422)
     form_id = request.form.get("form_id", "")[:64] or secrets.token_urlsafe(16)
     answer = backend().reply(reference, token, message, form_id)
+    if answer.status == 429:
+        # The form again with the message in it: nothing the customer wrote is lost.
+        refused = _status_page(reference, status.body, {"message": "too_many_replies"}, 429)
+        refused.headers["Retry-After"] = "60"
+        return refused
     if answer.status != 201:
         return _problem(answer)
     if answer.body.get("status") == "received":

@@ -63,6 +63,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "verzoek {new} ontvangen; het verwijst naar {old}, zodat u niets hoeft te herhalen.",
         "write_message": "Schrijf een bericht.",
         "message_too_long": "Uw bericht is te lang (hoogstens 5000 tekens).",
+        "too_many_replies": "U hebt de afgelopen minuut al tien berichten gestuurd. Wacht een"
+        " minuut en verstuur dit bericht dan opnieuw: uw tekst staat er nog.",
         "ask_link": "Stel een vraag",
         "callback_link": "Laat u terugbellen",
         "ask_title": "Waar gaat uw vraag over?",
@@ -172,6 +174,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "request {new}; it refers to {old}, so you need not repeat anything.",
         "write_message": "Write a message.",
         "message_too_long": "Your message is too long (at most 5000 characters).",
+        "too_many_replies": "You have sent ten messages in the last minute. Wait a minute,"
+        " then send this one again: your text is still here.",
         "ask_link": "Ask a question",
         "callback_link": "Ask to be called back",
         "ask_title": "What is your question about?",

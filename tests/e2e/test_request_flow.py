@@ -386,19 +386,40 @@ def test_every_event_published_again_by_hand_changes_nothing(desk):
             engine.dispose()
 
 
+def reply_on_status_page(
+    browser: requests.Session, status_page: str, message: str
+) -> requests.Response:
+    """The reply box as a browser sends it: the page's own form, with its CSRF token."""
+    page = browser.get(status_page, timeout=5)
+    assert page.status_code == 200, page.text
+    form = {name: re.search(rf'name="{name}" value="([^"]+)"', page.text).group(1)
+            for name in ("csrf", "form_id")}  # fmt: skip
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+    url = status_page.split("?")[0] + action.replace("&amp;", "&")
+    return browser.post(url, data={**form, "message": message}, timeout=10)
+
+
+def test_a_customer_writes_ten_messages_a_minute_and_the_eleventh_comes_back_kept(desk):
+    accepted = submit(desk, channel="web")
+    wait_until(lambda: tracked(desk, accepted), timeout=30, what="the ticket in the queue")
+    with requests.Session() as browser:
+        for n in range(10):
+            sent = reply_on_status_page(browser, accepted["status_url"], f"Message {n}")
+            assert sent.status_code == 200, sent.text
+        refused = reply_on_status_page(browser, accepted["status_url"], "The eleventh, kept.")
+    assert refused.status_code == 429
+    assert "You have sent ten messages in the last minute" in refused.text
+    assert ">The eleventh, kept.</textarea>" in refused.text
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+
+
 def test_a_customer_replies_on_the_status_page_and_a_reply_after_resolution_reopens(desk):
     accepted = submit(desk, channel="web")
     wait_until(lambda: tracked(desk, accepted), timeout=30, what="the ticket in the queue")
     status_page = accepted["status_url"]  # the link of the confirmation e-mail
 
     def reply(browser: requests.Session, message: str) -> requests.Response:
-        page = browser.get(status_page, timeout=5)
-        assert page.status_code == 200, page.text
-        form = {name: re.search(rf'name="{name}" value="([^"]+)"', page.text).group(1)
-                for name in ("csrf", "form_id")}  # fmt: skip
-        action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
-        url = status_page.split("?")[0] + action.replace("&amp;", "&")
-        return browser.post(url, data={**form, "message": message}, timeout=10)
+        return reply_on_status_page(browser, status_page, message)
 
     with requests.Session() as browser:
         empty = reply(browser, "   ")

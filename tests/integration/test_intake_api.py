@@ -570,6 +570,26 @@ def test_a_customer_replies_on_the_status_page_with_the_tracking_token(intake, k
     assert len(events(app, "ticket.customer_replied")) == 1
 
 
+def test_a_request_takes_ten_replies_a_minute_and_guesses_use_up_none(intake, keys):
+    client, app = intake
+    accepted, other = post(client, keys["portal"]).json, post(client, keys["portal"]).json
+    url = f"/v1/requests/{accepted['reference']}/replies"
+    for n in range(15):  # someone guessing tokens (the gateway limits them per address)
+        assert client.post(url, json={"token": f"{n:032d}", "message": "x"}).status_code == 404
+    body = {"token": accepted["tracking_token"]}
+    for n in range(10):
+        assert client.post(url, json={**body, "message": f"Reply {n}"}).status_code == 201
+    refused = client.post(url, json={**body, "message": "Reply 10"})
+    assert refused.status_code == 429
+    assert refused.json["error"]["code"] == "too_many_replies"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    replied = [e["data"]["message"] for e in events(app, "ticket.customer_replied")]
+    assert "Reply 10" not in replied and len(replied) == 10
+    elsewhere = f"/v1/requests/{other['reference']}/replies"
+    body = {"token": other["tracking_token"], "message": "Mine"}
+    assert client.post(elsewhere, json=body).status_code == 201
+
+
 def queue_moved(app, reference, to, days_ago=0.0, occurred_at=None):
     """The queue's `ticket.status_changed`, handled as intake's worker handles it."""
     [created] = [e for e in events(app) if e["data"]["reference"] == reference]
