@@ -270,8 +270,24 @@ def is_reply_from_requester(
     )
 
 
+# Channels on which the desk's own people took the request down (an agent on the phone,
+# at the counter): the name and subject are the desk's record, not a stranger's typing.
+STAFFED_CHANNELS = frozenset({"phone", "walk_in"})
+
+
+def requester_verified(channel: str, sender_authenticated: bool = False) -> bool:
+    """Whether the name and subject may be repeated to the requester's address: anyone can
+    type any address into a web form or forge a `From`, and the desk's mail must not carry
+    their words to a stranger (issue 33, 6)."""
+    return channel in STAFFED_CHANNELS or (channel == "email" and sender_authenticated)
+
+
 def ticket_created_data(
-    row: Mapping[str, Any], reference: str, token: str, reply_token: str
+    row: Mapping[str, Any],
+    reference: str,
+    token: str,
+    reply_token: str,
+    verified: bool = False,
 ) -> dict[str, Any]:
     """The `ticket.created` data of the contract; the only place the plain tokens travel
     (notify writes them into the status link and the Reply-To address)."""
@@ -287,6 +303,7 @@ def ticket_created_data(
         "description": row["description"],
         "fields": row["fields"],
         "requester": row["requester"],
+        "requester_verified": verified,
         "tracking_token": token,
         "reply_token": reply_token,
         "created_at": isoformat(row["created_at"]),

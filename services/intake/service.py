@@ -53,6 +53,7 @@ def submit_request(
     submitted: Mapping[str, Any],
     submitted_by: str,
     now: datetime,
+    sender_authenticated: bool = False,
 ) -> Receipt:
     category = intake.catalogue.categories[submitted["category"]]
     new = domain.new_request(
@@ -61,7 +62,13 @@ def submit_request(
     reference = domain.reference_for(storage.insert_request(unit.conn, new.row))
     unit.emit(
         "ticket.created",
-        domain.ticket_created_data(new.row, reference, new.tracking_token, new.reply_token),
+        domain.ticket_created_data(
+            new.row,
+            reference,
+            new.tracking_token,
+            new.reply_token,
+            verified=domain.requester_verified(submitted["channel"], sender_authenticated),
+        ),
     )
     return Receipt(
         created=True,
@@ -160,4 +167,5 @@ def receive_email(
         related_reference=domain.reference_for(request.seq) if request is not None else None,
         detect_language=intake.detect_language,
     )
-    return submit_request(unit, intake, submitted, submitted_by, now)
+    authenticated = domain.sender_authenticated(email, intake.mail_authserv_id)
+    return submit_request(unit, intake, submitted, submitted_by, now, authenticated)

@@ -54,6 +54,8 @@ class TicketCreatedSchema(TicketEventSchema):
     requester = fields.Nested(RequesterSchema, required=True)
     tracking_token = fields.String(required=True, validate=validate.Length(min=16, max=128))
     reply_token = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z2-7]{26}$"))
+    # Missing (an older intake): not verified, the safe side.
+    requester_verified = fields.Boolean(load_default=False)
     resolved_on_contact = fields.Boolean(load_default=False)
     callback = fields.Nested(CallbackWindowSchema, load_default=None, allow_none=True)
 

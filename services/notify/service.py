@@ -77,6 +77,10 @@ class Notifier:
 
 # From events to deliveries
 
+# Kept with the requester: the name and subject came from someone the desk knows has the
+# address (`requester_verified` of `ticket.created`), so messages may repeat them.
+VERIFIED = "verified"
+
 
 def handle_event(
     unit: UnitOfWork, notifier: Notifier, event: Event, data: Mapping[str, Any], now: datetime
@@ -88,7 +92,7 @@ def handle_event(
             data["ticket_id"],
             data["reference"],
             data["subject"],
-            data["requester"],
+            {**data["requester"], VERIFIED: bool(data.get("requester_verified"))},
             now,
             notifier.box.seal(data["reply_token"]) if data.get("reply_token") else None,
         )
@@ -170,12 +174,14 @@ def _customer_delivery(
     if template is None:
         return None
     # `ticket.created` brings who asked and about what; later events only name the ticket.
-    known = None
-    if not (data.get("requester") and data.get("subject")):
-        known = storage.contact(conn, data["ticket_id"])
+    created = event.type == "ticket.created"
+    known = None if created else storage.contact(conn, data["ticket_id"])
     requester = data.get("requester") or (known.requester if known else None)
     if requester is None:
         return None  # nobody to tell: the request is not known here
+    verified = (
+        data.get("requester_verified") if created else known and known.requester.get(VERIFIED)
+    )
     contact = domain.Contact.from_requester(requester)
     if data.get("language") in domain.LANGUAGES:
         contact = dataclasses.replace(contact, language=data["language"])
@@ -206,8 +212,10 @@ def _customer_delivery(
     delivery_id = str(uuid.uuid4())
     values = {
         "reference": data["reference"],
-        "name": contact.name,
-        "subject": data.get("subject") or (known.subject if known else ""),
+        # Whoever typed an address into a form may not have it carry their words: only the
+        # reference and the desk's own (issue 33, 6).
+        "name": contact.name if verified else "",
+        "subject": (data.get("subject") or (known.subject if known else "")) if verified else "",
         "note": data.get("public_note") or data.get("message") or data.get("resolution"),
         "action_url": _action_url(notifier, template, data, contact.language),
         "team": notifier.team(data.get("to_queue"), contact.language),

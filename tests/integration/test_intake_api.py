@@ -218,6 +218,14 @@ def test_the_same_idempotency_key_and_body_give_the_same_answer_even_after_a_res
     assert first.json["tracking_token"] not in json.dumps(remembered.response)
 
 
+def test_ticket_created_says_whether_the_requester_was_verified(intake, keys):
+    client, app = intake
+    assert post(client, keys["portal"]).status_code == 201
+    assert post(client, keys["phone"], valid_request(channel="phone")).status_code == 201
+    verified = {e["data"]["channel"]: e["data"]["requester_verified"] for e in events(app)}
+    assert verified == {"web": False, "phone": True}
+
+
 def test_the_same_key_with_another_body_is_a_conflict(intake, keys):
     client, app = intake
     assert post(client, keys["portal"], **{"Idempotency-Key": "k"}).status_code == 201

@@ -64,6 +64,7 @@ def ticket_created(**changes) -> Event:
             "language": "en",
             "preferred_contact": "email",
         },
+        "requester_verified": True,
         "tracking_token": "tok_" + "x" * 28,
         "reply_token": "abcdefghijklmnopqrstuvwxyz",
         "created_at": isoformat(datetime.now(UTC)),
@@ -350,6 +351,27 @@ def test_a_new_request_is_confirmed_by_email_in_the_requesters_language(
     reply_to = f"desk+{reference.lower()}.abcdefghijklmnopqrstuvwxyz@example.org"
     assert message["Reply-To"] == second["Reply-To"] == reply_to
     assert "taken your request" in second.get_body(("plain",)).get_content()
+
+
+def test_a_stranger_typing_an_address_never_has_the_desk_mail_their_words(namespace, worker, smtp):
+    """A web form takes any address: the desk's mail to it carries the reference and the
+    desk's own words, never the name or subject typed (issue 33, 6)."""
+    phishing = "Your account is closed, sign in at https://evil.example/ to keep it"
+    created = ticket_created(subject=phishing, requester_verified=False)
+    created.data["requester"]["name"] = "Claim your prize at https://evil.example/"
+    publish(namespace, created)
+    confirmation = wait_until(lambda: smtp.to("ann@example.org"), what="the confirmation")[0]
+    publish(namespace, later(created, "ticket.status_changed", **{"from": "queued"},
+                             to="cancelled", agent="alice", public_note="Not ours."))  # fmt: skip
+    wait_until(lambda: len(smtp.to("ann@example.org")) == 2, what="the cancellation")
+    for message in smtp.to("ann@example.org"):
+        for part in (("plain",), ("html",)):
+            text = message.get_body(part).get_content()
+            assert "evil.example" not in text and "prize" not in text
+            assert "Dear customer" in text
+    text = confirmation.get_body(("plain",)).get_content()
+    assert "We have received your request. Its reference is" in text
+    assert created.data["reference"] in confirmation["Subject"]
 
 
 def test_dutch_and_sms_when_the_requester_prefers_them(namespace, worker, gateway, smtp):

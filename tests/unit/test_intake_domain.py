@@ -200,3 +200,12 @@ def test_only_a_resolved_or_closed_status_counts_as_settled():
     assert domain.settled_state("closed", at)["settled_at"] == at
     assert domain.settled_state("queued", at) == {"status": "queued", "status_at": at,
                                                   "settled_at": None}  # fmt: skip
+
+
+def test_only_the_desks_own_record_or_an_authenticated_sender_counts_as_verified():
+    from services.intake.domain import requester_verified
+
+    assert requester_verified("phone") and requester_verified("walk_in")
+    assert requester_verified("email", sender_authenticated=True)
+    assert not requester_verified("email")
+    assert not any(requester_verified(c) for c in ("web", "callback", "chat"))
