@@ -25,6 +25,7 @@ from sqlalchemy.engine import Row
 from services.common.broker import WorkQueue
 from services.common.events import Event, to_utc
 from services.common.failures import NotFound
+from services.common.hashing import secret_digest
 from services.common.outbox import add_events
 from services.common.secret_box import SecretBox
 from services.common.unit_of_work import UnitOfWork
@@ -80,6 +81,11 @@ class Notifier:
 # Kept with the requester: the name and subject came from someone the desk knows has the
 # address (`requester_verified` of `ticket.created`), so messages may repeat them.
 VERIFIED = "verified"
+# Anyone can type any address into a web form: the desk confirms a request to one address
+# at most this often, so it cannot be made to flood a mailbox (issue 33, 6).
+CONFIRMATIONS = ("received", "callback")
+CONFIRMATIONS_PER_ADDRESS = 5
+CONFIRMATION_WINDOW = timedelta(hours=1)
 
 
 def handle_event(
@@ -209,6 +215,28 @@ def _customer_delivery(
             finished_at=now,
         )
     medium, address = chosen
+    address_sha256 = secret_digest(address.strip().lower())
+    if template in CONFIRMATIONS and (
+        storage.deliveries_to(conn, address_sha256, CONFIRMATIONS, now - CONFIRMATION_WINDOW)
+        >= CONFIRMATIONS_PER_ADDRESS
+    ):
+        return _delivery_row(
+            str(uuid.uuid4()),
+            event,
+            now,
+            recipient_key=CUSTOMER,
+            ticket_id=data["ticket_id"],
+            medium=medium,
+            recipient=None,  # not counted again
+            recipient_masked=domain.masked(medium, address),
+            template=template,
+            language=contact.language,
+            content=None,
+            state=storage.FAILED,
+            last_error=f"not sent: {CONFIRMATIONS_PER_ADDRESS} confirmations to this address"
+            " within the hour already",
+            finished_at=now,
+        )
     delivery_id = str(uuid.uuid4())
     values = {
         "reference": data["reference"],
@@ -243,6 +271,7 @@ def _customer_delivery(
         ticket_id=data["ticket_id"],
         medium=medium,
         recipient=address,
+        recipient_sha256=address_sha256,
         template=template,
         language=contact.language,
         content=content,
@@ -326,6 +355,7 @@ def _delivery_row(delivery_id: str, event: Event, now: datetime, **values: Any) 
         "event_type": event.type,
         "recipient_masked": domain.masked(values["medium"], values["recipient"] or ""),
         "subscription_id": None,
+        "recipient_sha256": None,
         "state": storage.PENDING,
         "attempts": 0,
         # Every row of one insert has the same columns: what only some rows set.

@@ -82,6 +82,8 @@ deliveries = Table(
     Column("ticket_id", String(36), nullable=True),
     Column("medium", String(16), nullable=False),
     Column("recipient", Text, nullable=True),
+    # Kept when the address is erased: how many confirmations an address got (issue 33, 6).
+    Column("recipient_sha256", String(64), nullable=True),
     Column("recipient_masked", String(256), nullable=False),
     Column("subscription_id", String(36), nullable=True),
     Column("template", String(64), nullable=False),
@@ -99,6 +101,7 @@ deliveries = Table(
     Index("ix_deliveries_ticket", "ticket_id", "created_at"),
     Index("ix_deliveries_created", "created_at"),
     Index("ix_deliveries_state", "state"),
+    Index("ix_deliveries_recipient", "recipient_sha256", "created_at"),
 )
 
 
@@ -130,6 +133,21 @@ def save_contact(
                 "reply_token_sealed": reply_token_sealed,
             },
         )
+
+
+def deliveries_to(
+    conn: Connection, recipient_sha256: str, templates: tuple[str, ...], since: datetime
+) -> int:
+    """How many messages of these templates were planned for this address since then."""
+    return conn.scalar(
+        select(func.count())
+        .select_from(deliveries)
+        .where(
+            deliveries.c.recipient_sha256 == recipient_sha256,
+            deliveries.c.created_at >= since,
+            deliveries.c.template.in_(templates),
+        )
+    )
 
 
 def contact(conn: Connection, ticket_id: str) -> Row | None:

@@ -29,13 +29,11 @@ from flask import (
     request,
     session,
 )
-from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits import parse
 
 from services.common.accounts import Account, AccountBook
-from services.common.ratelimit import SweptMemoryStorage, storage_uri
 from services.portal.backend import Answer, Backend
+from services.portal.counts import SharedCounts
 from services.portal.pages import REFERENCE
 from services.portal.sessions import Lifetimes, SessionStore, SessionStoreDown, session_store
 from services.portal.settings import PortalSettings
@@ -77,39 +75,15 @@ def sessions() -> SessionStore:
     return current_app.extensions["portal.sessions"]
 
 
-def failures() -> SignInFailures:
-    return current_app.extensions["portal.sign_in_failures"]
-
-
-class SignInFailures:
-    """Failed sign-ins counted in the shared store; while it does not answer, in this
-    process (a lock still holds, per process), never a failed page."""
-
-    def __init__(self, storage_url: str) -> None:
-        self.shared = MovingWindowRateLimiter(storage_from_string(storage_uri(storage_url)))
-        self.local = MovingWindowRateLimiter(SweptMemoryStorage())
-
-    def _either(self, method: str, item: RateLimitItem, *keys: str) -> bool:
-        try:
-            return getattr(self.shared, method)(item, *keys)
-        except Exception as exc:  # any failure of the store: count here instead
-            log.warning(
-                "sign-in failures: the shared store does not answer (%s)", type(exc).__name__
-            )
-            return getattr(self.local, method)(item, *keys)
-
-    def allowed(self, item: RateLimitItem, *keys: str) -> bool:
-        return self._either("test", item, *keys)
-
-    def failed(self, item: RateLimitItem, *keys: str) -> None:
-        self._either("hit", item, *keys)
+def failures() -> SharedCounts:
+    return current_app.extensions["portal.counts"]
 
 
 def install(app: Any) -> None:
     """The console's parts of the portal app: accounts, session cookie, sign-in limits."""
     s: PortalSettings = app.extensions["portal.settings"]
     app.extensions["portal.accounts"] = AccountBook(s.accounts_file)
-    app.extensions["portal.sign_in_failures"] = SignInFailures(s.sign_in_storage_url)
+    app.extensions["portal.counts"] = SharedCounts(s.sign_in_storage_url)
     app.extensions["portal.sessions"] = session_store(
         s.sign_in_storage_url,
         s.namespace,

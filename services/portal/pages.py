@@ -22,6 +22,7 @@ from flask import (
     render_template,
     request,
 )
+from limits import RateLimitItemPerHour
 from markupsafe import Markup, escape
 
 from services.common.vocabulary import LANGUAGES
@@ -411,6 +412,11 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
             "not_before": slot.starts.astimezone(UTC).isoformat(),
             "not_after": slot.ends.astimezone(UTC).isoformat(),
         }
+    if not _within_request_budget():
+        errors = {"form": "too_many_requests"}
+        refused = _request_form(asking, forms.Answers(answers.values, errors), None, 429)
+        refused.headers["Retry-After"] = "3600"
+        return refused
     answer = backend().submit(body, _form_id())
     if answer.status == 201:
         made, made_token = answer.body["reference"], answer.body["tracking_token"]
@@ -425,6 +431,15 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
         return _request_form(asking, forms.Answers(answers.values, errors), None, 422)
     # Intake did not answer: nothing was sent, and everything typed is still there.
     return _request_form(asking, forms.Answers(answers.values, {"form": "not_sent"}), None, 503)
+
+
+def _within_request_budget() -> bool:
+    s = current_app.extensions["portal.settings"]
+    budget = RateLimitItemPerHour(s.requests_per_address_hour)
+    address = request.remote_addr or "unknown"
+    return current_app.extensions["portal.counts"].hit(
+        budget, f"loket:{s.namespace}:portal:requests", address
+    )
 
 
 @bp.app_template_filter("snippet")

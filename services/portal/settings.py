@@ -53,6 +53,9 @@ class PortalSettings:
     # process and replica (Redis), under the desk's namespace.
     sign_in_storage_url: str = "memory://"
     namespace: str = ""
+    # New requests from one client address an hour: each is confirmed to the address typed
+    # in it, so a script must not make the desk mail strangers (issue 33, 6).
+    requests_per_address_hour: int = 20
 
 
 def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSettings:
@@ -88,4 +91,7 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         queues=tuple((q["id"], dict(q["name"])) for q in desk.get("queues", [])),
         sign_in_storage_url=_limit_storage(environ),
         namespace=_env(environ, "LOKET_NAMESPACE", "") or "",
+        requests_per_address_hour=_int(
+            environ, "LOKET_PORTAL_REQUESTS_PER_ADDRESS_HOUR", 20, minimum=1
+        ),
     )

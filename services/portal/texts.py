@@ -99,6 +99,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_slot": "Kies wanneer wij u mogen bellen.",
         "not_sent": "Uw verzoek is nog niet verstuurd: wij zijn even niet bereikbaar. Wat u "
         "typte staat er nog; probeer het zo opnieuw.",
+        "too_many_requests": "Uw verzoek is nog niet verstuurd: vanaf dit adres kwamen het "
+        "afgelopen uur al veel verzoeken. Wat u typte staat er nog; probeer het later opnieuw "
+        "of bel ons.",
         "form_problem": "Controleer het formulier.",
         "callback_title": "Laat u terugbellen",
         "callback_intro": "Kies een moment waarop wij u mogen bellen. Uw plaats in de rij "
@@ -210,6 +213,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_slot": "Choose when we may call you.",
         "not_sent": "Your request has not been sent yet: we cannot be reached right now. "
         "What you typed is still here; please try again shortly.",
+        "too_many_requests": "Your request has not been sent yet: many requests came from "
+        "this address in the last hour. What you typed is still here; please try again later "
+        "or call us.",
         "form_problem": "Check the form.",
         "callback_title": "Ask to be called back",
         "callback_intro": "Choose a time when we may call you. Your place in line counts from now.",

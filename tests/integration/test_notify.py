@@ -374,6 +374,21 @@ def test_a_stranger_typing_an_address_never_has_the_desk_mail_their_words(namesp
     assert created.data["reference"] in confirmation["Subject"]
 
 
+def test_one_address_gets_at_most_five_confirmations_an_hour(namespace, worker, client, keys, smtp):
+    created = [ticket_created() for _ in range(6)]
+    for event in created:
+        publish(namespace, event)
+    wait_until(lambda: len(deliveries(client, keys)) == 6, what="six deliveries planned")
+    refused = [d for d in deliveries(client, keys) if d["outcome"] == "failed"]
+    assert len(refused) == 1, refused
+    assert "5 confirmations to this address within the hour" in refused[0]["last_error"]
+    wait_until(lambda: len(smtp.to("ann@example.org")) == 5, what="five confirmations")
+    [unsent] = [
+        e.data["reference"] for e in created if e.data["ticket_id"] == refused[0]["ticket_id"]
+    ]
+    assert [m for m in smtp.messages if unsent in m["Subject"]] == []
+
+
 def test_dutch_and_sms_when_the_requester_prefers_them(namespace, worker, gateway, smtp):
     created = ticket_created(language="nl", preferred_contact="sms")
     publish(namespace, created)

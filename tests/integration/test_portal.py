@@ -107,6 +107,36 @@ def test_a_form_sent_while_intake_is_down_comes_back_with_everything_typed(intak
     assert f'value="{form_id}"' in sent.text  # the same form: sent again, still one request
 
 
+def test_one_address_sends_so_many_requests_an_hour_and_the_next_comes_back_typed(
+    intake_server, keys
+):
+    """Each request is confirmed to the address typed in it: a script on one address may
+    not make the desk mail strangers without end (issue 33, 6)."""
+    url = f"http://127.0.0.1:{intake_server.server_port}"
+    settings = PortalSettings(
+        http_host="127.0.0.1", http_port=0, intake_url=url, queue_url=url, feedback_url=url,
+        default_language="en", backend_timeout_seconds=5.0, api_key=keys["portal"],
+        requests_per_address_hour=2,
+    )  # fmt: skip
+    portal = create_app(settings).test_client()
+
+    def send(subject: str):
+        form = portal.get("/ask/room_temperature?lang=en")
+        typed = {name: re.search(rf'name="{name}" value="([^"]+)"', form.text).group(1)
+                 for name in ("csrf", "form_id")}  # fmt: skip
+        typed |= {"subject": subject, "description": "It is 14 degrees.", "field-room": "3.14",
+                  "field-problem": "too_cold", "name": "Ann", "email": "ann@example.org",
+                  "suggested": "1"}  # fmt: skip
+        return portal.post("/ask/room_temperature?lang=en", data=typed)
+
+    assert [send(f"Cold {n}").status_code for n in range(2)] == [303, 303]
+    refused = send("Cold, the third time")
+    assert refused.status_code == 429
+    assert "many requests came from this address in the last hour" in refused.text
+    assert "Cold, the third time" in refused.text
+    assert refused.headers["Retry-After"] == "3600"
+
+
 class _SlowQueue(BaseHTTPRequestHandler):
     """A queue service that knows a request only after `known_after` questions."""
 

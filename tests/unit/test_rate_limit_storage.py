@@ -18,8 +18,8 @@ def test_the_in_process_rate_limit_store_starts_no_timer_threads_and_sweeps_inli
 
 
 def test_the_consoles_sign_in_limits_use_the_same_store():
-    from services.portal.console import SignInFailures
+    from services.portal.counts import SharedCounts
 
-    failures = SignInFailures("memory://")
+    failures = SharedCounts("memory://")
     assert isinstance(failures.shared.storage, SweptMemoryStorage)
     assert isinstance(failures.local.storage, SweptMemoryStorage)
