@@ -72,7 +72,8 @@ def body(n: int) -> dict:
         "subject": f"Locked out {n}",
         "description": "I cannot sign in since this morning.",
         "fields": {"account": f"user{n}", "system": "workstation"},
-        "requester": {"name": "J. Doe", "email": "j.doe@example.org", "language": "en"},
+        # A customer each, as on a real desk (one address gets five confirmations an hour).
+        "requester": {"name": "J. Doe", "email": f"j.doe{n}@example.org", "language": "en"},
         "impact": "low",
         "urgency": "medium",
     }
