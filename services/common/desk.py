@@ -11,6 +11,7 @@ from datetime import time as clock
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from marshmallow import (
     RAISE,
     Schema,
@@ -157,6 +158,39 @@ class _OpeningHours(Schema):
                 raise ValidationError(str(exc), channel) from None
 
 
+def _phone_number(value: str) -> None:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError("a phone number with its country code, such as +31 20 555 0100")
+
+
+_Words = fields.Dict(
+    keys=fields.String(validate=validate.OneOf(LANGUAGES)),
+    values=fields.String(validate=validate.Length(min=1, max=200)),
+    validate=validate.Length(min=1),
+)
+
+
+class _Counter(Schema):
+    class Meta:
+        unknown = RAISE
+
+    address = _Words
+    room = _Words
+
+
+class _Contact(Schema):
+    class Meta:
+        unknown = RAISE
+
+    phone = fields.String(validate=_phone_number)
+    email = fields.Email()
+    walk_in = fields.Nested(_Counter)
+
+
 class DeskSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -167,6 +201,7 @@ class DeskSchema(Schema):
     priority_matrix = fields.Dict(required=True)
     problems = fields.Nested(_Problems)
     opening_hours = fields.Nested(_OpeningHours, required=True)
+    contact = fields.Nested(_Contact)
     questions = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
     catalogue = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
     default_language = fields.String(validate=validate.OneOf(LANGUAGES))
@@ -204,3 +239,27 @@ def _flatten(messages: Any, path: str = "") -> list[str]:
     if isinstance(messages, list):
         return [line for m in messages for line in _flatten(m, path)]
     return [f"{path}: {messages}"]
+
+
+def channel_contact(desk: Mapping[str, Any], channel: str, language: str) -> dict[str, str] | None:
+    """How to reach the desk on a channel, from the desk file's `contact` (checked at
+    start): the phone number as people read it and as a `tel:` link, the address as a
+    `mailto:` link, the counter's address and room in the language asked; None when the
+    file says nothing for the channel."""
+    contact = desk.get("contact") or {}
+    if channel == "phone" and contact.get("phone"):
+        number = phonenumbers.parse(contact["phone"], None)
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        return {"phone": shown, "uri": f"tel:{e164}"}
+    if channel == "email" and contact.get("email"):
+        return {"email": contact["email"], "uri": f"mailto:{contact['email']}"}
+    if channel == "walk_in" and contact.get("walk_in"):
+        counter = contact["walk_in"]
+        words = {
+            part: texts.get(language) or next(iter(texts.values()))
+            for part in ("address", "room")
+            if (texts := counter.get(part))
+        }
+        return words or None
+    return None

@@ -50,3 +50,12 @@ def language(asked: Any, default: str = DEFAULT_LANGUAGE) -> str:
 def desk_language(desk: Mapping[str, Any]) -> str:
     """The desk's own language (`default_language` in its configuration)."""
     return language(desk.get("default_language"))
+
+
+# Days as people write them in a range ("ma-vr 08:00-17:00", "Mon-Fri 08:00-17:00").
+DAY_NAMES = {
+    "nl": {"mon": "ma", "tue": "di", "wed": "wo", "thu": "do", "fri": "vr", "sat": "za",
+           "sun": "zo"},
+    "en": {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat",
+           "sun": "Sun"},
+}  # fmt: skip

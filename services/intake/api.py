@@ -43,6 +43,7 @@ class IntakeContext:
         self.intake = intake
         self.validator = RequestValidator(intake.catalogue)
         self.hours = hours
+        self.desk = runtime_of(app).settings.desk
         self.estimates = WaitEstimates(runtime_of(app).settings.queue_service_url)
         self.localized = {lang: intake.catalogue.localized(lang) for lang in LANGUAGES}
         # A remembered answer holds the tracking token: kept sealed (storage.py).
@@ -75,7 +76,7 @@ def catalogue() -> Response:
 def contact_options_view() -> Response:
     ctx = context()
     lang = _language()
-    return jsonify(contact_options(ctx.hours, ctx.estimates.get(), lang, utcnow()))
+    return jsonify(contact_options(ctx.hours, ctx.estimates.get(), lang, utcnow(), ctx.desk))
 
 
 def _idempotency_key() -> str | None:

@@ -16,7 +16,7 @@ import requests
 
 from services.common.auth import CHANNELS
 from services.common.config import ConfigError
-from services.common.desk import day_range, period
+from services.common.desk import channel_contact, day_range, period
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,11 @@ class WaitEstimates:
 
 
 def contact_options(
-    hours: OpeningHours, estimates: Mapping[str, Any], lang: str, now: datetime
+    hours: OpeningHours,
+    estimates: Mapping[str, Any],
+    lang: str,
+    now: datetime,
+    desk: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     options = []
     for channel in CHANNELS:
@@ -145,6 +149,7 @@ def contact_options(
                 "estimated_wait_low_seconds": estimate.get("estimated_wait_low_seconds"),
                 "estimated_wait_high_seconds": estimate.get("estimated_wait_high_seconds"),
                 "wait_known": isinstance(seconds, int | float),
+                "contact": channel_contact(desk or {}, channel, lang),
             }
         )
     return {"timezone": str(hours.timezone), "channels": options}

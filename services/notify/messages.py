@@ -15,6 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
+from services.common.desk import channel_contact
+from services.common.vocabulary import DAY_NAMES
 from services.notify.domain import LANGUAGES, short_text
 
 TEMPLATES = (
@@ -50,7 +52,9 @@ class Rendered:
 
 
 class Composer:
-    def __init__(self) -> None:
+    def __init__(self, footers: Mapping[str, str] | None = None) -> None:
+        # The desk's own words under every message: how to reach it (`footers_for`).
+        self.footers = dict(footers or {})
         loader = PackageLoader("services.notify", "templates")
         options = {"undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True}
         self._text = Environment(loader=loader, autoescape=False, **options)  # noqa: S701 (plain text)
@@ -74,6 +78,9 @@ class Composer:
         text = "\n\n".join(paragraphs)
         if action_url:
             text += f"\n\n{action_label}:\n{action_url}"
+        footer = self.footers.get(language)
+        if footer:
+            text += f"\n\n-- \n{footer}"
         html = self._html.get_template("layout.html.j2").render(
             language=language,
             subject=subject,
@@ -81,6 +88,7 @@ class Composer:
             action_url=action_url,
             action_label=action_label,
             reference=context["reference"],
+            footer=footer,
         )
         sms = short_text(_block(source, "sms", context))
         return Rendered(subject=subject, text=text + "\n", html=html, sms=sms)
@@ -88,3 +96,35 @@ class Composer:
 
 def _block(template: Template, name: str, context: Mapping[str, Any]) -> str:
     return "".join(template.blocks[name](template.new_context(dict(context)))).strip()
+
+
+FOOTER_WORDS = {
+    "nl": {"desk": "Servicedesk", "phone": "telefoon", "email": "e-mail"},
+    "en": {"desk": "Service desk", "phone": "phone", "email": "e-mail"},
+}
+
+
+def footers_for(desk: Mapping[str, Any]) -> dict[str, str]:
+    """ "Service desk: phone +31 20 555 0100 (Mon-Fri 08:00-17:00), e-mail ..." per
+    language, from the desk file's `contact` and the phone's opening hours; nothing when
+    the file names neither."""
+    hours = (desk.get("opening_hours") or {}).get("phone", "always")
+    footers = {}
+    for language in LANGUAGES:
+        words = FOOTER_WORDS[language]
+        parts = []
+        if phone := channel_contact(desk, "phone", language):
+            when = ""
+            if isinstance(hours, Mapping):
+                names = DAY_NAMES[language]
+                when = ", ".join(
+                    f"{'-'.join(names.get(d, d) for d in days.split('-'))} {period}"
+                    for days, period in hours.items()
+                )
+                when = f" ({when})"
+            parts.append(f"{words['phone']} {phone['phone']}{when}")
+        if email := channel_contact(desk, "email", language):
+            parts.append(f"{words['email']} {email['email']}")
+        if parts:
+            footers[language] = f"{words['desk']}: {', '.join(parts)}."
+    return footers

@@ -29,7 +29,7 @@ from services.common.metrics import EVENTS_CONSUMED
 from services.common.secret_box import service_box
 from services.common.unit_of_work import unit_of_work
 from services.notify import domain, schemas, service, storage
-from services.notify.messages import Composer
+from services.notify.messages import Composer, footers_for
 from services.notify.metrics import NOTIFICATIONS, SEND_SECONDS
 from services.notify.service import Notifier
 from services.notify.settings import notify_settings
@@ -57,7 +57,7 @@ def work_queue(settings: Settings) -> WorkQueue:
 def notifier_for(settings: Settings, transports: Transports) -> Notifier:
     mail_domain = settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip()
     return Notifier(
-        composer=Composer(),
+        composer=Composer(footers_for(settings.desk)),
         box=service_box(settings),
         media=transports.available,
         public_base_url=settings.public_base_url,

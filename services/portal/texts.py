@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.common.vocabulary import DAY_NAMES
+
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
         "desk": "Servicedesk",
@@ -269,14 +271,6 @@ def duration(seconds: float, language: str) -> str:
     if minutes < 48 * 60:
         return texts["hours"].format(n=round(minutes / 60))
     return texts["days"].format(n=round(minutes / (24 * 60)))
-
-
-DAY_NAMES = {
-    "nl": {"mon": "ma", "tue": "di", "wed": "wo", "thu": "do", "fri": "vr", "sat": "za",
-           "sun": "zo"},
-    "en": {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat",
-           "sun": "Sun"},
-}  # fmt: skip
 
 
 def opening_hours(option: dict, language: str) -> list[str]:

@@ -475,6 +475,14 @@ def test_contact_options_show_the_queue_services_estimates(make_intake, queue_st
     assert len(channels) == 6
     assert channels["phone"]["estimated_wait_seconds"] == 300 and channels["phone"]["wait_known"]
     assert channels["web"]["wait_known"] is False
+    # How to reach the desk, from the desk file's `contact` (issue 33).
+    assert channels["phone"]["contact"] == {"phone": "+31 20 555 0100", "uri": "tel:+31205550100"}
+    assert channels["email"]["contact"]["uri"] == "mailto:servicedesk@example.org"
+    assert channels["walk_in"]["contact"] == {
+        "address": "City Hall, Amstel 1, Amsterdam",
+        "room": "Counter 3, ground floor",
+    }
+    assert channels["web"]["contact"] is None
 
 
 @pytest.mark.parametrize("queue", ["down", "hanging"])

@@ -107,6 +107,19 @@ def test_a_form_sent_while_intake_is_down_comes_back_with_everything_typed(intak
     assert f'value="{form_id}"' in sent.text  # the same form: sent again, still one request
 
 
+def test_the_first_page_says_how_to_reach_the_desk(intake_server, keys):
+    url = f"http://127.0.0.1:{intake_server.server_port}"
+    settings = PortalSettings(
+        http_host="127.0.0.1", http_port=0, intake_url=url, queue_url=url, feedback_url=url,
+        default_language="en", backend_timeout_seconds=5.0, api_key=keys["portal"],
+    )  # fmt: skip
+    home = create_app(settings).test_client().get("/?lang=en")
+    assert home.status_code == 200
+    assert '<a href="tel:+31205550100">+31 20 555 0100</a>' in home.text
+    assert '<a href="mailto:servicedesk@example.org">servicedesk@example.org</a>' in home.text
+    assert "City Hall, Amstel 1, Amsterdam" in home.text and "Counter 3, ground floor" in home.text
+
+
 def test_one_address_sends_so_many_requests_an_hour_and_the_next_comes_back_typed(
     intake_server, keys
 ):

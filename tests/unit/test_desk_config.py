@@ -45,6 +45,11 @@ def test_the_sample_desk_is_sound():
          "problems.window_minutes: Not a valid integer."),
         (lambda d: d.update(default_language="fr"), "default_language: Must be one of"),
         (lambda d: d.update(reopen_window_day=14), "reopen_window_day: Unknown field."),
+        (lambda d: d["contact"].update(phone="020 555 0100"),
+         "contact.phone: a phone number with its country code"),
+        (lambda d: d["contact"].update(email="servicedesk"), "contact.email: Not a valid email"),
+        (lambda d: d["contact"]["walk_in"]["room"].update(de="Schalter 3"),
+         "contact.walk_in.room.de: Must be one of"),
     ],
 )  # fmt: skip
 def test_each_kind_of_mistake_is_named(change, named):

@@ -173,3 +173,19 @@ def test_the_languages_differ_and_unknown_ones_fall_back():
     assert "received" in Composer().render("received", "en", values).subject
     assert Composer().render("received", "de", values) == dutch
     assert "https://d/t" in dutch.text and 'href="https://d/t"' in dutch.html
+
+
+def test_every_message_ends_with_the_desks_phone_number_and_hours():
+    from services.common.config import load_settings
+    from services.notify.messages import footers_for
+
+    composer = Composer(footers_for(load_settings("notify", {}).desk))
+    values = {"reference": "LKT-000001", "name": "", "subject": "", "action_url": "https://x"}
+    english = composer.render("received", "en", values)
+    footer = (
+        "Service desk: phone +31 20 555 0100 (Mon-Fri 08:00-17:00), e-mail servicedesk@example.org."
+    )
+    assert english.text.endswith(f"\n-- \n{footer}\n") and footer in english.html
+    dutch = composer.render("received", "nl", values).text
+    assert "Servicedesk: telefoon +31 20 555 0100 (ma-vr 08:00-17:00)" in dutch
+    assert "--" not in Composer().render("received", "en", values).text
