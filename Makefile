@@ -101,9 +101,9 @@ user-disable: $(VENV)/.runtime
 user-enable: $(VENV)/.runtime
 	$(BIN)/python -m services.common.accounts enable --name "$(NAME)"
 
-# An SMTP server on 127.0.0.1:1025 that prints every message the desk sends.
-mail: $(VENV)/.dev
-	$(BIN)/python -m aiosmtpd -n -l 127.0.0.1:1025
+# The mail `make run` kept in var/mail/ when no LOKET_SMTP_URL names a server.
+mail: $(VENV)/.runtime
+	$(BIN)/python -m services.mailcatcher list
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

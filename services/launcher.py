@@ -143,6 +143,10 @@ class Process:
             self.popen.send_signal(signal.SIGTERM)
 
 
+# Where the first run's mail goes when no LOKET_SMTP_URL names a server.
+MAIL_CATCHER_PORT = 1025
+
+
 def _web_url(settings: Any) -> str:
     return f"http://{settings.http_host}:{settings.http_port}"
 
@@ -182,7 +186,15 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
         _port(environ, "LOKET_GATEWAY_INTERNAL_PORT", gateway.INTERNAL_PORT),
     )
     portal = load_portal_settings(environ)
+    # No mail server named: the desk's mail is kept in var/mail/ (services/mailcatcher.py).
+    mail_port = (
+        None
+        if environ.get("LOKET_SMTP_URL")
+        else _port(environ, "LOKET_MAIL_CATCHER_PORT", MAIL_CATCHER_PORT)
+    )
     wanted = [(host, gateway_port) for gateway_port in gateway_ports]
+    if mail_port is not None:
+        wanted.append(("127.0.0.1", mail_port))
     wanted.append((portal.http_host, portal.http_port))
     for service in SERVICES:
         wanted.append((host, settings[service].http_port))
@@ -194,7 +206,8 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
         print(
             f"loket: {listed} already in use: is a desk running already? Stop it (Ctrl-C in "
             "its shell), or give this one other ports (LOKET_<SERVICE>_HTTP_PORT, "
-            "LOKET_<SERVICE>_METRICS_PORT, LOKET_GATEWAY_PORT, LOKET_GATEWAY_INTERNAL_PORT).",
+            "LOKET_<SERVICE>_METRICS_PORT, LOKET_GATEWAY_PORT, LOKET_GATEWAY_INTERNAL_PORT, "
+            "LOKET_MAIL_CATCHER_PORT).",
             file=sys.stderr,
         )
         return 1
@@ -225,6 +238,12 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
         return 1
 
     processes: list[Process] = []
+    mail_folder = var_dir(environ) / "mail"
+    if mail_port is not None:
+        environ["LOKET_SMTP_URL"] = f"smtp://127.0.0.1:{mail_port}"
+        processes.append(Process("mail", [python, "-m", "services.mailcatcher", "serve",
+                                          "--port", str(mail_port), "--folder", str(mail_folder)],
+                                 dict(environ)))  # fmt: skip
     for service in SERVICES:
         for kind in ("web", "worker"):
             env = dict(environ)
@@ -263,6 +282,8 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
         print(
             f"loket: {service:8} http://{settings[service].http_host}:{settings[service].http_port}"
         )
+    if mail_port is not None:
+        print(f"loket: mail     kept in {mail_folder}/ (no LOKET_SMTP_URL): `make mail` lists it")
 
     stopping = threading.Event()
 

@@ -119,6 +119,55 @@ def test_the_launcher_refuses_to_start_without_a_broker(tmp_path):
     assert AMQP_URL not in result.stderr
 
 
+def test_a_first_run_keeps_its_mail_and_the_new_user_follows_the_link(desk, namespaces, tmp_path):
+    """No LOKET_SMTP_URL, as on a new machine: `make run` keeps the desk's mail in
+    var/mail/, says so, `make mail` lists it, and its link opens the request (issue 33)."""
+    from tests import support
+
+    env = {k: v for k, v in desk.env.items() if k != "LOKET_SMTP_URL"}
+    env |= {"LOKET_NAMESPACE": namespaces(), "LOKET_VAR_DIR": str(tmp_path / "var")}
+    for name in [k for k in env if k.endswith("_PORT")] + ["LOKET_MAIL_CATCHER_PORT"]:
+        env[name] = str(support.free_port())
+    for service in SERVICES:
+        env[f"LOKET_{service.upper()}_DATABASE_URL"] = f"sqlite:///{tmp_path / f'{service}.db'}"
+        if service != "notify":
+            env[f"LOKET_{service.upper()}_URL"] = (
+                f"http://127.0.0.1:{env[f'LOKET_{service.upper()}_HTTP_PORT']}"
+            )
+    env["LOKET_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{env['LOKET_GATEWAY_PORT']}"
+    intake = f"http://127.0.0.1:{env['LOKET_INTAKE_HTTP_PORT']}"
+    launcher = support.Proc(support.python_module("services.launcher"), env)
+    try:
+        wait_until(lambda: "loket: mail" in launcher.log or launcher.popen.poll() is not None,
+                   timeout=90, what="the launcher to start")  # fmt: skip
+        assert f"kept in {tmp_path / 'var' / 'mail'}/" in launcher.log, launcher.log
+        for health in (f"{intake}/healthz", f"{env['LOKET_PUBLIC_BASE_URL']}/gateway-health"):
+            wait_until(lambda h=health: support.http_ok(h), timeout=60, what=health)
+        body = valid_request(requester={"name": "New User", "email": "new@example.org",
+                                        "language": "en"})  # fmt: skip
+        answer = requests.post(f"{intake}/v1/requests", json=body,
+                               headers=bearer(desk.keys["portal"]), timeout=10)  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        reference = answer.json()["reference"]
+        mail = tmp_path / "var" / "mail"
+        kept = wait_until(lambda: sorted(mail.glob("*.eml")), timeout=60, what="the confirmation")
+        assert (kept[0].stat().st_mode & 0o777) == 0o600
+        listing = subprocess.run(
+            [sys.executable, "-m", "services.mailcatcher", "list"], cwd=REPO, env=env,
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout  # fmt: skip
+        assert "to new@example.org" in listing and reference in listing
+        link = re.search(r"(http://\S+/track/\S+)", listing).group(1)
+        page = wait_until(
+            lambda: (r := requests.get(link, timeout=10)).status_code == 200
+            and "being registered" not in r.text and r,
+            timeout=30, what="the status page",
+        )  # fmt: skip
+        assert reference in page.text
+    finally:
+        assert launcher.stop(timeout=40) == 0, launcher.log
+
+
 def test_a_second_launcher_on_the_same_ports_says_a_desk_runs_and_stops(desk):
     env = {**desk.env, "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
