@@ -22,6 +22,10 @@ from types import FrameType
 from typing import Any
 
 import pika
+from pika.adapters.utils.connection_workflow import (
+    AMQPConnectorException,
+    AMQPConnectorStackTimeout,
+)
 
 from services import gateway
 from services.common import broker
@@ -44,15 +48,36 @@ Start one, for example:
 or point LOKET_AMQP_URL at a running broker."""
 
 
+BROKER_REFUSES = """\
+The RabbitMQ at {url} refuses the user, the password or the virtual host ({error}).
+Check LOKET_AMQP_URL (amqp://user:password@host:5672/vhost), or give that user access:
+  rabbitmqctl set_permissions -p <vhost> <user> '.*' '.*' '.*'"""
+BROKER_SILENT = """\
+Something accepts connections at {url} but does not answer as RabbitMQ does ({error}):
+is it another program on that port, or a broker still starting? Point LOKET_AMQP_URL at
+the broker's AMQP port (5672 by default)."""
+REFUSED_CREDENTIALS = (
+    pika.exceptions.ProbableAuthenticationError,
+    pika.exceptions.ProbableAccessDeniedError,
+    pika.exceptions.AuthenticationError,
+)
+
+
 def check_broker(amqp_url: str) -> str | None:
     # pika logs every failed step of a connection as an error with a traceback; the one
     # message that says what to do is the launcher's own.
     quiet = logging.getLogger("pika")
     level, quiet.level = quiet.level, logging.CRITICAL
+    url = _redact(amqp_url)
     try:
         broker.connect(amqp_url, "loket-launcher").close()
-    except (pika.exceptions.AMQPError, OSError) as exc:
-        return BROKER_HELP.format(url=_redact(amqp_url), error=type(exc).__name__)
+    except REFUSED_CREDENTIALS as exc:
+        return BROKER_REFUSES.format(url=url, error=type(exc).__name__)
+    except AMQPConnectorStackTimeout as exc:
+        return BROKER_SILENT.format(url=url, error=type(exc).__name__)
+    except (pika.exceptions.AMQPError, AMQPConnectorException, OSError) as exc:
+        # AMQPConnectorException is not an AMQPError: pika's connection workflow has its own.
+        return BROKER_HELP.format(url=url, error=type(exc).__name__)
     finally:
         quiet.setLevel(level)
     return None

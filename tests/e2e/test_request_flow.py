@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import create_engine, select
 
@@ -98,25 +101,47 @@ def test_every_process_exports_metrics_and_the_pipeline_is_counted(desk):
     ) in queue_worker
 
 
-def test_the_launcher_refuses_to_start_without_a_broker(tmp_path):
+@pytest.fixture
+def silent_listener():
+    """A port that accepts connections and never says a word (issue 33: not a broker)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(server.accept()[0]) for _ in range(8)],
+                     daemon=True).start()  # fmt: skip
+    yield server.getsockname()[1]
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.parametrize(
+    ("broker", "says"),
+    [
+        ("nothing", "No RabbitMQ answers"),
+        ("silent", "Something accepts connections at"),
+        ("wrong password", "The RabbitMQ at"),
+    ],
+)
+def test_the_launcher_refuses_to_start_without_a_broker(tmp_path, silent_listener, broker, says):
+    url = {
+        "nothing": "amqp://guest:guest@127.0.0.1:1/%2F",
+        "silent": f"amqp://guest:guest@127.0.0.1:{silent_listener}/%2F",
+        "wrong password": AMQP_URL.replace("guest:guest@", "guest:not-the-password@"),
+    }[broker]
     result = subprocess.run(
         [sys.executable, "-m", "services.launcher"],
         cwd=REPO,
-        env={
-            "LOKET_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F",
-            "LOKET_VAR_DIR": str(tmp_path),
-            "PATH": "/usr/bin:/bin",
-        },
+        env={"LOKET_AMQP_URL": url, "LOKET_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
         check=False,
     )
     assert result.returncode == 1
     # The one message that says what to do, first and alone: no pika errors, no traceback.
-    assert result.stderr.startswith("No RabbitMQ answers"), result.stderr
-    assert "rabbitmq-server" in result.stderr and "Traceback" not in result.stderr
-    assert AMQP_URL not in result.stderr
+    assert result.stderr.startswith(says), result.stderr
+    assert "LOKET_AMQP_URL" in result.stderr and "Traceback" not in result.stderr
+    assert "not-the-password" not in result.stderr and AMQP_URL not in result.stderr
 
 
 def test_a_first_run_keeps_its_mail_and_the_new_user_follows_the_link(desk, namespaces, tmp_path):
