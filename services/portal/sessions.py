@@ -117,12 +117,16 @@ class RedisSessions:
             raise SessionStoreDown(type(exc).__name__) from None
 
 
+SWEEP_SECONDS = 60.0
+
+
 class SqliteSessions:
     """One small file for the web processes of one machine; created for its owner only."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.local = threading.local()
+        self.next_sweep = 0.0
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -155,8 +159,11 @@ class SqliteSessions:
             "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?)",
             (key, session.person, session.since, session.seen, expires),
         )
-        # Sessions nobody ended (a closed browser) go once they could no longer be used.
-        conn.execute("DELETE FROM sessions WHERE expires < ?", (session.seen,))
+        # Sessions nobody ended (a closed browser) go once they could no longer be used:
+        # swept once a minute at most, not on every page an agent opens.
+        if session.seen >= self.next_sweep:
+            self.next_sweep = session.seen + SWEEP_SECONDS
+            conn.execute("DELETE FROM sessions WHERE expires < ?", (session.seen,))
 
     def delete(self, key: str) -> None:
         self._conn().execute("DELETE FROM sessions WHERE key = ?", (key,))

@@ -393,3 +393,17 @@ def test_wrong_passwords_lock_a_name_only_from_the_address_that_tried(accounts_f
     for n in range(90):  # a hundred an hour from everywhere: nine each from ten more
         assert attempt(f"192.0.2.{n // 9}", "guess").status_code == 401
     assert attempt("198.51.100.8", PEOPLE["ann"][1]).status_code == 429
+
+
+def test_sessions_nobody_ended_are_swept_at_most_once_a_minute(tmp_path):
+    from services.portal.sessions import Session, SqliteSessions
+
+    store = SqliteSessions(tmp_path / "sessions.db")
+    store.put("closed-browser", Session("ann", 0.0, 0.0), expires_in=10)
+    store.put("agent", Session("ben", 100.0, 100.0), expires_in=3600)  # sweeps: past 10 s
+    assert store.get("closed-browser") is None
+    store.put("short", Session("cas", 100.0, 100.0), expires_in=1)
+    store.put("agent", Session("ben", 100.0, 130.0), expires_in=3600)  # within the minute
+    assert store.get("short") is not None
+    store.put("agent", Session("ben", 100.0, 161.0), expires_in=3600)
+    assert store.get("short") is None and store.get("agent").person == "ben"
