@@ -355,7 +355,12 @@ def ticket(ticket_id: str) -> Response:
     return _ticket_page(ticket_id, errors={})
 
 
-def _ticket_page(ticket_id: str, errors: dict[str, str], code: int = 200) -> Response:
+def _ticket_page(
+    ticket_id: str,
+    errors: dict[str, str],
+    code: int = 200,
+    typed: dict[str, dict[str, str]] | None = None,
+) -> Response:
     found = _as_person("queue", "GET", f"/v1/tickets/{quote(ticket_id, safe='')}")
     if found.status != 200:
         return _problem(found)
@@ -370,7 +375,13 @@ def _ticket_page(ticket_id: str, errors: dict[str, str], code: int = 200) -> Res
         local=lambda at: _local(at, zone), waited=_waited(ticket),
         queues=_queue_names(), notice=request.args.get("done"),
         mine=ticket.get("assigned_to") == signed_in().name,
+        typed=_kept(typed or {}),
     )  # fmt: skip
+
+
+def _kept(typed: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """What was typed into each of the ticket's forms, shown again after a refusal."""
+    return {action: dict(typed.get(action, {})) for action in ACTIONS}
 
 
 ACTIONS = ("claim", "messages", "status", "priority", "transfer")
@@ -405,18 +416,25 @@ def act(ticket_id: str, action: str) -> Response:
     if action not in ACTIONS:
         abort(404)
     body = _action_body(action, request.form)
+    # The version of the ticket the agent was looking at: the queue refuses (412) a change
+    # made on a view a colleague has since changed.
+    version = request.form.get("version", "")
+    headers = {"If-Match": f'"{version}"'} if version.isascii() and version.isdigit() else {}
     done = _as_person("queue", "POST", f"/v1/tickets/{quote(ticket_id, safe='')}/{action}",
-                      json=body)  # fmt: skip
+                      json=body, headers=headers)  # fmt: skip
     if done.status == 200:
         return redirect(f"/desk/tickets/{ticket_id}?{urlencode({'done': action})}", code=303)
     if done.unavailable:
         return _problem(done)
+    typed = {action: request.form.to_dict()}
+    if done.status == 412:
+        return _ticket_page(ticket_id, {action: "changed_meanwhile"}, 409, typed)
     error = done.body.get("error") or {}
     fields = error.get("fields") or {}
     message = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()) or error.get(
         "message", "Refused."
     )
-    return _ticket_page(ticket_id, {action: message}, 422 if done.status == 422 else 409)
+    return _ticket_page(ticket_id, {action: message}, 422 if done.status == 422 else 409, typed)
 
 
 # The supervisor's page

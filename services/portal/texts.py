@@ -310,6 +310,11 @@ DESK_EN: dict[str, str] = {
     "language_switch": "Nederlands",
     "error_summary": "There is a problem",
     "refreshed": "Refreshed every 10 seconds while this page is open.",
+    "also_open": "Also open by",
+    "since": "since",
+    "changed_meanwhile": "Someone changed this ticket after you opened it: this is how it "
+    "stands now. Nothing was sent or changed; what you typed is still here, so send it again "
+    "if it still applies.",
     "unknown": "unknown",
     "show": "Show",
     "sign_in": "Sign in",
@@ -450,6 +455,11 @@ DESK_NL: dict[str, str] = {
     "language_switch": "English",
     "error_summary": "Er is een probleem",
     "refreshed": "Wordt elke 10 seconden ververst zolang deze pagina open is.",
+    "also_open": "Ook geopend door",
+    "since": "sinds",
+    "changed_meanwhile": "Iemand heeft dit ticket gewijzigd nadat u het opende: zo staat het "
+    "er nu voor. Er is niets verstuurd of gewijzigd; wat u typte staat er nog, dus verstuur "
+    "het opnieuw als het nog klopt.",
     "unknown": "onbekend",
     "show": "Tonen",
     "sign_in": "Inloggen",

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection
 
 from services.common.auth import CHANNELS, current_principal, require
-from services.common.db import reading
+from services.common.db import reading, transaction
 from services.common.errors import ApiError
 from services.common.events import isoformat, to_utc, utcnow
 from services.common.failures import NotFound
@@ -78,6 +78,10 @@ def _utc_or_none(moment: Any) -> Any:
     return to_utc(moment) if moment is not None else None
 
 
+# A ticket loaded in the console this long ago counts as open there still.
+VIEWERS_WINDOW = timedelta(minutes=10)
+
+
 def _ticket_view(conn: Connection, ticket: Any) -> dict[str, Any]:
     """An agent's view: everything, with the full history and the requester's earlier
     requests, so nobody asks the customer twice."""
@@ -90,6 +94,12 @@ def _ticket_view(conn: Connection, ticket: Any) -> dict[str, Any]:
         "resolution": ticket.resolution,
         "resolved_at": to_utc(ticket.resolved_at) if ticket.resolved_at else None,
         "repeat_of": ticket.repeat_of,
+        "version": ticket.version,
+        "viewers": [
+            {"person": v.person, "seen_at": to_utc(v.seen_at)}
+            for v in storage.viewers_since(conn, ticket.id, utcnow() - VIEWERS_WINDOW)
+            if v.person != current_principal().name
+        ],
         "history": [dict(h._mapping, at=to_utc(h.at)) for h in history],
         "earlier_requests": [
             dict(r._mapping, created_at=to_utc(r.created_at))
@@ -164,11 +174,37 @@ def next_ticket(queue: str) -> Response | tuple[str, int]:
     return jsonify(view)
 
 
-def _ticket_change(work: Callable[[UnitOfWork], Any]) -> Response:
-    """A change to one ticket, answered with the agent's view of it afterwards."""
+def _ticket_change(ticket_id: str, work: Callable[[UnitOfWork], Any]) -> Response:
+    """A change to one ticket, answered with the agent's view of it afterwards. With
+    `If-Match`, only if the ticket is still the version the caller saw (412 otherwise):
+    two people on one ticket must not undo each other unknowingly."""
+    wanted = _versions_matched()
     with change() as unit:
+        if wanted is not None:
+            current = storage.ticket_version(unit.conn, ticket_id)
+            if current is not None and str(current) not in wanted:
+                raise ApiError(
+                    412,
+                    "precondition_failed",
+                    "The ticket changed since it was read; read it again.",
+                    headers={"ETag": _etag(current)},
+                )
         view = _ticket_view(unit.conn, work(unit))
-    return jsonify(view)
+    response = jsonify(view)
+    response.headers["ETag"] = _etag(view["version"])
+    return response
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _versions_matched() -> set[str] | None:
+    """The versions `If-Match` accepts (RFC 9110: a list of strong tags, or `*`)."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    return {tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")}
 
 
 def _lead() -> bool:
@@ -181,7 +217,9 @@ def _lead() -> bool:
 def claim(ticket_id: str) -> Response:
     body = schemas.ClaimSchema().load(json_body())
     agent, now = current_principal().name, utcnow()
-    return _ticket_change(lambda unit: service.claim(unit, ticket_id, agent, body["reason"], now))
+    return _ticket_change(
+        ticket_id, lambda unit: service.claim(unit, ticket_id, agent, body["reason"], now)
+    )
 
 
 @bp.get("/tickets")
@@ -231,7 +269,7 @@ def _as_requester(wanted: str) -> dict[str, str]:
 @require("agent")
 def ticket(ticket_id: str) -> Response:
     """One ticket, by its id or by its reference (`LKT-000123`, what a customer quotes)."""
-    with reading(runtime().engine) as conn:
+    with transaction(runtime().engine) as conn:
         found = (
             storage.ticket_by_reference(conn, ticket_id.upper())
             if ticket_id.upper().startswith("LKT-")
@@ -239,7 +277,11 @@ def ticket(ticket_id: str) -> Response:
         )
         if found is None:
             raise NotFound("ticket")
-        return jsonify(_ticket_view(conn, found))
+        # Reading it in the console is having it open: colleagues see who else does.
+        storage.saw_ticket(conn, found.id, current_principal().name, utcnow())
+        response = jsonify(_ticket_view(conn, found))
+    response.headers["ETag"] = _etag(found.version)
+    return response
 
 
 @bp.post("/tickets/<ticket_id>/status")
@@ -248,6 +290,7 @@ def change_status(ticket_id: str) -> Response:
     body = schemas.StatusChangeSchema().load(json_body())
     agent, now = current_principal().name, utcnow()
     return _ticket_change(
+        ticket_id,
         lambda unit: service.change_status(
             unit,
             ticket_id,
@@ -257,7 +300,7 @@ def change_status(ticket_id: str) -> Response:
             agent,
             now,
             lead=_lead(),
-        )
+        ),
     )
 
 
@@ -267,9 +310,10 @@ def add_message(ticket_id: str) -> Response:
     body = schemas.MessageSchema().load(json_body())
     agent, now = current_principal().name, utcnow()
     return _ticket_change(
+        ticket_id,
         lambda unit: service.add_message(
             unit, ticket_id, body["message"], body["public"], agent, now, lead=_lead()
-        )
+        ),
     )
 
 
@@ -279,9 +323,10 @@ def transfer(ticket_id: str) -> Response:
     body = schemas.TransferSchema().load(json_body())
     agent, now = current_principal().name, utcnow()
     return _ticket_change(
+        ticket_id,
         lambda unit: service.transfer(
             unit, desk(), ticket_id, body["to_queue"], body["note"], agent, now, lead=_lead()
-        )
+        ),
     )
 
 
@@ -291,9 +336,10 @@ def change_priority(ticket_id: str) -> Response:
     body = schemas.PriorityChangeSchema().load(json_body())
     agent, now = current_principal().name, utcnow()
     return _ticket_change(
+        ticket_id,
         lambda unit: service.change_priority(
             unit, desk(), ticket_id, body["priority"], body["reason"], agent, now, lead=_lead()
-        )
+        ),
     )
 
 

@@ -179,6 +179,11 @@ EARLIER_REQUEST = TicketSummarySchema(
 )
 
 
+class ViewerSchema(Schema):
+    person = fields.String()
+    seen_at = Timestamp()
+
+
 class TicketSchema(TicketSummarySchema):
     description = fields.String()
     attachments = fields.List(fields.Dict(), allow_none=True)
@@ -187,6 +192,9 @@ class TicketSchema(TicketSummarySchema):
     resolution = fields.String(allow_none=True)
     resolved_at = Timestamp(allow_none=True)
     repeat_of = fields.String(allow_none=True)
+    version = fields.Integer()
+    # Others who loaded the ticket in the last minutes (the caller is left out).
+    viewers = fields.List(fields.Nested(ViewerSchema))
     history = fields.List(fields.Nested(HistoryEntrySchema))
     earlier_requests = fields.List(
         fields.Nested(

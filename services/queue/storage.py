@@ -29,6 +29,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     func,
     insert,
     or_,
@@ -36,6 +37,8 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 
 from services.common.db import BigId
@@ -83,6 +86,9 @@ tickets = Table(
     Column("callback_not_after", DateTime(timezone=True), nullable=True),
     # Names, types and sizes of what came attached (the files stay with the mail system).
     Column("attachments", JSON, nullable=True),
+    # Counts every change to the ticket: its ETag, so a change made on a stale view is
+    # refused (If-Match, 412) instead of undoing a colleague's.
+    Column("version", Integer, nullable=False, server_default="1"),
     Index("ix_tickets_fair_order", "queue", "status", "due_at", "created_at", "id"),
     Index("ix_tickets_requester", "requester_key", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
@@ -118,6 +124,15 @@ claims = Table(
     Index("ix_claims_ticket_open", "ticket_id", "ended_at"),
 )
 
+# Who had a ticket open in the console, and when they last loaded it: "also open by".
+viewers = Table(
+    "ticket_viewers",
+    metadata,
+    Column("ticket_id", String(36), primary_key=True),
+    Column("person", String(64), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
 FAIR_ORDER = (tickets.c.due_at, tickets.c.created_at, tickets.c.id)
 
 
@@ -137,7 +152,10 @@ def add_ticket(conn: Connection, ticket: dict[str, Any]) -> Row:
 def update_ticket(conn: Connection, ticket_id: str, **values: Any) -> Row:
     """Change a ticket in one statement; the changed row back."""
     return conn.execute(
-        update(tickets).where(tickets.c.id == ticket_id).values(**values).returning(*tickets.c)
+        update(tickets)
+        .where(tickets.c.id == ticket_id)
+        .values(**values, version=tickets.c.version + 1)
+        .returning(*tickets.c)
     ).one()
 
 
@@ -170,6 +188,16 @@ def add_history(
 
 _TICKET_BY_ID = select(tickets).where(tickets.c.id == bindparam("ticket_id"))
 _TICKET_BY_ID_LOCKED = _TICKET_BY_ID.with_for_update()
+
+
+_VERSION_LOCKED = (
+    select(tickets.c.version).where(tickets.c.id == bindparam("ticket_id")).with_for_update()
+)
+
+
+def ticket_version(conn: Connection, ticket_id: str) -> int | None:
+    """The ticket's version, locked until the transaction ends (None: no such ticket)."""
+    return conn.scalar(_VERSION_LOCKED, {"ticket_id": ticket_id})
 
 
 def ticket_by_id(conn: Connection, ticket_id: str, *, lock: bool = False) -> Row | None:
@@ -213,6 +241,7 @@ def assign(conn: Connection, which: Any, agent: str, now: datetime) -> Row | Non
             assigned_to=agent,
             updated_at=now,
             first_claimed_at=func.coalesce(tickets.c.first_claimed_at, now),
+            version=tickets.c.version + 1,
         )
         .returning(*tickets.c)
     ).first()
@@ -509,7 +538,11 @@ def overdue(conn: Connection, target: str, now: datetime, limit: int = 500) -> l
 
 def mark_breached(conn: Connection, ticket_id: str, target: str) -> None:
     _, flag, _ = _BREACH_CHECKS[target]
-    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values({flag.name: True}))
+    conn.execute(
+        update(tickets)
+        .where(tickets.c.id == ticket_id)
+        .values({flag.name: True, "version": tickets.c.version + 1})
+    )
 
 
 def first_claims_between(
@@ -524,3 +557,24 @@ def first_claims_between(
             ).where(tickets.c.first_claimed_at >= start, tickets.c.first_claimed_at < end)
         )
     ]
+
+
+def saw_ticket(conn: Connection, ticket_id: str, person: str, now: datetime) -> None:
+    """Record that a person has the ticket open (one row per ticket and person)."""
+    dialect = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    statement = dialect(viewers).values(ticket_id=ticket_id, person=person, seen_at=now)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[viewers.c.ticket_id, viewers.c.person], set_={"seen_at": now}
+        )
+    )
+
+
+def viewers_since(conn: Connection, ticket_id: str, since: datetime) -> list[Row]:
+    """Who loaded the ticket since then, the latest first; older rows of it go."""
+    conn.execute(delete(viewers).where(viewers.c.ticket_id == ticket_id, viewers.c.seen_at < since))
+    return conn.execute(
+        select(viewers.c.person, viewers.c.seen_at)
+        .where(viewers.c.ticket_id == ticket_id)
+        .order_by(viewers.c.seen_at.desc())
+    ).all()

@@ -401,6 +401,48 @@ def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, p
     assert "We are looking at the thermostat." in shown and "building system" not in shown
 
 
+def test_two_people_on_one_ticket_the_stale_change_comes_back_with_its_text(
+    desk, browser, page, shots, people
+):
+    """The second change, made on a view the first has since changed, is refused with
+    what changed shown and what was typed kept (issue 34: two people, one ticket)."""
+    asked = submit_request(desk, "web", "two.agents@example.org")
+    wait_until(lambda: tracked(desk, asked), timeout=30, what="the ticket in the queue")
+    sign_in(page, desk, "ann", people["ann"][1])
+    page.goto(f"{desk.public_url}/desk/find?q={asked['reference']}")
+    page.get_by_label("Why out of order").fill("the caller is on the line")
+    page.get_by_role("button", name="Take this ticket").click()
+    expect(page.locator(".notice")).to_have_text("You hold this ticket now.")
+
+    other = browser.new_context(bypass_csp=True, locale="en-GB")
+    try:
+        supervisor = other.new_page()
+        sign_in(supervisor, desk, "ben", people["ben"][1])
+        supervisor.goto(f"{desk.public_url}/desk/find?q={asked['reference']}")
+        supervisor.get_by_role("radio", name="Internal note").check()
+        supervisor.get_by_label("Message", exact=True).fill("The room was painted today.")
+        supervisor.locator("#messages-form").get_by_role("button", name="Send").click()
+        expect(supervisor.locator(".notice")).to_have_text("Added to the history.")
+    finally:
+        other.close()
+
+    # Ann's page is from before the note: her resolution is refused, not made.
+    page.locator("#status-form").get_by_label("New status").select_option("resolved")
+    page.locator("#status-form").get_by_label("Message to the customer").fill("It was the window.")
+    page.locator("#status-form").get_by_role("button", name="Save").click()
+    expect(page.locator(".error-summary")).to_contain_text("Someone changed this ticket")
+    expect(page.locator(".internal", has_text="The room was painted today.")).to_be_visible()
+    expect(page.locator("dd.viewers")).to_contain_text("ben")  # who else has it open
+    expect(page.locator("#status-form").get_by_label("Message to the customer")).to_have_value(
+        "It was the window."
+    )
+    expect(page.locator("dd.status")).to_have_text("in_progress")
+    expect(page.locator("#status-form").get_by_label("New status")).to_have_value("resolved")
+    checked(page, shots, "47-ticket-changed-meanwhile")
+    page.locator("#status-form").get_by_role("button", name="Save").click()
+    expect(page.locator(".notice")).to_have_text("Status changed.")
+
+
 def test_a_supervisor_reads_the_reports_and_resolves_a_problem_for_every_customer(
     desk, page, shots, people
 ):

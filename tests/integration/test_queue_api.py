@@ -645,6 +645,40 @@ def test_the_portal_acts_for_a_signed_in_person_who_is_recorded(desk, keys):
     assert desk.client.get("/v1/queues", headers=bearer(keys["portal_app"])).status_code == 403
 
 
+def test_a_change_made_on_a_stale_view_is_refused_and_changes_nothing(desk, keys):
+    """Two people, one ticket: each change may name the version it was made on (If-Match,
+    from the ETag); a version since changed is 412 and nothing happens (issue 34)."""
+    arrived = desk.arrive()
+    alice = bearer(keys["agent"])
+    url = f"/v1/tickets/{arrived['ticket_id']}"
+    assert desk.next(keys["agent"]).status_code == 200
+    before_reply = desk.client.get(url, headers=alice).headers["ETag"]
+    # A customer's message is a change too, though the status stays.
+    reply(desk, arrived)
+    read = desk.client.get(url, headers=alice)
+    assert read.json["status"] == "in_progress" and read.headers["ETag"] != before_reply
+    seen = read.headers["ETag"]
+    assert seen == f'"{read.json["version"]}"'
+    # A colleague (a supervisor) writes a note meanwhile: the ticket has a new version.
+    note = {"message": "Called the customer: the printer is fine now.", "public": False}
+    bob = bearer(keys["supervisor"])
+    assert [v["person"] for v in desk.client.get(url, headers=bob).json["viewers"]] == ["alice"]
+    noted = desk.client.post(f"{url}/messages", json=note, headers=bob)
+    assert noted.status_code == 200 and noted.headers["ETag"] != seen
+    stale = desk.client.post(f"{url}/status", json={"to": "resolved", "public_note": "Done."},
+                             headers={**alice, "If-Match": seen})  # fmt: skip
+    assert stale.status_code == 412
+    assert stale.json["error"]["code"] == "precondition_failed"
+    assert stale.headers["ETag"] == noted.headers["ETag"]
+    again = desk.client.get(url, headers=alice).json
+    assert again["status"] == "in_progress"
+    assert [v["person"] for v in again["viewers"]] == ["bob"]  # who else has it open
+    # On the current version, or without If-Match, the change is made.
+    fresh = desk.client.post(f"{url}/status", json={"to": "resolved", "public_note": "Done."},
+                             headers={**alice, "If-Match": noted.headers["ETag"]})  # fmt: skip
+    assert fresh.status_code == 200 and fresh.json["status"] == "resolved"
+
+
 def test_an_agent_writes_to_the_customer_or_notes_without_changing_the_status(desk, keys):
     arrived = desk.arrive()
     alice, dave = bearer(keys["agent"]), bearer(keys["other_agent"])
