@@ -290,22 +290,22 @@ def test_fair_order_holds_with_two_queue_web_processes_and_two_queue_workers(
 # expand: the queue's code from before it must keep running on it. 0005 is its contract
 # step (every claim names its agent and ticket), for once that code is gone.
 EXPAND = "services/queue/migrations/versions/0004_handling_times.py"
+CONTRACT = "services/queue/migrations/versions/0005_claims_name_agent_and_ticket.py"
 
 
-def _before_expand() -> str:
-    """The commit before the one that added the expand migration."""
+def _added(path: str) -> str:
+    """The commit that added a file."""
     added = subprocess.run(
-        ["git", "-C", str(support.REPO), "log", "--diff-filter=A", "--format=%H", "--", EXPAND],
+        ["git", "-C", str(support.REPO), "log", "--diff-filter=A", "--format=%H", "--", path],
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
-    return f"{added.stdout.split()[-1]}^"
+    return added.stdout.split()[-1]
 
 
-def _old_queue(folder: Path) -> Path:
-    """The queue's code as it was before the expand migration, unpacked from git."""
+def _code_at(commit: str, folder: Path) -> Path:
+    """The services' code as it was at a commit, unpacked from git."""
     archive = subprocess.run(
-        ["git", "-C", str(support.REPO), "archive", _before_expand(),
-         "services", "config", "deploy"],
+        ["git", "-C", str(support.REPO), "archive", commit, "services", "config", "deploy"],
         capture_output=True, check=True, timeout=60,
     )  # fmt: skip
     folder.mkdir()
@@ -338,12 +338,16 @@ def test_an_expand_then_contract_migration_under_old_and_new_queue_code(
 ):
     support.require_postgres()
     keys = support.write_keys(tmp_path / "api-keys.yaml")
-    old_code = _old_queue(tmp_path / "old")
+    # The code from before the expand, and the code that came with the contract (later
+    # code needs later migrations, which come after the contract).
+    old_code = _code_at(f"{_added(EXPAND)}^", tmp_path / "old")
+    new_code = _code_at(_added(CONTRACT), tmp_path / "new")
     agent = bearer(keys["agent"])
     with smtp_receiver() as smtp:
         urls = {s: databases.url("postgresql", s, migrated=s != "queue") for s in SERVICES}
         desk = Desk(*environment(namespace, tmp_path, smtp.url, urls))
         old = Desk(desk.env, desk.urls, cwd=old_code)
+        new = Desk(desk.env, desk.urls, cwd=new_code)
         migrated = subprocess.run(
             [*support.python_module("services", "queue", "migrate")],
             cwd=old_code, env=desk.env, capture_output=True, text=True, timeout=120,
@@ -365,8 +369,8 @@ def test_an_expand_then_contract_migration_under_old_and_new_queue_code(
                 migrate("queue", urls["queue"], revision="0004")  # expand, old code running
                 assert _count(urls["queue"], version) == [("0004",)]
                 stream.wait_for_more(12)
-                new_web = desk.start("queue", "web", another=True)
-                desk.start("queue", "worker", another=True)
+                new_web = new.start("queue", "web", another=True)
+                new.start("queue", "worker", another=True)
                 stream.wait_for_more(12)  # old and new queue workers compete
                 old.stop()
                 stream.wait_for_more(12)
@@ -389,5 +393,6 @@ def test_an_expand_then_contract_migration_under_old_and_new_queue_code(
             _resolve(new_web, agent, _take(new_web, agent))
         finally:
             old.stop()
+            new.stop()
             desk.stop()
     print(f"accepted {len(accepted)} requests across the expand and the contract")
