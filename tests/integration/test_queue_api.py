@@ -524,7 +524,8 @@ def test_without_a_plan_the_queue_learns_handling_times_and_agents_at_work(desk,
         {**config, "queues": [{"id": q["id"], "name": q["name"]} for q in config["queues"]]}
     )
     start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    arrived = [desk.arrive(minutes_ago=0) for _ in range(12)]
+    # A second apart: arrivals in the same instant are in fair order by id, at random.
+    arrived = [desk.arrive(minutes_ago=(11 - n) / 60) for n in range(12)]
 
     def estimate(now):
         with desk.engine.connect() as conn:
