@@ -22,7 +22,12 @@ from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import LANGUAGES
 from services.common.web import body_bytes, change, json_body, runtime
 from services.intake import domain, inbound_email, service, storage
-from services.intake.contact_options import OpeningHours, WaitEstimates, contact_options
+from services.intake.contact_options import (
+    OpeningHours,
+    WaitEstimates,
+    contact_options,
+    desk_contacts,
+)
 from services.intake.metrics import CONTACT_WAIT, REJECTED, REQUESTS
 from services.intake.schemas import ReplySchema, RequestValidator
 
@@ -43,7 +48,7 @@ class IntakeContext:
         self.intake = intake
         self.validator = RequestValidator(intake.catalogue)
         self.hours = hours
-        self.desk = runtime_of(app).settings.desk
+        self.contacts = desk_contacts(runtime_of(app).settings.desk)
         self.estimates = WaitEstimates(runtime_of(app).settings.queue_service_url)
         self.localized = {lang: intake.catalogue.localized(lang) for lang in LANGUAGES}
         # A remembered answer holds the tracking token: kept sealed (storage.py).
@@ -76,7 +81,9 @@ def catalogue() -> Response:
 def contact_options_view() -> Response:
     ctx = context()
     lang = _language()
-    return jsonify(contact_options(ctx.hours, ctx.estimates.get(), lang, utcnow(), ctx.desk))
+    return jsonify(
+        contact_options(ctx.hours, ctx.estimates.get(), lang, utcnow(), ctx.contacts[lang])
+    )
 
 
 def _idempotency_key() -> str | None:

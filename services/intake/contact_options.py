@@ -17,6 +17,7 @@ import requests
 from services.common.auth import CHANNELS
 from services.common.config import ConfigError
 from services.common.desk import channel_contact, day_range, period
+from services.common.vocabulary import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,9 @@ def contact_options(
     estimates: Mapping[str, Any],
     lang: str,
     now: datetime,
-    desk: Mapping[str, Any] | None = None,
+    contacts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`contacts`: each channel's `contact` in this language (`desk_contacts`)."""
     options = []
     for channel in CHANNELS:
         estimate = estimates.get(channel) if isinstance(estimates.get(channel), dict) else {}
@@ -149,7 +151,13 @@ def contact_options(
                 "estimated_wait_low_seconds": estimate.get("estimated_wait_low_seconds"),
                 "estimated_wait_high_seconds": estimate.get("estimated_wait_high_seconds"),
                 "wait_known": isinstance(seconds, int | float),
-                "contact": channel_contact(desk or {}, channel, lang),
+                "contact": (contacts or {}).get(channel),
             }
         )
     return {"timezone": str(hours.timezone), "channels": options}
+
+
+def desk_contacts(desk: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per language, each channel's `contact` from the desk file: read once per process,
+    not on every visit to the portal's first page."""
+    return {lang: {ch: channel_contact(desk, ch, lang) for ch in CHANNELS} for lang in LANGUAGES}

@@ -198,45 +198,20 @@ def _customer_delivery(
         if unserved is None:
             return None
         medium, address = unserved
-        return _delivery_row(
-            str(uuid.uuid4()),
-            event,
-            now,
-            recipient_key=CUSTOMER,
-            ticket_id=data["ticket_id"],
-            medium=medium,
-            recipient=None,
-            recipient_masked=domain.masked(medium, address),
-            template=template,
-            language=contact.language,
-            content=None,
-            state=storage.FAILED,
-            last_error=f"not sent: {domain.NOT_CONFIGURED[medium]}",
-            finished_at=now,
-        )
+        return _not_sent(
+            event, now, data, medium, address, template, contact.language,
+            domain.NOT_CONFIGURED[medium],
+        )  # fmt: skip
     medium, address = chosen
     address_sha256 = secret_digest(address.strip().lower())
     if template in CONFIRMATIONS and (
         storage.deliveries_to(conn, address_sha256, CONFIRMATIONS, now - CONFIRMATION_WINDOW)
         >= CONFIRMATIONS_PER_ADDRESS
     ):
-        return _delivery_row(
-            str(uuid.uuid4()),
-            event,
-            now,
-            recipient_key=CUSTOMER,
-            ticket_id=data["ticket_id"],
-            medium=medium,
-            recipient=None,  # not counted again
-            recipient_masked=domain.masked(medium, address),
-            template=template,
-            language=contact.language,
-            content=None,
-            state=storage.FAILED,
-            last_error=f"not sent: {CONFIRMATIONS_PER_ADDRESS} confirmations to this address"
-            " within the hour already",
-            finished_at=now,
-        )
+        return _not_sent(
+            event, now, data, medium, address, template, contact.language,
+            f"{CONFIRMATIONS_PER_ADDRESS} confirmations to this address within the hour already",
+        )  # fmt: skip
     delivery_id = str(uuid.uuid4())
     values = {
         "reference": data["reference"],
@@ -275,6 +250,36 @@ def _customer_delivery(
         template=template,
         language=contact.language,
         content=content,
+    )
+
+
+def _not_sent(
+    event: Event,
+    now: datetime,
+    data: Mapping[str, Any],
+    medium: str,
+    address: str,
+    template: str,
+    language: str,
+    reason: str,
+) -> dict[str, Any]:
+    """A message to the customer the desk did not send, recorded with the reason (and
+    without the address, so it neither is kept nor counts as sent to it)."""
+    return _delivery_row(
+        str(uuid.uuid4()),
+        event,
+        now,
+        recipient_key=CUSTOMER,
+        ticket_id=data["ticket_id"],
+        medium=medium,
+        recipient=None,
+        recipient_masked=domain.masked(medium, address),
+        template=template,
+        language=language,
+        content=None,
+        state=storage.FAILED,
+        last_error=f"not sent: {reason}",
+        finished_at=now,
     )
 
 

@@ -249,7 +249,7 @@ def sign_in() -> Response:
     account = accounts().sign_in(name, password)
     if account is None:
         for keys in counted:
-            limiter.failed(*keys)
+            limiter.hit(*keys)
         return page("desk/sign_in.html", 401, next=_safe_next(), error="wrong", name=name)
     if session.get("sid"):
         sessions().end(session["sid"])

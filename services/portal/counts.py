@@ -32,9 +32,6 @@ class SharedCounts:
     def allowed(self, item: RateLimitItem, *keys: str) -> bool:
         return self._either("test", item, *keys)
 
-    def failed(self, item: RateLimitItem, *keys: str) -> None:
-        self._either("hit", item, *keys)
-
     def hit(self, item: RateLimitItem, *keys: str) -> bool:
         """Count one; False when that is beyond the limit."""
         return self._either("hit", item, *keys)

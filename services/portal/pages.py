@@ -412,13 +412,14 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
             "not_before": slot.starts.astimezone(UTC).isoformat(),
             "not_after": slot.ends.astimezone(UTC).isoformat(),
         }
-    if not _within_request_budget():
+    if not _request_budget(count=False):
         errors = {"form": "too_many_requests"}
         refused = _request_form(asking, forms.Answers(answers.values, errors), None, 429)
         refused.headers["Retry-After"] = "3600"
         return refused
     answer = backend().submit(body, _form_id())
     if answer.status == 201:
+        _request_budget(count=True)  # a form refused or not sent uses up nothing
         made, made_token = answer.body["reference"], answer.body["tracking_token"]
         query = urlencode(
             {"token": made_token, "lang": lang, "new": "1", "fresh": fresh_mark(made, made_token)}
@@ -433,13 +434,14 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
     return _request_form(asking, forms.Answers(answers.values, {"form": "not_sent"}), None, 503)
 
 
-def _within_request_budget() -> bool:
+def _request_budget(*, count: bool) -> bool:
+    """Whether this client address may send another request this hour; `count` counts
+    one that was sent."""
     s = current_app.extensions["portal.settings"]
     budget = RateLimitItemPerHour(s.requests_per_address_hour)
-    address = request.remote_addr or "unknown"
-    return current_app.extensions["portal.counts"].hit(
-        budget, f"loket:{s.namespace}:portal:requests", address
-    )
+    keys = (f"loket:{s.namespace}:portal:requests", request.remote_addr or "unknown")
+    counts = current_app.extensions["portal.counts"]
+    return counts.hit(budget, *keys) if count else counts.allowed(budget, *keys)
 
 
 @bp.app_template_filter("snippet")

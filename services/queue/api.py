@@ -278,7 +278,8 @@ def ticket(ticket_id: str) -> Response:
         if found is None:
             raise NotFound("ticket")
         # Reading it in the console is having it open: colleagues see who else does.
-        storage.saw_ticket(conn, found.id, current_principal().name, utcnow())
+        now = utcnow()
+        storage.saw_ticket(conn, found.id, current_principal().name, now, now - VIEWERS_WINDOW)
         response = jsonify(_ticket_view(conn, found))
     response.headers["ETag"] = _etag(found.version)
     return response

@@ -559,8 +559,14 @@ def first_claims_between(
     ]
 
 
-def saw_ticket(conn: Connection, ticket_id: str, person: str, now: datetime) -> None:
-    """Record that a person has the ticket open (one row per ticket and person)."""
+def saw_ticket(
+    conn: Connection, ticket_id: str, person: str, now: datetime, forget_before: datetime
+) -> None:
+    """Record that a person has the ticket open (one row per ticket and person); rows of
+    the ticket older than `forget_before` go."""
+    conn.execute(
+        delete(viewers).where(viewers.c.ticket_id == ticket_id, viewers.c.seen_at < forget_before)
+    )
     dialect = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
     statement = dialect(viewers).values(ticket_id=ticket_id, person=person, seen_at=now)
     conn.execute(
@@ -571,10 +577,9 @@ def saw_ticket(conn: Connection, ticket_id: str, person: str, now: datetime) -> 
 
 
 def viewers_since(conn: Connection, ticket_id: str, since: datetime) -> list[Row]:
-    """Who loaded the ticket since then, the latest first; older rows of it go."""
-    conn.execute(delete(viewers).where(viewers.c.ticket_id == ticket_id, viewers.c.seen_at < since))
+    """Who loaded the ticket since then, the latest first."""
     return conn.execute(
         select(viewers.c.person, viewers.c.seen_at)
-        .where(viewers.c.ticket_id == ticket_id)
+        .where(viewers.c.ticket_id == ticket_id, viewers.c.seen_at >= since)
         .order_by(viewers.c.seen_at.desc())
     ).all()

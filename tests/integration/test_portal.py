@@ -83,13 +83,19 @@ def intake_server(make_settings):
     app.extensions["loket"].engine.dispose()
 
 
-def test_a_form_sent_while_intake_is_down_comes_back_with_everything_typed(intake_server, keys):
+def _portal_on(intake_server, keys, **extra):
+    """A portal whose every service is the real intake served for the test."""
     url = f"http://127.0.0.1:{intake_server.server_port}"
+    values = {"backend_timeout_seconds": 5.0, **extra}
     settings = PortalSettings(
         http_host="127.0.0.1", http_port=0, intake_url=url, queue_url=url, feedback_url=url,
-        default_language="en", backend_timeout_seconds=1.0, api_key=keys["portal"],
+        default_language="en", api_key=keys["portal"], **values,
     )  # fmt: skip
-    portal = create_app(settings).test_client()
+    return create_app(settings).test_client()
+
+
+def test_a_form_sent_while_intake_is_down_comes_back_with_everything_typed(intake_server, keys):
+    portal = _portal_on(intake_server, keys, backend_timeout_seconds=1.0)
     form = portal.get("/ask/room_temperature?lang=en")
     assert form.status_code == 200 and "Room" in form.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
@@ -108,12 +114,7 @@ def test_a_form_sent_while_intake_is_down_comes_back_with_everything_typed(intak
 
 
 def test_the_first_page_says_how_to_reach_the_desk(intake_server, keys):
-    url = f"http://127.0.0.1:{intake_server.server_port}"
-    settings = PortalSettings(
-        http_host="127.0.0.1", http_port=0, intake_url=url, queue_url=url, feedback_url=url,
-        default_language="en", backend_timeout_seconds=5.0, api_key=keys["portal"],
-    )  # fmt: skip
-    home = create_app(settings).test_client().get("/?lang=en")
+    home = _portal_on(intake_server, keys).get("/?lang=en")
     assert home.status_code == 200
     assert '<a href="tel:+31205550100">+31 20 555 0100</a>' in home.text
     assert '<a href="mailto:servicedesk@example.org">servicedesk@example.org</a>' in home.text
@@ -125,13 +126,7 @@ def test_one_address_sends_so_many_requests_an_hour_and_the_next_comes_back_type
 ):
     """Each request is confirmed to the address typed in it: a script on one address may
     not make the desk mail strangers without end (issue 33, 6)."""
-    url = f"http://127.0.0.1:{intake_server.server_port}"
-    settings = PortalSettings(
-        http_host="127.0.0.1", http_port=0, intake_url=url, queue_url=url, feedback_url=url,
-        default_language="en", backend_timeout_seconds=5.0, api_key=keys["portal"],
-        requests_per_address_hour=2,
-    )  # fmt: skip
-    portal = create_app(settings).test_client()
+    portal = _portal_on(intake_server, keys, requests_per_address_hour=2)
 
     def send(subject: str):
         form = portal.get("/ask/room_temperature?lang=en")
