@@ -75,7 +75,8 @@ def list_messages(folder: Path) -> int:
     for path in paths:
         with contextlib.suppress(OSError):
             print(summary(path))
-    print(f"{len(paths)} messages in {folder}; open one with any mail program")
+    counted = "1 message" if len(paths) == 1 else f"{len(paths)} messages"
+    print(f"{counted} in {folder}; open one with any mail program")
     return 0
 
 

@@ -105,9 +105,9 @@ FOOTER_WORDS = {
 
 
 def footers_for(desk: Mapping[str, Any]) -> dict[str, str]:
-    """ "Service desk: phone +31 20 555 0100 (Mon-Fri 08:00-17:00), e-mail ..." per
-    language, from the desk file's `contact` and the phone's opening hours; nothing when
-    the file names neither."""
+    """Per language, the line under every message ("Service desk: phone +31 20 555 0100
+    (Mon-Fri 08:00-17:00), e-mail ..."), from the desk file's `contact` and the phone's
+    opening hours; nothing when the file names neither."""
     hours = (desk.get("opening_hours") or {}).get("phone", "always")
     footers = {}
     for language in LANGUAGES:
