@@ -408,6 +408,14 @@ def _action_body(action: str, form: Any) -> dict[str, Any]:
     return {"to_queue": text.get("to_queue", ""), "note": text.get("note", "")}
 
 
+def _if_match(form: Any) -> dict[str, str]:
+    """The version of the ticket the agent was looking at: the queue refuses (412) a change
+    made on a view a colleague has since changed. Anything but a counter is no version."""
+    version = form.get("version", "")
+    counter = version.isascii() and version.isdigit() and len(version) <= 20
+    return {"If-Match": f'"{version}"'} if counter else {}
+
+
 @bp.post("/tickets/<ticket_id>/<action>")
 @person_required()
 def act(ticket_id: str, action: str) -> Response:
@@ -416,12 +424,8 @@ def act(ticket_id: str, action: str) -> Response:
     if action not in ACTIONS:
         abort(404)
     body = _action_body(action, request.form)
-    # The version of the ticket the agent was looking at: the queue refuses (412) a change
-    # made on a view a colleague has since changed.
-    version = request.form.get("version", "")
-    headers = {"If-Match": f'"{version}"'} if version.isascii() and version.isdigit() else {}
     done = _as_person("queue", "POST", f"/v1/tickets/{quote(ticket_id, safe='')}/{action}",
-                      json=body, headers=headers)  # fmt: skip
+                      json=body, headers=_if_match(request.form))  # fmt: skip
     if done.status == 200:
         return redirect(f"/desk/tickets/{ticket_id}?{urlencode({'done': action})}", code=303)
     if done.unavailable:
