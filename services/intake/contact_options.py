@@ -17,18 +17,10 @@ import requests
 from services.common.auth import CHANNELS
 from services.common.config import ConfigError
 from services.common.desk import channel_contact, day_range, period
+from services.common.labels import CHANNEL_NAMES
 from services.common.vocabulary import LANGUAGES
 
 log = logging.getLogger(__name__)
-
-CHANNEL_NAMES = {
-    "web": {"nl": "Selfserviceportaal", "en": "Self-service portal"},
-    "email": {"nl": "E-mail", "en": "E-mail"},
-    "phone": {"nl": "Telefoon", "en": "Phone"},
-    "chat": {"nl": "Chat", "en": "Chat"},
-    "walk_in": {"nl": "Balie", "en": "Walk-in counter"},
-    "callback": {"nl": "Terugbelverzoek", "en": "Call-back request"},
-}
 
 
 @dataclass(frozen=True)
@@ -144,7 +136,7 @@ def contact_options(
         options.append(
             {
                 "channel": channel,
-                "name": CHANNEL_NAMES[channel][lang],
+                "name": CHANNEL_NAMES[lang][channel],
                 "open_now": hours.is_open(channel, now),
                 "opening_hours": hours.describe(channel),
                 "estimated_wait_seconds": seconds if isinstance(seconds, int | float) else None,

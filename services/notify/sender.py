@@ -25,6 +25,7 @@ from services.common.broker import WorkQueue
 from services.common.config import Settings
 from services.common.consumer import Outcome, StoppedWaiting, while_database_is_down
 from services.common.events import parse_event, utcnow
+from services.common.labels import Labels
 from services.common.metrics import EVENTS_CONSUMED
 from services.common.secret_box import service_box
 from services.common.unit_of_work import unit_of_work
@@ -66,7 +67,7 @@ def notifier_for(settings: Settings, transports: Transports) -> Notifier:
         work=work_queue(settings),
         retry_delays_ms=notify_settings(settings).retry_delays_ms,
         lease=lease_for(settings),
-        teams={q["id"]: q["name"] for q in settings.desk.get("queues", [])},
+        labels=Labels.of(settings.desk),
         mailbox=parseaddr(settings.mail_from)[1] or None,
     )
 

@@ -26,6 +26,7 @@ from services.common.broker import WorkQueue
 from services.common.events import Event, to_utc
 from services.common.failures import NotFound
 from services.common.hashing import secret_digest
+from services.common.labels import Labels
 from services.common.outbox import add_events
 from services.common.secret_box import SecretBox
 from services.common.unit_of_work import UnitOfWork
@@ -63,17 +64,16 @@ class Notifier:
     work: WorkQueue
     retry_delays_ms: tuple[int, ...]
     lease: timedelta
-    # Queue id -> its name per language, from the desk configuration: the team a
+    # The desk's words (its queues among them): the team a
     # transfer passes the request on to is named to the customer (decision 0009).
-    teams: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    labels: Labels = dataclasses.field(default_factory=Labels)
     # The desk's own address (from LOKET_MAIL_FROM), whose sub-addresses take replies.
     mailbox: str | None = None
     # The worker's: without it, every attempt goes through the work queue.
     direct: DirectSender | None = None
 
     def team(self, queue: str | None, language: str) -> str | None:
-        names = self.teams.get(queue or "", {})
-        return names.get(language) or next(iter(names.values()), None)
+        return self.labels.queue(queue, language) if queue else None
 
 
 # From events to deliveries

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import (
     Blueprint,
     Response,
@@ -32,6 +34,8 @@ from flask import (
 from limits import parse
 
 from services.common.accounts import Account, AccountBook
+from services.common.labels import Labels
+from services.common.vocabulary import STATUSES
 from services.portal.backend import Answer, Backend
 from services.portal.counts import SharedCounts
 from services.portal.pages import REFERENCE
@@ -42,6 +46,7 @@ from services.portal.texts import DESK_TEXTS
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 log = logging.getLogger(__name__)
 RANK = {"agent": 1, "supervisor": 2, "admin": 3}
+BABEL_LOCALES = {"nl": "nl_NL", "en": "en_GB"}
 # Ten wrong passwords for a name from one address lock that name's sign-in from that
 # address for a quarter of an hour; an address gets fifty tries in that time, whatever the
 # names it tries; and a name gets a hundred an hour from everywhere together (OWASP's
@@ -124,7 +129,7 @@ def signed_in() -> Account | None:
         return None
     # The overview's own refresh is not the person at work: an open page left alone still
     # ends its session after the idle time. Once a quarter minute is often enough.
-    if request.endpoint != "desk.queues_table" and now - kept.seen > 15:
+    if request.endpoint != "desk.navigation" and now - kept.seen > 15:
         sessions().touch(session_id, kept, now)
     g.person = account
     return g.person
@@ -192,15 +197,86 @@ def language() -> str:
     return request.accept_languages.best_match(tuple(DESK_TEXTS)) or settings().default_language
 
 
+class Words:
+    """The desk's labels in the page's language, as templates ask for them: a status,
+    queue, channel, category, field or choice in people's words, never its key."""
+
+    def __init__(self, labels: Labels, lang: str) -> None:
+        self.labels, self.lang = labels, lang
+
+    def status(self, key: str | None) -> str:
+        return self.labels.status(key, self.lang)
+
+    def channel(self, key: str | None) -> str:
+        return self.labels.channel(key, self.lang)
+
+    def queue(self, key: str | None) -> str:
+        return self.labels.queue(key, self.lang)
+
+    def category(self, key: str | None) -> str:
+        return self.labels.category(key, self.lang)
+
+    def field(self, category: str | None, name: str) -> str:
+        return self.labels.field(category, name, self.lang)
+
+    def value(self, category: str | None, name: str, value: Any) -> str:
+        return self.labels.value(category, name, value, self.lang)
+
+    def priority(self, number: int | None) -> str:
+        return self.labels.priority(number, self.lang)
+
+    def priority_meaning(self, number: int) -> str:
+        return self.labels.priority_meaning(number, self.lang)
+
+    def kind(self, kind: str) -> str:
+        return self.labels.history(kind, self.lang)
+
+
 def page(template: str, code: int = 200, **values: Any) -> Response:
     lang = language()
     other = "en" if lang == "nl" else "nl"
+    values.setdefault("nav", None)
+    values.setdefault("workspace", False)
     body = render_template(
-        template, t=DESK_TEXTS[lang], person=signed_in(), csrf=csrf_token(), lang=lang,
+        template,
+        t=DESK_TEXTS[lang],
+        person=signed_in(),
+        csrf=csrf_token(),
+        lang=lang,
+        words=Words(settings().labels, lang),
         switch=f"{request.path}?{urlencode({**request.args.to_dict(), 'lang': other})}",
-        other_language=other, **values,
-    )  # fmt: skip
+        other_language=other,
+        **values,
+    )
     return make_response(body, code)
+
+
+def workspace(template: str, code: int = 200, **values: Any) -> Response:
+    """A page of the workspace: with the navigation column (queues, my tickets,
+    call-backs and chats waiting) beside it."""
+    return page(template, code, nav=_navigation(), workspace=True, **values)
+
+
+def _navigation() -> dict[str, Any] | None:
+    """What the navigation column shows; nothing when the queue service does not answer
+    (the page itself says so, or works without it)."""
+    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": language()})
+    if overview.status != 200:
+        return None
+    mine = _as_person(
+        "queue", "GET", "/v1/tickets", params={"mine": "true", "open": "true", "limit": 200}
+    )
+    queues = overview.body.get("queues", [])
+    waiting = {
+        channel: sum((q.get("waiting") or {}).get(channel, 0) for q in queues)
+        for channel in ("callback", "chat")
+    }
+    return {
+        "queues": queues,
+        "mine": len(mine.body.get("tickets", [])) if mine.status == 200 else None,
+        "waiting": waiting,
+        "here": request.full_path.rstrip("?"),
+    }
 
 
 def _as_person(service: str, method: str, path: str, **kwargs: Any) -> Answer:
@@ -273,30 +349,119 @@ def sign_out() -> Response:
 # The queues
 
 
+SORTS = ("reference", "subject", "requester", "channel", "status", "priority", "due", "holder")
+LIST_FILTERS = ("q", "status", "queue", "channel", "mine", "sort", "dir")
+LIST_LIMIT = 200
+
+
 @bp.get("/")
 @person_required()
-def queues() -> Response:
-    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": language()})
-    if overview.status != 200:
-        return _problem(overview)
-    mine = _as_person("queue", "GET", "/v1/tickets", params={"mine": "true", "limit": 50})
-    open_mine = [t for t in mine.body.get("tickets", []) if t["status"] not in ("resolved",
-                 "closed", "cancelled")]  # fmt: skip
-    queues = overview.body.get("queues", [])
-    return page(
-        "desk/queues.html", queues=queues, mine=open_mine, empty=request.args.get("empty"),
-        queue_ids=[q["id"] for q in queues], chosen={},
-    )  # fmt: skip
+def tickets() -> Response:
+    """The list: open tickets in fair order by default, narrowed by the filters and sorted
+    by a column, every choice kept in the URL (a view to bookmark or send a colleague)."""
+    chosen = {name: request.args.get(name, "").strip()[:200] for name in LIST_FILTERS}
+    if "status" not in request.args:
+        chosen["status"] = "open"
+    params: dict[str, Any] = {"limit": LIST_LIMIT}
+    if chosen["status"] == "open":
+        params["open"] = "true"
+    elif chosen["status"]:
+        params["status"] = chosen["status"]
+    for name in ("queue", "channel"):
+        if chosen[name]:
+            params[name] = chosen[name]
+    if chosen["mine"]:
+        params["mine"] = "true"
+    wanted = chosen["q"]
+    if len(wanted) >= 2:
+        digits = sum(c.isdigit() for c in wanted)
+        params["requester" if "@" in wanted or digits >= 6 else "q"] = wanted
+    found = _as_person("queue", "GET", "/v1/tickets", params=params)
+    code, listed, more = 200, [], False
+    if found.status == 422:
+        code = 422
+    elif found.status != 200:
+        return _problem(found)
+    else:
+        listed = _sorted(found.body.get("tickets", []), chosen["sort"], chosen["dir"] == "desc")
+        more = found.body.get("next_cursor") is not None
+    now = datetime.now(UTC)
+    return workspace(
+        "desk/tickets.html",
+        code,
+        tickets=listed,
+        more=more,
+        chosen=chosen,
+        clock=lambda ticket: sla_clock(ticket, now),
+        sort_link=lambda column: _sort_link(chosen, column),
+        empty=request.args.get("empty"),
+        queue_ids=[queue["id"] for queue in _queue_names()],
+        statuses=STATUSES,
+    )
 
 
-@bp.get("/queues-table")
+def _sorted(tickets: list[dict[str, Any]], column: str, descending: bool) -> list[dict[str, Any]]:
+    """The page sorted by one column; without one, as the queue gave it: fair order."""
+    if column not in SORTS:
+        return tickets
+    lang = language()
+    labels = settings().labels
+    keys: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "reference": lambda t: t["reference"],
+        "subject": lambda t: (t.get("subject") or "").casefold(),
+        "requester": lambda t: (t.get("requester_name") or "").casefold(),
+        "channel": lambda t: labels.channel(t.get("channel"), lang).casefold(),
+        "status": lambda t: STATUSES.index(t["status"]) if t["status"] in STATUSES else 99,
+        "priority": lambda t: t.get("priority") or 9,
+        "due": lambda t: sla_clock(t, datetime.now(UTC)).get("due_at") or "~",
+        "holder": lambda t: (t.get("assigned_to") or "~").casefold(),
+    }
+    return sorted(tickets, key=keys[column], reverse=descending)
+
+
+def _sort_link(chosen: dict[str, str], column: str) -> str:
+    """The list sorted by `column`; the sorted column's link turns the order around."""
+    again = chosen["sort"] == column and chosen["dir"] != "desc"
+    kept = {k: v for k, v in chosen.items() if v and k not in ("sort", "dir")}
+    if "status" not in kept:
+        kept["status"] = ""
+    return "/desk/?" + urlencode({**kept, "sort": column, **({"dir": "desc"} if again else {})})
+
+
+def sla_clock(ticket: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The clock that runs now: the first response until the ticket is first taken, then
+    the resolution; `warning` once less than a quarter of its time is left, `breached`
+    after its due time. Nothing runs for a ticket that is finished."""
+    if ticket.get("status") in ("resolved", "closed", "cancelled"):
+        return {}
+    which = "resolution" if ticket.get("first_claimed_at") else "first_response"
+    due_text = ticket.get("resolution_due_at" if which == "resolution" else "due_at")
+    started_text = ticket.get("contact_started_at") or ticket.get("created_at")
+    if not due_text or not started_text:
+        return {}
+    due, started = _moment(due_text), _moment(started_text)
+    left = (due - now).total_seconds()
+    span = max(60.0, (due - started).total_seconds())
+    state = "breached" if left < 0 else "warning" if left < span / 4 else "ok"
+    return {"which": which, "due_at": due_text, "left": _span(abs(left)), "state": state}
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes >= 48 * 60:
+        return f"{minutes // (24 * 60)} d {minutes % (24 * 60) // 60} h"
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+@bp.get("/nav")
 @person_required()
-def queues_table() -> Response:
-    """The overview's table alone, which htmx asks for every few seconds."""
-    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": language()})
-    if overview.status != 200:
-        return _problem(overview)
-    return page("desk/_queues_table.html", queues=overview.body.get("queues", []))
+def navigation() -> Response:
+    """The navigation column alone, which htmx asks for every few seconds."""
+    return page("desk/_nav.html", nav=_navigation())
 
 
 @bp.post("/next")
@@ -312,38 +477,17 @@ def take_next() -> Response:
     return redirect(f"/desk/tickets/{taken.body['id']}", code=303)
 
 
-FILTERS = ("status", "queue", "channel")
-
-
 @bp.get("/find")
 @person_required()
 def find() -> Response:
-    """By reference (as a customer quotes it on the phone or at the counter), by the
-    requester's e-mail address or phone number, or by words in subject or description;
-    narrowed by status, queue, channel and "mine"."""
+    """By reference (as a customer quotes it on the phone or at the counter) straight to
+    the ticket; anything else is the list with those filters."""
     wanted = request.args.get("q", "").strip()[:200]
     if REFERENCE.fullmatch(wanted.upper()):
         return redirect(f"/desk/tickets/{wanted.upper()}", code=303)
-    params: dict[str, Any] = {
-        name: request.args[name] for name in FILTERS if request.args.get(name)
-    }
-    if request.args.get("mine"):
-        params["mine"] = "true"
-    if len(wanted) >= 2:
-        digits = sum(c.isdigit() for c in wanted)
-        params["requester" if "@" in wanted or digits >= 6 else "q"] = wanted
-    queue_ids = [queue["id"] for queue in _queue_names()]
-    if not params:
-        return page("desk/found.html", 422, wanted=wanted, tickets=[], chosen={},
-                    queue_ids=queue_ids)  # fmt: skip
-    found = _as_person("queue", "GET", "/v1/tickets", params={**params, "limit": 50})
-    if found.status == 422:
-        return page("desk/found.html", 422, wanted=wanted, tickets=[], chosen=request.args,
-                    queue_ids=queue_ids)  # fmt: skip
-    if found.status != 200:
-        return _problem(found)
-    return page("desk/found.html", wanted=wanted, tickets=found.body.get("tickets", []),
-                chosen=request.args, queue_ids=queue_ids)  # fmt: skip
+    kept = {k: v for k, v in request.args.items() if k in LIST_FILTERS}
+    kept.setdefault("status", "")  # found among every status unless narrowed
+    return redirect(f"/desk/?{urlencode(kept)}", code=303)
 
 
 # One ticket
@@ -370,13 +514,102 @@ def _ticket_page(
     if RANK[signed_in().role] >= RANK["supervisor"]:
         open_problems = _as_person("feedback", "GET", "/v1/problems", params={"status": "open"})
         problems = open_problems.body.get("problems", []) if open_problems.status == 200 else []
-    return page(
-        "desk/ticket.html", code, ticket=ticket, errors=errors, zone=zone, problems=problems,
-        local=lambda at: _local(at, zone), waited=_waited(ticket),
-        queues=_queue_names(), notice=request.args.get("done"),
+    now = datetime.now(UTC)
+    return workspace(
+        "desk/ticket.html",
+        code,
+        ticket=ticket,
+        thread=thread(ticket),
+        clock=sla_clock(ticket, now),
+        errors=errors,
+        zone=zone,
+        problems=problems,
+        local=lambda at: _local(at, zone),
+        waited=_waited(ticket),
+        queues=_queue_names(),
+        notice=request.args.get("done"),
         mine=ticket.get("assigned_to") == signed_in().name,
         typed=_kept(typed or {}),
-    )  # fmt: skip
+        statuses=STATUSES,
+    )
+
+
+# What the queue writes into a ticket's history for its own changes, read back into parts
+# the thread shows in the page's language.
+DELIVERY = re.compile(
+    r"(?P<medium>\w+) to (?P<recipient>.+?): (?P<template>[\w-]+) "
+    r"\((?P<outcome>sent|failed), attempt (?P<attempt>\d+)(?:: (?P<error>.*))?\)",
+    re.DOTALL,
+)
+PRIORITY_CHANGE = re.compile(r"priority (?P<old>\d) -> (?P<new>\d): (?P<reason>.*)", re.DOTALL)
+TAKEN_OVER = re.compile(r"taken over from (?P<holder>[^:]+): (?P<reason>.*)", re.DOTALL)
+
+
+def thread(ticket: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ticket's history as a conversation: the customer's words, the agents' replies
+    and notes, and what happened to the ticket as small events between them. A message
+    sent to the customer is not a line of its own: it is a delivered or failed mark on
+    the entry it told the customer about (the latest before it that is not a note)."""
+    items: list[dict[str, Any]] = [
+        {
+            "kind": "created",
+            "type": "customer",
+            "at": ticket.get("created_at"),
+            "actor": (ticket.get("requester") or {}).get("name"),
+            "text": ticket.get("description") or "",
+            "deliveries": [],
+        }
+    ]
+
+    def add(item: dict[str, Any]) -> None:
+        items.append({**item, "deliveries": []})  # a list of its own: marks are per item
+
+    for entry in ticket.get("history", []):
+        kind, at, actor = entry.get("kind", ""), entry.get("at"), entry.get("actor")
+        note, public = entry.get("internal_note"), entry.get("public_message")
+        if kind.startswith("notification_"):
+            delivery = DELIVERY.fullmatch(note or "")
+            told = next(item for item in reversed(items) if item["type"] != "note")
+            told["deliveries"].append(
+                delivery.groupdict() if delivery else {"outcome": kind[13:], "error": note}
+            )
+            continue
+        base = {
+            "kind": kind,
+            "at": at,
+            "actor": actor,
+            "status": entry.get("status"),
+        }
+        if kind == "created":
+            items[0]["at"] = at  # the description, already first
+            continue
+        if kind == "customer_replied":
+            add({**base, "type": "customer", "text": note or ""})
+            continue
+        if kind in ("message", "note"):
+            add(
+                {
+                    **base,
+                    "type": "reply" if kind == "message" else "note",
+                    "text": public if kind == "message" else note,
+                }
+            )
+            continue
+        event = {**base, "type": "event"}
+        if kind == "priority" and (changed := PRIORITY_CHANGE.fullmatch(note or "")):
+            event.update(old=int(changed["old"]), new=int(changed["new"]))
+            note = changed["reason"]
+        elif kind == "taken_over" and (over := TAKEN_OVER.fullmatch(note or "")):
+            event.update(holder=over["holder"])
+            note = over["reason"]
+        add(event)
+        # An agent's own words to the customer: a reply; the desk's standard sentences
+        # for queued, taken and transferred are what the status page says, not a reply.
+        if kind in ("status", "resolved_on_contact") and public:
+            add({**base, "type": "reply", "text": public})
+        if note and kind not in ("resolved_on_contact",):
+            add({**base, "type": "note", "text": note})
+    return items
 
 
 def _kept(typed: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -384,7 +617,17 @@ def _kept(typed: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     return {action: dict(typed.get(action, {})) for action in ACTIONS}
 
 
-ACTIONS = ("claim", "messages", "status", "priority", "transfer")
+ACTIONS = ("claim", "reply", "status", "priority", "transfer")
+# The reply box's second half: the status the ticket takes with the message, in one change.
+REPLY_THEN = ("waiting_on_customer", "resolved")
+
+
+def _endpoint(action: str, form: Any) -> str:
+    """The queue API's change a form makes: the reply box writes a message, or changes the
+    status with the message as its note when a status is chosen with it."""
+    if action == "reply":
+        return "status" if form.get("then") in REPLY_THEN else "messages"
+    return action
 
 
 def _action_body(action: str, form: Any) -> dict[str, Any]:
@@ -392,8 +635,12 @@ def _action_body(action: str, form: Any) -> dict[str, Any]:
     text = {name: form.get(name, "").strip() for name in form}
     if action == "claim":
         return {"reason": text.get("reason", "")}
-    if action == "messages":
-        return {"message": text.get("message", ""), "public": text.get("to") == "customer"}
+    if action == "reply":
+        message, public = text.get("message", ""), text.get("to") == "customer"
+        if text.get("then") not in REPLY_THEN:
+            return {"message": message, "public": public}
+        said = {"public_note" if public else "internal_note": message} if message else {}
+        return {"to": text["then"], **said}
     if action == "status":
         body: dict[str, Any] = {"to": text.get("to", "")}
         for note in ("public_note", "internal_note"):
@@ -424,21 +671,37 @@ def act(ticket_id: str, action: str) -> Response:
     if action not in ACTIONS:
         abort(404)
     body = _action_body(action, request.form)
-    done = _as_person("queue", "POST", f"/v1/tickets/{quote(ticket_id, safe='')}/{action}",
-                      json=body, headers=_if_match(request.form))  # fmt: skip
+    endpoint = _endpoint(action, request.form)
+    done = _as_person(
+        "queue",
+        "POST",
+        f"/v1/tickets/{quote(ticket_id, safe='')}/{endpoint}",
+        json=body,
+        headers=_if_match(request.form),
+    )
     if done.status == 200:
-        return redirect(f"/desk/tickets/{ticket_id}?{urlencode({'done': action})}", code=303)
+        notice = f"reply_{body['to']}" if action == "reply" and endpoint == "status" else action
+        return redirect(f"/desk/tickets/{ticket_id}?{urlencode({'done': notice})}", code=303)
     if done.unavailable:
         return _problem(done)
     typed = {action: request.form.to_dict()}
     if done.status == 412:
         return _ticket_page(ticket_id, {action: "changed_meanwhile"}, 409, typed)
-    error = done.body.get("error") or {}
-    fields = error.get("fields") or {}
-    message = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()) or error.get(
-        "message", "Refused."
-    )
-    return _ticket_page(ticket_id, {action: message}, 422 if done.status == 422 else 409, typed)
+    code = 422 if done.status == 422 else 409
+    return _ticket_page(ticket_id, {action: _refusal(action, done)}, code, typed)
+
+
+def _refusal(action: str, answer: Answer) -> str:
+    """Why the queue refused, in the page's language: the fields it names, or what the
+    state of the ticket does not allow for this action."""
+    texts = DESK_TEXTS[language()]
+    if answer.status == 422:
+        named = (answer.body.get("error") or {}).get("fields") or {}
+        shown = [texts.get(f"field_{name}", texts["field_other"]) for name in named]
+        return texts["refused_fields"].format(fields=", ".join(dict.fromkeys(shown)))
+    if answer.status == 403:
+        return texts["refused_not_holder"]
+    return texts[f"refused_{action}"]
 
 
 # The supervisor's page
@@ -474,13 +737,23 @@ def reports() -> Response:
     answers = [*csat.values(), *reasons.values(), problems, flagged, waits]
     if any(a.status != 200 for a in answers):
         return _problem(next(a for a in answers if a.status != 200))
-    return page(
+    return workspace(
         "desk/reports.html", days=days,
-        csat={g: a.body.get("groups", []) for g, a in csat.items()},
-        reasons={g: a.body for g, a in reasons.items()},
+        csat={g: _labelled(g, a.body.get("groups", [])) for g, a in csat.items()},
+        reasons={g: {**a.body, "groups": _labelled(g, a.body.get("groups", []))}
+                 for g, a in reasons.items()},
         problems=problems.body.get("problems", []), flagged=flagged.body.get("tickets", []),
         waits=_waits_by_channel(waits.body), notice=request.args.get("done"), errors={},
     )  # fmt: skip
+
+
+def _labelled(group: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row of a report with its group in people's words (an agent is their name)."""
+    words = Words(settings().labels, language())
+    name = {"channel": words.channel, "queue": words.queue, "category": words.category}.get(
+        group, lambda key: key
+    )
+    return [{**row, "label": name(row.get("group")) or "-"} for row in rows]
 
 
 def _waits_by_channel(report: dict[str, Any]) -> dict[str, Any]:
@@ -530,7 +803,7 @@ def knowledge() -> Response:
     listed = _as_person("feedback", "GET", "/v1/knowledge/articles", params={"limit": 200})
     if listed.status != 200:
         return _problem(listed)
-    return page("desk/knowledge.html", articles=listed.body.get("articles", []),
+    return workspace("desk/knowledge.html", articles=listed.body.get("articles", []),
                 notice=request.args.get("done"))  # fmt: skip
 
 
@@ -544,7 +817,7 @@ def article_form(article_id: str | None = None) -> Response:
         if found.status != 200:
             return _problem(found)
         article = found.body
-    return page("desk/article.html", article=article, errors={})
+    return workspace("desk/article.html", article=article, errors={}, categories=_categories())
 
 
 @bp.post("/knowledge/new")
@@ -575,7 +848,13 @@ def save_article(article_id: str | None = None) -> Response:
         return _problem(saved)
     fields = (saved.body.get("error") or {}).get("fields") or {"form": ["Refused."]}
     errors = {name: f"{name}: {' '.join(messages)}" for name, messages in fields.items()}
-    return page("desk/article.html", 422, article={**body, "id": article_id}, errors=errors)
+    return workspace(
+        "desk/article.html",
+        422,
+        article={**body, "id": article_id},
+        errors=errors,
+        categories=_categories(),
+    )
 
 
 @bp.post("/tickets/<ticket_id>/problem")
@@ -594,6 +873,10 @@ def link_problem(ticket_id: str) -> Response:
     if linked.status != 200:
         return _problem(linked)
     return redirect(f"/desk/tickets/{ticket_id}?done=problem_link", code=303)
+
+
+def _categories() -> list[str]:
+    return list(settings().labels.categories)
 
 
 def _queue_names() -> list[dict[str, str]]:
@@ -619,7 +902,8 @@ def _local(at: str | None, zone: ZoneInfo) -> str:
     if not at:
         return ""
     moment = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(zone)
-    return moment.strftime("%a %d %b %H:%M")
+    # Babel's names of days and months: "vr 4 dec 10:02" on a Dutch page.
+    return format_datetime(moment, "EEE d MMM HH:mm", locale=BABEL_LOCALES[language()])
 
 
 def _waited(ticket: dict[str, Any]) -> str:

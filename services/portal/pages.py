@@ -25,11 +25,12 @@ from flask import (
 from limits import RateLimitItemPerHour
 from markupsafe import Markup, escape
 
+from services.common.labels import CUSTOMER_STATUSES
 from services.common.vocabulary import LANGUAGES
 from services.portal import forms
 from services.portal.backend import Answer, Backend
 from services.portal.settings import PortalSettings
-from services.portal.texts import STATUSES, TEXTS, day_name, duration, opening_hours
+from services.portal.texts import TEXTS, day_name, duration, opening_hours
 
 bp = Blueprint("pages", __name__)
 CSRF_COOKIE = "loket_csrf"
@@ -159,7 +160,9 @@ def _status_page(
         code,
         f"/track/{reference}",
         status=status,
-        status_words=STATUSES[lang].get(status.get("status", ""), status.get("status", "")),
+        status_words=CUSTOMER_STATUSES[lang].get(
+            status.get("status", ""), status.get("status", "")
+        ),
         wait=wait,
         token=request.args.get("token", ""),
         sent=request.args.get("sent") == "1",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.config import (
@@ -19,6 +19,7 @@ from services.common.config import (
     var_dir,
 )
 from services.common.hashing import kept_secret
+from services.common.labels import Labels
 from services.common.vocabulary import desk_language
 
 DEFAULT_PORT = 8000
@@ -49,6 +50,8 @@ class PortalSettings:
     max_body_bytes: int = 1_048_576
     # The desk's queues, id and name per language, as its configuration names them.
     queues: tuple[tuple[str, dict[str, str]], ...] = ()
+    # People's words for every key the desk file and the contract name.
+    labels: Labels = field(default_factory=Labels)
     # Where sign-in failures are counted: per web process, or shared by every portal
     # process and replica (Redis), under the desk's namespace.
     sign_in_storage_url: str = "memory://"
@@ -89,6 +92,7 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         proxy_hops=_int(environ, "LOKET_PORTAL_PROXY_HOPS", 0),
         max_body_bytes=_int(environ, "LOKET_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         queues=tuple((q["id"], dict(q["name"])) for q in desk.get("queues", [])),
+        labels=Labels.of(desk),
         sign_in_storage_url=_limit_storage(environ),
         namespace=_env(environ, "LOKET_NAMESPACE", "") or "",
         requests_per_address_hour=_int(

@@ -8,7 +8,7 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -66,6 +66,9 @@ def _summary(ticket: Any) -> dict[str, Any]:
         "created_at": to_utc(ticket.created_at),
         "contact_started_at": to_utc(ticket.contact_started_at),
         "due_at": to_utc(ticket.due_at),
+        "resolution_due_at": to_utc(ticket.resolution_due_at),
+        "first_claimed_at": _utc_or_none(ticket.first_claimed_at),
+        "requester_name": (ticket.requester or {}).get("name"),
         "transfer_count": ticket.transfer_count,
         "needs_supervisor": ticket.needs_supervisor,
         "repeat_contact": ticket.repeat_of is not None,
@@ -249,6 +252,7 @@ def list_tickets() -> Response:
             else None,
             text=query["q"],
             flagged=query["flagged"],
+            statuses=domain.OPEN_STATUSES if query["open"] else None,
             after=after,
             limit=query["limit"] + 1,
         )
@@ -352,9 +356,12 @@ def waits_report() -> Response:
     query = schemas.WaitsQuerySchema().load(request.args.to_dict())
     zone = ZoneInfo(runtime().settings.desk.get("opening_hours", {}).get("timezone", "UTC"))
     day = query["date"] or utcnow().astimezone(zone).date()
+    # In UTC, as every time is stored: SQLite compares them as text, and midnight in
+    # Amsterdam written with its +01:00 sorted after the evening before in UTC.
     start = datetime.combine(day, datetime.min.time(), zone)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
     with reading(runtime().engine) as conn:
-        claims = storage.first_claims_between(conn, start, start + timedelta(days=1))
+        claims = storage.first_claims_between(conn, start.astimezone(UTC), end.astimezone(UTC))
     report = {"date": day, "timezone": zone.key, "hours": domain.waits_by_hour(claims, zone)}
     return jsonify(schemas.WaitsReportSchema().dump(report))
 

@@ -135,6 +135,8 @@ class TicketQuerySchema(Schema):
     requester = fields.String(load_default=None, validate=validate.Length(min=3, max=254))
     # Only tickets flagged for a supervisor (transferred back and forth).
     flagged = fields.Boolean(load_default=False)
+    # Only tickets still open (not resolved, closed or cancelled): the console's list.
+    open = fields.Boolean(load_default=False)
     # Words in the subject or the description.
     q = fields.String(load_default=None, validate=validate.Length(min=2, max=200))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
@@ -157,6 +159,10 @@ class TicketSummarySchema(Schema):
     created_at = Timestamp()
     contact_started_at = Timestamp()
     due_at = Timestamp()
+    # The second clock: by when it is to be resolved; the first stops at the first claim.
+    resolution_due_at = Timestamp()
+    first_claimed_at = Timestamp(allow_none=True)
+    requester_name = fields.String(allow_none=True)
     transfer_count = fields.Integer()
     needs_supervisor = fields.Boolean()
     repeat_contact = fields.Boolean()

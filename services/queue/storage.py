@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -479,6 +480,7 @@ def list_tickets(
     requester_key: str | None = None,
     text: str | None = None,
     flagged: bool = False,
+    statuses: Collection[str] | None = None,
 ) -> list[Row]:
     """A page of tickets in fair order; keyset pagination stays fast on big tables. `text`
     is found in the subject or the description (a scan: narrow it with the other
@@ -486,6 +488,8 @@ def list_tickets(
     query = select(tickets).order_by(*FAIR_ORDER).limit(limit)
     if flagged:
         query = query.where(tickets.c.needs_supervisor.is_(True))
+    if statuses is not None:
+        query = query.where(tickets.c.status.in_(sorted(statuses)))
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(

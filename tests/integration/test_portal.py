@@ -275,11 +275,11 @@ def test_an_open_queue_page_refreshing_itself_does_not_keep_a_session_alive(
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/desk/sign-in").text).group(1)
     client.post("/desk/sign-in", data={"csrf": csrf, "name": "ann", "password": PEOPLE["ann"][1]})
     started = time.time()
-    for minutes in (10, 20, 29):  # htmx asks for the table while nobody touches the page
+    for minutes in (10, 20, 29):  # htmx asks for the navigation while nobody touches the page
         monkeypatch.setattr(console.time, "time", lambda m=minutes: started + m * 60)
-        client.get("/desk/queues-table")
+        client.get("/desk/nav")
     monkeypatch.setattr(console.time, "time", lambda: started + 31 * 60)
-    assert client.get("/desk/queues-table").status_code == 302  # signed out: to sign-in
+    assert client.get("/desk/nav").status_code == 302  # signed out: to sign-in
 
 
 def _console(accounts_file, tmp_path, storage_url="memory://", namespace="", **extra):
@@ -328,7 +328,7 @@ def test_a_cookie_copied_before_sign_out_opens_nothing_after_it_in_any_process(
     assert thief.get("/desk/sign-in").status_code == 302  # signed in: sent on to the desk
     assert client.post("/desk/sign-out", data={"csrf": csrf}).status_code == 303
     # The copy is a cookie of a session that no longer is: to sign-in, GET and POST.
-    again = thief.get("/desk/queues-table")
+    again = thief.get("/desk/nav")
     assert again.status_code == 302 and again.headers["Location"].startswith("/desk/sign-in")
     thief.set_cookie("loket_desk", stolen, path="/desk")  # replayed as it was, again
     posted = thief.post("/desk/tickets/t1/notes", data={"csrf": csrf, "text": "x"})

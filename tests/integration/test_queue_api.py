@@ -599,6 +599,23 @@ def test_listing_pages_through_tickets_in_fair_order(desk, keys):
                            headers=bearer(keys["agent"])).status_code == 422  # fmt: skip
 
 
+def test_the_open_list_leaves_out_finished_tickets_and_shows_who_asks_and_both_clocks(desk, keys):
+    waiting, taken, done = (desk.arrive(minutes_ago=30 - i)["ticket_id"] for i in range(3))
+    assert desk.next(keys["agent"]).json["id"] == waiting
+    assert desk.next(keys["agent"]).json["id"] == taken
+    assert desk.status(keys["agent"], taken, to="resolved", public_note="Done.").status_code == 200
+    listed = desk.client.get(
+        "/v1/tickets", query_string={"open": "true"}, headers=bearer(keys["agent"])
+    ).json["tickets"]
+    assert [t["id"] for t in listed] == [waiting, done]
+    first = listed[0]
+    assert first["requester_name"] and first["first_claimed_at"] is not None
+    assert first["resolution_due_at"] > first["due_at"]
+    assert listed[1]["first_claimed_at"] is None
+    everything = desk.client.get("/v1/tickets", headers=bearer(keys["agent"])).json["tickets"]
+    assert taken in {t["id"] for t in everything}
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [("get", "/v1/queues"), ("post", "/v1/queues/frontoffice/next"), ("get", "/v1/tickets"),
