@@ -270,3 +270,90 @@ def delete_article(article_id: str) -> tuple[str, int]:
         if not storage.delete_article(unit.conn, article_id):
             raise NotFound("article")
     return "", 204
+
+
+# Prepared answers: supervisors write them, every agent uses them.
+
+
+def _answer_view(answer: Any) -> dict[str, Any]:
+    view = dict(answer._mapping)
+    view["created_at"], view["updated_at"] = to_utc(view["created_at"]), to_utc(view["updated_at"])
+    return schemas.PreparedAnswerSchema().dump(view)
+
+
+def _answer_input() -> dict[str, Any]:
+    body = schemas.PreparedAnswerInputSchema().load(json_body())
+    desk = runtime().settings.desk
+    problems: dict[str, list[str]] = {}
+    if body["queue"] is not None and body["queue"] not in {q["id"] for q in desk["queues"]}:
+        problems["queue"] = ["Not a queue of the desk."]
+    if body["category"] is not None and body["category"] not in {
+        c["id"] for c in desk.get("catalogue", [])
+    }:
+        problems["category"] = ["Not a category of the catalogue."]
+    texts = {name: (body[name] or "").strip() or None for name in ("text_nl", "text_en")}
+    if not any(texts.values()):
+        problems["text_nl"] = ["Write the answer in at least one language."]
+    for name, text in texts.items():
+        if text and (unknown := domain.unknown_placeholders(text)):
+            known = ", ".join(f"{{{p}}}" for p in domain.PLACEHOLDERS)
+            problems[name] = [f"Unknown placeholder {', '.join(unknown)}; use {known}."]
+    if problems:
+        raise ApiError(422, "validation_failed", "The request has invalid fields.", problems)
+    return {**body, **texts}
+
+
+@bp.get("/answers")
+@require("agent")
+def prepared_answers() -> Response:
+    query = schemas.PreparedAnswerQuerySchema().load(request.args.to_dict())
+    with runtime().engine.connect() as conn:
+        rows = storage.list_answers(conn, query["queue"], query["category"])
+    return jsonify(answers=[_answer_view(a) for a in rows])
+
+
+@bp.post("/answers")
+@require("supervisor")
+def new_prepared_answer() -> tuple[Response, int]:
+    now = utcnow()
+    answer = {
+        **_answer_input(),
+        "id": str(uuid.uuid4()),
+        "created_by": current_principal().name,
+        "created_at": now,
+        "updated_at": now,
+    }
+    with change() as unit:
+        storage.add_answer(unit.conn, answer)
+        created = storage.answer_by_id(unit.conn, answer["id"])
+    return jsonify(_answer_view(created)), 201
+
+
+@bp.get("/answers/<answer_id>")
+@require("agent")
+def prepared_answer(answer_id: str) -> Response:
+    with runtime().engine.connect() as conn:
+        found = storage.answer_by_id(conn, answer_id)
+    if found is None:
+        raise NotFound("answer")
+    return jsonify(_answer_view(found))
+
+
+@bp.put("/answers/<answer_id>")
+@require("supervisor")
+def replace_prepared_answer(answer_id: str) -> Response:
+    body = _answer_input()
+    with change() as unit:
+        if not storage.update_answer(unit.conn, answer_id, dict(body, updated_at=utcnow())):
+            raise NotFound("answer")
+        updated = storage.answer_by_id(unit.conn, answer_id)
+    return jsonify(_answer_view(updated))
+
+
+@bp.delete("/answers/<answer_id>")
+@require("supervisor")
+def delete_prepared_answer(answer_id: str) -> tuple[str, int]:
+    with change() as unit:
+        if not storage.delete_answer(unit.conn, answer_id):
+            raise NotFound("answer")
+    return "", 204

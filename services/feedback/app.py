@@ -31,6 +31,8 @@ def openapi() -> dict:
             "ArticleInput": schemas.ArticleInputSchema,
             "Article": schemas.ArticleSchema,
             "SearchHit": schemas.SearchHitSchema,
+            "PreparedAnswerInput": schemas.PreparedAnswerInputSchema,
+            "PreparedAnswer": schemas.PreparedAnswerSchema,
         },
     )
 

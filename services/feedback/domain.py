@@ -89,3 +89,14 @@ def marked_snippet(snippet: str, start: str, stop: str) -> str:
 def search_words(query: str) -> list[str]:
     """The words of a customer's question; punctuation and search syntax are dropped."""
     return re.findall(r"\w+", query.lower())[:20]
+
+
+# What a prepared answer may leave for the console to fill in, for the ticket it answers.
+PLACEHOLDERS = ("name", "reference", "agent")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def unknown_placeholders(text: str) -> list[str]:
+    """The `{...}` in a prepared answer that are not one of PLACEHOLDERS: a typo such as
+    `{naam}` would otherwise reach a customer as it was typed."""
+    return sorted({found for found in _PLACEHOLDER.findall(text) if found not in PLACEHOLDERS})

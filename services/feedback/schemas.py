@@ -242,3 +242,37 @@ class SearchHitSchema(Schema):
     category = fields.String(allow_none=True)
     snippet = fields.String()
     rank = fields.Float()
+
+
+class PreparedAnswerInputSchema(Schema):
+    """A prepared answer: a title for agents to choose it by, where it fits, and its text in
+    at least one of the desk's languages, with placeholders the console fills in."""
+
+    class Meta:
+        unknown = RAISE
+
+    title = fields.String(required=True, validate=validate.Length(min=3, max=120))
+    queue = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    category = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    text_nl = fields.String(load_default=None, validate=validate.Length(max=5000))
+    text_en = fields.String(load_default=None, validate=validate.Length(max=5000))
+
+
+class PreparedAnswerSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    queue = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    text_nl = fields.String(allow_none=True)
+    text_en = fields.String(allow_none=True)
+    created_by = fields.String()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class PreparedAnswerQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    queue = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    category = fields.String(load_default=None, validate=validate.Length(min=1, max=64))

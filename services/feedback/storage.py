@@ -28,6 +28,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -115,6 +116,21 @@ articles = Table(
     Column("language", String(2), nullable=False),
     Column("tags", JSON, nullable=False),
     Column("category", String(64), nullable=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Replies the desk gives to common requests, per queue and category (none: every one).
+prepared_answers = Table(
+    "prepared_answers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("title", String(120), nullable=False),
+    Column("queue", String(64), nullable=True),
+    Column("category", String(64), nullable=True),
+    Column("text_nl", Text, nullable=True),
+    Column("text_en", Text, nullable=True),
     Column("created_by", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -368,3 +384,35 @@ def search_articles(
     # stands in for stemming: "printer" finds "printers", "wachtwoord" "wachtwoorden".
     query = " OR ".join(f'"{word}"*' for word in words)
     return list(conn.execute(_SQLITE_SEARCH, params | {"query": query}))
+
+
+# Prepared answers
+
+
+def add_answer(conn: Connection, answer: dict[str, Any]) -> None:
+    conn.execute(insert(prepared_answers), answer)
+
+
+def answer_by_id(conn: Connection, answer_id: str) -> Row | None:
+    return conn.execute(select(prepared_answers).where(prepared_answers.c.id == answer_id)).first()
+
+
+def update_answer(conn: Connection, answer_id: str, values: dict[str, Any]) -> bool:
+    changed = update(prepared_answers).where(prepared_answers.c.id == answer_id).values(**values)
+    return conn.execute(changed).rowcount == 1
+
+
+def delete_answer(conn: Connection, answer_id: str) -> bool:
+    gone = prepared_answers.delete().where(prepared_answers.c.id == answer_id)
+    return conn.execute(gone).rowcount == 1
+
+
+def list_answers(conn: Connection, queue: str | None, category: str | None) -> list[Row]:
+    """Every answer, or those that fit a ticket of that queue and category: an answer for
+    no queue or no category fits all of them."""
+    query = select(prepared_answers).order_by(prepared_answers.c.title, prepared_answers.c.id)
+    fits = ((prepared_answers.c.queue, queue), (prepared_answers.c.category, category))
+    for column, value in fits:
+        if value is not None:
+            query = query.where(or_(column.is_(None), column == value))
+    return list(conn.execute(query))

@@ -504,11 +504,16 @@ def _ticket_page(
     errors: dict[str, str],
     code: int = 200,
     typed: dict[str, dict[str, str]] | None = None,
+    inserting: Callable[[dict[str, Any]], dict[str, dict[str, str]]] | None = None,
 ) -> Response:
+    """The ticket as it is now; `inserting` makes what the reply box holds from it (a
+    prepared answer filled in for this ticket)."""
     found = _as_person("queue", "GET", f"/v1/tickets/{quote(ticket_id, safe='')}")
     if found.status != 200:
         return _problem(found)
     ticket = found.body
+    if inserting is not None:
+        typed = inserting(ticket)
     zone = _zone()
     problems: list[dict[str, Any]] = []
     if RANK[signed_in().role] >= RANK["supervisor"]:
@@ -531,7 +536,74 @@ def _ticket_page(
         mine=ticket.get("assigned_to") == signed_in().name,
         typed=_kept(typed or {}),
         statuses=STATUSES,
+        answers=_prepared_answers(ticket),
+        articles=_articles_for(ticket),
     )
+
+
+def _prepared_answers(ticket: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answers that fit this ticket's queue and category; none when feedback does not
+    answer (the reply box still works)."""
+    where = {"queue": ticket["queue"], "category": ticket["category"]}
+    fitting = _as_person("feedback", "GET", "/v1/answers", params=where)
+    return fitting.body.get("answers", []) if fitting.status == 200 else []
+
+
+def _articles_for(ticket: dict[str, Any]) -> list[dict[str, Any]]:
+    """Knowledge articles to point the customer to: in their language, this category's
+    first, then those of no category."""
+    wanted = {"lang": _requester_language(ticket), "limit": 200}
+    listed = _as_person("feedback", "GET", "/v1/knowledge/articles", params=wanted)
+    articles = listed.body.get("articles", []) if listed.status == 200 else []
+    fitting = [a for a in articles if a.get("category") in (ticket.get("category"), None)]
+    return sorted(fitting, key=lambda a: (a.get("category") is None, a["title"].casefold()))
+
+
+def _requester_language(ticket: dict[str, Any]) -> str:
+    asked = (ticket.get("requester") or {}).get("language")
+    return asked if asked in DESK_TEXTS else settings().default_language
+
+
+def filled(text: str, ticket: dict[str, Any], agent: str) -> str:
+    """A prepared answer for this ticket: its placeholders replaced, nothing else touched
+    (braces the customer's name may hold are not read as placeholders again)."""
+    values = {
+        "name": (ticket.get("requester") or {}).get("name") or "",
+        "reference": ticket.get("reference", ""),
+        "agent": agent,
+    }
+    return re.sub(r"\{(name|reference|agent)\}", lambda m: values[m.group(1)], text)
+
+
+@bp.post("/tickets/<ticket_id>/insert")
+@person_required()
+def insert(ticket_id: str) -> Response:
+    """Put a prepared answer, or a knowledge article's link, into the reply box, after
+    what is typed there; nothing is sent. A form's button, so it works without script."""
+    form = request.form.to_dict()
+    person = signed_in().name
+
+    def reply_box(ticket: dict[str, Any]) -> dict[str, dict[str, str]]:
+        language = _requester_language(ticket)
+        added = ""
+        if form.get("insert") == "answer":
+            answer_id = quote(form.get("answer", ""), safe="")
+            chosen = _as_person("feedback", "GET", f"/v1/answers/{answer_id}")
+            if chosen.status == 200:
+                other = "en" if language == "nl" else "nl"
+                text = chosen.body.get(f"text_{language}") or chosen.body.get(f"text_{other}")
+                added = filled(text or "", ticket, person)
+        elif form.get("insert") == "article":
+            article_id = quote(form.get("article", ""), safe="")
+            chosen = _as_person("feedback", "GET", f"/v1/knowledge/articles/{article_id}")
+            if chosen.status == 200:
+                link = f"{settings().public_base_url.rstrip('/')}/help/{chosen.body['id']}"
+                added = f"{chosen.body['title']}: {link}"
+        typed = form.get("message", "").rstrip()
+        message = f"{typed}\n\n{added}" if typed and added else typed or added
+        return {"reply": {**form, "message": message[:5000]}}
+
+    return _ticket_page(ticket_id, {}, inserting=reply_box)
 
 
 # What the queue writes into a ticket's history for its own changes, read back into parts
@@ -855,6 +927,82 @@ def save_article(article_id: str | None = None) -> Response:
         errors=errors,
         categories=_categories(),
     )
+
+
+# Prepared answers (supervisors write them; every agent inserts them in the reply box)
+
+ANSWER_FIELDS = ("title", "queue", "category", "text_nl", "text_en")
+
+
+@bp.get("/answers")
+@person_required("supervisor")
+def answers() -> Response:
+    listed = _as_person("feedback", "GET", "/v1/answers")
+    if listed.status != 200:
+        return _problem(listed)
+    listed_answers = listed.body.get("answers", [])
+    return workspace("desk/answers.html", answers=listed_answers, notice=request.args.get("done"))
+
+
+@bp.get("/answers/new")
+@bp.get("/answers/<answer_id>")
+@person_required("supervisor")
+def answer_form(answer_id: str | None = None) -> Response:
+    answer: dict[str, Any] = {}
+    if answer_id is not None:
+        found = _as_person("feedback", "GET", f"/v1/answers/{quote(answer_id, safe='')}")
+        if found.status != 200:
+            return _problem(found)
+        answer = found.body
+    return _answer_page(answer, {})
+
+
+def _answer_page(answer: dict[str, Any], errors: dict[str, str], code: int = 200) -> Response:
+    queue_ids = [queue["id"] for queue in _queue_names()]
+    return workspace(
+        "desk/answer.html",
+        code,
+        answer=answer,
+        errors=errors,
+        categories=_categories(),
+        queue_ids=queue_ids,
+    )
+
+
+@bp.post("/answers/new")
+@bp.post("/answers/<answer_id>")
+@person_required("supervisor")
+def save_answer(answer_id: str | None = None) -> Response:
+    """Write, rewrite or remove an answer; feedback checks it (its placeholders among
+    them), and its refusals are shown at the fields they concern."""
+    path = f"/v1/answers/{quote(answer_id, safe='')}" if answer_id else "/v1/answers"
+    if answer_id is not None and request.form.get("remove") == "1":
+        gone = _as_person("feedback", "DELETE", path)
+        if gone.status not in (200, 204):
+            return _problem(gone)
+        return redirect("/desk/answers?done=removed", code=303)
+    form = {name: request.form.get(name, "").strip() for name in ANSWER_FIELDS}
+    body = {name: value or None for name, value in form.items()}
+    body["title"] = form["title"]
+    saved = _as_person("feedback", "PUT" if answer_id else "POST", path, json=body)
+    if saved.status in (200, 201):
+        return redirect("/desk/answers?done=saved", code=303)
+    if saved.unavailable:
+        return _problem(saved)
+    texts = DESK_TEXTS[language()]
+    fields = (saved.body.get("error") or {}).get("fields") or {"title": []}
+    errors = {name: _answer_refusal(name, messages, texts) for name, messages in fields.items()}
+    return _answer_page({**body, "id": answer_id}, errors, 422)
+
+
+def _answer_refusal(name: str, messages: list[str], texts: dict[str, str]) -> str:
+    """Feedback's refusal of one field in the page's language; an unknown placeholder
+    keeps its name, which is what the supervisor typed."""
+    said = " ".join(messages)
+    if said.startswith("Unknown placeholder"):
+        typed = said.removeprefix("Unknown placeholder ").split(";")[0]
+        return texts["answer_placeholder"].format(typed=typed)
+    return texts.get(f"answer_{name}_refused", texts["answer_refused"])
 
 
 @bp.post("/tickets/<ticket_id>/problem")

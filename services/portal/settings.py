@@ -46,6 +46,8 @@ class PortalSettings:
     # processes (services/portal/sessions.py); none, each process its own.
     sessions_file: Path | None = None
     secure_cookies: bool = False
+    # Where customers reach the portal: the link an agent inserts for a knowledge article.
+    public_base_url: str = "http://localhost:8080"
     proxy_hops: int = 0
     max_body_bytes: int = 1_048_576
     # The desk's queues, id and name per language, as its configuration names them.
@@ -89,6 +91,10 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         session_hours=_int(environ, "LOKET_PORTAL_SESSION_HOURS", 12, minimum=1),
         sessions_file=var_dir(environ) / "portal-sessions.db",
         secure_cookies=(_env(environ, "LOKET_PUBLIC_BASE_URL", "") or "").startswith("https:"),
+        public_base_url=_url(
+            environ, "LOKET_PUBLIC_BASE_URL", "http://localhost:8080", {"http", "https"}
+        )
+        or "http://localhost:8080",
         proxy_hops=_int(environ, "LOKET_PORTAL_PROXY_HOPS", 0),
         max_body_bytes=_int(environ, "LOKET_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         queues=tuple((q["id"], dict(q["name"])) for q in desk.get("queues", [])),

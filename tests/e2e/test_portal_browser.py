@@ -544,6 +544,46 @@ def test_a_supervisor_reads_the_reports_and_resolves_a_problem_for_every_custome
                          params={"q": "lift stairs", "lang": "en"}).json()["results"]  # fmt: skip
     assert found[0]["title"] == "When the lift is out of order"
 
+    # A prepared answer, written once for every colleague; a placeholder typo is refused.
+    page.get_by_role("link", name="Prepared answers").click()
+    page.get_by_role("link", name="Write a prepared answer").click()
+    page.get_by_label("Title (what agents choose it by)").fill("Heating fixed")
+    page.get_by_label("Queue", exact=True).select_option("facilities")
+    page.get_by_label("Text in English").fill("Dear {naam}, the heating works again.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".error-summary")).to_contain_text("{naam}")
+    page.get_by_label("Text in English").fill(
+        "Dear {name}, the heating for {reference} works again. Regards, {agent}"
+    )
+    page.get_by_label("Text in Dutch").fill("Beste {name}, de verwarming doet het weer.")
+    at_work(page, shots, "53-prepared-answer-form")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".notice")).to_have_text("Answer saved.")
+    at_work(page, shots, "53-prepared-answers")
+
+    # In the reply box: the answer filled in for the ticket, then the article's link, and
+    # sent with the resolution in one action.
+    asked = submit_request(desk, "web", "answered@example.org")
+    wait_until(lambda: tracked(desk, asked), timeout=30, what="the ticket in the queue")
+    page.goto(f"{desk.public_url}/desk/find?q={asked['reference']}")
+    page.get_by_label("Why out of order").fill("a supervisor answers this one")
+    page.get_by_role("button", name="Take this ticket").click()
+    page.get_by_label("Message", exact=True).fill("Thank you for waiting.")
+    page.get_by_label("Prepared answer").select_option(label="Heating fixed")
+    page.get_by_role("button", name="Insert", exact=True).click()
+    expected = f"Dear Caller, the heating for {asked['reference']} works again. Regards, ben"
+    message = page.get_by_label("Message", exact=True)
+    expect(message).to_have_value(f"Thank you for waiting.\n\n{expected}")
+    page.get_by_label("Knowledge article").select_option(label="When the lift is out of order")
+    page.get_by_role("button", name="Insert its link").click()
+    expect(message).to_have_value(re.compile(r"When the lift is out of order: http\S+/help/"))
+    at_work(page, shots, "54-ticket-answer-inserted")
+    page.get_by_role("button", name="Send and resolve").click()
+    expect(page.locator(".notice")).to_have_text("Sent, and the ticket is resolved.")
+    sent = mail_to(desk, "answered@example.org", expected)
+    article_link = re.search(r"http\S+/help/\S+", _text(sent)).group(0)
+    assert requests.get(article_link, timeout=5).status_code == 200  # the link works
+
     page.get_by_role("link", name="Reports").click()
     expect(page.locator("h1")).to_have_text("Reports")
     # The survey answered earlier in this module, by channel: a chart and its numbers.

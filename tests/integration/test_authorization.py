@@ -70,6 +70,11 @@ ENDPOINTS = {
         ("get", "/v1/knowledge/articles/{article_id}"): "public",
         ("put", "/v1/knowledge/articles/{article_id}"): "supervisor",
         ("delete", "/v1/knowledge/articles/{article_id}"): "supervisor",
+        ("get", "/v1/answers"): "agent",
+        ("post", "/v1/answers"): "supervisor",
+        ("get", "/v1/answers/{answer_id}"): "agent",
+        ("put", "/v1/answers/{answer_id}"): "supervisor",
+        ("delete", "/v1/answers/{answer_id}"): "supervisor",
     },
 }
 # Every process also serves these, to probes and Prometheus on the internal network (the

@@ -547,3 +547,57 @@ def test_oversize_or_invalid_articles_get_422(desk, keys):
         assert desk.client.post(
             "/v1/knowledge/articles", json=body, headers=supervisor
         ).status_code in (413, 422)
+
+
+def test_prepared_answers_are_written_by_supervisors_and_fit_their_queue_and_category(desk, keys):
+    ben, ann = bearer(keys["supervisor"]), bearer(keys["agent"])
+
+    def write(**body):
+        return desk.client.post("/v1/answers", json=body, headers=ben)
+
+    everywhere = write(title="Thanks for waiting", text_en="Dear {name}, thank you.")
+    assert everywhere.status_code == 201, everywhere.json
+    reset = write(
+        title="Password reset link",
+        queue="frontoffice",
+        category="password_reset",
+        text_nl="Beste {name}, uw verzoek {reference} ...",
+        text_en="Dear {name} ...",
+    )
+    assert reset.status_code == 201
+    write(title="Room temperature", queue="facilities", text_nl="We sturen {agent}.")
+
+    def titles(**query):
+        answered = desk.client.get("/v1/answers", query_string=query, headers=ann)
+        assert answered.status_code == 200, answered.json
+        return [a["title"] for a in answered.json["answers"]]
+
+    assert titles(queue="frontoffice", category="password_reset") == [
+        "Password reset link",
+        "Thanks for waiting",
+    ]
+    assert titles(queue="frontoffice", category="network_problem") == ["Thanks for waiting"]
+    assert len(titles()) == 3
+    # A typo of a placeholder would reach the customer as typed: refused, and named.
+    typo = write(title="Typo", text_nl="Beste {naam}, ...")
+    assert typo.status_code == 422 and "{naam}" not in typo.json["error"]["fields"]["text_nl"][0]
+    assert "naam" in typo.json["error"]["fields"]["text_nl"][0]
+    assert write(title="Empty", text_nl="  ").status_code == 422  # no text in any language
+    assert write(title="Where", queue="nowhere", text_en="x").json["error"]["fields"] == {
+        "queue": ["Not a queue of the desk."]
+    }
+    assert (
+        desk.client.post(
+            "/v1/answers", json={"title": "Mine", "text_en": "x"}, headers=ann
+        ).status_code
+        == 403
+    )  # agents use them, not write them
+    answer_id = reset.json["id"]
+    changed = desk.client.put(
+        f"/v1/answers/{answer_id}",
+        headers=ben,
+        json={"title": "Password reset", "text_en": "Dear {name}."},
+    )
+    assert changed.status_code == 200 and changed.json["queue"] is None
+    assert desk.client.delete(f"/v1/answers/{answer_id}", headers=ben).status_code == 204
+    assert desk.client.get(f"/v1/answers/{answer_id}", headers=ann).status_code == 404

@@ -105,3 +105,14 @@ def test_the_clock_that_runs_warns_before_its_due_time_and_stops_when_finished()
     taken = {**waiting, "status": "in_progress", "first_claimed_at": iso(-30)}
     assert sla_clock(taken, now)["which"] == "resolution"
     assert sla_clock({**taken, "status": "resolved"}, now) == {}
+
+
+def test_a_prepared_answer_is_filled_in_for_the_ticket_and_nothing_else_is_read():
+    from services.portal.console import filled
+
+    ticket = {"reference": "LKT-000042", "requester": {"name": "Bo {agent}"}}
+    text = "Dear {name}, {reference} is done. {agent} {unknown} {{name}}"
+    assert filled(text, ticket, "ann") == (
+        "Dear Bo {agent}, LKT-000042 is done. ann {unknown} {Bo {agent}}"
+    )
+    assert filled("Hello {name}", {"reference": "LKT-1"}, "ann") == "Hello "
