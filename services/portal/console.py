@@ -129,7 +129,7 @@ def signed_in() -> Account | None:
         return None
     # The overview's own refresh is not the person at work: an open page left alone still
     # ends its session after the idle time. Once a quarter minute is often enough.
-    if request.endpoint != "desk.navigation" and now - kept.seen > 15:
+    if not refreshing() and now - kept.seen > 15:
         sessions().touch(session_id, kept, now)
     g.person = account
     return g.person
@@ -144,12 +144,22 @@ def _sessions_unavailable(_error: SessionStoreDown) -> Response:
     return page("desk/message.html", 503, title="unavailable_title", body="unavailable_body")
 
 
+def refreshing() -> bool:
+    """A page's own refresh (htmx asking for the navigation, the list or the thread), not
+    the person at work: it does not keep an idle session alive."""
+    return request.endpoint == "desk.navigation" or request.headers.get("HX-Request") == "true"
+
+
 def person_required(role: str = "agent") -> Callable:
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             person = signed_in()
             if person is None:
+                if request.headers.get("HX-Request") == "true":
+                    # A refresh of a page whose session ended: the whole page goes to
+                    # sign-in, rather than the sign-in form inside the list.
+                    return Response(status=204, headers={"HX-Redirect": "/desk/sign-in"})
                 return redirect(f"/desk/sign-in?{urlencode({'next': request.full_path})}")
             if RANK[person.role] < RANK[role]:
                 return page("desk/message.html", 403, title="forbidden_title",
@@ -351,6 +361,8 @@ def sign_out() -> Response:
 
 SORTS = ("reference", "subject", "requester", "channel", "status", "priority", "due", "holder")
 LIST_FILTERS = ("q", "status", "queue", "channel", "mine", "sort", "dir")
+# How often an open page asks for what changed: the list, the thread, the navigation.
+REFRESH_SECONDS = 10
 LIST_LIMIT = 200
 
 
@@ -386,14 +398,19 @@ def tickets() -> Response:
         listed = _sorted(found.body.get("tickets", []), chosen["sort"], chosen["dir"] == "desc")
         more = found.body.get("next_cursor") is not None
     now = datetime.now(UTC)
-    return workspace(
-        "desk/tickets.html",
+    show = page if request.args.get("part") == "list" else workspace
+    return show(
+        "desk/_list.html" if request.args.get("part") == "list" else "desk/tickets.html",
         code,
         tickets=listed,
         more=more,
         chosen=chosen,
         clock=lambda ticket: sla_clock(ticket, now),
         sort_link=lambda column: _sort_link(chosen, column),
+        list_url="/desk/?"
+        + urlencode({**{k: v for k, v in chosen.items() if v or k == "status"}, "part": "list"}),
+        refresh=REFRESH_SECONDS,
+        here_queue=chosen["queue"],
         empty=request.args.get("empty"),
         queue_ids=[queue["id"] for queue in _queue_names()],
         statuses=STATUSES,
@@ -499,6 +516,26 @@ def ticket(ticket_id: str) -> Response:
     return _ticket_page(ticket_id, errors={})
 
 
+@bp.get("/tickets/<ticket_id>/thread")
+@person_required()
+def thread_part(ticket_id: str) -> Response:
+    """The conversation alone, as it is now, which the open ticket asks for every few
+    seconds; it says so when the ticket changed since the page was loaded (`seen`)."""
+    found = _as_person("queue", "GET", f"/v1/tickets/{quote(ticket_id, safe='')}")
+    if found.status != 200:
+        return _problem(found)
+    zone = _zone()
+    seen = request.args.get("seen", "")
+    return page(
+        "desk/_thread.html",
+        ticket=found.body,
+        thread=thread(found.body),
+        local=lambda at: _local(at, zone),
+        changed=seen != str(found.body.get("version")),
+        seen=seen,
+    )
+
+
 def _ticket_page(
     ticket_id: str,
     errors: dict[str, str],
@@ -537,6 +574,7 @@ def _ticket_page(
         typed=_kept(typed or {}),
         statuses=STATUSES,
         answers=_prepared_answers(ticket),
+        here_queue=ticket["queue"],
         articles=_articles_for(ticket),
     )
 

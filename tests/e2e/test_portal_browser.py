@@ -355,15 +355,17 @@ def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, p
     cookie = next(c for c in page.context.cookies() if c["name"] == "loket_desk")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/desk"
 
-    # An older phone contact and a newer web form of the same priority, in facilities.
+    # An older phone contact and a newer web form of the same priority, in facilities:
+    # the open page shows them as they arrive, without a reload.
+    facilities = page.locator(".nav-queues li", has_text="Facilities").locator(".count")
+    before = int(facilities.inner_text())
     started = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
     phone = submit_request(desk, "phone", "ann.caller@example.org", contact_started_at=started)
     web = submit_request(desk, "web", "wim@example.org")
-    wait_until(lambda: all(tracked(desk, r) for r in (phone, web)), timeout=30,
-               what="both tickets in the queue")  # fmt: skip
-    page.reload()
-    # The list in fair order: the phone contact, older, before the web form.
+    expect(facilities).to_have_text(str(before + 2), timeout=25_000)
     rows = page.locator("table.list tbody tr")
+    expect(rows.filter(has_text=web["reference"])).to_be_visible(timeout=25_000)
+    # The list in fair order: the phone contact, older, before the web form.
     expect(rows.filter(has_text=phone["reference"])).to_contain_text("Phone")
     expect(rows.filter(has_text=web["reference"])).to_contain_text("Self-service portal")
     listed = [row.split()[0] for row in rows.all_inner_texts()]
@@ -375,6 +377,17 @@ def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, p
     side = page.locator("aside.side")
     expect(side).to_contain_text("Room too cold or too warm")  # the category's name
     expect(side).to_contain_text("Too cold")  # the choice's label, not too_cold
+    # The keyboard: "i" writes a note, "?" lists the shortcuts, Escape leaves the field.
+    page.keyboard.press("i")
+    expect(page.get_by_role("radio", name="Internal note")).to_be_checked()
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
+    page.keyboard.press("Escape")
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    page.keyboard.press("r")
+    expect(page.locator("#to-customer")).to_be_checked()
+    page.keyboard.press("Escape")
     at_work(page, shots, "44-ticket")
     # The same ticket in Dutch: every word of it, the desk file's as well.
     page.goto(f"{page.url.split('?')[0]}?lang=nl")
@@ -487,7 +500,12 @@ def test_two_people_on_one_ticket_the_stale_change_comes_back_with_its_text(
     finally:
         other.close()
 
-    # Ann's page is from before the note: her resolution is refused, not made.
+    # Ann's open page shows the colleague's note as it is written, and says her view of
+    # the ticket is older; a change she makes on it anyway is refused, not made.
+    expect(page.locator("#thread .note", has_text="The room was painted today.")).to_be_visible(
+        timeout=25_000
+    )
+    expect(page.locator("#thread .changed")).to_contain_text("changed since you opened it")
     page.locator("#status-form").get_by_label("New status").select_option("resolved")
     page.locator("#status-form").get_by_label("Message to the customer").fill("It was the window.")
     page.locator("#status-form").get_by_role("button", name="Save").click()

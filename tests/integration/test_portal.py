@@ -275,11 +275,17 @@ def test_an_open_queue_page_refreshing_itself_does_not_keep_a_session_alive(
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/desk/sign-in").text).group(1)
     client.post("/desk/sign-in", data={"csrf": csrf, "name": "ann", "password": PEOPLE["ann"][1]})
     started = time.time()
+    live = {"HX-Request": "true"}
     for minutes in (10, 20, 29):  # htmx asks for the navigation while nobody touches the page
         monkeypatch.setattr(console.time, "time", lambda m=minutes: started + m * 60)
         client.get("/desk/nav")
+        client.get("/desk/?part=list", headers=live)  # and for the list, and the thread
+        client.get("/desk/tickets/t1/thread?seen=1", headers=live)
     monkeypatch.setattr(console.time, "time", lambda: started + 31 * 60)
     assert client.get("/desk/nav").status_code == 302  # signed out: to sign-in
+    # The open page's next refresh sends the whole page to sign-in, not the form into it.
+    ended = client.get("/desk/?part=list", headers=live)
+    assert ended.status_code == 204 and ended.headers["HX-Redirect"] == "/desk/sign-in"
 
 
 def _console(accounts_file, tmp_path, storage_url="memory://", namespace="", **extra):
