@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from services.common.auth import current_principal, require
 from services.common.errors import ApiError
 from services.common.events import to_utc, utcnow
 from services.common.failures import NotFound
+from services.common.periods import report_period
 from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import desk_language
 from services.common.web import change, json_body, runtime
@@ -25,7 +26,6 @@ bp = Blueprint("feedback", __name__, url_prefix="/v1")
 SURVEY = schemas.SurveySchema()
 SEARCH_QUERY = schemas.SearchQuerySchema()
 SEARCH_HITS = schemas.SearchHitSchema(many=True)
-DEFAULT_PERIOD = timedelta(days=7)
 
 
 @bp.get("/surveys/<token>")
@@ -54,22 +54,12 @@ def answer(token: str) -> tuple[Response, int]:
     return jsonify(status="recorded", thanks=True), 201
 
 
-def _moment(value: date | datetime) -> datetime:
-    """A plain date is the start of that day in the desk's time zone."""
-    if isinstance(value, datetime):
-        return to_utc(value)
-    zone = ZoneInfo(runtime().settings.desk.get("opening_hours", {}).get("timezone", "UTC"))
-    return to_utc(datetime.combine(value, time(), tzinfo=zone))
+def _zone() -> ZoneInfo:
+    return ZoneInfo(runtime().settings.desk.get("opening_hours", {}).get("timezone", "UTC"))
 
 
 def _period(query: dict) -> tuple[datetime, datetime]:
-    until = _moment(query["until"]) if query["until"] else utcnow()
-    since = _moment(query["since"]) if query["since"] else until - DEFAULT_PERIOD
-    if since >= until:
-        raise ApiError(
-            422, "validation_failed", "The period is empty.", {"since": ["Must be before until."]}
-        )
-    return since, until
+    return report_period(query, _zone(), utcnow())
 
 
 @bp.get("/reports/csat")
@@ -78,7 +68,7 @@ def csat() -> Response:
     query = schemas.CsatQuerySchema().load(request.args.to_dict())
     since, until = _period(query)
     with runtime().engine.connect() as conn:
-        groups = service.csat_report(conn, query["group_by"], since, until)
+        groups = service.csat_report(conn, query["group_by"], since, until, _zone())
     return jsonify(
         schemas.CsatReportSchema().dump(
             {"group_by": query["group_by"], "since": since, "until": until, "groups": groups}

@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 SURVEY_VALID_FOR = timedelta(days=14)
@@ -29,6 +29,28 @@ def question(language: str, reference: str) -> str:
 
 def is_open(expires_at: datetime, now: datetime) -> bool:
     return now < expires_at
+
+
+def csat_group(group: str, answers: int, average: Any, satisfied: int | None) -> dict[str, Any]:
+    """One row of the satisfaction report: satisfied is a score of 4 or 5."""
+    return {
+        "group": group,
+        "answers": answers,
+        "average": round(float(average), 2) if average is not None else None,
+        "satisfied_share": round((satisfied or 0) / answers, 4) if answers else None,
+    }
+
+
+def csat_by_day(answers: list[tuple[datetime, int]], zone: tzinfo) -> list[dict[str, Any]]:
+    """Satisfaction per day in the desk's zone (`2026-12-04`), the days with answers in
+    order: the trend."""
+    days: dict[str, list[int]] = {}
+    for answered_at, score in answers:
+        days.setdefault(answered_at.astimezone(zone).date().isoformat(), []).append(score)
+    return [
+        csat_group(day, len(scores), sum(scores) / len(scores), sum(s >= 4 for s in scores))
+        for day, scores in sorted(days.items())
+    ]
 
 
 def previous_period(since: datetime, until: datetime) -> tuple[datetime, datetime]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
-
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from services.common.auth import CHANNELS
 from services.common.events import EventDataSchema, Timestamp
+from services.common.periods import ReportQuerySchema
 
 
 class ContactSchema(EventDataSchema):
@@ -53,43 +51,9 @@ class SurveySchema(Schema):
     expires_at = Timestamp()
 
 
-REPORTS_FROM = datetime(2000, 1, 1, tzinfo=UTC)
-REPORTS_TO = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-class ReportMoment(Timestamp):
-    """A moment with its zone, or a plain date (`2026-11-30`): the start of that day in
-    the desk's time zone, which the API applies. Reports cover the desk's own history:
-    far-off dates are typing errors, and dates near year 1 or 9999 overflow the
-    arithmetic of periods."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> date | datetime:
-        moment: date | datetime
-        if isinstance(value, str) and len(value) == 10:
-            try:
-                moment = date.fromisoformat(value)
-            except ValueError:
-                raise ValidationError("Not a valid date (YYYY-MM-DD).") from None
-            within = REPORTS_FROM.date() <= moment < REPORTS_TO.date()
-        else:
-            moment = super()._deserialize(value, attr, data, **kwargs)
-            within = REPORTS_FROM <= moment < REPORTS_TO
-        if not within:
-            raise ValidationError("Must be between 2000 and 2200.")
-        return moment
-
-
-class ReportQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    since = ReportMoment(load_default=None)
-    until = ReportMoment(load_default=None)
-
-
 class CsatQuerySchema(ReportQuerySchema):
     group_by = fields.String(
-        load_default="channel", validate=validate.OneOf(["channel", "queue", "agent"])
+        load_default="channel", validate=validate.OneOf(["channel", "queue", "agent", "day"])
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection
@@ -204,15 +204,15 @@ def answer_survey(
 
 
 def csat_report(
-    conn: Connection, group_by: str, since: datetime, until: datetime
+    conn: Connection, group_by: str, since: datetime, until: datetime, zone: tzinfo
 ) -> list[dict[str, Any]]:
+    """Satisfaction per channel, queue or agent; per day (in the desk's zone) for the
+    trend."""
+    if group_by == "day":
+        rows = storage.csat_answers(conn, since, until)
+        return domain.csat_by_day([(to_utc(r.answered_at), r.score) for r in rows], zone)
     return [
-        {
-            "group": row.group,
-            "answers": row.answers,
-            "average": round(float(row.average), 2) if row.average is not None else None,
-            "satisfied_share": round(row.satisfied / row.answers, 4) if row.answers else None,
-        }
+        domain.csat_group(row.group, row.answers, row.average, row.satisfied)
         for row in storage.csat_groups(conn, group_by, since, until)
     ]
 

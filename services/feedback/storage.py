@@ -195,6 +195,17 @@ def csat_groups(conn: Connection, group_by: str, since: datetime, until: datetim
     )
 
 
+def csat_answers(conn: Connection, since: datetime, until: datetime) -> list[Row]:
+    """When each survey of the period was answered, and its score."""
+    return list(
+        conn.execute(
+            select(surveys.c.answered_at, surveys.c.score).where(
+                surveys.c.answered_at >= since, surveys.c.answered_at < until
+            )
+        )
+    )
+
+
 def contact_counts(
     conn: Connection, group_by: str, since: datetime, until: datetime
 ) -> dict[str, int]:

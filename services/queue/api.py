@@ -21,10 +21,11 @@ from services.common.errors import ApiError
 from services.common.events import isoformat, to_utc, utcnow
 from services.common.failures import NotFound
 from services.common.hashing import secret_digest
+from services.common.periods import report_period
 from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import desk_language, language
 from services.common.web import change, json_body, runtime
-from services.queue import domain, schemas, service, storage
+from services.queue import domain, reports, schemas, service, storage
 
 bp = Blueprint("queue", __name__, url_prefix="/v1")
 # The customer-facing paths' schemas are built once: building one costs more than a load.
@@ -348,13 +349,17 @@ def change_priority(ticket_id: str) -> Response:
     )
 
 
+def _desk_zone() -> ZoneInfo:
+    return ZoneInfo(runtime().settings.desk.get("opening_hours", {}).get("timezone", "UTC"))
+
+
 @bp.get("/reports/waits")
 @require("supervisor")
 def waits_report() -> Response:
     """How long customers waited for an agent over one day, per hour and channel: from
     first contact to first claim, by the hour they were taken, in the desk's zone."""
     query = schemas.WaitsQuerySchema().load(request.args.to_dict())
-    zone = ZoneInfo(runtime().settings.desk.get("opening_hours", {}).get("timezone", "UTC"))
+    zone = _desk_zone()
     day = query["date"] or utcnow().astimezone(zone).date()
     # In UTC, as every time is stored: SQLite compares them as text, and midnight in
     # Amsterdam written with its +01:00 sorted after the evening before in UTC.
@@ -364,6 +369,51 @@ def waits_report() -> Response:
         claims = storage.first_claims_between(conn, start.astimezone(UTC), end.astimezone(UTC))
     report = {"date": day, "timezone": zone.key, "hours": domain.waits_by_hour(claims, zone)}
     return jsonify(schemas.WaitsReportSchema().dump(report))
+
+
+@bp.get("/reports/service-levels")
+@require("supervisor")
+def service_levels_report() -> Response:
+    """First response and resolution against their targets, first-contact resolution,
+    handling time, transfers and queue jumps of the tickets that arrived in the period:
+    in total and per priority, queue and channel (decision 0028)."""
+    query = schemas.ServiceLevelQuerySchema().load(request.args.to_dict())
+    now = utcnow()
+    since, until = report_period(query, _desk_zone(), now)
+    with reading(runtime().engine) as conn:
+        arrived = [r._asdict() for r in storage.tickets_created_between(conn, since, until)]
+        claims = [
+            reports.Claim(r.ticket_id, r.at, r.ended_at, r.out_of_order)
+            for r in storage.claims_of_tickets_created_between(conn, since, until)
+        ]
+        history = storage.history_of_tickets_created_between(conn, since, until)
+    figures = reports.service_levels(arrived, claims, history, now)
+    return jsonify(
+        schemas.ServiceLevelReportSchema().dump({"since": since, "until": until, **figures})
+    )
+
+
+@bp.get("/reports/board")
+@require("supervisor")
+def board() -> Response:
+    """The wallboard's tickets: those about to break (or past) their running target, and
+    who works what now. Waiting per queue and channel is `GET /v1/queues`."""
+    now = utcnow()
+    with reading(runtime().engine) as conn:
+        due = storage.running_targets_due_by(conn, now + reports.AT_RISK_WINDOW)
+        held = storage.held_tickets(conn)
+    agents: dict[str, list[dict[str, Any]]] = {}
+    for row in held:
+        ticket = row._asdict()
+        ticket["since"] = to_utc(ticket["since"]) if ticket["since"] else None
+        agents.setdefault(ticket["assigned_to"], []).append(ticket)
+    view = {
+        "at": now,
+        "at_risk_window_seconds": int(reports.AT_RISK_WINDOW.total_seconds()),
+        "at_risk": reports.at_risk([r._asdict() for r in due], now),
+        "agents": [{"agent": a, "tickets": t} for a, t in sorted(agents.items())],
+    }
+    return jsonify(schemas.BoardSchema().dump(view))
 
 
 @bp.get("/track/<reference>")

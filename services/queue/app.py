@@ -33,6 +33,8 @@ def openapi() -> dict:
             "Transfer": schemas.TransferSchema,
             "Message": schemas.MessageSchema,
             "WaitsReport": schemas.WaitsReportSchema,
+            "ServiceLevelReport": schemas.ServiceLevelReportSchema,
+            "Board": schemas.BoardSchema,
             "PriorityChange": schemas.PriorityChangeSchema,
         },
     )

@@ -8,6 +8,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from services.common.auth import CHANNELS
 from services.common.events import EventDataSchema, Timestamp
+from services.common.periods import ReportQuerySchema
 from services.common.vocabulary import STATUSES
 
 # Events (unknown fields ignored: producers may add fields).
@@ -272,3 +273,69 @@ class WaitsReportSchema(Schema):
     date = fields.Date()
     timezone = fields.String()
     hours = fields.List(fields.Nested(HourlyWaitSchema))
+
+
+class ServiceLevelQuerySchema(ReportQuerySchema):
+    """The period of arrivals: since and until, a moment or a date (the desk's day)."""
+
+
+class ServiceLevelGroupSchema(Schema):
+    group = fields.String()
+    tickets = fields.Integer()
+    first_response_met = fields.Integer()
+    first_response_breached = fields.Integer()
+    first_response_pending = fields.Integer()
+    first_response_compliance = fields.Float(allow_none=True)
+    resolution_met = fields.Integer()
+    resolution_breached = fields.Integer()
+    resolution_pending = fields.Integer()
+    resolution_compliance = fields.Float(allow_none=True)
+    resolved = fields.Integer()
+    resolved_first_contact = fields.Integer()
+    first_contact_resolution = fields.Float(allow_none=True)
+    handled = fields.Integer()
+    mean_handling_seconds = fields.Float(allow_none=True)
+    transfers = fields.Integer()
+    queue_jumps = fields.Integer()
+
+
+class ServiceLevelReportSchema(Schema):
+    since = Timestamp()
+    until = Timestamp()
+    total = fields.Nested(ServiceLevelGroupSchema)
+    by_priority = fields.List(fields.Nested(ServiceLevelGroupSchema))
+    by_queue = fields.List(fields.Nested(ServiceLevelGroupSchema))
+    by_channel = fields.List(fields.Nested(ServiceLevelGroupSchema))
+
+
+class BoardTicketSchema(Schema):
+    id = fields.String()
+    reference = fields.String()
+    subject = fields.String()
+    queue = fields.String()
+    channel = fields.String()
+    priority = fields.Integer()
+    status = fields.String()
+    assigned_to = fields.String(allow_none=True)
+
+
+class AtRiskSchema(BoardTicketSchema):
+    target = fields.String()
+    target_due_at = Timestamp()
+    seconds_left = fields.Integer()
+
+
+class HeldTicketSchema(BoardTicketSchema):
+    since = Timestamp(allow_none=True)
+
+
+class AgentAtWorkSchema(Schema):
+    agent = fields.String()
+    tickets = fields.List(fields.Nested(HeldTicketSchema))
+
+
+class BoardSchema(Schema):
+    at = Timestamp()
+    at_risk_window_seconds = fields.Integer()
+    at_risk = fields.List(fields.Nested(AtRiskSchema))
+    agents = fields.List(fields.Nested(AgentAtWorkSchema))

@@ -197,7 +197,7 @@ def _assigned(
 ) -> Row:
     """What follows a claim: the service rate, the history, the event, the metrics."""
     first_claim = to_utc(ticket.first_claimed_at) == now
-    storage.record_claim(unit.conn, ticket.queue, now, agent, ticket.id)
+    storage.record_claim(unit.conn, ticket.queue, now, agent, ticket.id, out_of_order)
     storage.add_history(
         unit.conn,
         ticket.id,

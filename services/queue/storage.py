@@ -31,6 +31,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    false,
     func,
     insert,
     or_,
@@ -94,6 +95,7 @@ tickets = Table(
     Index("ix_tickets_requester", "requester_key", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
     Index("ix_tickets_queue_created", "queue", "created_at"),
+    Index("ix_tickets_created", "created_at"),
     Index("ix_tickets_callback_opening", "status", "callback_not_before"),
 )
 
@@ -121,6 +123,7 @@ claims = Table(
     Column("agent", String(64), nullable=False),
     Column("ticket_id", String(36), nullable=False),
     Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("out_of_order", Boolean, nullable=False, server_default=false()),
     Index("ix_claims_queue_at", "queue", "at"),
     Index("ix_claims_ticket_open", "ticket_id", "ended_at"),
 )
@@ -372,8 +375,24 @@ def recent_same_category(
     )
 
 
-def record_claim(conn: Connection, queue: str, at: datetime, agent: str, ticket_id: str) -> None:
-    conn.execute(insert(claims), {"queue": queue, "at": at, "agent": agent, "ticket_id": ticket_id})
+def record_claim(
+    conn: Connection,
+    queue: str,
+    at: datetime,
+    agent: str,
+    ticket_id: str,
+    out_of_order: bool = False,
+) -> None:
+    conn.execute(
+        insert(claims),
+        {
+            "queue": queue,
+            "at": at,
+            "agent": agent,
+            "ticket_id": ticket_id,
+            "out_of_order": out_of_order,
+        },
+    )
 
 
 def end_claim(conn: Connection, ticket_id: str, at: datetime) -> None:
@@ -587,3 +606,117 @@ def viewers_since(conn: Connection, ticket_id: str, since: datetime) -> list[Row
         .where(viewers.c.ticket_id == ticket_id, viewers.c.seen_at >= since)
         .order_by(viewers.c.seen_at.desc())
     ).all()
+
+
+# The service-level report: the tickets that arrived in a period, their claims and the
+# kinds their history passed through.
+_PERIOD = and_(
+    tickets.c.created_at >= bindparam("since"), tickets.c.created_at < bindparam("until")
+)
+
+
+def tickets_created_between(conn: Connection, since: datetime, until: datetime) -> list[Row]:
+    return list(
+        conn.execute(
+            select(
+                tickets.c.id,
+                tickets.c.priority,
+                tickets.c.queue,
+                tickets.c.channel,
+                tickets.c.status,
+                tickets.c.due_at,
+                tickets.c.resolution_due_at,
+                tickets.c.first_claimed_at,
+                tickets.c.resolved_at,
+                tickets.c.first_response_breached,
+                tickets.c.resolution_breached,
+                tickets.c.transfer_count,
+            ).where(_PERIOD),
+            {"since": since, "until": until},
+        )
+    )
+
+
+def claims_of_tickets_created_between(
+    conn: Connection, since: datetime, until: datetime
+) -> list[Row]:
+    return list(
+        conn.execute(
+            select(claims.c.ticket_id, claims.c.at, claims.c.ended_at, claims.c.out_of_order)
+            .join(tickets, tickets.c.id == claims.c.ticket_id)
+            .where(_PERIOD),
+            {"since": since, "until": until},
+        )
+    )
+
+
+def history_of_tickets_created_between(
+    conn: Connection, since: datetime, until: datetime
+) -> dict[str, list[str]]:
+    """Per ticket, the kinds of its history entries and the statuses they set."""
+    kinds: dict[str, list[str]] = {}
+    for ticket_id, kind, status in conn.execute(
+        select(history.c.ticket_id, history.c.kind, history.c.status)
+        .join(tickets, tickets.c.id == history.c.ticket_id)
+        .where(_PERIOD),
+        {"since": since, "until": until},
+    ):
+        kinds.setdefault(ticket_id, []).extend((kind, status))
+    return kinds
+
+
+_BOARD_COLUMNS = (
+    tickets.c.id,
+    tickets.c.reference,
+    tickets.c.subject,
+    tickets.c.queue,
+    tickets.c.channel,
+    tickets.c.priority,
+    tickets.c.status,
+    tickets.c.assigned_to,
+    tickets.c.due_at,
+    tickets.c.resolution_due_at,
+)
+
+
+def running_targets_due_by(conn: Connection, horizon: datetime, limit: int = 100) -> list[Row]:
+    """Open tickets whose running target (the first response while waiting, else the
+    resolution) falls due by `horizon`, the soonest first."""
+    waiting = (
+        select(*_BOARD_COLUMNS)
+        .where(tickets.c.status == "queued", tickets.c.due_at <= horizon)
+        .order_by(tickets.c.due_at)
+        .limit(limit)
+    )
+    worked = (
+        select(*_BOARD_COLUMNS)
+        .where(
+            tickets.c.status.in_(sorted(domain.HELD_STATUSES)),
+            tickets.c.resolution_due_at <= horizon,
+        )
+        .order_by(tickets.c.resolution_due_at)
+        .limit(limit)
+    )
+    return [*conn.execute(waiting), *conn.execute(worked)]
+
+
+def held_tickets(conn: Connection, limit: int = 500) -> list[Row]:
+    """Who works what: the tickets held by an agent, with when their open claim began."""
+    open_claim = (
+        select(claims.c.ticket_id, func.max(claims.c.at).label("since"))
+        .where(claims.c.ended_at.is_(None))
+        .group_by(claims.c.ticket_id)
+        .subquery()
+    )
+    return list(
+        conn.execute(
+            select(*_BOARD_COLUMNS, open_claim.c.since)
+            .outerjoin(open_claim, open_claim.c.ticket_id == tickets.c.id)
+            .where(
+                tickets.c.status.in_(sorted(domain.HELD_STATUSES)),
+                tickets.c.assigned_to.is_not(None),
+            )
+            .order_by(tickets.c.assigned_to, tickets.c.updated_at)
+            .limit(limit)
+        )
+    )

@@ -47,6 +47,8 @@ ENDPOINTS = {
         ("post", "/v1/tickets/{ticket_id}/messages"): "agent",
         ("post", "/v1/tickets/{ticket_id}/priority"): "agent",
         ("get", "/v1/reports/waits"): "supervisor",
+        ("get", "/v1/reports/service-levels"): "supervisor",
+        ("get", "/v1/reports/board"): "supervisor",
         ("get", "/v1/track/{reference}"): "public",  # the tracking token is the key
     },
     "notify": {

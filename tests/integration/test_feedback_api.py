@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import REGISTRY
@@ -13,6 +14,7 @@ from sqlalchemy import select, update
 
 from services.common.consumer import EventProcessor, Outcome
 from services.common.events import Event, isoformat
+from services.common.hashing import secret_digest
 from services.feedback import storage
 from services.feedback.app import create_app
 from services.feedback.handlers import handlers
@@ -165,6 +167,38 @@ def test_the_csat_report_against_known_answers(desk, keys):
     assert [(g["group"], g["answers"], g["average"]) for g in by_agent] == [
         ("alice", 2, 4.5),
         ("bob", 2, 2.0),
+    ]
+
+
+def test_the_csat_trend_has_one_group_per_day_in_the_desks_zone(desk, keys):
+    tokens = [desk.token_for(desk.resolve()) for _ in range(3)]
+    for token, score in zip(tokens, (5, 2, 4), strict=True):
+        assert desk.answer(token, score=score).status_code == 201
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    with desk.engine.begin() as conn:
+        conn.execute(
+            update(storage.surveys)
+            .where(storage.surveys.c.token_sha256 == secret_digest(tokens[0]))
+            .values(answered_at=yesterday)
+        )
+    settings = desk.app.extensions["loket"].settings
+    zone = ZoneInfo(settings.desk["opening_hours"]["timezone"])
+    by_day = desk.client.get(
+        "/v1/reports/csat?group_by=day", headers=bearer(keys["supervisor"])
+    ).json["groups"]
+    assert by_day == [
+        {
+            "group": yesterday.astimezone(zone).date().isoformat(),
+            "answers": 1,
+            "average": 5.0,
+            "satisfied_share": 1.0,
+        },
+        {
+            "group": datetime.now(zone).date().isoformat(),
+            "answers": 2,
+            "average": 3.0,
+            "satisfied_share": 0.5,
+        },
     ]
 
 

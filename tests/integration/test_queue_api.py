@@ -775,3 +775,73 @@ def test_a_supervisor_sees_the_days_waits_per_hour_and_channel(desk, keys):
     # The last day of year 9999 overflowed its own end (a 500): the field is named instead.
     far = desk.client.get("/v1/reports/waits?date=9999-12-31", headers=bob)
     assert far.status_code == 422 and "date" in far.json["error"]["fields"]
+
+
+def test_service_levels_count_each_promise_kept_broken_or_pending(desk, keys):
+    alice, bob = bearer(keys["agent"]), bearer(keys["supervisor"])
+    late = desk.arrive(channel="phone", priority=2, minutes_ago=90)  # due 30 minutes ago
+    quick = desk.arrive(minutes_ago=10)
+    desk.arrive("walk_in", resolved_on_contact=True, resolution="Explained.")
+    waiting = desk.arrive(minutes_ago=5)
+    jumped = desk.arrive(minutes_ago=1)
+    assert desk.next(keys["agent"]).json["id"] == late["ticket_id"]
+    desk.status(keys["agent"], late["ticket_id"], to="waiting_on_customer", public_note="Which?")
+    desk.status(keys["agent"], late["ticket_id"], to="resolved", public_note="Done.")
+    assert desk.next(keys["agent"]).json["id"] == quick["ticket_id"]
+    desk.status(keys["agent"], quick["ticket_id"], to="resolved", public_note="Done.")
+    url = f"/v1/tickets/{jumped['ticket_id']}"
+    assert (
+        desk.client.post(f"{url}/claim", json={"reason": "VIP"}, headers=alice).status_code == 200
+    )
+    moved = desk.client.post(f"{url}/transfer", json={"to_queue": "it_backoffice", "note": "n"},
+                             headers=alice)  # fmt: skip
+    assert moved.status_code == 200
+
+    report = desk.client.get("/v1/reports/service-levels", headers=bob)
+    assert report.status_code == 200, report.json
+    total = report.json["total"]
+    assert total["tickets"] == 5
+    assert (total["first_response_met"], total["first_response_breached"],
+            total["first_response_pending"]) == (3, 1, 1)  # fmt: skip
+    assert total["first_response_compliance"] == 0.75
+    assert (total["resolution_met"], total["resolution_breached"],
+            total["resolution_pending"]) == (3, 0, 2)  # fmt: skip
+    # The walk-in and the quick one were settled at once; the late one asked back.
+    assert (total["resolved"], total["resolved_first_contact"]) == (3, 2)
+    assert total["first_contact_resolution"] == 0.6667
+    assert total["handled"] == 3 and total["mean_handling_seconds"] >= 0
+    assert (total["transfers"], total["queue_jumps"]) == (1, 1)
+    by_priority = {g["group"]: g["tickets"] for g in report.json["by_priority"]}
+    assert by_priority == {"2": 1, "3": 4}
+    by_channel = {g["group"]: g["first_response_breached"] for g in report.json["by_channel"]}
+    assert by_channel == {"phone": 1, "walk_in": 0, "web": 0}
+    assert [g["group"] for g in report.json["by_queue"]] == ["frontoffice", "it_backoffice"]
+    assert waiting["ticket_id"] != jumped["ticket_id"]
+
+    assert desk.client.get("/v1/reports/service-levels", headers=alice).status_code == 403
+    empty = desk.client.get("/v1/reports/service-levels?since=2020-01-01&until=2020-01-08",
+                            headers=bob).json  # fmt: skip
+    assert empty["total"]["tickets"] == 0 and empty["total"]["first_response_compliance"] is None
+    wrong = desk.client.get("/v1/reports/service-levels?since=2026-12-08&until=2026-12-01",
+                            headers=bob)  # fmt: skip
+    assert wrong.status_code == 422 and "since" in wrong.json["error"]["fields"]
+
+
+def test_the_board_shows_tickets_about_to_break_a_target_and_who_works_what(desk, keys):
+    alice, bob = bearer(keys["agent"]), bearer(keys["supervisor"])
+    urgent = desk.arrive(priority=1, minutes_ago=10)  # first response due in 5 minutes
+    desk.arrive(priority=4, minutes_ago=1)  # hours left
+    held = desk.arrive(priority=4, minutes_ago=2)
+    url = f"/v1/tickets/{held['ticket_id']}/claim"
+    assert desk.client.post(url, json={"reason": "asked for me"}, headers=alice).status_code == 200
+
+    board = desk.client.get("/v1/reports/board", headers=bob)
+    assert board.status_code == 200, board.json
+    [risky] = board.json["at_risk"]
+    assert (risky["reference"], risky["target"]) == (urgent["reference"], "first_response")
+    assert 200 < risky["seconds_left"] <= 300
+    [agent] = board.json["agents"]
+    [working] = agent["tickets"]
+    assert working["reference"] == held["reference"] and working["since"] is not None
+    assert working["status"] == "in_progress"
+    assert desk.client.get("/v1/reports/board", headers=alice).status_code == 403
