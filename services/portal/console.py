@@ -12,13 +12,13 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from flask import (
     Blueprint,
     Response,
@@ -36,6 +36,7 @@ from limits import parse
 from services.common.accounts import Account, AccountBook
 from services.common.labels import Labels
 from services.common.vocabulary import STATUSES
+from services.portal import reports as report_tables
 from services.portal.backend import Answer, Backend
 from services.portal.counts import SharedCounts
 from services.portal.pages import REFERENCE
@@ -363,6 +364,8 @@ SORTS = ("reference", "subject", "requester", "channel", "status", "priority", "
 LIST_FILTERS = ("q", "status", "queue", "channel", "mine", "sort", "dir")
 # How often an open page asks for what changed: the list, the thread, the navigation.
 REFRESH_SECONDS = 10
+# The channels in the order the console lists them.
+CHANNEL_ORDER = ("web", "email", "phone", "chat", "walk_in", "callback")
 LIST_LIMIT = 200
 
 
@@ -820,50 +823,154 @@ def _refusal(action: str, answer: Answer) -> str:
 @bp.get("/reports")
 @person_required("supervisor")
 def reports() -> Response:
-    """Satisfaction per channel, queue and agent; contact reasons per category and
-    channel with their trend; open problems; tickets flagged for a supervisor. Each chart
-    is drawn on the server (SVG) with its numbers in the table beside it."""
-    period = request.args.get("days", "7")
-    days = int(period) if period in ("1", "7", "30") else 7
-    since = (datetime.now(UTC) - timedelta(days=days)).isoformat()
-    csat = {
-        group: _as_person(
-            "feedback", "GET", "/v1/reports/csat", params={"group_by": group, "since": since}
-        )
-        for group in ("channel", "queue", "agent")
-    }
-    reasons = {
-        group: _as_person(
-            "feedback",
-            "GET",
-            "/v1/reports/contact-reasons",
-            params={"group_by": group, "since": since},
-        )
-        for group in ("category", "channel")
-    }
+    """Service levels per priority, queue and channel; satisfaction per channel, queue,
+    agent and day; contact reasons per category and channel with their trend; waits over
+    the day; open problems; tickets flagged for a supervisor. Each chart is drawn on the
+    server (SVG) with its numbers in the table beside it, and every table downloads as
+    CSV for the period chosen."""
+    days = _report_days()
+    tables = _report_tables(days)
+    if isinstance(tables, Answer):
+        return _problem(tables)
     problems = _as_person("feedback", "GET", "/v1/problems", params={"status": "open"})
     flagged = _as_person("queue", "GET", "/v1/tickets", params={"flagged": "true", "limit": 50})
     waits = _as_person("queue", "GET", "/v1/reports/waits")
-    answers = [*csat.values(), *reasons.values(), problems, flagged, waits]
-    if any(a.status != 200 for a in answers):
-        return _problem(next(a for a in answers if a.status != 200))
+    for answer in (problems, flagged, waits):
+        if answer.status != 200:
+            return _problem(answer)
+    shown = _waits_by_channel(waits.body)
+    words, texts = Words(settings().labels, language()), DESK_TEXTS[language()]
+    numbers = report_tables.Numbers(BABEL_LOCALES[language()], texts)
     return workspace(
-        "desk/reports.html", days=days,
-        csat={g: _labelled(g, a.body.get("groups", [])) for g, a in csat.items()},
-        reasons={g: {**a.body, "groups": _labelled(g, a.body.get("groups", []))}
-                 for g, a in reasons.items()},
-        problems=problems.body.get("problems", []), flagged=flagged.body.get("tickets", []),
-        waits=_waits_by_channel(waits.body), notice=request.args.get("done"), errors={},
-    )  # fmt: skip
-
-
-def _labelled(group: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each row of a report with its group in people's words (an agent is their name)."""
-    words = Words(settings().labels, language())
-    name = {"channel": words.channel, "queue": words.queue, "category": words.category}.get(
-        group, lambda key: key
+        "desk/reports.html",
+        days=days,
+        tables=tables,
+        waits=shown,
+        waits_table=report_tables.waits_table(shown, words.channel, texts, numbers),
+        problems=problems.body.get("problems", []),
+        flagged=flagged.body.get("tickets", []),
+        notice=request.args.get("done"),
+        errors={},
     )
-    return [{**row, "label": name(row.get("group")) or "-"} for row in rows]
+
+
+@bp.get("/board")
+@person_required("supervisor")
+def board() -> Response:
+    """The wallboard: waiting per queue and channel with the longest wait, the tickets
+    about to break (or past) their running target, and who works what; it refreshes
+    itself (`part=board`) like the list."""
+    overview = _as_person("queue", "GET", "/v1/queues", params={"lang": language()})
+    tickets = _as_person("queue", "GET", "/v1/reports/board")
+    for answer in (overview, tickets):
+        if answer.status != 200:
+            return _problem(answer)
+    queues = overview.body.get("queues", [])
+    channels = [c for c in CHANNEL_ORDER if any(q["waiting"].get(c) for q in queues)]
+    zone = _zone()
+    values = {
+        "queues": queues,
+        "channels": channels,
+        "at_risk": tickets.body.get("at_risk", []),
+        "agents": tickets.body.get("agents", []),
+        "local": lambda at: _local(at, zone)[-5:],
+        "refresh": REFRESH_SECONDS,
+    }
+    if request.args.get("part") == "board":
+        return page("desk/_board.html", **values)
+    return workspace("desk/board.html", **values)
+
+
+@bp.get("/reports/<name>.csv")
+@person_required("supervisor")
+def report_csv(name: str) -> Response:
+    """One of the page's tables, for the same period, as the spreadsheet's rows."""
+    days = _report_days()
+    if name == "waits-over-the-day":
+        waits = _as_person("queue", "GET", "/v1/reports/waits")
+        if waits.status != 200:
+            return _problem(waits)
+        words, texts = Words(settings().labels, language()), DESK_TEXTS[language()]
+        numbers = report_tables.Numbers(BABEL_LOCALES[language()], texts)
+        shown = report_tables.waits_table(
+            _waits_by_channel(waits.body), words.channel, texts, numbers
+        )
+        found = {"waits-over-the-day": shown}
+    else:
+        tables = _report_tables(days)
+        if isinstance(tables, Answer):
+            return _problem(tables)
+        found = {table.name: table for section in tables.values() for table in section}
+    if name not in found:
+        abort(404)
+    response = make_response(report_tables.as_csv(found[name]))
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    filename = f"{name}-{days}d-{datetime.now(UTC).date().isoformat()}.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _report_days() -> int:
+    period = request.args.get("days", "7")
+    return int(period) if period in ("1", "7", "30") else 7
+
+
+def _report_tables(days: int) -> dict[str, list[report_tables.Table]] | Answer:
+    """The period's tables per section, or the first answer that failed."""
+    period = {"since": (datetime.now(UTC) - timedelta(days=days)).isoformat()}
+    asked = {
+        "service_levels": _as_person("queue", "GET", "/v1/reports/service-levels", params=period),
+        **{
+            f"csat_{group}": _as_person(
+                "feedback", "GET", "/v1/reports/csat", params={"group_by": group, **period}
+            )
+            for group in ("channel", "queue", "agent", "day")
+        },
+        **{
+            f"reasons_{group}": _as_person(
+                "feedback",
+                "GET",
+                "/v1/reports/contact-reasons",
+                params={"group_by": group, **period},
+            )
+            for group in ("category", "channel")
+        },
+    }
+    for answer in asked.values():
+        if answer.status != 200:
+            return answer
+    lang = language()
+    words, texts = Words(settings().labels, lang), DESK_TEXTS[lang]
+    numbers = report_tables.Numbers(BABEL_LOCALES[lang], texts)
+    label = {
+        "priority": lambda key: words.priority(int(key)),
+        "queue": words.queue,
+        "channel": words.channel,
+        "category": words.category,
+        "agent": lambda key: key or "-",
+        "day": lambda key: format_date(date.fromisoformat(key), "EEE d MMM", locale=numbers.locale),
+    }
+    return {
+        "service_levels": report_tables.service_level_tables(
+            asked["service_levels"].body, label, texts, numbers
+        ),
+        "csat": [
+            report_tables.csat_table(
+                group, asked[f"csat_{group}"].body.get("groups", []), label[group], texts, numbers
+            )
+            for group in ("channel", "queue", "agent", "day")
+        ],
+        "reasons": [
+            report_tables.reasons_table(
+                group,
+                asked[f"reasons_{group}"].body.get("groups", []),
+                label[group],
+                texts,
+                numbers,
+            )
+            for group in ("category", "channel")
+        ],
+    }
 
 
 def _waits_by_channel(report: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ both databases is what the other end-to-end tests cover."""
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -602,11 +603,38 @@ def test_a_supervisor_reads_the_reports_and_resolves_a_problem_for_every_custome
     article_link = re.search(r"http\S+/help/\S+", _text(sent)).group(0)
     assert requests.get(article_link, timeout=5).status_code == 200  # the link works
 
+    # The wallboard: the waiting per queue and channel, who works what, live.
+    waiting = submit_request(desk, "web", "board@example.org")
+    wait_until(lambda: tracked(desk, waiting), timeout=30, what="the ticket in the queue")
+    page.goto(f"{desk.public_url}/desk/find?q={waiting['reference']}")
+    page.get_by_label("Why out of order").fill("a supervisor looks at this one")
+    page.get_by_role("button", name="Take this ticket").click()
+    page.get_by_role("link", name="Wallboard").click()
+    expect(page.locator("h1")).to_have_text("Wallboard")
+    expect(page.locator(".tile").first).to_contain_text("waiting")
+    expect(page.locator("table", has_text="Self-service portal").first).to_be_visible()
+    expect(page.locator("#board tr", has_text="ben")).to_contain_text(waiting["reference"])
+    at_work(page, shots, "55-wallboard")
+
     page.get_by_role("link", name="Reports").click()
     expect(page.locator("h1")).to_have_text("Reports")
     # The survey answered earlier in this module, by channel: a chart and its numbers.
     expect(page.locator("table", has_text="Self-service portal").first).to_be_visible()
+    section = page.locator("#service-levels-by-channel")
+    expect(section.locator("tbody tr").last).to_contain_text("All")
     at_work(page, shots, "51-reports")
+    # The download holds the rows the page shows, cell for cell.
+    for table in ("service-levels-by-channel", "satisfaction-by-channel"):
+        shown = page.locator(f"#{table} table")
+        expected = [[c.strip() for c in shown.locator("thead th").all_inner_texts()]] + [
+            [c.strip() for c in row.locator("th, td").all_inner_texts()]
+            for row in shown.locator("tbody tr").all()
+        ]
+        with page.expect_download() as download:
+            page.locator(f"#{table}").get_by_role("link", name="Download as CSV").click()
+        assert download.value.suggested_filename.startswith(f"{table}-7d-")
+        with open(download.value.path(), encoding="utf-8", newline="") as saved:
+            assert list(csv.reader(saved)) == expected
     section = page.locator("section", has_text="Lift 2 out of order")
     section.get_by_label("Resolution").fill("The lift is repaired.")
     section.get_by_role("button", name="Resolve").click()
