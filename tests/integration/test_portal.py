@@ -288,6 +288,27 @@ def test_an_open_queue_page_refreshing_itself_does_not_keep_a_session_alive(
     assert ended.status_code == 204 and ended.headers["HX-Redirect"] == "/desk/sign-in"
 
 
+def test_a_refresh_of_an_unchanged_part_answers_204_and_a_changed_one_the_part(accounts_file):
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings = PortalSettings(
+        http_host="127.0.0.1", http_port=0, intake_url=closed, queue_url=closed,
+        feedback_url=closed, default_language="en", backend_timeout_seconds=1.0,
+        accounts_file=accounts_file,
+    )  # fmt: skip
+    client = create_app(settings).test_client()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/desk/sign-in").text).group(1)
+    client.post("/desk/sign-in", data={"csrf": csrf, "name": "ann", "password": PEOPLE["ann"][1]})
+    live = {"HX-Request": "true"}
+    first = client.get("/desk/nav?shown=", headers=live)
+    shown = re.search(r'hx-get="/desk/nav\?shown=([0-9a-f]{16})"', first.text).group(1)
+    assert client.get(f"/desk/nav?shown={shown}", headers=live).status_code == 204
+    other = client.get("/desk/nav?shown=0123456789abcdef", headers=live)
+    assert other.status_code == 200 and f"shown={shown}" in other.text
+    # What the part shows changed (here: its language), so the whole part comes back.
+    dutch = client.get(f"/desk/nav?lang=nl&shown={shown}", headers=live)
+    assert dutch.status_code == 200 and f"shown={shown}" not in dutch.text
+
+
 def _console(accounts_file, tmp_path, storage_url="memory://", namespace="", **extra):
     """A console whose services are down (sign-in and sign-out need none of them)."""
     closed = f"http://127.0.0.1:{free_port()}"
