@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test dev lint format migrate backup restore key keys revoke-key rotate-key user users user-password user-disable user-enable mail clean
+.PHONY: run test dev lint format messages migrate backup restore key keys revoke-key rotate-key user users user-password user-disable user-enable mail clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,15 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The portal's messages: extract them from the code into the template (.pot) and bring
+# every language's catalogue (.po) up to date; a translator then fills in what is new.
+# A new language: .venv/bin/pybabel init -i $(MESSAGES)/messages.pot -d $(MESSAGES) -l de
+MESSAGES := services/portal/translations
+messages: $(VENV)/.dev
+	$(BIN)/pybabel extract -F services/portal/babel.cfg -k N_ --add-location=file \
+		--sort-output --omit-header -o $(MESSAGES)/messages.pot .
+	$(BIN)/pybabel update -i $(MESSAGES)/messages.pot -d $(MESSAGES) --width 100
 
 migrate: $(VENV)/.runtime
 	for s in intake queue notify feedback; do $(BIN)/python -m services $$s migrate || exit 1; done

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from services.common import metrics
 from services.portal import console, pages
 from services.portal.backend import Backend
+from services.portal.catalogues import language_name
 from services.portal.settings import PortalSettings, load_portal_settings
 
 PAGE_DURATION = Histogram(
@@ -41,6 +42,7 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
         settings.backend_timeout_seconds,
         settings.api_key,
     )
+    app.jinja_env.globals["language_name"] = language_name
     app.register_blueprint(pages.bp)
     console.install(app)
     if settings.proxy_hops:
