@@ -64,7 +64,7 @@ MESSAGES := services/portal/translations
 messages: $(VENV)/.dev
 	$(BIN)/pybabel extract -F services/portal/babel.cfg -k N_ --add-location=file \
 		--sort-output --omit-header -o $(MESSAGES)/messages.pot .
-	$(BIN)/pybabel update -i $(MESSAGES)/messages.pot -d $(MESSAGES) --width 100
+	$(BIN)/pybabel update -i $(MESSAGES)/messages.pot -d $(MESSAGES) --width 100 --ignore-obsolete
 
 migrate: $(VENV)/.runtime
 	for s in intake queue notify feedback; do $(BIN)/python -m services $$s migrate || exit 1; done

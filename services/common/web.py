@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask_limiter import Limit, Limiter
@@ -348,3 +349,12 @@ class _Guarded(Collector):
 
 def _safe(collectors: Iterable[Collector]) -> list[Collector]:
     return [_Guarded(c) for c in collectors]
+
+
+def content_disposition(filename: str | None, fallback: str = "attachment") -> str:
+    """`attachment`, named: an ASCII name every browser reads, and the exact name for
+    those that read RFC 6266's `filename*`. No path and no control character survives."""
+    name = "".join(c for c in (filename or "") if c.isprintable()).replace("/", "_")
+    name = name.replace("\\", "_").strip(" .") or fallback
+    plain = re.sub(r"[^A-Za-z0-9._ ()-]", "_", name)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"

@@ -11,7 +11,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -323,12 +323,44 @@ def ticket_created_data(
 
 
 def customer_replied_data(
-    request: Mapping[str, Any], channel: str, message: str, received_at: datetime
+    request: Mapping[str, Any],
+    channel: str,
+    message: str,
+    received_at: datetime,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    return {
+    data = {
         "ticket_id": request["id"],
         "reference": reference_for(request["seq"]),
         "channel": channel,
         "message": message,
         "received_at": isoformat(received_at),
     }
+    if attachments:
+        data["attachments"] = attachments
+    return data
+
+
+# A media type as RFC 6838 writes one; anything else is served as plain bytes.
+MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
+
+
+def kept_attachments(email: InboundEmail) -> tuple[InboundEmail, list[dict[str, Any]]]:
+    """The e-mail with each attachment named by a new id (what the events and the ticket
+    list), and the files to keep under those ids."""
+    named, files = [], []
+    for described, content in zip(email.attachments, email.contents, strict=False):
+        attachment_id = str(uuid.uuid4())
+        declared = str(described.get("content_type") or "").lower()
+        content_type = declared if MEDIA_TYPE.fullmatch(declared) else "application/octet-stream"
+        named.append({**described, "id": attachment_id, "content_type": content_type})
+        files.append(
+            {
+                "id": attachment_id,
+                "filename": described.get("filename"),
+                "content_type": content_type,
+                "size": len(content),
+                "content": content,
+            }
+        )
+    return replace(email, attachments=named), files

@@ -47,6 +47,8 @@ class InboundEmail:
     body: str
     language: str | None
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    # Each attachment's bytes, in the order of `attachments`: kept for agents to download.
+    contents: list[bytes] = field(default_factory=list, repr=False)
     # Where it was sent (To, Cc, Delivered-To, X-Original-To): a reply's token is there.
     recipients: list[str] = field(default_factory=list)
     # What the inbound gateway says of the sender (DKIM, SPF, DMARC), as it wrote it.
@@ -182,9 +184,10 @@ def parse(raw: bytes) -> InboundEmail:
     subject = " ".join(str(message.get("Subject", "") or "").split())[:MAX_SUBJECT]
     body_part = message.get_body(preferencelist=("plain", "html"))
     body = _text_of(body_part) if body_part is not None else ""
-    attachments = []
+    attachments, contents = [], []
     for part in message.iter_attachments():
         payload = part.get_payload(decode=True) or b""
+        contents.append(payload)
         attachments.append(
             {
                 "filename": readable(part.get_filename() or "")[:255] or None,
@@ -201,6 +204,7 @@ def parse(raw: bytes) -> InboundEmail:
         body=readable(body)[:MAX_BODY],
         language=language,
         attachments=attachments[:MAX_ATTACHMENTS_LISTED],
+        contents=contents[:MAX_ATTACHMENTS_LISTED],
         recipients=_recipients(message),
         authentication_results=[
             readable(str(h))[:2000] for h in message.get_all("Authentication-Results") or []

@@ -132,7 +132,7 @@ def _reply(
     )
     unit.emit(
         "ticket.customer_replied",
-        domain.customer_replied_data(request._mapping, channel, message, now),
+        domain.customer_replied_data(request._mapping, channel, message, now, attachments),
     )
     return Receipt(
         created=False,
@@ -148,7 +148,9 @@ def record_status(unit: UnitOfWork, data: Mapping[str, Any], at: datetime) -> No
 def receive_email(
     unit: UnitOfWork, intake: Intake, email: InboundEmail, submitted_by: str, now: datetime
 ) -> Receipt:
-    """A reply to a known request from its requester, or else a new request."""
+    """A reply to a known request from its requester, or else a new request; the files it
+    carried are kept with the request they joined."""
+    email, files = domain.kept_attachments(email)
     addressed = domain.reply_address_token(email)
     reference = addressed[0] if addressed else email.reference
     seq = domain.sequence_of(reference) if reference else None
@@ -156,16 +158,38 @@ def receive_email(
     if request is not None and domain.is_reply_from_requester(
         email, request._mapping, intake.mail_authserv_id
     ):
-        return _reply(
-            unit, intake, request, "email", email.subject, email.body, email.attachments,
-            submitted_by, now,
-        )  # fmt: skip
-    submitted = domain.request_from_email(
-        email,
-        intake.catalogue,
-        intake.default_language,
-        related_reference=domain.reference_for(request.seq) if request is not None else None,
-        detect_language=intake.detect_language,
+        receipt = _reply(
+            unit,
+            intake,
+            request,
+            "email",
+            email.subject,
+            email.body,
+            email.attachments,
+            submitted_by,
+            now,
+        )
+        owner = receipt.body.get("id", request.id)
+    else:
+        submitted = domain.request_from_email(
+            email,
+            intake.catalogue,
+            intake.default_language,
+            related_reference=domain.reference_for(request.seq) if request is not None else None,
+            detect_language=intake.detect_language,
+        )
+        authenticated = domain.sender_authenticated(email, intake.mail_authserv_id)
+        receipt = submit_request(unit, intake, submitted, submitted_by, now, authenticated)
+        owner = receipt.body["id"]
+    storage.add_attachments(
+        unit.conn, [{**file, "request_id": owner, "received_at": now} for file in files]
     )
-    authenticated = domain.sender_authenticated(email, intake.mail_authserv_id)
-    return submit_request(unit, intake, submitted, submitted_by, now, authenticated)
+    return receipt
+
+
+def attachment(conn: Any, attachment_id: str) -> Any:
+    """A kept file, for an agent to download."""
+    found = storage.attachment(conn, attachment_id)
+    if found is None:
+        raise NotFound("attachment")
+    return found

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -80,6 +81,20 @@ messages = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
+# What an e-mail carried, kept for agents to download: its words as it named itself, its
+# type as it declared it (served only as a download, never shown in a page).
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False, index=True),
+    Column("filename", String(255), nullable=True),
+    Column("content_type", String(127), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -125,6 +140,15 @@ def record_status(
 
 def add_message(conn: Connection, message: dict[str, Any]) -> None:
     conn.execute(insert(messages).values(**message))
+
+
+def add_attachments(conn: Connection, files: list[dict[str, Any]]) -> None:
+    if files:
+        conn.execute(insert(attachments), files)
+
+
+def attachment(conn: Connection, attachment_id: str) -> Row | None:
+    return conn.execute(select(attachments).where(attachments.c.id == attachment_id)).first()
 
 
 def remembered_answer(conn: Connection, scope: str, key: str) -> Row | None:

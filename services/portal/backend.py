@@ -23,6 +23,12 @@ BACKEND_CALLS = Histogram(
 )
 
 
+def _observe(service: str, status: int | None, started: float) -> None:
+    """A call's time by its outcome: ok, refused (a 4xx), failed (a 5xx or no answer)."""
+    outcome = "failed" if status is None or status >= 500 else "refused" if status >= 400 else "ok"
+    BACKEND_CALLS.labels(service, outcome).observe(time.perf_counter() - started)
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int  # the service's HTTP status, or 503 when it did not answer
@@ -32,6 +38,17 @@ class Answer:
     def unavailable(self) -> bool:
         """Down, or too busy right now (429): either way, try again shortly."""
         return self.status >= 500 or self.status == 429
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file as intake answered it: its status, bytes, and the headers that make it a
+    download (type, name), or status 503 when intake did not answer."""
+
+    status: int
+    content: bytes = b""
+    content_type: str = "application/octet-stream"
+    disposition: str = "attachment"
 
 
 class Backend:
@@ -156,17 +173,38 @@ class Backend:
         headers = {**kwargs.pop("headers", {}), "X-Loket-On-Behalf-Of": person}
         return self._call(service, method, f"{base}{path}", headers=headers, **kwargs)
 
+    def download(self, person: str, path: str) -> Download:
+        """A file from intake for a signed-in person, as the file's bytes."""
+        if not self.api_key:
+            return Download(503)
+        started = time.perf_counter()
+        try:
+            response = self.http.get(
+                f"{self.intake_url}{path}",
+                headers={"X-Loket-On-Behalf-Of": person},
+                timeout=self.timeout,
+            )
+        except requests.RequestException:
+            _observe("intake", None, started)
+            return Download(503)
+        _observe("intake", response.status_code, started)
+        if response.status_code != 200:
+            return Download(response.status_code)
+        return Download(
+            200,
+            response.content,
+            response.headers.get("Content-Type", "application/octet-stream"),
+            response.headers.get("Content-Disposition", "attachment"),
+        )
+
     def _call(self, service: str, method: str, url: str, **kwargs: Any) -> Answer:
         started = time.perf_counter()
         try:
             response = self.http.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException:
-            BACKEND_CALLS.labels(service, "failed").observe(time.perf_counter() - started)
+            _observe(service, None, started)
             return Answer(503, {})
-        outcome = "failed" if response.status_code >= 500 else (
-            "refused" if response.status_code >= 400 else "ok"
-        )  # fmt: skip
-        BACKEND_CALLS.labels(service, outcome).observe(time.perf_counter() - started)
+        _observe(service, response.status_code, started)
         try:
             body = response.json()
         except ValueError:

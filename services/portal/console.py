@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
+from babel.units import format_unit
 from flask import (
     Blueprint,
     Response,
@@ -192,7 +193,8 @@ def _forms_are_this_sessions() -> Response | None:
 
 @bp.after_request
 def _console_headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CONSOLE_POLICY
+    # A download keeps its own (a sandbox: nothing in it runs, were it ever shown).
+    response.headers.setdefault("Content-Security-Policy", CONSOLE_POLICY)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -538,6 +540,21 @@ def ticket(ticket_id: str) -> Response:
     return _ticket_page(ticket_id, errors={})
 
 
+@bp.get("/attachments/<attachment_id>")
+@person_required()
+def attachment(attachment_id: str) -> Response:
+    """A file an e-mail carried, from intake, only ever as a download."""
+    found = backend().download(signed_in().name, f"/v1/attachments/{quote(attachment_id, safe='')}")
+    if found.status != 200:
+        return _problem(Answer(found.status, {}))
+    response = make_response(found.content)
+    response.headers["Content-Type"] = found.content_type
+    response.headers["Content-Disposition"] = found.disposition
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
 @bp.get("/tickets/<ticket_id>/thread")
 @person_required()
 def thread_part(ticket_id: str) -> Response:
@@ -589,6 +606,7 @@ def _ticket_page(
         zone=zone,
         problems=problems,
         local=lambda at: _local(at, zone),
+        size=lambda n: file_size(n, BABEL_LOCALES[language()]),
         waited=_waited(ticket),
         queues=_queue_names(),
         notice=request.args.get("done"),
@@ -1216,6 +1234,17 @@ def _local(at: str | None, zone: ZoneInfo) -> str:
     moment = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(zone)
     # Babel's names of days and months: "vr 4 dec 10:02" on a Dutch page.
     return format_datetime(moment, "EEE d MMM HH:mm", locale=BABEL_LOCALES[language()])
+
+
+def file_size(size: int | None, locale: str) -> str:
+    """A file's size as people read it: "29 bytes", "1.5 kB", "12,3 MB" on a Dutch page."""
+    size = size or 0
+    if size < 1000:
+        return format_unit(size, "digital-byte", length="long", locale=locale)
+    unit, amount = (
+        ("digital-kilobyte", size / 1000) if size < 1e6 else ("digital-megabyte", size / 1e6)
+    )
+    return format_unit(amount, unit, length="short", format="#,##0.#", locale=locale)
 
 
 def _waited(ticket: dict[str, Any]) -> str:

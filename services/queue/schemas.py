@@ -28,6 +28,7 @@ class CallbackWindowSchema(EventDataSchema):
 
 
 class AttachmentSchema(EventDataSchema):
+    id = fields.String(allow_none=True, validate=validate.Length(max=36))
     filename = fields.String(load_default=None, allow_none=True)
     content_type = fields.String(load_default=None, allow_none=True)
     size = fields.Integer(load_default=None, allow_none=True)
@@ -64,6 +65,7 @@ class CustomerRepliedSchema(EventDataSchema):
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     message = fields.String(required=True)
     received_at = Timestamp(required=True)
+    attachments = fields.List(fields.Nested(AttachmentSchema), load_default=None, allow_none=True)
 
 
 class FeedbackReceivedSchema(EventDataSchema):

@@ -537,6 +537,8 @@ def customer_replied(unit: UnitOfWork, desk: Desk, data: Mapping[str, Any]) -> N
     values: dict[str, Any] = {"status": to, "updated_at": at}
     if to == "queued":
         values.update(assigned_to=None, resolved_at=None, resolution=None)
+    if data.get("attachments"):
+        values["attachments"] = [*(ticket.attachments or []), *data["attachments"]]
     # Even with the status unchanged: the ticket's version counts the new message, so an
     # agent answering from a view without it is told (If-Match).
     storage.update_ticket(unit.conn, ticket.id, **values)

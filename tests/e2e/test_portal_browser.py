@@ -106,6 +106,11 @@ def at_work(page: Page, shots: Path, name: str) -> None:
         page.set_viewport_size(before)
 
 
+def unfold(page: Page, change: str) -> None:
+    """Opens one of the changes folded in the ticket's side panel, as an agent clicks it."""
+    page.locator("aside.side summary", has_text=change).click()
+
+
 def mail_to(desk, address: str, containing: str) -> EmailMessage:
     def found() -> EmailMessage | None:
         for message in desk.smtp.messages:
@@ -397,6 +402,8 @@ def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, p
     at_work(page, shots, "44-ticket-nl")
     page.goto(f"{page.url.split('?')[0]}?lang=en")
 
+    expect(page.locator("#status-form")).to_be_hidden()  # folded until it is wanted
+    unfold(page, "Change status")
     page.get_by_label("New status").select_option("resolved")
     page.locator("#status-form").get_by_label("Message to the customer").fill(
         "The heating is on again."
@@ -437,6 +444,7 @@ def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, p
     expect(page.locator("dd.status")).to_have_text("In progress")
     written = mail_to(desk, "wim@example.org", "We are looking at the thermostat.")
     assert "building system" not in _text(written)
+    unfold(page, "Transfer")
     page.get_by_label("To queue").select_option("it_backoffice")
     page.get_by_label("Note for the team").fill("Thermostat is on the network: IT.")
     page.locator("#transfer-form").get_by_role("button", name="Save").click()
@@ -476,6 +484,47 @@ def test_an_agent_signs_in_takes_the_fair_next_and_resolves(desk, page, shots, p
     assert "We are looking at the thermostat." in shown and "building system" not in shown
 
 
+def test_an_agent_downloads_what_an_email_carried(desk, page, shots, people):
+    scan = b"%PDF-1.4\n% a scanned invoice\n"
+    mail = EmailMessage()
+    mail["From"], mail["Subject"] = "Rita <rita@example.org>", "Invoice attached"
+    mail["Message-ID"] = f"<{datetime.now(UTC).timestamp()}@example.org>"
+    mail.set_content("Please see the invoice attached.")
+    mail.add_attachment(scan, maintype="application", subtype="pdf", filename="factuur €.pdf")
+    page_in_mail = b"<script>alert(1)</script>"
+    mail.add_attachment(page_in_mail, maintype="text", subtype="html", filename="page.html")
+    answer = requests.post(
+        f"{desk.urls['intake']}/v1/inbound/email",
+        data=mail.as_bytes(),
+        headers={**bearer(desk.keys["portal"]), "Content-Type": "message/rfc822"},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    accepted = answer.json()
+    wait_until(lambda: tracked(desk, accepted), timeout=20)
+    sign_in(page, desk, "ann", people["ann"][1])
+    page.goto(f"{desk.public_url}/desk/find?q={accepted['reference']}")
+    expect(page.locator("h1")).to_contain_text(accepted["reference"])
+    files = page.locator("aside.side .attachments")
+    expect(files).to_contain_text("factuur €.pdf")
+    at_work(page, shots, "56-ticket-attachments")
+    with page.expect_download() as saving:
+        files.get_by_role("link", name="factuur €.pdf").click()
+    assert saving.value.suggested_filename == "factuur €.pdf"
+    assert Path(saving.value.path()).read_bytes() == scan
+    # A page in an e-mail is a file to save, never a page of the console.
+    href = files.get_by_role("link", name="page.html").get_attribute("href")
+    got = page.request.get(f"{desk.public_url}{href}")
+    assert got.status == 200 and got.body() == page_in_mail
+    assert got.headers["content-disposition"].startswith('attachment; filename="page.html"')
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["content-security-policy"].startswith("sandbox")
+    assert got.headers["cache-control"] == "no-store"
+    page.context.clear_cookies()  # signed out: nothing to download
+    gone = page.request.get(f"{desk.public_url}{href}", max_redirects=0)
+    assert gone.status in (302, 303) and "/desk/sign-in" in gone.headers["location"]
+
+
 def test_two_people_on_one_ticket_the_stale_change_comes_back_with_its_text(
     desk, browser, page, shots, people
 ):
@@ -507,6 +556,7 @@ def test_two_people_on_one_ticket_the_stale_change_comes_back_with_its_text(
         timeout=25_000
     )
     expect(page.locator("#thread .changed")).to_contain_text("changed since you opened it")
+    unfold(page, "Change status")
     page.locator("#status-form").get_by_label("New status").select_option("resolved")
     page.locator("#status-form").get_by_label("Message to the customer").fill("It was the window.")
     page.locator("#status-form").get_by_role("button", name="Save").click()
@@ -539,6 +589,7 @@ def test_a_supervisor_reads_the_reports_and_resolves_a_problem_for_every_custome
     # From each ticket's page: the first to a new problem, the second to that problem.
     for n, accepted in enumerate(hit):
         page.goto(f"{desk.public_url}/desk/find?q={accepted['reference']}")
+        unfold(page, "Link to a problem")
         form = page.locator("#problem-form")
         if n == 0:
             form.get_by_label("Problem", exact=True).select_option("new")

@@ -34,6 +34,7 @@ ENDPOINTS = {
         ("post", "/v1/requests"): "client",
         ("post", "/v1/inbound/email"): "e-mail gateway",  # a client key with channel email
         ("post", "/v1/requests/{reference}/replies"): "public",  # the tracking token is the key
+        ("get", "/v1/attachments/{attachment_id}"): "agent",
     },
     "queue": {
         ("get", "/v1/queues"): "agent",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -682,3 +684,62 @@ def test_the_portals_key_has_a_budget_of_its_own_not_one_customers(make_intake, 
     assert [post(client, portal).status_code for _ in range(5)] == [201] * 4 + [429]
     # Everyone else at that address still has the address's budget.
     assert [post(client, keys["portal"]).status_code for _ in range(3)] == [201, 201, 429]
+
+
+def _with_files(raw: bytes, *files: tuple[str, str, bytes], **headers) -> bytes:
+    msg = message_from_bytes(raw, policy=policy.default)
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    for filename, content_type, content in files:
+        main, sub = content_type.split("/")
+        msg.add_attachment(content, maintype=main, subtype=sub, filename=filename)
+    return msg.as_bytes()
+
+
+def test_what_an_email_carries_is_kept_and_only_staff_download_it_as_a_file(intake, keys):
+    client, app = intake
+    page = b"<script>alert(1)</script>"
+    raw = _with_files(
+        email(),
+        ("../foto printer €.jpg", "image/jpeg", b"\xff\xd8\xff jpeg"),
+        ("page.html", "text/html", page),
+    )
+    reference = send_email(client, keys["portal"], raw).json["reference"]
+    [created] = events(app, "ticket.created")
+    photo, html = created["data"]["attachments"]
+    assert (photo["filename"], photo["content_type"], photo["size"]) == (
+        "../foto printer €.jpg", "image/jpeg", 8,
+    )  # fmt: skip
+    url = f"/v1/attachments/{html['id']}"
+    for caller in ("agent", "supervisor", "admin"):
+        got = client.get(url, headers=bearer(keys[caller]))
+        assert got.status_code == 200 and got.data == page
+    assert got.headers["Content-Type"] == "text/html"  # its stored type, never guessed
+    assert got.headers["Content-Disposition"] == (
+        "attachment; filename=\"page.html\"; filename*=UTF-8''page.html"
+    )
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert got.headers["Content-Security-Policy"].startswith("sandbox")
+    named = client.get(f"/v1/attachments/{photo['id']}", headers=bearer(keys["agent"]))
+    assert named.data == b"\xff\xd8\xff jpeg"
+    assert named.headers["Content-Disposition"] == (
+        'attachment; filename="_foto printer _.jpg"; '
+        "filename*=UTF-8''_foto%20printer%20%E2%82%AC.jpg"
+    )  # no path survives
+    # A front-end's key is not staff; an id not kept is not found.
+    assert client.get(url, headers=bearer(keys["portal"])).status_code == 403
+    assert client.get(url).status_code == 401
+    unknown = client.get(f"/v1/attachments/{uuid.uuid4()}", headers=bearer(keys["agent"]))
+    assert unknown.status_code == 404 and unknown.json["error"]["code"] == "not_found"
+    # A reply's files are kept too, and its event names them.
+    reply = _with_files(
+        email(subject=f"Re: [{reference}]", message_id="<r1@x>", body="Here is the log."),
+        ("log.txt", "text/plain", b"line 1\n"),
+        To=reply_address(app, reference),
+    )
+    assert send_email(client, keys["portal"], reply).json["status"] == "appended"
+    [replied] = events(app, "ticket.customer_replied")
+    [log] = replied["data"]["attachments"]
+    assert log["filename"] == "log.txt" and log["size"] == 7
+    kept = client.get(f"/v1/attachments/{log['id']}", headers=bearer(keys["agent"]))
+    assert kept.data == b"line 1\n"

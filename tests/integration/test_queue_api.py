@@ -750,10 +750,21 @@ def test_tickets_are_found_by_requester_and_by_words(desk, keys):
 
 
 def test_the_agent_sees_what_came_attached(desk, keys):
-    files = [{"filename": "screenshot.png", "content_type": "image/png", "size": 48213}]
+    files = [{"id": "a1", "filename": "screenshot.png", "content_type": "image/png",
+              "size": 48213}]  # fmt: skip
     arrived = desk.arrive(channel="email", attachments=files)
     view = desk.client.get(f"/v1/tickets/{arrived['reference']}", headers=bearer(keys["agent"]))
     assert view.json["attachments"] == files
+    # A reply's files join the ticket's, once however often the event comes.
+    later = [{"id": "a2", "filename": "log.txt", "content_type": "text/plain", "size": 7}]
+    data = {"ticket_id": arrived["ticket_id"], "reference": arrived["reference"],
+            "channel": "email", "message": "The log.", "attachments": later,
+            "received_at": isoformat(datetime.now(UTC))}  # fmt: skip
+    event = Event(type="ticket.customer_replied", data=data, source="test").to_json().encode()
+    assert desk.processor.process(event) is Outcome.PROCESSED
+    desk.processor.process(event)  # delivered again
+    view = desk.client.get(f"/v1/tickets/{arrived['reference']}", headers=bearer(keys["agent"]))
+    assert view.json["attachments"] == files + later
     plain = desk.arrive()
     assert desk.client.get(f"/v1/tickets/{plain['ticket_id']}",
                            headers=bearer(keys["agent"])).json["attachments"] is None  # fmt: skip
