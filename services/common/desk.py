@@ -81,6 +81,8 @@ class _Queue(Schema):
     id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
     name = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     handling_minutes = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
+    # The letters before a counter's number ("B" in B-014), said aloud in the waiting room.
+    counter_prefix = fields.String(validate=validate.Regexp(r"^[A-Z]{1,2}$"))
     agents = fields.Dict(
         keys=_Days,
         values=fields.Dict(
@@ -182,6 +184,16 @@ class _Counter(Schema):
     room = _Words
 
 
+class _CounterRules(Schema):
+    """How the counter calls people: `counter` in the desk file."""
+
+    class Meta:
+        unknown = RAISE
+
+    calls_before_no_show = fields.Integer(strict=True, validate=validate.Range(min=1))
+    seconds_between_calls = fields.Integer(strict=True, validate=validate.Range(min=0))
+
+
 class _Contact(Schema):
     class Meta:
         unknown = RAISE
@@ -202,6 +214,7 @@ class DeskSchema(Schema):
     problems = fields.Nested(_Problems)
     opening_hours = fields.Nested(_OpeningHours, required=True)
     contact = fields.Nested(_Contact)
+    counter = fields.Nested(_CounterRules)
     questions = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
     catalogue = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
     default_language = fields.String(validate=validate.OneOf(LANGUAGES))
@@ -211,6 +224,9 @@ class DeskSchema(Schema):
         ids = [q["id"] for q in queues]
         if len(set(ids)) != len(ids):
             raise ValidationError("every queue id once")
+        prefixes = [counter_prefix(queues, q["id"]) for q in queues]
+        if len(set(prefixes)) != len(prefixes):
+            raise ValidationError("every queue's counter_prefix once")
 
 
 DESK = DeskSchema()
@@ -239,6 +255,15 @@ def _flatten(messages: Any, path: str = "") -> list[str]:
     if isinstance(messages, list):
         return [line for m in messages for line in _flatten(m, path)]
     return [f"{path}: {messages}"]
+
+
+def counter_prefix(queues: list[Mapping[str, Any]], queue: str) -> str:
+    """The letters of a queue's counter numbers: its `counter_prefix`, else A, B, C... in
+    the order the desk file lists the queues."""
+    for n, each in enumerate(queues):
+        if each["id"] == queue:
+            return each.get("counter_prefix") or chr(ord("A") + n % 26) * (1 + n // 26)
+    raise KeyError(queue)
 
 
 def channel_contact(desk: Mapping[str, Any], channel: str, language: str) -> dict[str, str] | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from services.common.config import Settings, load_settings
+from services.common.desk import counter_prefix
 from services.common.openapi import build_spec
 from services.common.vocabulary import desk_language
 from services.common.web import create_service_app
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     catalogue = load_catalogue(settings.desk)
     hours = load_opening_hours(settings.desk)
     app = create_service_app(settings, outbox=storage.outbox, openapi=openapi)
+    queues = settings.desk["queues"]
     intake = service.Intake(
         catalogue=catalogue,
         public_base_url=settings.public_base_url,
@@ -45,6 +47,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         detect_language=language.detector(),
         mail_authserv_id=(settings.environ.get("LOKET_MAIL_AUTHSERV_ID") or "").strip().lower()
         or None,
+        counter_prefixes={q["id"]: counter_prefix(queues, q["id"]) for q in queues},
+        zone=hours.timezone,
     )
     app.extensions["intake"] = api.IntakeContext(app, intake, hours)
     app.register_blueprint(api.bp)

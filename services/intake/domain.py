@@ -12,7 +12,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from services.common.events import isoformat, to_utc
@@ -282,6 +282,21 @@ def requester_verified(channel: str, sender_authenticated: bool = False) -> bool
     return channel in STAFFED_CHANNELS or (channel == "email" and sender_authenticated)
 
 
+def needs_counter_number(submitted: Mapping[str, Any]) -> bool:
+    """A person who came by and waits for the counter; not one served on the spot."""
+    return submitted["channel"] == "walk_in" and not submitted.get("resolved_on_contact")
+
+
+def counter_day(now: datetime, zone: tzinfo) -> str:
+    """The desk's day, over which counter numbers count up: midnight where the desk is."""
+    return now.astimezone(zone).date().isoformat()
+
+
+def ticket_number(prefix: str, n: int) -> str:
+    """What the display shows and an agent says aloud: "B-014"."""
+    return f"{prefix}-{n:03d}"
+
+
 def ticket_created_data(
     row: Mapping[str, Any],
     reference: str,
@@ -315,6 +330,8 @@ def ticket_created_data(
         "attachments": row["attachments"],
         "submitted_by": row["submitted_by"],
     }
+    if row.get("ticket_number"):
+        data["ticket_number"] = row["ticket_number"]
     if row["callback"]:
         data["callback"] = row["callback"]
     if row["contact_wait_seconds"] is not None:

@@ -157,6 +157,9 @@ class AcceptedSchema(Schema):
     tracking_token = fields.String(required=True)
     status_url = fields.String(required=True)
     status = fields.String(required=True)
+    ticket_number = fields.String(
+        metadata={"description": "A walk-in's number for the counter, e.g. B-014."}
+    )
 
 
 class FormFieldSchema(Schema):

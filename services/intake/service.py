@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +31,9 @@ class Intake:
     detect_language: Callable[[str], str | None] = lambda _text: None
     # The desk's own receiving mail server, whose Authentication-Results alone count.
     mail_authserv_id: str | None = None
+    # The letters of each queue's counter numbers, and the zone of the desk's day.
+    counter_prefixes: Mapping[str, str] = field(default_factory=dict)
+    zone: tzinfo = UTC
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,10 @@ def submit_request(
     new = domain.new_request(
         submitted, category, intake.catalogue, submitted_by, now, intake.default_language
     )
+    if domain.needs_counter_number(submitted):
+        queue = new.row["queue"]
+        n = storage.next_counter_number(unit.conn, queue, domain.counter_day(now, intake.zone))
+        new.row["ticket_number"] = domain.ticket_number(intake.counter_prefixes[queue], n)
     reference = domain.reference_for(storage.insert_request(unit.conn, new.row))
     unit.emit(
         "ticket.created",
@@ -80,6 +87,7 @@ def submit_request(
                 intake, reference, new.tracking_token, new.row["requester"]["language"]
             ),
             "status": "received",
+            **({"ticket_number": new.row["ticket_number"]} if new.row.get("ticket_number") else {}),
         },
     )
 

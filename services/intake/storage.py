@@ -27,6 +27,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 
 from services.common.db import BigId
@@ -63,6 +65,8 @@ requests = Table(
     Column("contact_wait_seconds", Float, nullable=True),
     Column("attachments", JSON, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # A walk-in's number for the counter ("B-014"), unique in its queue and day.
+    Column("ticket_number", String(16), nullable=True),
     # The queue's latest status as its events told it (status_at orders them), and when
     # the request was resolved or closed: a reply after the reopen window starts anew.
     Column("status", String(32), nullable=True),
@@ -95,6 +99,16 @@ attachments = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
+# The last counter number given per queue and day (the desk's day).
+counter_numbers = Table(
+    "counter_numbers",
+    metadata,
+    Column("queue", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("last", Integer, nullable=False),
+    PrimaryKeyConstraint("queue", "day"),
+)
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -114,6 +128,18 @@ _INSERT_REQUEST = insert(requests)
 def insert_request(conn: Connection, row: dict[str, Any]) -> int:
     """Store a request; its sequence number is what its reference shows."""
     return conn.execute(_INSERT_REQUEST, row).inserted_primary_key[0]
+
+
+def next_counter_number(conn: Connection, queue: str, day: str) -> int:
+    """The queue's next number of the day, in one statement: two walk-ins at two kiosks
+    never get the same number (the row is locked until the request commits)."""
+    dialect = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    statement = dialect(counter_numbers).values(queue=queue, day=day, last=1)
+    return conn.scalar(
+        statement.on_conflict_do_update(
+            index_elements=["queue", "day"], set_={"last": counter_numbers.c.last + 1}
+        ).returning(counter_numbers.c.last)
+    )
 
 
 def request_by_sequence(conn: Connection, seq: int) -> Row | None:

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import metrics
-from services.portal import console, pages
+from services.portal import console, counter, pages
 from services.portal.backend import Backend
 from services.portal.catalogues import language_name
 from services.portal.settings import PortalSettings, load_portal_settings
@@ -44,6 +44,7 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
     )
     app.jinja_env.globals["language_name"] = language_name
     app.register_blueprint(pages.bp)
+    app.register_blueprint(counter.bp)
     console.install(app)
     if settings.proxy_hops:
         # Behind the gateway: the customer's address (sign-in limits) from its one hop.
@@ -66,7 +67,7 @@ def create_app(settings: PortalSettings | None = None) -> Flask:
         seconds = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.observe_http("portal", request.method, route, response.status_code, seconds)
-        if request.endpoint and request.endpoint.startswith(("pages.", "desk.")):
+        if request.endpoint and request.endpoint.startswith(("pages.", "desk.", "counter.")):
             PAGE_DURATION.labels(
                 request.endpoint.removeprefix("pages."), str(response.status_code)
             ).observe(seconds)

@@ -141,6 +141,11 @@ class Backend:
             "queue", "GET", f"{self.queue_url}/v1/track/{quote(reference)}", params={"token": token}
         )
 
+    def display(self, queue: str | None) -> Answer:
+        """The waiting room's screen: the numbers called, to which counter, and the wait."""
+        params = {"queue": queue} if queue else {}
+        return self._call("queue", "GET", f"{self.queue_url}/v1/display", params=params)
+
     def reply(self, reference: str, token: str, message: str, form_id: str) -> Answer:
         """The customer's message on their request; the form's id makes a double submit
         one message."""

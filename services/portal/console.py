@@ -6,7 +6,6 @@ same without JavaScript."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import re
@@ -42,6 +41,7 @@ from services.portal import reports as report_tables
 from services.portal.backend import Answer, Backend
 from services.portal.counts import SharedCounts
 from services.portal.pages import REFERENCE
+from services.portal.parts import SHOWN, refreshed
 from services.portal.sessions import Lifetimes, SessionStore, SessionStoreDown, session_store
 from services.portal.settings import PortalSettings
 from services.portal.texts import DESK_TEXTS
@@ -265,22 +265,9 @@ def page(template: str, code: int = 200, **values: Any) -> Response:
     return make_response(body, code)
 
 
-# Stands for the part's digest while it is rendered; the digest is of the part itself.
-SHOWN = "@@shown@@"
-
-
 def fragment(template: str, code: int = 200, **values: Any) -> Response:
-    """A part a page refreshes every few seconds (navigation, list, thread, board). Its
-    refresh URL carries the digest of what it shows (`shown`); when the part is unchanged
-    the answer is 204 No Content, which htmx leaves as it is: an unchanged refresh costs
-    no bytes and no redraw."""
-    response = page(template, code, shown=SHOWN, **values)
-    body = response.get_data(as_text=True)
-    digest = hashlib.sha256(body.encode()).hexdigest()[:16]
-    if code == 200 and request.args.get("shown") == digest:
-        return make_response("", 204)
-    response.set_data(body.replace(SHOWN, digest))
-    return response
+    """A part a page refreshes every few seconds (navigation, list, thread, board)."""
+    return refreshed(page(template, code, shown=SHOWN, **values), code)
 
 
 def workspace(template: str, code: int = 200, **values: Any) -> Response:
@@ -301,7 +288,7 @@ def _navigation() -> dict[str, Any] | None:
     queues = overview.body.get("queues", [])
     waiting = {
         channel: sum((q.get("waiting") or {}).get(channel, 0) for q in queues)
-        for channel in ("callback", "chat")
+        for channel in ("callback", "chat", "walk_in")
     }
     return {
         "queues": queues,
@@ -516,6 +503,118 @@ def take_next() -> Response:
     if taken.status != 200:
         return _problem(taken)
     return redirect(f"/desk/tickets/{taken.body['id']}", code=303)
+
+
+# The counter
+
+COUNTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
+NO_SHOWS_SHOWN = timedelta(hours=8)
+
+
+def _chosen_counter() -> tuple[str, str] | None:
+    """The counter and queue this agent works at: chosen once, kept in their session."""
+    at, queue = request.args.get("at", "").strip(), request.args.get("queue", "")
+    if at or queue:
+        if COUNTER_NAME.fullmatch(at) and queue in dict(settings().queues):
+            session["counter"] = [at, queue]
+            return at, queue
+        return None
+    kept = session.get("counter")
+    return (kept[0], kept[1]) if kept else None
+
+
+@bp.get("/counter")
+@person_required()
+def counter() -> Response:
+    """The counter: who is called here, who waits present in fair order, who did not
+    come; call next, call again, did not come, start serving."""
+    chosen = _chosen_counter()
+    if chosen is None:
+        asked = bool(request.args)
+        code = 422 if asked else 200
+        return workspace("desk/counter.html", code, chosen=None, wrong=asked, queues=_queue_names())
+    outcome = {name: request.args.get(name) for name in ("done", "refused")}
+    rules = {
+        "calls_before_no_show": settings().calls_before_no_show,
+        "seconds_between_calls": settings().seconds_between_calls,
+    }
+    line = _counter_line(*chosen)
+    return workspace(
+        "desk/counter.html", chosen=chosen, line=line, local=_desk_local(), **outcome, **rules
+    )
+
+
+@bp.get("/counter/line")
+@person_required()
+def counter_line() -> Response:
+    """The counter's line alone, which htmx asks for every few seconds."""
+    chosen = _chosen_counter()
+    if chosen is None:
+        abort(404)
+    line = _counter_line(*chosen)
+    return fragment("desk/_counter_line.html", chosen=chosen, line=line, local=_desk_local())
+
+
+def _desk_local() -> Callable[[str | None], str]:
+    zone = _zone()
+    return lambda at: _local(at, zone)
+
+
+def _counter_line(at: str, queue: str) -> dict[str, Any] | None:
+    walk_ins = {"queue": queue, "channel": "walk_in"}
+    waiting = _as_person("queue", "GET", "/v1/tickets", params={**walk_ins, "status": "queued"})
+    if waiting.status != 200:
+        return None
+    # Who did not come, in the last hours: those who may still turn up and ask.
+    since = (datetime.now(UTC) - NO_SHOWS_SHOWN).isoformat()
+    gone = _as_person("queue", "GET", "/v1/tickets", params={**walk_ins, "no_show_since": since})
+    rows = waiting.body.get("tickets", [])
+    return {
+        "here": next((r for r in rows if r.get("counter") == at and r.get("called_at")), None),
+        "present": [r for r in rows if not r.get("called_at")],
+        "elsewhere": [r for r in rows if r.get("called_at") and r.get("counter") != at],
+        "no_shows": gone.body.get("tickets", []) if gone.status == 200 else [],
+    }
+
+
+def _back_to_counter(**outcome: str) -> Response:
+    return redirect(f"/desk/counter?{urlencode(outcome)}", code=303)
+
+
+@bp.post("/counter/<action>")
+@person_required()
+def counter_act(action: str) -> Response:
+    """Call next, call again, record a no-show, put one back, or start serving."""
+    chosen = session.get("counter")
+    if not chosen or action not in ("call", "recall", "no-show", "reactivate", "serve"):
+        abort(404)
+    at, queue = chosen
+    ticket = quote(request.form.get("ticket", ""), safe="")
+    if action == "call":
+        done = _as_person("queue", "POST", f"/v1/counters/{quote(at)}/call", json={"queue": queue})
+        if done.status == 204:
+            return _back_to_counter(done="nobody")
+    elif action == "recall":
+        done = _as_person("queue", "POST", f"/v1/counters/{quote(at)}/recall")
+    elif action == "no-show":
+        done = _as_person("queue", "POST", f"/v1/tickets/{ticket}/no-show")
+        if done.status == 409:
+            return _back_to_counter(refused="no_show")
+    elif action == "reactivate":
+        reason = request.form.get("reason", "").strip()
+        done = _as_person(
+            "queue", "POST", f"/v1/tickets/{ticket}/reactivate", json={"reason": reason}
+        )
+        if done.status == 422:
+            return _back_to_counter(refused="put_back_reason")
+    else:
+        served = {"reason": f"served at counter {at}"}
+        done = _as_person("queue", "POST", f"/v1/tickets/{ticket}/claim", json=served)
+        if done.status == 200:
+            return redirect(f"/desk/tickets/{done.body['id']}", code=303)
+    if done.status != 200:
+        return _problem(done)
+    return _back_to_counter(done=action)
 
 
 @bp.get("/find")

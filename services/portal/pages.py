@@ -145,16 +145,21 @@ def _just_made(reference: str, token: str) -> bool:
     )
 
 
+def wait_words(estimate: dict[str, Any], lang: str) -> str | None:
+    """An estimate's range as people read it ("10 to 25 minutes"); None while unknown."""
+    if estimate.get("estimated_wait_low_seconds") is None:
+        return None
+    low = duration(estimate["estimated_wait_low_seconds"], lang)
+    high = duration(estimate["estimated_wait_high_seconds"], lang)
+    # Past a closed weekend both ends can read the same ("3 days"): said once.
+    return low if low == high else TEXTS[lang]["wait_range"].format(low=low, high=high)
+
+
 def _status_page(
     reference: str, status: dict[str, Any], errors: dict[str, str], code: int = 200
 ) -> Response:
     lang = language()
-    wait = None
-    if status.get("estimated_wait_low_seconds") is not None:
-        wait = TEXTS[lang]["wait_range"].format(
-            low=duration(status["estimated_wait_low_seconds"], lang),
-            high=duration(status["estimated_wait_high_seconds"], lang),
-        )
+    wait = wait_words(status, lang)
     return _with_form_cookie(
         "track.html",
         code,

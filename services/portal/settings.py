@@ -54,6 +54,9 @@ class PortalSettings:
     queues: tuple[tuple[str, dict[str, str]], ...] = ()
     # People's words for every key the desk file and the contract name.
     labels: Labels = field(default_factory=Labels)
+    # The counter's rule before a no-show (desk file `counter`): calls, seconds apart.
+    calls_before_no_show: int = 3
+    seconds_between_calls: int = 60
     # Where sign-in failures are counted: per web process, or shared by every portal
     # process and replica (Redis), under the desk's namespace.
     sign_in_storage_url: str = "memory://"
@@ -99,6 +102,8 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         max_body_bytes=_int(environ, "LOKET_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         queues=tuple((q["id"], dict(q["name"])) for q in desk.get("queues", [])),
         labels=Labels.of(desk),
+        calls_before_no_show=(desk.get("counter") or {}).get("calls_before_no_show", 3),
+        seconds_between_calls=(desk.get("counter") or {}).get("seconds_between_calls", 60),
         sign_in_storage_url=_limit_storage(environ),
         namespace=_env(environ, "LOKET_NAMESPACE", "") or "",
         requests_per_address_hour=_int(

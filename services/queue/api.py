@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from marshmallow import ValidationError
 from sqlalchemy import Connection
 
 from services.common.auth import CHANNELS, current_principal, require
@@ -75,6 +76,11 @@ def _summary(ticket: Any) -> dict[str, Any]:
         "repeat_contact": ticket.repeat_of is not None,
         "callback_not_before": _utc_or_none(ticket.callback_not_before),
         "callback_not_after": _utc_or_none(ticket.callback_not_after),
+        "ticket_number": ticket.ticket_number,
+        "counter": ticket.counter,
+        "called_at": _utc_or_none(ticket.called_at),
+        "counted_calls": ticket.counted_calls,
+        "no_show_at": _utc_or_none(ticket.no_show_at),
     }
 
 
@@ -178,6 +184,88 @@ def next_ticket(queue: str) -> Response | tuple[str, int]:
     return jsonify(view)
 
 
+@bp.post("/counters/<counter>/call")
+@require("agent")
+def call_next(counter: str) -> Response | tuple[str, int]:
+    """The next person present for the queue, in fair order, called to this counter."""
+    body = schemas.CallSchema().load(json_body())
+    _known_queue(body["queue"])
+    counter = _known_counter(counter)
+    with change() as unit:
+        ticket = service.call_next(unit, body["queue"], counter, current_principal().name, utcnow())
+        view = _ticket_view(unit.conn, ticket) if ticket is not None else None
+    if view is None:
+        return "", 204
+    return jsonify(view)
+
+
+@bp.post("/counters/<counter>/recall")
+@require("agent")
+def recall(counter: str) -> Response:
+    counter = _known_counter(counter)
+    with change() as unit:
+        ticket = service.call_again(unit, desk(), counter, current_principal().name, utcnow())
+        view = _ticket_view(unit.conn, ticket)
+    return jsonify(view)
+
+
+def _known_counter(counter: str) -> str:
+    try:
+        schemas.COUNTER(counter)
+    except ValidationError:
+        raise NotFound("counter") from None
+    return counter
+
+
+@bp.post("/tickets/<ticket_id>/no-show")
+@require("agent")
+def no_show(ticket_id: str) -> Response:
+    agent, now = current_principal().name, utcnow()
+    return _ticket_change(
+        ticket_id, lambda unit: service.no_show(unit, desk(), ticket_id, agent, now)
+    )
+
+
+@bp.post("/tickets/<ticket_id>/reactivate")
+@require("agent")
+def reactivate(ticket_id: str) -> Response:
+    body = schemas.ReactivateSchema().load(json_body())
+    agent, now = current_principal().name, utcnow()
+    return _ticket_change(
+        ticket_id, lambda unit: service.reactivate(unit, ticket_id, body["reason"], agent, now)
+    )
+
+
+@bp.get("/display")
+def display() -> Response:
+    """The waiting room's screen (public: it hangs on a wall): the last numbers called
+    and their counters, how many wait, and what a new number would wait."""
+    query = schemas.DisplayQuerySchema().load(request.args.to_dict())
+    if query["queue"] is not None:
+        _known_queue(query["queue"])
+    now = utcnow()
+    with reading(runtime().engine) as conn:
+        calls = storage.last_calls(conn, query["queue"])
+        waiting = storage.waiting_at_counter(conn, query["queue"])
+        queue = query["queue"] or next(iter(desk().queues))
+        estimate = service.estimate_for(
+            desk(), _activity(conn, now), queue, service.NEW_ARRIVAL_PRIORITY, waiting + 1, now
+        )
+    view = {
+        "called": [
+            {"ticket_number": c.ticket_number, "counter": c.counter, "called_at": to_utc(c.at)}
+            for c in calls
+        ],
+        "waiting": waiting,
+        "expected_wait": {
+            "estimated_wait_seconds": estimate.likely if estimate else None,
+            "estimated_wait_low_seconds": estimate.low if estimate else None,
+            "estimated_wait_high_seconds": estimate.high if estimate else None,
+        },
+    }
+    return jsonify(schemas.DisplaySchema().dump(view))
+
+
 def _ticket_change(ticket_id: str, work: Callable[[UnitOfWork], Any]) -> Response:
     """A change to one ticket, answered with the agent's view of it afterwards. With
     `If-Match`, only if the ticket is still the version the caller saw (412 otherwise):
@@ -254,6 +342,7 @@ def list_tickets() -> Response:
             text=query["q"],
             flagged=query["flagged"],
             statuses=domain.OPEN_STATUSES if query["open"] else None,
+            no_show_since=query["no_show_since"],
             after=after,
             limit=query["limit"] + 1,
         )
@@ -441,6 +530,7 @@ def track(reference: str) -> Response:
     status = {
         "reference": ticket.reference,
         "status": ticket.status,
+        "ticket_number": ticket.ticket_number,
         "queue_position": position,
         "estimated_wait_seconds": estimate.likely if estimate else None,
         "estimated_wait_low_seconds": estimate.low if estimate else None,

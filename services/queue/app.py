@@ -36,6 +36,9 @@ def openapi() -> dict:
             "ServiceLevelReport": schemas.ServiceLevelReportSchema,
             "Board": schemas.BoardSchema,
             "PriorityChange": schemas.PriorityChangeSchema,
+            "Call": schemas.CallSchema,
+            "Reactivate": schemas.ReactivateSchema,
+            "Display": schemas.DisplaySchema,
         },
     )
 

@@ -4,6 +4,7 @@ targets, the status machine and what the customer is told (wait estimates: waits
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -123,6 +124,7 @@ def new_ticket(
         "callback_not_before": not_before,
         "callback_not_after": not_after,
         "attachments": data.get("attachments") or None,
+        "ticket_number": data.get("ticket_number"),
         "resolution_due_at": start + resolution_target(data["priority"], sla),
         "assigned_to": on_contact_desk(data["channel"]) if on_the_spot else None,
         "first_claimed_at": created_at if on_the_spot else None,
@@ -162,6 +164,10 @@ MESSAGES = {
         "transferred": "Your request was passed on to {team}, who can help you further. "
         "You keep your place and your reference.",
         "reopened": "We reopened your request; a supervisor will contact you.",
+        "called": "Number {number} is called: please go to counter {counter}.",
+        "no_show": "Your number was called {calls} times and you did not come to the "
+        "counter. Ask at the counter: we put you back in the place you had.",
+        "reactivated": "You are back in line, in the place you had.",
     },
     "nl": {
         "queued": "We hebben uw verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
@@ -177,6 +183,10 @@ MESSAGES = {
         "transferred": "Uw verzoek is doorgegeven aan {team}, die u verder kan helpen. "
         "U houdt uw plek en uw referentie.",
         "reopened": "We hebben uw verzoek heropend; een leidinggevende neemt contact met u op.",
+        "called": "Nummer {number} wordt opgeroepen: ga naar balie {counter}.",
+        "no_show": "Uw nummer is {calls} keer opgeroepen en u kwam niet naar de balie. "
+        "Meld u bij de balie: dan krijgt u de plek terug die u had.",
+        "reactivated": "U staat weer in de rij, op de plek die u had.",
     },
 }
 
@@ -212,6 +222,41 @@ def callback_due(
     if window_start is not None and due < window_start:
         return window_end
     return min(due, window_end)
+
+
+@dataclass(frozen=True)
+class CounterRules:
+    """How a counter calls people (the desk file's `counter`)."""
+
+    calls_before_no_show: int = 3
+    seconds_between_calls: int = 60
+
+    @classmethod
+    def from_config(cls, counter: Mapping[str, Any] | None) -> CounterRules:
+        return cls(**(counter or {}))
+
+    def counts(self, last_called: datetime | None, now: datetime) -> bool:
+        """Whether a call counts towards a no-show: a call again sooner than the spacing
+        shows the number once more but gives the person no more time than the last."""
+        return last_called is None or (now - last_called).total_seconds() >= (
+            self.seconds_between_calls
+        )
+
+    def no_show_refused(
+        self, counted_calls: int, last_called: datetime | None, now: datetime
+    ) -> str | None:
+        """Why the person may not yet be recorded as not come, or None when they may: the
+        number called often enough, and the spacing passed since the last call too."""
+        if last_called is None:
+            return "This number has not been called."
+        if counted_calls < self.calls_before_no_show:
+            return (
+                f"Called {counted_calls} of {self.calls_before_no_show} times; "
+                "call again before recording that the person did not come."
+            )
+        if not self.counts(last_called, now):
+            return f"Give the person {self.seconds_between_calls} s after the last call."
+        return None
 
 
 def status_after_reply(

@@ -55,6 +55,9 @@ class TicketCreatedSchema(EventDataSchema):
     submitted_by = fields.String(load_default=None, allow_none=True)
     callback = fields.Nested(CallbackWindowSchema, load_default=None, allow_none=True)
     attachments = fields.List(fields.Nested(AttachmentSchema), load_default=None, allow_none=True)
+    ticket_number = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=16)
+    )
 
 
 class CustomerRepliedSchema(EventDataSchema):
@@ -125,6 +128,25 @@ class PriorityChangeSchema(_Body):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
 
 
+class CallSchema(_Body):
+    queue = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class ReactivateSchema(_Body):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+# A counter as the waiting room reads it: "3", "B2", "balie-3".
+COUNTER = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+
+
+class DisplayQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    queue = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+
+
 class TicketQuerySchema(Schema):
     class Meta:
         unknown = RAISE
@@ -142,6 +164,8 @@ class TicketQuerySchema(Schema):
     open = fields.Boolean(load_default=False)
     # Words in the subject or the description.
     q = fields.String(load_default=None, validate=validate.Length(min=2, max=200))
+    # Only those recorded as not come to the counter since then (the counter's list).
+    no_show_since = Timestamp(load_default=None)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None, validate=validate.Length(max=500))
 
@@ -171,6 +195,12 @@ class TicketSummarySchema(Schema):
     repeat_contact = fields.Boolean()
     callback_not_before = Timestamp(allow_none=True)
     callback_not_after = Timestamp(allow_none=True)
+    # A walk-in's number, the counter it was called to and when, and the calls counted.
+    ticket_number = fields.String(allow_none=True)
+    counter = fields.String(allow_none=True)
+    called_at = Timestamp(allow_none=True)
+    counted_calls = fields.Integer()
+    no_show_at = Timestamp(allow_none=True)
 
 
 class HistoryEntrySchema(Schema):
@@ -228,6 +258,7 @@ class UpdateSchema(Schema):
 class TrackSchema(Schema):
     reference = fields.String(required=True)
     status = fields.String(required=True)
+    ticket_number = fields.String(allow_none=True)
     queue_position = fields.Integer(allow_none=True)
     estimated_wait_seconds = fields.Integer(allow_none=True)
     estimated_wait_low_seconds = fields.Integer(allow_none=True)
@@ -341,3 +372,23 @@ class BoardSchema(Schema):
     at_risk_window_seconds = fields.Integer()
     at_risk = fields.List(fields.Nested(AtRiskSchema))
     agents = fields.List(fields.Nested(AgentAtWorkSchema))
+
+
+class CalledSchema(Schema):
+    ticket_number = fields.String()
+    counter = fields.String()
+    called_at = Timestamp()
+
+
+class ExpectedWaitSchema(Schema):
+    estimated_wait_seconds = fields.Integer(allow_none=True)
+    estimated_wait_low_seconds = fields.Integer(allow_none=True)
+    estimated_wait_high_seconds = fields.Integer(allow_none=True)
+
+
+class DisplaySchema(Schema):
+    """The waiting room's screen: numbers and counters only, never who."""
+
+    called = fields.List(fields.Nested(CalledSchema))
+    waiting = fields.Integer()
+    expected_wait = fields.Nested(ExpectedWaitSchema)

@@ -54,6 +54,7 @@ class Desk:
     reopen_window: timedelta = timedelta(days=14)
     # Per queue, what a wait estimate starts from before the queue has learned.
     plans: Mapping[str, waits.QueuePlan] = field(default_factory=dict)
+    counter: domain.CounterRules = field(default_factory=domain.CounterRules)
 
     @classmethod
     def from_config(cls, desk: Mapping[str, Any]) -> Desk:
@@ -62,6 +63,7 @@ class Desk:
             {q["id"]: q["name"] for q in desk["queues"]},
             timedelta(days=float(desk.get("reopen_window_days", 14))),
             {q["id"]: _plan(q, desk) for q in desk["queues"]},
+            domain.CounterRules.from_config(desk.get("counter")),
         )
 
 
@@ -244,9 +246,95 @@ def claim(unit: UnitOfWork, ticket_id: str, agent: str, reason: str, now: dateti
         return _take_over(unit, ticket, agent, reason, now)
     if ticket.status != "queued":
         raise Conflict(f"The ticket is {ticket.status}, not waiting.")
-    out_of_order = storage.head_of_queue(unit.conn, ticket.queue) != ticket.id
+    # A number called to a counter was called in fair order among those present.
+    out_of_order = ticket.called_at is None and (
+        storage.head_of_queue(unit.conn, ticket.queue) != ticket.id
+    )
     assigned = storage.assign(unit.conn, ticket.id, agent, now)
     return _assigned(unit, assigned, agent, now, out_of_order, reason)
+
+
+# The counter
+
+# A ticket back in line waits to be called again, at whichever counter is free then.
+NOT_CALLED = {"assigned_to": None, "counter": None, "called_at": None, "counted_calls": 0}
+
+
+def _called(unit: UnitOfWork, ticket: Row, agent: str, now: datetime) -> Row:
+    """What follows a call: the display's line, the history the customer reads."""
+    storage.record_call(unit.conn, ticket, now)
+    number = ticket.ticket_number or ticket.reference
+    storage.add_history(
+        unit.conn,
+        ticket.id,
+        now,
+        "called",
+        "queued",
+        public_message=domain.public_message(
+            "called", _language(ticket), number=number, counter=ticket.counter
+        ),
+        actor=agent,
+    )
+    return ticket
+
+
+def call_next(unit: UnitOfWork, queue: str, counter: str, agent: str, now: datetime) -> Row | None:
+    """The next person present for the queue, in fair order, called to the counter."""
+    ticket = storage.call(unit.conn, storage.next_present(queue), counter, now)
+    return _called(unit, ticket, agent, now) if ticket is not None else None
+
+
+def call_again(unit: UnitOfWork, desk: Desk, counter: str, agent: str, now: datetime) -> Row:
+    """The number the counter called last, called once more."""
+    ticket = storage.called_at_counter(unit.conn, counter)
+    if ticket is None:
+        raise NotFound("number called at this counter")
+    counted = ticket.counted_calls + desk.counter.counts(to_utc(ticket.called_at), now)
+    again = storage.update_ticket(
+        unit.conn, ticket.id, called_at=now, counted_calls=counted, updated_at=now
+    )
+    return _called(unit, again, agent, now)
+
+
+def no_show(unit: UnitOfWork, desk: Desk, ticket_id: str, agent: str, now: datetime) -> Row:
+    """The person called did not come: the ticket leaves the line (cancelled) and the
+    customer is told how to get their place back."""
+    ticket = _get(unit.conn, ticket_id)
+    if ticket.status != "queued":
+        raise Conflict(f"The ticket is {ticket.status}, not waiting.")
+    called_at = to_utc(ticket.called_at) if ticket.called_at else None
+    refused = desk.counter.no_show_refused(ticket.counted_calls, called_at, now)
+    if refused:
+        raise Conflict(refused, code="not_called_enough")
+    message = domain.public_message("no_show", _language(ticket), calls=str(ticket.counted_calls))
+    cancelled = _set_status(unit, ticket, "cancelled", message, None, agent, now)
+    return storage.update_ticket(unit.conn, cancelled.id, no_show_at=now)
+
+
+def reactivate(unit: UnitOfWork, ticket_id: str, reason: str, agent: str, now: datetime) -> Row:
+    """A no-show who came after all, back in the place they had (their clock and due time
+    unchanged): ahead of those who came later, so recorded and counted like a queue jump."""
+    ticket = _get(unit.conn, ticket_id)
+    if ticket.status != "cancelled" or ticket.no_show_at is None:
+        raise Conflict("Only a ticket recorded as not come can be put back in line.")
+    back = storage.update_ticket(
+        unit.conn, ticket.id, status="queued", no_show_at=None, updated_at=now, **NOT_CALLED
+    )
+    storage.add_history(
+        unit.conn,
+        ticket.id,
+        now,
+        "reactivated",
+        "queued",
+        public_message=domain.public_message("reactivated", _language(ticket)),
+        internal_note=reason,
+        actor=agent,
+    )
+    changed = {"ticket_id": ticket.id, "reference": ticket.reference, "agent": agent}
+    unit.emit("ticket.status_changed", changed | {"from": "cancelled", "to": "queued"})
+    labels = _labels(ticket)
+    unit.after_commit(lambda: QUEUE_JUMPS.labels(*labels).inc())
+    return back
 
 
 def _take_over(unit: UnitOfWork, ticket: Row, agent: str, reason: str, now: datetime) -> Row:
@@ -362,7 +450,7 @@ def _set_status(
     """A status change with its history, its events and, when resolved, its metric."""
     values: dict[str, Any] = {"status": to, "updated_at": now}
     if to == "queued":
-        values["assigned_to"] = None
+        values.update(NOT_CALLED)
     if to == "in_progress":
         values["assigned_to"] = agent
     if to == "resolved":

@@ -91,6 +91,13 @@ tickets = Table(
     # Counts every change to the ticket: its ETag, so a change made on a stale view is
     # refused (If-Match, 412) instead of undoing a colleague's.
     Column("version", Integer, nullable=False, server_default="1"),
+    # A walk-in's number ("B-014"), the counter it was last called to and when, the calls
+    # that count towards a no-show, and when it was recorded as one.
+    Column("ticket_number", String(16), nullable=True),
+    Column("counter", String(32), nullable=True),
+    Column("called_at", DateTime(timezone=True), nullable=True),
+    Column("counted_calls", Integer, nullable=False, server_default="0"),
+    Column("no_show_at", DateTime(timezone=True), nullable=True),
     Index("ix_tickets_fair_order", "queue", "status", "due_at", "created_at", "id"),
     Index("ix_tickets_requester", "requester_key", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
@@ -135,6 +142,20 @@ viewers = Table(
     Column("ticket_id", String(36), primary_key=True),
     Column("person", String(64), primary_key=True),
     Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every call of a number to a counter, as the waiting room's display shows them.
+counter_calls = Table(
+    "counter_calls",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("queue", String(64), nullable=False),
+    Column("counter", String(32), nullable=False),
+    Column("ticket_id", String(36), nullable=False),
+    Column("ticket_number", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_counter_calls_queue_at", "queue", "at"),
+    Index("ix_counter_calls_counter_at", "counter", "at"),
 )
 
 FAIR_ORDER = (tickets.c.due_at, tickets.c.created_at, tickets.c.id)
@@ -227,6 +248,7 @@ def next_waiting(queue: str, now: datetime) -> Any:
             tickets.c.queue == queue,
             tickets.c.status == "queued",
             or_(tickets.c.callback_not_before.is_(None), tickets.c.callback_not_before <= now),
+            tickets.c.called_at.is_(None),  # called to a counter: the counter's
         )
         .order_by(*FAIR_ORDER)
         .limit(1)
@@ -249,6 +271,83 @@ def assign(conn: Connection, which: Any, agent: str, now: datetime) -> Row | Non
         )
         .returning(*tickets.c)
     ).first()
+
+
+def next_present(queue: str) -> Any:
+    """The queue's first person waiting at the counter in fair order, not yet called, as
+    a subquery (PostgreSQL skips rows another counter's transaction holds)."""
+    return (
+        select(tickets.c.id)
+        .where(
+            tickets.c.queue == queue,
+            tickets.c.status == "queued",
+            tickets.c.channel == "walk_in",
+            tickets.c.called_at.is_(None),
+        )
+        .order_by(*FAIR_ORDER)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+
+
+def call(conn: Connection, which: Any, counter: str, now: datetime) -> Row | None:
+    """Call one waiting person to a counter in a single statement; the updated row back."""
+    return conn.execute(
+        update(tickets)
+        .where(tickets.c.id == which, tickets.c.status == "queued", tickets.c.called_at.is_(None))
+        .values(
+            counter=counter,
+            called_at=now,
+            counted_calls=1,
+            updated_at=now,
+            version=tickets.c.version + 1,
+        )
+        .returning(*tickets.c)
+    ).first()
+
+
+def called_at_counter(conn: Connection, counter: str) -> Row | None:
+    """The number a counter called last and that still waits for it: who a recall is for."""
+    return conn.execute(
+        select(tickets)
+        .where(
+            tickets.c.counter == counter,
+            tickets.c.status == "queued",
+            tickets.c.called_at.is_not(None),
+        )
+        .order_by(tickets.c.called_at.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+
+
+def record_call(conn: Connection, ticket: Row, now: datetime) -> None:
+    conn.execute(
+        insert(counter_calls).values(
+            queue=ticket.queue,
+            counter=ticket.counter,
+            ticket_id=ticket.id,
+            ticket_number=ticket.ticket_number or ticket.reference,
+            at=now,
+        )
+    )
+
+
+def last_calls(conn: Connection, queue: str | None, limit: int = 10) -> list[Row]:
+    statement = select(counter_calls).order_by(counter_calls.c.at.desc(), counter_calls.c.id.desc())
+    if queue is not None:
+        statement = statement.where(counter_calls.c.queue == queue)
+    return list(conn.execute(statement.limit(limit)))
+
+
+def waiting_at_counter(conn: Connection, queue: str | None) -> int:
+    statement = select(func.count()).where(
+        tickets.c.status == "queued", tickets.c.channel == "walk_in", tickets.c.called_at.is_(None)
+    )
+    if queue is not None:
+        statement = statement.where(tickets.c.queue == queue)
+    return conn.scalar(statement) or 0
 
 
 def head_of_queue(conn: Connection, queue: str) -> str | None:
@@ -500,6 +599,7 @@ def list_tickets(
     text: str | None = None,
     flagged: bool = False,
     statuses: Collection[str] | None = None,
+    no_show_since: datetime | None = None,
 ) -> list[Row]:
     """A page of tickets in fair order; keyset pagination stays fast on big tables. `text`
     is found in the subject or the description (a scan: narrow it with the other
@@ -509,6 +609,8 @@ def list_tickets(
         query = query.where(tickets.c.needs_supervisor.is_(True))
     if statuses is not None:
         query = query.where(tickets.c.status.in_(sorted(statuses)))
+    if no_show_since is not None:
+        query = query.where(tickets.c.no_show_at >= no_show_since)
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(

@@ -306,6 +306,32 @@ def test_the_forms_work_with_javascript_off(desk, browser, shots):
         context.close()
 
 
+def test_an_agent_works_a_ticket_with_javascript_off(desk, browser, shots, people):
+    accepted = submit_request(desk, "web", "no.script@example.org")
+    wait_until(lambda: tracked(desk, accepted), timeout=20, what="the ticket")
+    context = browser.new_context(java_script_enabled=False, locale="en-GB")
+    page = context.new_page()
+    try:
+        sign_in(page, desk, "ann", people["ann"][1])
+        page.goto(f"{desk.public_url}/desk/find?q={accepted['reference']}")
+        page.get_by_label("Why out of order").fill("walked up to my desk")
+        page.get_by_role("button", name="Take this ticket").click()
+        expect(page.locator(".notice")).to_have_text("You hold this ticket now.")
+        unfold(page, "Change priority")  # a disclosure opens without script
+        page.get_by_label("Priority", exact=True).select_option("2")
+        page.get_by_label("Reason").fill("the whole floor is cold")
+        page.locator("#priority-form").get_by_role("button", name="Save").click()
+        expect(page.locator("dd.priority")).to_have_text("2 (high)")
+        page.get_by_label("Message", exact=True).fill("The heating is on again.")
+        page.get_by_role("button", name="Send and resolve").click()
+        expect(page.locator(".notice")).to_have_text("Sent, and the ticket is resolved.")
+        expect(page.locator("dd.status")).to_have_text("Resolved")
+        page.screenshot(path=str(shots / "48-ticket-no-javascript.png"), full_page=True)
+    finally:
+        context.close()
+    mail_to(desk, "no.script@example.org", "The heating is on again.")
+
+
 def test_a_wrong_link_gets_a_page_that_says_so(desk, page, shots):
     response = page.goto(f"{desk.public_url}/track/LKT-000001?token=not-the-token&lang=en")
     assert response.status == 404
@@ -523,6 +549,65 @@ def test_an_agent_downloads_what_an_email_carried(desk, page, shots, people):
     page.context.clear_cookies()  # signed out: nothing to download
     gone = page.request.get(f"{desk.public_url}{href}", max_redirects=0)
     assert gone.status in (302, 303) and "/desk/sign-in" in gone.headers["location"]
+
+
+def test_a_walk_in_is_called_to_a_counter_and_the_waiting_room_sees_it(
+    desk, browser, page, shots, people
+):
+    walk_in = submit_request(desk, "walk_in", "walk.in@example.org")
+    number = walk_in["ticket_number"]
+    assert re.fullmatch(r"C-\d{3}", number), number  # the facilities queue's letter
+    wait_until(lambda: tracked(desk, walk_in), timeout=20, what="the walk-in")
+    # The waiting room's television: no sign-in, sound turned on once by whoever sets it up.
+    room = browser.new_context(bypass_csp=True, locale="nl-NL").new_page()
+    room.set_viewport_size({"width": 1440, "height": 900})
+    room.goto(f"{desk.public_url}/counter/display?queue=facilities&lang=nl")
+    expect(room.locator(".line")).to_contain_text("Wachtend")
+    room.get_by_role("button", name="Geluid aan").click()
+    expect(room.get_by_role("button", name="Geluid uit")).to_have_attribute("aria-pressed", "true")
+
+    sign_in(page, desk, "ann", people["ann"][1])
+    page.get_by_role("link", name="Counter", exact=True).click()
+    at_work(page, shots, "60-counter-choose")
+    page.get_by_label("Counter", exact=True).fill("3")
+    page.get_by_label("For the queue").select_option(label="Facilities")
+    page.get_by_role("button", name="Start at this counter").click()
+    expect(page.locator("h1")).to_have_text("Counter 3 · Facilities")
+    expect(page.locator("#counter-line table")).to_contain_text(number)
+    at_work(page, shots, "61-counter")
+    while page.locator(".called-number").count() == 0 or (
+        page.locator(".called-number").inner_text() != number
+    ):  # earlier walk-ins of this desk first, in fair order
+        page.get_by_role("button", name="Call next").click()
+        expect(page.locator(".notice")).to_have_text("The next number is called.")
+    at_work(page, shots, "62-counter-called")
+
+    # Without a reload, the television shows it large, with the counter and a chime.
+    expect(room.locator(".now .number")).to_have_text(number, timeout=10_000)
+    expect(room.locator(".now .to")).to_have_text("balie 3")
+    expect(room.locator("body")).to_have_attribute("data-announced", re.compile(number))
+    size = room.locator(".now .number").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 120, f"the number is {size} px: not readable from 5 m"
+    screen = room.locator("body").inner_text()
+    assert "Caller" not in screen and walk_in["reference"] not in screen  # numbers only
+    at_work(room, shots, "63-waiting-room-display")
+    room.context.close()
+
+    # Too soon to record that the person did not come: the counter says why.
+    page.get_by_role("button", name="Did not come").click()
+    expect(page.locator(".error-summary")).to_contain_text("at least 60 seconds apart")
+    page.get_by_role("button", name="Call again").click()
+    expect(page.locator(".notice")).to_have_text("The number is called again.")
+    page.get_by_role("button", name="Start serving").click()
+    expect(page.locator("dd.status")).to_have_text("In progress")
+    status = requests.get(f"{desk.urls['queue']}/v1/track/{walk_in['reference']}", timeout=5,
+                          params={"token": walk_in["tracking_token"]}).json()  # fmt: skip
+    assert status["ticket_number"] == number
+    assert any("counter 3" in (u["message"] or "") for u in status["updates"])
+    page.goto(walk_in["status_url"])  # what the visitor follows on their phone
+    expect(page.locator(".ticket-number")).to_have_text(number)
+    expect(page.locator(".updates")).to_contain_text("please go to counter 3")
+    checked(page, shots, "64-status-with-number")
 
 
 def test_two_people_on_one_ticket_the_stale_change_comes_back_with_its_text(

@@ -51,6 +51,11 @@ ENDPOINTS = {
         ("get", "/v1/reports/service-levels"): "supervisor",
         ("get", "/v1/reports/board"): "supervisor",
         ("get", "/v1/track/{reference}"): "public",  # the tracking token is the key
+        ("post", "/v1/counters/{counter}/call"): "agent",
+        ("post", "/v1/counters/{counter}/recall"): "agent",
+        ("post", "/v1/tickets/{ticket_id}/no-show"): "agent",
+        ("post", "/v1/tickets/{ticket_id}/reactivate"): "agent",
+        ("get", "/v1/display"): "public",  # numbers and counters only: it hangs on a wall
     },
     "notify": {
         ("post", "/v1/subscriptions"): "admin",

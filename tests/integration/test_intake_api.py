@@ -151,6 +151,38 @@ def test_a_contact_solved_on_the_spot_is_stored_published_and_its_wait_measured(
     )
 
 
+def test_a_walk_in_gets_a_number_counting_up_per_queue_and_day(intake, keys):
+    client, app = intake
+    walk_in = valid_request(channel="walk_in")
+    laptop = valid_request(channel="walk_in", category="laptop_broken",
+                           fields={"asset_tag": "NB-1", "symptom": "screen"})  # fmt: skip
+    numbers = [post(client, keys["portal"], body).json.get("ticket_number")
+               for body in (walk_in, walk_in, laptop, valid_request())]  # fmt: skip
+    # The queues' letters from the desk file; a portal request waits for no counter.
+    assert numbers == ["A-001", "A-002", "B-001", None]
+    solved = valid_request(channel="walk_in", resolved_on_contact=True, resolution="Done.")
+    assert "ticket_number" not in post(client, keys["portal"], solved).json
+    assert [e["data"].get("ticket_number") for e in events(app)] == [*numbers, None]
+    assert [r.ticket_number for r in rows(app)] == [*numbers, None]
+
+
+def test_eight_kiosks_at_once_give_eight_different_numbers(intake, keys):
+    _, app = intake
+    numbers, barrier = [], threading.Barrier(8)
+
+    def take() -> None:
+        barrier.wait()
+        answer = post(app.test_client(), keys["portal"], valid_request(channel="walk_in"))
+        numbers.append(answer.json.get("ticket_number"))
+
+    kiosks = [threading.Thread(target=take) for _ in range(8)]
+    for kiosk in kiosks:
+        kiosk.start()
+    for kiosk in kiosks:
+        kiosk.join()
+    assert sorted(numbers) == [f"A-{n:03d}" for n in range(1, 9)]
+
+
 def counted_walk_ins() -> tuple[float, float]:
     return (
         sample("loket_contact_wait_seconds_count", channel="walk_in"),

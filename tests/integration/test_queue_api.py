@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -21,7 +22,7 @@ from services.common.unit_of_work import unit_of_work
 from services.queue import service, storage
 from services.queue.app import create_app
 from services.queue.handlers import handlers
-from tests.support import bearer, on_behalf
+from tests.support import REPO, bearer, on_behalf
 
 
 class Desk:
@@ -856,3 +857,101 @@ def test_the_board_shows_tickets_about_to_break_a_target_and_who_works_what(desk
     assert working["reference"] == held["reference"] and working["since"] is not None
     assert working["status"] == "in_progress"
     assert desk.client.get("/v1/reports/board", headers=alice).status_code == 403
+
+
+@pytest.fixture
+def counter_desk(make_settings, tmp_path):
+    """The desk with calls that count however soon they follow each other."""
+    config = yaml.safe_load((REPO / "config" / "loket.yaml").read_text())
+    config["counter"] = {"calls_before_no_show": 3, "seconds_between_calls": 0}
+    (tmp_path / "desk.yaml").write_text(yaml.safe_dump(config))
+    app = create_app(make_settings("queue", LOKET_CONFIG=str(tmp_path / "desk.yaml")))
+    yield Desk(app)
+    app.extensions["loket"].engine.dispose()
+
+
+def call(desk, key, counter, queue="frontoffice"):
+    url = f"/v1/counters/{counter}/call"
+    return desk.client.post(url, json={"queue": queue}, headers=bearer(key))
+
+
+def test_the_counter_calls_those_present_in_fair_order_and_the_display_shows_only_numbers(
+    counter_desk, keys
+):
+    desk = counter_desk
+    online = desk.arrive("web", minutes_ago=30)  # first in line, but not in the building
+    first = desk.arrive("walk_in", minutes_ago=10, contact_minutes_ago=10, ticket_number="A-001")
+    second = desk.arrive("walk_in", minutes_ago=5, contact_minutes_ago=5, ticket_number="A-002")
+    elsewhere = desk.arrive("walk_in", queue="facilities", ticket_number="C-001")
+    assert desk.client.get("/v1/display?queue=frontoffice").json["waiting"] == 2
+    called = call(desk, keys["agent"], "3")
+    assert called.status_code == 200
+    assert (called.json["id"], called.json["counter"]) == (first["ticket_id"], "3")
+    assert called.json["status"] == "queued" and called.json["counted_calls"] == 1
+    assert call(desk, keys["agent"], "4").json["id"] == second["ticket_id"]
+    assert call(desk, keys["agent"], "5").status_code == 204  # nobody else present
+    # Taking next at a desk skips the people called to a counter.
+    assert desk.next(keys["agent"]).json["id"] == online["ticket_id"]
+
+    shown = desk.client.get("/v1/display", query_string={"queue": "frontoffice"})
+    assert shown.status_code == 200 and "Authorization" not in shown.request.headers
+    calls = [(c["ticket_number"], c["counter"]) for c in shown.json["called"]]
+    assert calls == [("A-002", "4"), ("A-001", "3")]
+    assert shown.json["waiting"] == 0 and "estimated_wait_seconds" in shown.json["expected_wait"]
+    for private in (first["reference"], first["subject"], first["requester"]["email"], "A"):
+        assert f'"{private}"' not in shown.text
+    everyone = desk.client.get("/v1/display").json
+    assert everyone["waiting"] == 1 and len(everyone["called"]) == 2
+    assert elsewhere["ticket_id"] not in json.dumps(everyone)
+    assert desk.client.get("/v1/display?queue=nope").status_code == 404
+    no_queue = desk.client.post("/v1/counters/3/call", json={}, headers=bearer(keys["agent"]))
+    assert no_queue.status_code == 422
+    assert call(desk, keys["agent"], "counter 3").status_code == 404
+    assert desk.client.post("/v1/counters/3/call", json={"queue": "frontoffice"}).status_code == 401
+    # The status page follows the number: it is called, and where to.
+    track = desk.track(first).json
+    assert track["ticket_number"] == "A-001"
+    assert "counter 3" in track["updates"][-1]["message"]
+    # Serving the person called is in fair order, not a jump.
+    jumps = sample("loket_queue_jumps_total", channel="walk_in", queue="frontoffice")
+    serve = f"/v1/tickets/{first['ticket_id']}/claim"
+    served = desk.client.post(
+        serve, json={"reason": "at the counter"}, headers=bearer(keys["agent"])
+    )
+    assert served.json["status"] == "in_progress"
+    assert desk.events("ticket.assigned")[-1]["out_of_order"] is False
+    assert sample("loket_queue_jumps_total", channel="walk_in", queue="frontoffice") == jumps
+
+
+def test_a_no_show_after_three_calls_and_back_in_the_place_they_had(counter_desk, keys):
+    desk = counter_desk
+    late = desk.arrive("walk_in", minutes_ago=10, contact_minutes_ago=10, ticket_number="A-001")
+    later = desk.arrive("walk_in", minutes_ago=5, contact_minutes_ago=5, ticket_number="A-002")
+    agent = bearer(keys["agent"])
+    assert desk.client.post("/v1/counters/3/recall", headers=agent).status_code == 404
+    call(desk, keys["agent"], "3")
+    no_show = f"/v1/tickets/{late['ticket_id']}/no-show"
+    early = desk.client.post(no_show, headers=agent)
+    assert early.status_code == 409 and early.json["error"]["code"] == "not_called_enough"
+    for times in (2, 3):
+        again = desk.client.post("/v1/counters/3/recall", headers=agent)
+        assert again.json["id"] == late["ticket_id"] and again.json["counted_calls"] == times
+    numbers = [c["ticket_number"] for c in desk.client.get("/v1/display").json["called"]]
+    assert numbers == ["A-001"] * 3
+    gone = desk.client.post(no_show, headers=agent)
+    assert gone.status_code == 200 and gone.json["status"] == "cancelled"
+    told = desk.track(late).json["updates"][-1]["message"]
+    assert "called 3 times" in told and "place you had" in told
+    assert desk.events("ticket.status_changed")[-1]["to"] == "cancelled"
+    # The next call is the next person; the one who did not come is put back, first again.
+    assert call(desk, keys["agent"], "3").json["id"] == later["ticket_id"]
+    reactivate = f"/v1/tickets/{late['ticket_id']}/reactivate"
+    assert desk.client.post(reactivate, json={}, headers=agent).status_code == 422
+    jumps = sample("loket_queue_jumps_total", channel="walk_in", queue="frontoffice")
+    back = desk.client.post(reactivate, json={"reason": "was in the restroom"}, headers=agent)
+    assert back.status_code == 200 and back.json["status"] == "queued"
+    assert back.json["due_at"] == gone.json["due_at"] and back.json["counted_calls"] == 0
+    assert back.json["history"][-1]["internal_note"] == "was in the restroom"
+    assert sample("loket_queue_jumps_total", channel="walk_in", queue="frontoffice") == jumps + 1
+    assert desk.client.post(reactivate, json={"reason": "twice"}, headers=agent).status_code == 409
+    assert call(desk, keys["agent"], "4").json["id"] == late["ticket_id"]

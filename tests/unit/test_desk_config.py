@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from services.common.config import ConfigError, load_settings
-from services.common.desk import check_desk
+from services.common.desk import check_desk, counter_prefix
 
 SAMPLE = load_settings("queue", {}).desk
 
@@ -50,6 +50,13 @@ def test_the_sample_desk_is_sound():
         (lambda d: d["contact"].update(email="servicedesk"), "contact.email: Not a valid email"),
         (lambda d: d["contact"]["walk_in"]["room"].update(de="Schalter 3"),
          "contact.walk_in.room.de: Must be one of"),
+        (lambda d: d["queues"][1].update(counter_prefix="b"),
+         "queues.1.counter_prefix: String does not match"),
+        (lambda d: d["queues"][1].update(counter_prefix="A"),
+         "queues: every queue's counter_prefix once"),
+        (lambda d: d["counter"].update(calls_before_no_show=0),
+         "counter.calls_before_no_show: Must be greater than or equal to 1."),
+        (lambda d: d["counter"].update(grace=5), "counter.grace: Unknown field."),
     ],
 )  # fmt: skip
 def test_each_kind_of_mistake_is_named(change, named):
@@ -80,3 +87,8 @@ def test_opening_hours_and_staffing_plans_are_read_by_one_notation():
             period(text)
     # A reversed period was accepted by intake before; now every reader refuses it.
     assert mistaken(lambda d: d["opening_hours"].update(chat={"sat": "14:00-10:00"}))
+
+
+def test_queues_without_letters_of_their_own_take_a_b_c_in_their_order():
+    queues = [{"id": "first"}, {"id": "second", "counter_prefix": "X"}, {"id": "third"}]
+    assert [counter_prefix(queues, q["id"]) for q in queues] == ["A", "X", "C"]

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from marshmallow import ValidationError
@@ -209,3 +210,15 @@ def test_only_the_desks_own_record_or_an_authenticated_sender_counts_as_verified
     assert requester_verified("email", sender_authenticated=True)
     assert not requester_verified("email")
     assert not any(requester_verified(c) for c in ("web", "callback", "chat"))
+
+
+def test_counter_numbers_count_over_the_desks_day_and_read_aloud():
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    # 23:30 UTC on 3 December is already 4 December in Amsterdam.
+    assert domain.counter_day(datetime(2026, 12, 3, 23, 30, tzinfo=UTC), amsterdam) == "2026-12-04"
+    assert domain.counter_day(datetime(2026, 12, 3, 22, 59, tzinfo=UTC), amsterdam) == "2026-12-03"
+    assert domain.ticket_number("B", 14) == "B-014"
+    assert domain.ticket_number("AB", 1234) == "AB-1234"
+    assert domain.needs_counter_number({"channel": "walk_in"})
+    assert not domain.needs_counter_number({"channel": "walk_in", "resolved_on_contact": True})
+    assert not domain.needs_counter_number({"channel": "phone"})

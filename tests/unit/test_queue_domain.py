@@ -131,3 +131,16 @@ def test_a_request_solved_on_contact_is_a_resolved_ticket_at_once():
     )
     assert ticket["resolved_at"] == ticket["first_claimed_at"] == ticket["created_at"]
     assert ticket["assigned_to"] == domain.on_contact_desk("walk_in")
+
+
+def test_a_call_counts_towards_a_no_show_only_once_the_spacing_has_passed():
+    rules = domain.CounterRules(calls_before_no_show=3, seconds_between_calls=60)
+    called = NOON
+    assert rules.counts(None, NOON)
+    assert not rules.counts(called, NOON + timedelta(seconds=59))
+    assert rules.counts(called, NOON + timedelta(seconds=60))
+    assert rules.no_show_refused(0, None, NOON) == "This number has not been called."
+    assert "Called 2 of 3 times" in rules.no_show_refused(2, called, NOON + timedelta(hours=1))
+    # Three calls, the last one just now: the person still has the spacing to come.
+    assert "60 s" in rules.no_show_refused(3, called, NOON + timedelta(seconds=30))
+    assert rules.no_show_refused(3, called, NOON + timedelta(seconds=60)) is None
