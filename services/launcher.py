@@ -128,20 +128,33 @@ def ensure_dev_keys(environ: dict[str, str]) -> None:
 
 
 PORTAL_KEY_NAME = "loket-portal"
+KIOSK_KEY_NAME = "loket-kiosk"
 
 
 def portal_key(environ: dict[str, str]) -> str:
-    """The portal's own key (role `portal`, channels web and call-back), made anew at every
-    start unless one is given: only its hash is stored, only the portal process gets it."""
-    if environ.get("LOKET_PORTAL_API_KEY"):
-        return environ["LOKET_PORTAL_API_KEY"]
+    """The portal's own key (role `portal`, channels web and call-back)."""
+    return _own_key(environ, "LOKET_PORTAL_API_KEY", PORTAL_KEY_NAME, "portal", ("web", "callback"))
+
+
+def kiosk_key(environ: dict[str, str]) -> str:
+    """The counter's kiosk key (role client, channel walk_in), served by the portal."""
+    return _own_key(environ, "LOKET_KIOSK_API_KEY", KIOSK_KEY_NAME, "client", ("walk_in",))
+
+
+def _own_key(
+    environ: dict[str, str], variable: str, name: str, role: str, channels: tuple[str, ...]
+) -> str:
+    """A key made anew at every start unless one is given: only its hash is stored, only
+    the portal process gets it."""
+    if environ.get(variable):
+        return environ[variable]
     from services.common.auth import add_key, rotate_key
 
     path = Path(environ["LOKET_API_KEYS_FILE"])
     try:
-        return rotate_key(path, PORTAL_KEY_NAME)
+        return rotate_key(path, name)
     except ValueError:
-        return add_key(path, PORTAL_KEY_NAME, "portal", ("web", "callback"))
+        return add_key(path, name, role, channels)
 
 
 class Process:
@@ -283,6 +296,7 @@ def _run(environ: dict[str, str], settings: dict[str, Any]) -> int:
     processes.append(Process("portal-web", [python, "-m", "services", "portal", "web"], {
         **environ,
         "LOKET_PORTAL_API_KEY": portal_key(environ),
+        "LOKET_KIOSK_API_KEY": kiosk_key(environ),
         "PROMETHEUS_MULTIPROC_DIR": str(var_dir(environ) / "prometheus" / "portal"),
     }))  # fmt: skip
     try:

@@ -31,6 +31,8 @@ BINDINGS: dict[str, tuple[str, ...]] = {
     "queue": (
         "ticket.created",
         "ticket.customer_replied",
+        "appointment.checked_in",
+        "appointment.cancelled",
         "feedback.received",
         "problem.resolved",
         "notification.sent",

@@ -192,6 +192,11 @@ class _CounterRules(Schema):
 
     calls_before_no_show = fields.Integer(strict=True, validate=validate.Range(min=1))
     seconds_between_calls = fields.Integer(strict=True, validate=validate.Range(min=0))
+    # Appointments: a slot's length, the desks that serve, and the share of them that
+    # may be booked ahead (the rest is for those who walk in).
+    slot_minutes = fields.Integer(strict=True, validate=validate.Range(min=5, max=240))
+    desks = fields.Integer(strict=True, validate=validate.Range(min=1))
+    bookable_share = fields.Float(validate=validate.Range(min=0, max=1))
 
 
 class _Contact(Schema):

@@ -104,6 +104,9 @@ HISTORY_KINDS = {
         "customer_replied": "Reactie van de klant",
         "feedback": "Beoordeling van de klant",
         "sla_breached": "Termijn overschreden",
+        "called": "Opgeroepen naar de balie",
+        "reactivated": "Teruggezet in de rij",
+        "checked_in": "Aangemeld voor de afspraak",
     },
     "en": {
         "created": "Created",
@@ -123,6 +126,9 @@ HISTORY_KINDS = {
         "customer_replied": "Customer's reply",
         "feedback": "Customer's rating",
         "sla_breached": "Target missed",
+        "called": "Called to the counter",
+        "reactivated": "Put back in line",
+        "checked_in": "Checked in for the appointment",
     },
 }
 

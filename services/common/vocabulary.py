@@ -25,6 +25,8 @@ STATUSES = (
 EVENTS = {
     "ticket.created": "intake",
     "ticket.customer_replied": "intake",
+    "appointment.checked_in": "intake",
+    "appointment.cancelled": "intake",
     "ticket.queued": "queue",
     "ticket.assigned": "queue",
     "ticket.status_changed": "queue",

@@ -13,6 +13,7 @@ from limits import RateLimitItemPerMinute
 from sqlalchemy.exc import IntegrityError
 
 from services.common.auth import CHANNELS, current_principal, require
+from services.common.db import reading
 from services.common.errors import ApiError
 from services.common.events import utcnow
 from services.common.failures import Conflict
@@ -21,7 +22,7 @@ from services.common.secret_box import SecretBox, service_box
 from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import LANGUAGES
 from services.common.web import body_bytes, change, content_disposition, json_body, runtime
-from services.intake import domain, inbound_email, service, storage
+from services.intake import domain, inbound_email, schemas, service, storage
 from services.intake.contact_options import (
     OpeningHours,
     WaitEstimates,
@@ -233,6 +234,83 @@ def reply_on_request(reference: str) -> tuple[Response, int]:
         return 201, receipt.body
 
     return _once(f"replies:{reference}", _idempotency_key(), domain.body_digest(body), produce)
+
+
+# Appointments at the counter
+
+SLOTS_QUERY = schemas.SlotsQuerySchema()
+APPOINTMENT_START = schemas.AppointmentStartSchema()
+
+
+def _walk_in_key() -> str:
+    principal = current_principal()
+    if not principal.may_submit("walk_in"):
+        raise ApiError(403, "channel_not_allowed", "This key may not book the counter.")
+    return principal.name
+
+
+@bp.get("/appointments/slots")
+@require("client")
+def appointment_slots() -> Response:
+    """The counter's times that can be booked, with their seats still free."""
+    query = SLOTS_QUERY.load(request.args.to_dict())
+    ctx = context()
+    if query["category"] is not None and query["category"] not in ctx.intake.catalogue.categories:
+        raise ApiError(
+            422, "validation_failed", "Unknown category.", {"category": ["Unknown category."]}
+        )
+    with reading(runtime().engine) as conn:
+        slots = service.appointment_slots(conn, ctx.intake, utcnow(), query["days"])
+    return jsonify({"slots": slots})
+
+
+@bp.post("/appointments")
+@require("client")
+def book_appointment() -> tuple[Response, int]:
+    """A request with a time at the counter: the body of a request plus `start`."""
+    ctx = context()
+    body = json_body()
+    by = _walk_in_key()
+    if not isinstance(body, dict):
+        raise ApiError(422, "validation_failed", "The body must be an object.")
+    start = APPOINTMENT_START.load({"start": body.get("start")})["start"]
+    submitted = ctx.validator.load(
+        {"channel": "walk_in", **{k: v for k, v in body.items() if k != "start"}}
+    )
+    if submitted["channel"] != "walk_in":
+        raise ApiError(
+            422,
+            "validation_failed",
+            "An appointment is at the counter.",
+            {"channel": ["Must be walk_in."]},
+        )
+
+    def produce(unit: UnitOfWork) -> Answer:
+        receipt = service.book_appointment(
+            unit, ctx.intake, {**submitted, "start": start}, by, utcnow()
+        )
+        return 201, receipt.body
+
+    return _once(f"appointments:{by}", _idempotency_key(), domain.body_digest(body), produce)
+
+
+@bp.post("/appointments/<reference>/cancel")
+def cancel_appointment(reference: str) -> Response:
+    """No key: the tracking token in the link is the key (a wrong one: 404)."""
+    token = request.args.get("token", "")
+    with change() as unit:
+        done = service.cancel_appointment(unit, context().intake, reference, token, utcnow())
+    return jsonify(done)
+
+
+@bp.post("/appointments/<reference>/check-in")
+@require("client")
+def check_in(reference: str) -> Response:
+    """At the kiosk: the appointment joins the counter's line with a number of today's."""
+    _walk_in_key()
+    with change() as unit:
+        done = service.check_in(unit, context().intake, reference, utcnow())
+    return jsonify(done)
 
 
 @bp.post("/inbound/email")

@@ -13,6 +13,7 @@ from services.common.openapi import build_spec
 from services.common.vocabulary import desk_language
 from services.common.web import create_service_app
 from services.intake import api, language, schemas, service, storage
+from services.intake.appointments import SlotRules
 from services.intake.catalogue import load_catalogue
 from services.intake.contact_options import load_opening_hours
 
@@ -29,6 +30,9 @@ def openapi() -> dict:
             "Reply": schemas.ReplySchema,
             "ReplyAccepted": schemas.ReplyAcceptedSchema,
             "FormField": schemas.FormFieldSchema,
+            "Slots": schemas.SlotsSchema,
+            "AppointmentAccepted": schemas.AppointmentAcceptedSchema,
+            "AppointmentState": schemas.AppointmentStateSchema,
         },
     )
 
@@ -49,6 +53,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         or None,
         counter_prefixes={q["id"]: counter_prefix(queues, q["id"]) for q in queues},
         zone=hours.timezone,
+        hours=hours,
+        slot_rules=SlotRules.from_config(settings.desk.get("counter")),
     )
     app.extensions["intake"] = api.IntakeContext(app, intake, hours)
     app.register_blueprint(api.bp)

@@ -162,6 +162,42 @@ class AcceptedSchema(Schema):
     )
 
 
+class SlotsQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    category = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=60))
+
+
+class SlotSchema(Schema):
+    start = fields.String(required=True, metadata={"description": "ISO 8601, the desk's offset"})
+    end = fields.String(required=True)
+    available = fields.Integer(required=True, metadata={"description": "seats still free"})
+
+
+class SlotsSchema(Schema):
+    slots = fields.List(fields.Nested(SlotSchema), required=True)
+
+
+class AppointmentStartSchema(Schema):
+    """What an appointment adds to a request's body: the slot it books."""
+
+    start = Timestamp(required=True)
+
+
+class AppointmentAcceptedSchema(AcceptedSchema):
+    start = fields.String(required=True)
+    end = fields.String(required=True)
+
+
+class AppointmentStateSchema(Schema):
+    reference = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["cancelled", "checked_in"]})
+    ticket_number = fields.String()
+    start = fields.String()
+
+
 class FormFieldSchema(Schema):
     """A form field or question as the catalogue shows it."""
 
@@ -230,7 +266,11 @@ class RequestValidator:
         answers = body.get("fields", {}) if isinstance(body, dict) else {}
         if form is not None and isinstance(answers, dict) and "fields" not in errors:
             try:
-                data["fields"] = {k: v for k, v in form.load(answers).items() if v is not None}
+                # A visitor who takes a number at the kiosk names what it is about; the
+                # agent at the counter asks for the rest.
+                partial = body.get("channel") == "walk_in"
+                loaded = form.load(answers, partial=partial)
+                data["fields"] = {k: v for k, v in loaded.items() if v is not None}
             except ValidationError as exc:
                 errors["fields"] = exc.messages
         if errors:

@@ -14,11 +14,13 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 
-from services.common.failures import NotFound
+from services.common.events import isoformat, to_utc
+from services.common.failures import Conflict, Invalid, NotFound
 from services.common.hashing import secret_digest
 from services.common.unit_of_work import UnitOfWork
-from services.intake import domain, storage
+from services.intake import appointments, domain, storage
 from services.intake.catalogue import Catalogue
+from services.intake.contact_options import OpeningHours
 from services.intake.inbound_email import InboundEmail
 
 
@@ -34,6 +36,9 @@ class Intake:
     # The letters of each queue's counter numbers, and the zone of the desk's day.
     counter_prefixes: Mapping[str, str] = field(default_factory=dict)
     zone: tzinfo = UTC
+    # The counter's opening hours and slots, for appointments.
+    hours: OpeningHours | None = None
+    slot_rules: appointments.SlotRules = field(default_factory=appointments.SlotRules)
 
 
 @dataclass(frozen=True)
@@ -57,39 +62,140 @@ def submit_request(
     submitted_by: str,
     now: datetime,
     sender_authenticated: bool = False,
+    appointment: tuple[datetime, datetime] | None = None,
 ) -> Receipt:
     category = intake.catalogue.categories[submitted["category"]]
     new = domain.new_request(
         submitted, category, intake.catalogue, submitted_by, now, intake.default_language
     )
-    if domain.needs_counter_number(submitted):
-        queue = new.row["queue"]
-        n = storage.next_counter_number(unit.conn, queue, domain.counter_day(now, intake.zone))
-        new.row["ticket_number"] = domain.ticket_number(intake.counter_prefixes[queue], n)
+    if domain.needs_counter_number(submitted) and appointment is None:
+        new.row["ticket_number"] = _counter_number(unit, intake, new.row["queue"], now)
     reference = domain.reference_for(storage.insert_request(unit.conn, new.row))
-    unit.emit(
-        "ticket.created",
-        domain.ticket_created_data(
-            new.row,
-            reference,
-            new.tracking_token,
-            new.reply_token,
-            verified=domain.requester_verified(submitted["channel"], sender_authenticated),
+    data = domain.ticket_created_data(
+        new.row,
+        reference,
+        new.tracking_token,
+        new.reply_token,
+        verified=domain.requester_verified(submitted["channel"], sender_authenticated),
+    )
+    body = {
+        "id": new.id,
+        "reference": reference,
+        "tracking_token": new.tracking_token,
+        "status_url": _status_url(
+            intake, reference, new.tracking_token, new.row["requester"]["language"]
         ),
-    )
-    return Receipt(
-        created=True,
-        body={
-            "id": new.id,
-            "reference": reference,
-            "tracking_token": new.tracking_token,
-            "status_url": _status_url(
-                intake, reference, new.tracking_token, new.row["requester"]["language"]
-            ),
-            "status": "received",
-            **({"ticket_number": new.row["ticket_number"]} if new.row.get("ticket_number") else {}),
-        },
-    )
+        "status": "received",
+        **({"ticket_number": new.row["ticket_number"]} if new.row.get("ticket_number") else {}),
+    }
+    if appointment is not None:
+        storage.add_appointment(unit.conn, new.id, *appointment)
+        booked = {"start": _local(intake, appointment[0]), "end": _local(intake, appointment[1])}
+        data["appointment"] = booked
+        body.update(booked)
+    unit.emit("ticket.created", data)
+    return Receipt(created=True, body=body)
+
+
+def _counter_number(unit: UnitOfWork, intake: Intake, queue: str, now: datetime) -> str:
+    n = storage.next_counter_number(unit.conn, queue, domain.counter_day(now, intake.zone))
+    return domain.ticket_number(intake.counter_prefixes[queue], n)
+
+
+def _local(intake: Intake, moment: datetime) -> str:
+    """A time as the desk promises it: ISO 8601 in the desk's zone, with its offset."""
+    return moment.astimezone(intake.zone).isoformat()
+
+
+# Appointments at the counter
+
+# How far ahead a time can be booked, and how early before it one checks in.
+BOOKING_DAYS = 60
+CHECK_IN_EARLY = timedelta(hours=1)
+
+
+def appointment_slots(conn: Any, intake: Intake, now: datetime, days: int) -> list[dict[str, Any]]:
+    """The counter's slots from now for `days` days, each with its seats still free."""
+    if intake.hours is None:
+        return []
+    found = list(appointments.slots(intake.hours, intake.slot_rules, now, days))
+    if not found:
+        return []
+    taken = storage.seats_taken(conn, found[0][0], found[-1][0])
+    seats = intake.slot_rules.seats
+    return [
+        {
+            "start": _local(intake, start),
+            "end": _local(intake, end),
+            "available": max(0, seats - taken.get(storage.slot_key(start), 0)),
+        }
+        for start, end in found
+    ]
+
+
+def book_appointment(
+    unit: UnitOfWork, intake: Intake, submitted: Mapping[str, Any], submitted_by: str, now: datetime
+) -> Receipt:
+    """A request with a time at the counter: only a slot the counter offers, and only
+    while it has a seat free (the seat and the request commit together)."""
+    wanted = dict(submitted)
+    start = wanted.pop("start")
+    slot = None
+    if intake.hours is not None:
+        slot = appointments.slot_at(intake.hours, intake.slot_rules, start, now, BOOKING_DAYS)
+    if slot is None:
+        raise Invalid("start", "Not a time the counter offers: choose one of the slots.")
+    if not storage.take_seat(unit.conn, slot[0], intake.slot_rules.seats):
+        raise Conflict("This time is fully booked; choose another.", code="slot_full")
+    return submit_request(unit, intake, wanted, submitted_by, now, appointment=slot)
+
+
+def _booked(unit: UnitOfWork, reference: str) -> tuple[Any, Any]:
+    seq = domain.sequence_of(reference)
+    request = storage.request_by_sequence(unit.conn, seq) if seq else None
+    booked = storage.appointment_of(unit.conn, request.id, lock=True) if request else None
+    if request is None or booked is None:
+        raise NotFound("appointment")
+    return request, booked
+
+
+def cancel_appointment(
+    unit: UnitOfWork, intake: Intake, reference: str, token: str, now: datetime
+) -> dict[str, Any]:
+    """The customer frees their seat with the link's token (a wrong one: 404)."""
+    request, booked = _booked(unit, reference)
+    if not hmac.compare_digest(request.tracking_token_sha256, secret_digest(token)):
+        raise NotFound("appointment")
+    if booked.cancelled_at is not None:
+        return {"reference": reference, "status": "cancelled"}  # once is enough
+    if booked.checked_in_at is not None:
+        raise Conflict("You have checked in already; ask at the counter.", code="checked_in")
+    storage.free_seat(unit.conn, to_utc(booked.starts_at))
+    storage.update_appointment(unit.conn, request.id, cancelled_at=now)
+    starts = _local(intake, to_utc(booked.starts_at))
+    cancelled = {"ticket_id": request.id, "reference": reference, "start": starts}
+    unit.emit("appointment.cancelled", cancelled | {"cancelled_at": isoformat(now)})
+    return {"reference": reference, "status": "cancelled"}
+
+
+def check_in(unit: UnitOfWork, intake: Intake, reference: str, now: datetime) -> dict[str, Any]:
+    """At the kiosk: the appointment joins the counter's line, with a number of today's."""
+    request, booked = _booked(unit, reference)
+    if booked.cancelled_at is not None:
+        raise Conflict("This appointment was cancelled.", code="cancelled")
+    starts = to_utc(booked.starts_at)
+    if now < starts - CHECK_IN_EARLY:
+        raise Conflict("Too early: check in at most an hour before your time.", code="too_early")
+    if booked.checked_in_at is None:
+        number = _counter_number(unit, intake, request.queue, now)
+        storage.update_appointment(unit.conn, request.id, checked_in_at=now)
+        storage.set_ticket_number(unit.conn, request.id, number)
+        arrived = {"ticket_id": request.id, "reference": reference, "ticket_number": number}
+        unit.emit("appointment.checked_in", arrived | {"checked_in_at": isoformat(now)})
+    else:
+        number = request.ticket_number
+    answer = {"reference": reference, "status": "checked_in", "ticket_number": number}
+    return answer | {"start": _local(intake, starts)}
 
 
 def reply_on_request(

@@ -3,7 +3,7 @@ customers' later messages, idempotency keys, the outbox and the inbox."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -109,6 +109,25 @@ counter_numbers = Table(
     PrimaryKeyConstraint("queue", "day"),
 )
 
+# A booked time at the counter: one row per request that booked one.
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("request_id", String(36), ForeignKey("requests.id"), primary_key=True),
+    Column("starts_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    Column("checked_in_at", DateTime(timezone=True), nullable=True),
+)
+
+# The seats taken per slot (its start, in UTC as text: one key however it was written).
+appointment_seats = Table(
+    "appointment_seats",
+    metadata,
+    Column("slot", String(20), primary_key=True),
+    Column("taken", Integer, nullable=False),
+)
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -140,6 +159,67 @@ def next_counter_number(conn: Connection, queue: str, day: str) -> int:
             index_elements=["queue", "day"], set_={"last": counter_numbers.c.last + 1}
         ).returning(counter_numbers.c.last)
     )
+
+
+def slot_key(start: datetime) -> str:
+    return start.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def take_seat(conn: Connection, start: datetime, seats: int) -> bool:
+    """One seat of the slot, if one is free, in one statement: of two bookings for the
+    last seat exactly one wins (the row is locked until the booking commits)."""
+    dialect = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    statement = dialect(appointment_seats).values(slot=slot_key(start), taken=1)
+    taken = conn.scalar(
+        statement.on_conflict_do_update(
+            index_elements=["slot"],
+            set_={"taken": appointment_seats.c.taken + 1},
+            where=appointment_seats.c.taken < seats,
+        ).returning(appointment_seats.c.taken)
+    )
+    return taken is not None and seats >= 1
+
+
+def free_seat(conn: Connection, start: datetime) -> None:
+    conn.execute(
+        update(appointment_seats)
+        .where(appointment_seats.c.slot == slot_key(start), appointment_seats.c.taken > 0)
+        .values(taken=appointment_seats.c.taken - 1)
+    )
+
+
+def seats_taken(conn: Connection, since: datetime, until: datetime) -> dict[str, int]:
+    rows = conn.execute(
+        select(appointment_seats).where(
+            appointment_seats.c.slot >= slot_key(since), appointment_seats.c.slot <= slot_key(until)
+        )
+    )
+    return {row.slot: row.taken for row in rows}
+
+
+def add_appointment(
+    conn: Connection, request_id: str, starts_at: datetime, ends_at: datetime
+) -> None:
+    # In UTC, as every time is stored: SQLite keeps the wall-clock time and drops the zone.
+    starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
+    conn.execute(
+        insert(appointments).values(request_id=request_id, starts_at=starts_at, ends_at=ends_at)
+    )
+
+
+def appointment_of(conn: Connection, request_id: str, *, lock: bool = False) -> Row | None:
+    statement = select(appointments).where(appointments.c.request_id == request_id)
+    return conn.execute(statement.with_for_update() if lock else statement).first()
+
+
+def update_appointment(conn: Connection, request_id: str, **values: Any) -> None:
+    conn.execute(
+        update(appointments).where(appointments.c.request_id == request_id).values(**values)
+    )
+
+
+def set_ticket_number(conn: Connection, request_id: str, number: str) -> None:
+    conn.execute(update(requests).where(requests.c.id == request_id).values(ticket_number=number))
 
 
 def request_by_sequence(conn: Connection, seq: int) -> Row | None:

@@ -141,6 +141,16 @@ class Backend:
             "queue", "GET", f"{self.queue_url}/v1/track/{quote(reference)}", params={"token": token}
         )
 
+    def take_number(self, body: dict[str, Any], form_id: str, kiosk_key: str) -> Answer:
+        """A walk-in's number, taken at the kiosk with the kiosk's own key."""
+        return self._call(
+            "intake",
+            "POST",
+            f"{self.intake_url}/v1/requests",
+            json=body,
+            headers={"Idempotency-Key": form_id, "Authorization": f"Bearer {kiosk_key}"},
+        )
+
     def display(self, queue: str | None) -> Answer:
         """The waiting room's screen: the numbers called, to which counter, and the wait."""
         params = {"queue": queue} if queue else {}

@@ -242,6 +242,14 @@ class Words:
     def priority_meaning(self, number: int) -> str:
         return self.labels.priority_meaning(number, self.lang)
 
+    def problem(self, problem: dict[str, Any]) -> str:
+        """A problem's title; one the surge detection opened is named in these words, for
+        its title is written by a machine in one language with the category's key."""
+        if problem.get("detected") and problem.get("category"):
+            surge = DESK_TEXTS[self.lang]["surge_about"]
+            return surge.format(category=self.category(problem["category"]))
+        return problem.get("title") or ""
+
     def kind(self, kind: str) -> str:
         return self.labels.history(kind, self.lang)
 

@@ -1,17 +1,32 @@
-"""The counter's public pages: the waiting room's display (and, later, the kiosk)."""
+"""The counter's public pages: the waiting room's display and the kiosk where a visitor
+takes a number."""
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime
+from ipaddress import ip_address
 from typing import Any
 
+import segno
 from flask import Blueprint, Response, make_response, request
+from markupsafe import Markup
 
-from services.portal.pages import backend, language, page, wait_words
+from services.portal.pages import (
+    CSRF_COOKIE,
+    backend,
+    form_is_this_browsers,
+    language,
+    page,
+    settings,
+    wait_words,
+)
 from services.portal.parts import SHOWN, refreshed
+from services.portal.texts import TEXTS
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
-# The display loads the vendored htmx and its own script from the portal, nothing else.
-DISPLAY_POLICY = (
+# The display and the kiosk load the portal's own scripts (and htmx), nothing else.
+COUNTER_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
@@ -37,7 +52,7 @@ def display() -> Response:
     values = {"board": board, "queue": queue, "refresh_seconds": REFRESH_SECONDS, "spoken": spoken}
     text, code = page(template, 200, shown=SHOWN, **values)
     response = refreshed(make_response(text, code))
-    response.headers["Content-Security-Policy"] = DISPLAY_POLICY
+    response.headers["Content-Security-Policy"] = COUNTER_POLICY
     return response
 
 
@@ -61,3 +76,110 @@ def spoken(ticket_number: str) -> str:
     """A number as a voice says it: "B 14" for B-014, not "B minus zero fourteen"."""
     letters, _, digits = ticket_number.partition("-")
     return f"{letters} {int(digits)}" if digits.isdigit() else ticket_number
+
+
+# The kiosk
+
+# What a visitor who names no category asks about: the catalogue's catch-all.
+SOMETHING_ELSE = "unclassified"
+# A number stays on the kiosk's screen this long, then the screen is the next visitor's.
+NUMBER_SHOWN_SECONDS = 30
+
+
+def _in_the_building() -> bool:
+    try:
+        address = ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in network for network in settings().kiosk_networks)
+
+
+def _kiosk_closed() -> Response | None:
+    """The kiosk works with its own key, from the desk's own networks only: a number is
+    for someone in the waiting room, not a way to fill the counter's line from afar."""
+    if settings().kiosk_api_key is None:
+        text, code = page("message.html", 503, title="kiosk_off_title", body="kiosk_off_body")
+        return make_response(text, code)
+    if not _in_the_building():
+        text, code = page("message.html", 403, title="kiosk_away_title", body="kiosk_away_body")
+        return make_response(text, code)
+    return None
+
+
+def _kiosk_form(code: int = 200, error: str | None = None) -> Response:
+    closed = _kiosk_closed()
+    if closed is not None:
+        return closed
+    catalogue = backend().catalogue(language())
+    if catalogue.status != 200:
+        text, code = page("message.html", 503, title="unavailable_title", body="unavailable_body")
+        return make_response(text, code)
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    categories = [c for c in catalogue.body.get("categories", []) if c["id"] != SOMETHING_ELSE]
+    values = {"categories": categories, "error": error, "something_else": SOMETHING_ELSE}
+    text, code = page(
+        "counter/kiosk.html", code, csrf=csrf, form_id=secrets.token_urlsafe(16), **values
+    )
+    response = make_response(text, code)
+    secure = request.is_secure
+    response.set_cookie(
+        CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=secure, path="/counter/kiosk"
+    )
+    return response
+
+
+@bp.get("/kiosk")
+def kiosk() -> Response:
+    """Large buttons, one per kind of question, and a name if the visitor wants."""
+    return _kiosk_form()
+
+
+@bp.post("/kiosk")
+def take_number() -> Response:
+    closed = _kiosk_closed()
+    if closed is not None:
+        return closed
+    if not form_is_this_browsers():
+        return _kiosk_form(400, "form_expired")
+    category = request.form.get("category", "")
+    name = request.form.get("name", "").strip()[:200]
+    lang = language()
+    catalogue = backend().catalogue(lang)
+    names = {c["id"]: c["name"] for c in catalogue.body.get("categories", [])}
+    if category not in names:
+        return _kiosk_form(422, "kiosk_choose")
+    texts = TEXTS[lang]
+    body = {
+        "channel": "walk_in",
+        "category": category,
+        "subject": names[category],
+        "description": texts["kiosk_description"],
+        "fields": {},
+        "contact_started_at": datetime.now(UTC).isoformat(),
+        "requester": {
+            "name": name or texts["kiosk_visitor"],
+            "language": lang,
+            "preferred_contact": "none",
+        },
+    }
+    form_id = request.form.get("form_id") or secrets.token_urlsafe(16)
+    answer = backend().take_number(body, form_id, settings().kiosk_api_key or "")
+    if answer.status != 201:
+        return _kiosk_form(503 if answer.unavailable else 422, "kiosk_failed")
+    shown = backend().display(None)
+    wait = wait_words(shown.body.get("expected_wait") or {}, lang) if shown.status == 200 else None
+    link = answer.body["status_url"]
+    code = segno.make(link, error="m").svg_inline(scale=5, title=texts["kiosk_qr"])
+    text, status = page(
+        "counter/number.html",
+        201,
+        number=answer.body.get("ticket_number") or answer.body["reference"],
+        reference=answer.body["reference"],
+        wait=wait,
+        # segno writes only its path and the title, which it escapes: markup of our own.
+        qr=Markup(code.replace("<svg ", '<svg role="img" ', 1)),  # noqa: S704
+        return_seconds=NUMBER_SHOWN_SECONDS,
+    )
+    response = make_response(text, status)
+    response.headers["Content-Security-Policy"] = COUNTER_POLICY
+    return response

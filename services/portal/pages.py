@@ -191,7 +191,7 @@ def reply(reference: str) -> Response | tuple[str, int]:
     status = backend().track(reference, token)
     if status.status != 200:
         return _problem(status)
-    if not _form_is_this_browsers():
+    if not form_is_this_browsers():
         return _status_page(reference, status.body, {"message": "form_expired"}, 400)
     message = request.form.get("message", "").strip()
     if not message:
@@ -252,7 +252,7 @@ def _with_form_cookie(template: str, code: int, path: str, **values: Any) -> Res
     return response
 
 
-def _form_is_this_browsers() -> bool:
+def form_is_this_browsers() -> bool:
     sent, kept = request.form.get("csrf", ""), request.cookies.get(CSRF_COOKIE, "")
     return bool(kept) and hmac.compare_digest(sent, kept)
 
@@ -262,7 +262,7 @@ def answer_survey(token: str) -> Response | tuple[str, int]:
     survey = backend().survey(token)
     if survey.status != 200:
         return _problem(survey)
-    if not _form_is_this_browsers():
+    if not form_is_this_browsers():
         return _survey_form(token, survey.body, {"form": "form_expired"}, 400)
     score = request.form.get("score", "")
     if score not in {"1", "2", "3", "4", "5"}:
@@ -404,7 +404,7 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
         slot = forms.chosen_slot(asking.slots, answers.values["slot"])
         if slot is None:
             answers.errors["slot"] = "err_slot"
-    if not _form_is_this_browsers():
+    if not form_is_this_browsers():
         answers.errors = {"form": "form_expired"}
     if answers.errors:
         return _request_form(asking, answers, None, 422)

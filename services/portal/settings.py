@@ -6,9 +6,11 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from services.common.config import (
+    ConfigError,
     _env,
     _int,
     _limit_storage,
@@ -54,6 +56,10 @@ class PortalSettings:
     queues: tuple[tuple[str, dict[str, str]], ...] = ()
     # People's words for every key the desk file and the contract name.
     labels: Labels = field(default_factory=Labels)
+    # The kiosk's own key (role client, channel walk_in), and the networks a kiosk stands
+    # in: a number is taken in the building, not from anywhere on the internet.
+    kiosk_api_key: str | None = None
+    kiosk_networks: tuple[IPv4Network | IPv6Network, ...] = ()
     # The counter's rule before a no-show (desk file `counter`): calls, seconds apart.
     calls_before_no_show: int = 3
     seconds_between_calls: int = 60
@@ -102,6 +108,10 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         max_body_bytes=_int(environ, "LOKET_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         queues=tuple((q["id"], dict(q["name"])) for q in desk.get("queues", [])),
         labels=Labels.of(desk),
+        kiosk_api_key=check_secret("LOKET_KIOSK_API_KEY", kiosk)
+        if (kiosk := _env(environ, "LOKET_KIOSK_API_KEY"))
+        else None,
+        kiosk_networks=_networks(environ, "LOKET_KIOSK_NETWORKS", LOCAL_NETWORKS),
         calls_before_no_show=(desk.get("counter") or {}).get("calls_before_no_show", 3),
         seconds_between_calls=(desk.get("counter") or {}).get("seconds_between_calls", 60),
         sign_in_storage_url=_limit_storage(environ),
@@ -110,3 +120,19 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
             environ, "LOKET_PORTAL_REQUESTS_PER_ADDRESS_HOUR", 20, minimum=1
         ),
     )
+
+
+# Loopback and the private ranges a desk's own network uses (RFC 1918, RFC 4193).
+LOCAL_NETWORKS = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+
+
+def _networks(
+    environ: Mapping[str, str], name: str, default: str
+) -> tuple[IPv4Network | IPv6Network, ...]:
+    raw = _env(environ, name, default) or ""
+    try:
+        return tuple(ip_network(part.strip()) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigError(
+            name, f"networks such as 10.0.0.0/8, separated by commas ({exc})"
+        ) from None

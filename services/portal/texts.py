@@ -35,6 +35,40 @@ PORTAL_MESSAGES: dict[str, str] = {
     "times_in": N_("Times in the {zone} time zone."),
     "track_title": N_("Your request {reference}"),
     "display_title": N_("Waiting room"),
+    "kiosk_title": N_("Take a number"),
+    "kiosk_lead": N_(
+        "Choose what your question is about. You get a number; the screen shows when it is "
+        "your turn and at which counter."
+    ),
+    "kiosk_name": N_("Your name (if you like)"),
+    "kiosk_name_hint": N_(
+        "The counter's staff then greet you by name. Leave it empty if you prefer."
+    ),
+    "kiosk_about": N_("What is your question about?"),
+    "kiosk_something_else": N_("Something else"),
+    "kiosk_choose": N_("Choose what your question is about."),
+    "kiosk_failed": N_(
+        "Your number could not be made just now. Please try again, or ask at the counter."
+    ),
+    "kiosk_description": N_("Taken a number at the kiosk."),
+    "kiosk_visitor": N_("Visitor"),
+    "kiosk_number_title": N_("Your number"),
+    "kiosk_your_number": N_("Your number is {number}"),
+    "kiosk_wait": N_("Expected wait: {wait}."),
+    "kiosk_wait_unknown": N_("We cannot yet say how long the wait is."),
+    "kiosk_watch": N_("Keep an eye on the screen: it shows your number and the counter to go to."),
+    "kiosk_follow": N_("Scan to follow your request {reference} on your phone."),
+    "kiosk_qr": N_("A code to scan: the page of your request"),
+    "kiosk_done": N_("Done"),
+    "kiosk_returns": N_("For the next visitor, this screen goes back to the start in {seconds} s."),
+    "kiosk_stay": N_("Keep it open"),
+    "kiosk_off_title": N_("This kiosk is not set up"),
+    "kiosk_off_body": N_("Please ask at the counter; we help you there."),
+    "kiosk_away_title": N_("Numbers are taken in the waiting room"),
+    "kiosk_away_body": N_(
+        "This page gives a number for the counter to people in our building. From elsewhere, "
+        "you can send us your question or ask us to call you back."
+    ),
     "display_counter": N_("counter {counter}"),
     "display_earlier": N_("Called before"),
     "display_none": N_("No number called yet"),
@@ -218,6 +252,7 @@ CONSOLE_MESSAGES: dict[str, str] = {
     "all_open": N_("All open tickets"),
     "all_waiting": N_("Waiting in a queue"),
     "callbacks_waiting": N_("Call-backs waiting"),
+    "surge_about": N_("Many contacts about {category}"),
     "counter": N_("Counter"),
     "counter_choose": N_("Which counter are you at?"),
     "counter_number": N_("Counter"),

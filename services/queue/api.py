@@ -81,6 +81,9 @@ def _summary(ticket: Any) -> dict[str, Any]:
         "called_at": _utc_or_none(ticket.called_at),
         "counted_calls": ticket.counted_calls,
         "no_show_at": _utc_or_none(ticket.no_show_at),
+        "appointment_start": _utc_or_none(ticket.appointment_start),
+        "appointment_end": _utc_or_none(ticket.appointment_end),
+        "checked_in_at": _utc_or_none(ticket.checked_in_at),
     }
 
 

@@ -102,6 +102,8 @@ def new_ticket(
     window = data.get("callback") or {}
     not_before = to_utc(window["not_before"]) if window.get("not_before") else None
     not_after = to_utc(window["not_after"]) if window.get("not_after") else None
+    booked = data.get("appointment")
+    due = callback_due(due_at(start, data["priority"], data["channel"], sla), not_before, not_after)
     return {
         "id": data["ticket_id"],
         "reference": data["reference"],
@@ -118,13 +120,14 @@ def new_ticket(
         "requester_key": requester_key,
         "created_at": created_at,
         "contact_started_at": start,
-        "due_at": callback_due(
-            due_at(start, data["priority"], data["channel"], sla), not_before, not_after
-        ),
+        # An appointment is due at its time: the counter calls it then, in fair order.
+        "due_at": to_utc(booked["start"]) if booked else due,
         "callback_not_before": not_before,
         "callback_not_after": not_after,
         "attachments": data.get("attachments") or None,
         "ticket_number": data.get("ticket_number"),
+        "appointment_start": to_utc(booked["start"]) if booked else None,
+        "appointment_end": to_utc(booked["end"]) if booked else None,
         "resolution_due_at": start + resolution_target(data["priority"], sla),
         "assigned_to": on_contact_desk(data["channel"]) if on_the_spot else None,
         "first_claimed_at": created_at if on_the_spot else None,
@@ -168,6 +171,7 @@ MESSAGES = {
         "no_show": "Your number was called {calls} times and you did not come to the "
         "counter. Ask at the counter: we put you back in the place you had.",
         "reactivated": "You are back in line, in the place you had.",
+        "appointment_cancelled": "Your appointment is cancelled.",
     },
     "nl": {
         "queued": "We hebben uw verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
@@ -187,6 +191,7 @@ MESSAGES = {
         "no_show": "Uw nummer is {calls} keer opgeroepen en u kwam niet naar de balie. "
         "Meld u bij de balie: dan krijgt u de plek terug die u had.",
         "reactivated": "U staat weer in de rij, op de plek die u had.",
+        "appointment_cancelled": "Uw afspraak is geannuleerd.",
     },
 }
 
@@ -233,7 +238,11 @@ class CounterRules:
 
     @classmethod
     def from_config(cls, counter: Mapping[str, Any] | None) -> CounterRules:
-        return cls(**(counter or {}))
+        counter = counter or {}
+        return cls(
+            counter.get("calls_before_no_show", cls.calls_before_no_show),
+            counter.get("seconds_between_calls", cls.seconds_between_calls),
+        )
 
     def counts(self, last_called: datetime | None, now: datetime) -> bool:
         """Whether a call counts towards a no-show: a call again sooner than the spacing

@@ -13,6 +13,8 @@ from services.queue import schemas, service
 # Schemas are built once: building one costs more than a load (docs/performance.md).
 TICKET_CREATED = schemas.TicketCreatedSchema()
 CUSTOMER_REPLIED = schemas.CustomerRepliedSchema()
+CHECKED_IN = schemas.AppointmentCheckedInSchema()
+APPOINTMENT_CANCELLED = schemas.AppointmentCancelledSchema()
 FEEDBACK_RECEIVED = schemas.FeedbackReceivedSchema()
 PROBLEM_RESOLVED = schemas.ProblemResolvedSchema()
 NOTIFICATION = schemas.NotificationSchema()
@@ -27,6 +29,12 @@ def handlers(settings: Settings) -> dict[tuple[str, int], Handler]:
 
     def customer_replied(unit: UnitOfWork, event: Event) -> None:
         service.customer_replied(unit, desk, CUSTOMER_REPLIED.load(event.data))
+
+    def checked_in(unit: UnitOfWork, event: Event) -> None:
+        service.checked_in(unit, CHECKED_IN.load(event.data))
+
+    def appointment_cancelled(unit: UnitOfWork, event: Event) -> None:
+        service.appointment_cancelled(unit, APPOINTMENT_CANCELLED.load(event.data))
 
     def feedback_received(unit: UnitOfWork, event: Event) -> None:
         service.feedback_received(unit, FEEDBACK_RECEIVED.load(event.data), utcnow())
@@ -44,6 +52,8 @@ def handlers(settings: Settings) -> dict[tuple[str, int], Handler]:
     return {
         ("ticket.created", 1): ticket_created,
         ("ticket.customer_replied", 1): customer_replied,
+        ("appointment.checked_in", 1): checked_in,
+        ("appointment.cancelled", 1): appointment_cancelled,
         ("feedback.received", 1): feedback_received,
         ("problem.resolved", 1): problem_resolved,
         ("notification.sent", 1): notification("sent"),

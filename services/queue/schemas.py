@@ -34,6 +34,11 @@ class AttachmentSchema(EventDataSchema):
     size = fields.Integer(load_default=None, allow_none=True)
 
 
+class AppointmentSlotSchema(EventDataSchema):
+    start = Timestamp(required=True)
+    end = Timestamp(required=True)
+
+
 class TicketCreatedSchema(EventDataSchema):
     """`ticket.created` v1 data."""
 
@@ -58,6 +63,24 @@ class TicketCreatedSchema(EventDataSchema):
     ticket_number = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=16)
     )
+    appointment = fields.Nested(AppointmentSlotSchema, load_default=None, allow_none=True)
+
+
+class AppointmentCheckedInSchema(EventDataSchema):
+    """`appointment.checked_in` v1 data."""
+
+    ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    reference = fields.String(required=True)
+    ticket_number = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    checked_in_at = Timestamp(required=True)
+
+
+class AppointmentCancelledSchema(EventDataSchema):
+    """`appointment.cancelled` v1 data."""
+
+    ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    reference = fields.String(required=True)
+    cancelled_at = Timestamp(required=True)
 
 
 class CustomerRepliedSchema(EventDataSchema):
@@ -201,6 +224,9 @@ class TicketSummarySchema(Schema):
     called_at = Timestamp(allow_none=True)
     counted_calls = fields.Integer()
     no_show_at = Timestamp(allow_none=True)
+    appointment_start = Timestamp(allow_none=True)
+    appointment_end = Timestamp(allow_none=True)
+    checked_in_at = Timestamp(allow_none=True)
 
 
 class HistoryEntrySchema(Schema):

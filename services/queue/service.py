@@ -337,6 +337,28 @@ def reactivate(unit: UnitOfWork, ticket_id: str, reason: str, agent: str, now: d
     return back
 
 
+def checked_in(unit: UnitOfWork, data: Mapping[str, Any]) -> None:
+    """The person with the appointment is in the building: present for a call, with the
+    number the display will show."""
+    ticket = storage.ticket_by_id(unit.conn, data["ticket_id"], lock=True)
+    if ticket is None or ticket.checked_in_at is not None:
+        return
+    at = to_utc(data["checked_in_at"])
+    storage.update_ticket(
+        unit.conn, ticket.id, checked_in_at=at, ticket_number=data["ticket_number"], updated_at=at
+    )
+    storage.add_history(unit.conn, ticket.id, at, "checked_in", ticket.status)
+
+
+def appointment_cancelled(unit: UnitOfWork, data: Mapping[str, Any]) -> None:
+    """The customer cancelled: the ticket leaves the line, said in their language."""
+    ticket = storage.ticket_by_id(unit.conn, data["ticket_id"], lock=True)
+    if ticket is None or ticket.status != "queued":
+        return
+    message = domain.public_message("appointment_cancelled", _language(ticket))
+    _set_status(unit, ticket, "cancelled", message, None, "customer", to_utc(data["cancelled_at"]))
+
+
 def _take_over(unit: UnitOfWork, ticket: Row, agent: str, reason: str, now: datetime) -> Row:
     taken = storage.update_ticket(unit.conn, ticket.id, assigned_to=agent, updated_at=now)
     storage.add_history(

@@ -98,6 +98,11 @@ tickets = Table(
     Column("called_at", DateTime(timezone=True), nullable=True),
     Column("counted_calls", Integer, nullable=False, server_default="0"),
     Column("no_show_at", DateTime(timezone=True), nullable=True),
+    # A booked time at the counter, and when the person checked in for it: until then
+    # they are not in the building, so not present for a call.
+    Column("appointment_start", DateTime(timezone=True), nullable=True),
+    Column("appointment_end", DateTime(timezone=True), nullable=True),
+    Column("checked_in_at", DateTime(timezone=True), nullable=True),
     Index("ix_tickets_fair_order", "queue", "status", "due_at", "created_at", "id"),
     Index("ix_tickets_requester", "requester_key", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
@@ -159,6 +164,8 @@ counter_calls = Table(
 )
 
 FAIR_ORDER = (tickets.c.due_at, tickets.c.created_at, tickets.c.id)
+# In the building: a walk-in, or an appointment that checked in.
+PRESENT = or_(tickets.c.appointment_start.is_(None), tickets.c.checked_in_at.is_not(None))
 
 
 _TICKET_EXISTS = select(tickets.c.id).where(tickets.c.id == bindparam("ticket_id"))
@@ -249,6 +256,7 @@ def next_waiting(queue: str, now: datetime) -> Any:
             tickets.c.status == "queued",
             or_(tickets.c.callback_not_before.is_(None), tickets.c.callback_not_before <= now),
             tickets.c.called_at.is_(None),  # called to a counter: the counter's
+            PRESENT,
         )
         .order_by(*FAIR_ORDER)
         .limit(1)
@@ -283,6 +291,7 @@ def next_present(queue: str) -> Any:
             tickets.c.status == "queued",
             tickets.c.channel == "walk_in",
             tickets.c.called_at.is_(None),
+            PRESENT,
         )
         .order_by(*FAIR_ORDER)
         .limit(1)
@@ -343,7 +352,10 @@ def last_calls(conn: Connection, queue: str | None, limit: int = 10) -> list[Row
 
 def waiting_at_counter(conn: Connection, queue: str | None) -> int:
     statement = select(func.count()).where(
-        tickets.c.status == "queued", tickets.c.channel == "walk_in", tickets.c.called_at.is_(None)
+        tickets.c.status == "queued",
+        tickets.c.channel == "walk_in",
+        tickets.c.called_at.is_(None),
+        PRESENT,
     )
     if queue is not None:
         statement = statement.where(tickets.c.queue == queue)

@@ -600,14 +600,34 @@ def test_a_walk_in_is_called_to_a_counter_and_the_waiting_room_sees_it(
     expect(page.locator(".notice")).to_have_text("The number is called again.")
     page.get_by_role("button", name="Start serving").click()
     expect(page.locator("dd.status")).to_have_text("In progress")
-    status = requests.get(f"{desk.urls['queue']}/v1/track/{walk_in['reference']}", timeout=5,
-                          params={"token": walk_in["tracking_token"]}).json()  # fmt: skip
+    token = {"token": walk_in["tracking_token"]}
+    track = f"{desk.urls['queue']}/v1/track/{walk_in['reference']}"
+    status = requests.get(track, params=token, timeout=5).json()
     assert status["ticket_number"] == number
     assert any("counter 3" in (u["message"] or "") for u in status["updates"])
     page.goto(walk_in["status_url"])  # what the visitor follows on their phone
     expect(page.locator(".ticket-number")).to_have_text(number)
     expect(page.locator(".updates")).to_contain_text("please go to counter 3")
     checked(page, shots, "64-status-with-number")
+
+
+def test_a_visitor_takes_a_number_at_the_kiosk(desk, page, shots):
+    page.goto(f"{desk.public_url}/counter/kiosk?lang=nl")
+    expect(page.locator("h1")).to_have_text("Neem een nummer")
+    at_work(page, shots, "65-kiosk")
+    page.get_by_label("Uw naam (als u wilt)").fill("Rita")
+    page.get_by_role("button", name="Ruimte te koud of te warm").click()
+    number = page.locator(".ticket-number.big")
+    expect(number).to_have_text(re.compile(r"^C-\d{3}$"))
+    expect(page.get_by_role("img", name="Een code om te scannen")).to_be_visible()
+    # For the next visitor the screen goes back by itself; whoever stands there may stay.
+    expect(page.locator("#returns")).to_be_visible()
+    expect(page.locator("#seconds")).not_to_have_text("30", timeout=3000)  # counting down
+    page.get_by_role("button", name="Open houden").click()
+    expect(page.locator("#returns")).to_be_hidden()
+    at_work(page, shots, "66-kiosk-number")
+    page.get_by_role("link", name="Klaar").click()
+    expect(page.locator("h1")).to_have_text("Neem een nummer")
 
 
 def test_two_people_on_one_ticket_the_stale_change_comes_back_with_its_text(

@@ -23,6 +23,7 @@ ALLOWED = {
     "public": set(CALLERS),
     "client": {"client", "portal"},
     "e-mail gateway": {"client"},
+    "counter front-end": {"client"},  # a client key with channel walk_in
     "agent": {role for role in STAFF} | {f"{role} via portal" for role in STAFF},
     "supervisor": {"supervisor", "admin", "supervisor via portal", "admin via portal"},
     "admin": {"admin", "admin via portal"},
@@ -35,6 +36,10 @@ ENDPOINTS = {
         ("post", "/v1/inbound/email"): "e-mail gateway",  # a client key with channel email
         ("post", "/v1/requests/{reference}/replies"): "public",  # the tracking token is the key
         ("get", "/v1/attachments/{attachment_id}"): "agent",
+        ("get", "/v1/appointments/slots"): "client",
+        ("post", "/v1/appointments"): "counter front-end",
+        ("post", "/v1/appointments/{reference}/cancel"): "public",  # the tracking token
+        ("post", "/v1/appointments/{reference}/check-in"): "counter front-end",
     },
     "queue": {
         ("get", "/v1/queues"): "agent",
@@ -148,7 +153,10 @@ def test_every_endpoint_answers_each_role_as_the_table_says(service_app, keys):
                 assert answer.status_code == 403, where
                 # The portal's key is a submitter without the e-mail channel: told which
                 # rule it broke. Every other refusal is a role's.
-                channel_rule = protection == "e-mail gateway" and caller == "portal"
+                channel_rule = caller == "portal" and protection in (
+                    "e-mail gateway",
+                    "counter front-end",
+                )
                 expected = "channel_not_allowed" if channel_rule else "forbidden"
                 assert answer.json["error"]["code"] == expected, where
             assert answer.status_code < 500, where

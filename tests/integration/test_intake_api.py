@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -154,10 +154,15 @@ def test_a_contact_solved_on_the_spot_is_stored_published_and_its_wait_measured(
 def test_a_walk_in_gets_a_number_counting_up_per_queue_and_day(intake, keys):
     client, app = intake
     walk_in = valid_request(channel="walk_in")
-    laptop = valid_request(channel="walk_in", category="laptop_broken",
-                           fields={"asset_tag": "NB-1", "symptom": "screen"})  # fmt: skip
-    numbers = [post(client, keys["portal"], body).json.get("ticket_number")
-               for body in (walk_in, walk_in, laptop, valid_request())]  # fmt: skip
+    laptop = valid_request(
+        channel="walk_in",
+        category="laptop_broken",
+        fields={"asset_tag": "NB-1", "symptom": "screen"},
+    )
+    numbers = [
+        post(client, keys["portal"], body).json.get("ticket_number")
+        for body in (walk_in, walk_in, laptop, valid_request())
+    ]
     # The queues' letters from the desk file; a portal request waits for no counter.
     assert numbers == ["A-001", "A-002", "B-001", None]
     solved = valid_request(channel="walk_in", resolved_on_contact=True, resolution="Done.")
@@ -775,3 +780,110 @@ def test_what_an_email_carries_is_kept_and_only_staff_download_it_as_a_file(inta
     assert log["filename"] == "log.txt" and log["size"] == 7
     kept = client.get(f"/v1/attachments/{log['id']}", headers=bearer(keys["agent"]))
     assert kept.data == b"line 1\n"
+
+
+def _slots(client, key, **query):
+    answer = client.get("/v1/appointments/slots", query_string=query, headers=bearer(key))
+    assert answer.status_code == 200, answer.json
+    return answer.json["slots"]
+
+
+def _book(client, key, start, **changes):
+    body = {**valid_request(channel="walk_in", **changes), "start": start}
+    return client.post("/v1/appointments", json=body, headers=bearer(key))
+
+
+def test_the_counter_offers_slots_in_its_hours_only_and_never_in_the_past(intake, keys):
+    client, _ = intake
+    now = utcnow()
+    slots = _slots(client, keys["portal"], category="password_reset", days=14)
+    assert slots, "two weeks of a counter open four and a half days a week"
+    hours = {0: (9, 16), 1: (9, 16), 2: (9, 16), 3: (9, 16), 4: (9, 12)}  # config/loket.yaml
+    for slot in slots:
+        start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
+        assert (
+            start.utcoffset() is not None and start > now and end - start == timedelta(minutes=15)
+        )
+        opens, closes = hours[start.weekday()]  # no slot on a weekend
+        assert opens <= start.hour and (end.hour, end.minute) <= (closes, 0)
+        assert slot["available"] == 1  # two desks, half of them bookable
+    tomorrow = _slots(client, keys["portal"], days=1)  # today and tomorrow: maybe none
+    assert tomorrow == slots[: len(tomorrow)]
+    last_day = datetime.fromisoformat(slots[-1]["start"]).date()
+    assert last_day <= (now + timedelta(days=15)).date()
+    wrong = client.get("/v1/appointments/slots?days=0", headers=bearer(keys["portal"]))
+    assert wrong.status_code == 422 and "days" in wrong.json["error"]["fields"]
+    unknown = client.get("/v1/appointments/slots?category=x", headers=bearer(keys["portal"]))
+    assert unknown.status_code == 422
+
+
+def test_eight_bookings_for_the_last_seat_one_wins_and_a_cancel_frees_it(intake, keys):
+    client, app = intake
+    start = _slots(client, keys["portal"])[0]["start"]
+    answers, barrier = [], threading.Barrier(8)
+
+    def book(n: int) -> None:
+        barrier.wait()
+        email = f"booker{n}@example.org"
+        requester = {"name": f"Booker {n}", "email": email, "language": "en"}
+        answers.append(_book(app.test_client(), keys["portal"], start, requester=requester))
+
+    bookers = [threading.Thread(target=book, args=(n,)) for n in range(8)]
+    for booker in bookers:
+        booker.start()
+    for booker in bookers:
+        booker.join()
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201] + [409] * 7, codes
+    [won] = [a.json for a in answers if a.status_code == 201]
+    assert won["start"] == start and won["end"] > start and "ticket_number" not in won
+    assert {a.json["error"]["code"] for a in answers if a.status_code == 409} == {"slot_full"}
+    [created] = events(app)
+    assert created["data"]["appointment"] == {"start": won["start"], "end": won["end"]}
+    assert _slots(client, keys["portal"])[0]["available"] == 0
+
+    cancel = f"/v1/appointments/{won['reference']}/cancel"
+    assert client.post(cancel, query_string={"token": "x" * 43}).status_code == 404
+    done = client.post(cancel, query_string={"token": won["tracking_token"]})
+    assert done.status_code == 200 and done.json["status"] == "cancelled"
+    again = client.post(cancel, query_string={"token": won["tracking_token"]})
+    assert again.json == done.json  # once is enough
+    assert [e["data"]["reference"] for e in events(app, "appointment.cancelled")] == [
+        won["reference"]
+    ]
+    assert _slots(client, keys["portal"])[0]["available"] == 1
+    assert _book(client, keys["portal"], start).status_code == 201
+
+
+@pytest.fixture
+def open_counter(make_intake, tmp_path):
+    """Intake of a desk whose counter is always open: the next slot is minutes away."""
+    config = yaml.safe_load((REPO / "config" / "loket.yaml").read_text())
+    config["opening_hours"]["walk_in"] = "always"
+    (tmp_path / "desk.yaml").write_text(yaml.safe_dump(config))
+    app = make_intake(LOKET_CONFIG=str(tmp_path / "desk.yaml"))
+    return app.test_client(), app
+
+
+def test_a_booking_names_a_slot_and_a_check_in_gives_todays_number(open_counter, keys):
+    client, app = open_counter
+    slots = _slots(client, keys["portal"], days=1)
+    off_the_grid = datetime.fromisoformat(slots[0]["start"]) + timedelta(minutes=7)
+    wrong = _book(client, keys["portal"], off_the_grid.isoformat())
+    assert wrong.status_code == 422 and "start" in wrong.json["error"]["fields"]
+    phone = _book(client, keys["phone"], slots[0]["start"])
+    assert phone.status_code == 403 and phone.json["error"]["code"] == "channel_not_allowed"
+    booked = _book(client, keys["portal"], slots[0]["start"]).json
+    later = _book(client, keys["portal"], slots[10]["start"]).json  # 2.5 hours from now
+    too_soon = f"/v1/appointments/{later['reference']}/check-in"
+    early = client.post(too_soon, headers=bearer(keys["portal"]))
+    assert early.status_code == 409 and early.json["error"]["code"] == "too_early"
+    check_in = f"/v1/appointments/{booked['reference']}/check-in"
+    arrived = client.post(check_in, headers=bearer(keys["portal"]))
+    assert arrived.status_code == 200 and arrived.json["ticket_number"] == "A-001"
+    assert client.post(check_in, headers=bearer(keys["portal"])).json == arrived.json
+    [event] = events(app, "appointment.checked_in")
+    assert event["data"]["ticket_number"] == "A-001"
+    cancel = f"/v1/appointments/{booked['reference']}/cancel"
+    refused = client.post(cancel, query_string={"token": booked["tracking_token"]})
+    assert refused.status_code == 409  # checked in: the counter's to handle now

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_network
 
 import pytest
 from werkzeug.serving import make_server
@@ -119,6 +120,29 @@ def test_the_first_page_says_how_to_reach_the_desk(intake_server, keys):
     assert '<a href="tel:+31205550100">+31 20 555 0100</a>' in home.text
     assert '<a href="mailto:servicedesk@example.org">servicedesk@example.org</a>' in home.text
     assert "City Hall, Amstel 1, Amsterdam" in home.text and "Counter 3, ground floor" in home.text
+
+
+def test_the_kiosk_gives_numbers_in_the_building_only_and_only_with_its_own_key(
+    intake_server, keys
+):
+    assert _portal_on(intake_server, keys).get("/counter/kiosk").status_code == 503  # no key
+    elsewhere = (ip_network("10.0.0.0/8"),)  # the test client comes from 127.0.0.1
+    away = _portal_on(intake_server, keys, kiosk_api_key=keys["portal"], kiosk_networks=elsewhere)
+    refused = away.get("/counter/kiosk?lang=en")
+    assert refused.status_code == 403 and "taken in the waiting room" in refused.text
+    here = (ip_network("127.0.0.0/8"),)
+    kiosk = _portal_on(intake_server, keys, kiosk_api_key=keys["portal"], kiosk_networks=here)
+    form = kiosk.get("/counter/kiosk?lang=en")
+    assert form.status_code == 200 and "Room too cold or too warm" in form.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    expired = kiosk.post("/counter/kiosk?lang=en", data={"category": "room_temperature"})
+    assert expired.status_code == 400
+    visitor = {"csrf": csrf, "category": "room_temperature", "name": "Ann"}
+    taken = kiosk.post("/counter/kiosk?lang=en", data=visitor)
+    assert taken.status_code == 201, taken.text
+    assert ">C-001<" in taken.text and '<svg role="img"' in taken.text
+    unknown = kiosk.post("/counter/kiosk?lang=en", data={"csrf": csrf, "category": "nope"})
+    assert unknown.status_code == 422 and "Choose what your question is about." in unknown.text
 
 
 def test_one_address_sends_so_many_requests_an_hour_and_the_next_comes_back_typed(

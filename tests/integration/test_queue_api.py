@@ -955,3 +955,37 @@ def test_a_no_show_after_three_calls_and_back_in_the_place_they_had(counter_desk
     assert sample("loket_queue_jumps_total", channel="walk_in", queue="frontoffice") == jumps + 1
     assert desk.client.post(reactivate, json={"reason": "twice"}, headers=agent).status_code == 409
     assert call(desk, keys["agent"], "4").json["id"] == late["ticket_id"]
+
+
+def test_an_appointment_is_called_once_it_checked_in_and_is_due_at_its_time(counter_desk, keys):
+    desk = counter_desk
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    slot = {"start": isoformat(start), "end": isoformat(start + timedelta(minutes=15))}
+    booked = desk.arrive("walk_in", minutes_ago=60 * 24, appointment=slot)
+    walk_in = desk.arrive("walk_in", minutes_ago=1, contact_minutes_ago=1, ticket_number="A-001")
+    ticket = desk.client.get(f"/v1/tickets/{booked['ticket_id']}", headers=bearer(keys["agent"]))
+    assert ticket.json["due_at"] == slot["start"]  # not a day old: due at its time
+    # Booked but not in the building: not called, not counted as waiting.
+    assert desk.client.get("/v1/display?queue=frontoffice").json["waiting"] == 1
+    assert call(desk, keys["agent"], "3").json["id"] == walk_in["ticket_id"]
+    assert call(desk, keys["agent"], "4").status_code == 204
+    arrived = {
+        "ticket_id": booked["ticket_id"],
+        "reference": booked["reference"],
+        "ticket_number": "A-002",
+        "checked_in_at": isoformat(datetime.now(UTC)),
+    }
+    assert desk.feed("appointment.checked_in", arrived) is Outcome.PROCESSED
+    called = call(desk, keys["agent"], "4").json
+    assert called["id"] == booked["ticket_id"] and called["ticket_number"] == "A-002"
+    assert called["checked_in_at"] is not None
+
+    cancelled = desk.arrive("walk_in", appointment=slot)
+    gone = {
+        "ticket_id": cancelled["ticket_id"],
+        "reference": cancelled["reference"],
+        "cancelled_at": isoformat(datetime.now(UTC)),
+    }
+    assert desk.feed("appointment.cancelled", gone) is Outcome.PROCESSED
+    assert desk.track(cancelled).json["status"] == "cancelled"
+    assert "appointment is cancelled" in desk.track(cancelled).json["updates"][-1]["message"]

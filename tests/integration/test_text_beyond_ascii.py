@@ -102,6 +102,10 @@ def ticket_events() -> list[Event]:
             "ticket_id": ticket_id, "medium": "email", "recipient": "j***@exämple.org",
             "template": "resolved", "attempt": 6, "error": f"SMTP 550: {TEXT}",
         }),
+        ("intake", "appointment.checked_in", {
+            **ticket, "ticket_number": "A-001", "checked_in_at": isoformat(now),
+        }),
+        ("intake", "appointment.cancelled", {**ticket, "cancelled_at": isoformat(now)}),
     ]  # fmt: skip
     return [Event(type=type, data=data, source=source) for source, type, data in flow]
 
