@@ -132,8 +132,10 @@ KIOSK_KEY_NAME = "loket-kiosk"
 
 
 def portal_key(environ: dict[str, str]) -> str:
-    """The portal's own key (role `portal`, channels web and call-back)."""
-    return _own_key(environ, "LOKET_PORTAL_API_KEY", PORTAL_KEY_NAME, "portal", ("web", "callback"))
+    """The portal's own key (role `portal`, channels web, call-back and walk-in: its forms
+    ask, ask to be called back and book a time at the counter)."""
+    channels = ("web", "callback", "walk_in")
+    return _own_key(environ, "LOKET_PORTAL_API_KEY", PORTAL_KEY_NAME, "portal", channels)
 
 
 def kiosk_key(environ: dict[str, str]) -> str:
@@ -152,7 +154,7 @@ def _own_key(
 
     path = Path(environ["LOKET_API_KEYS_FILE"])
     try:
-        return rotate_key(path, name)
+        return rotate_key(path, name, channels)  # what this version's portal needs
     except ValueError:
         return add_key(path, name, role, channels)
 

@@ -209,13 +209,16 @@ def revoke_key(path: Path, name: str) -> None:
     write_in_place(path, document)
 
 
-def rotate_key(path: Path, name: str) -> str:
-    """A new key for the same name, role and channels; the old one stops working."""
+def rotate_key(path: Path, name: str, channels: Iterable[str] | None = None) -> str:
+    """A new key for the same name and role (and channels, unless given anew); the old
+    one stops working."""
     document = read_entries(path, "keys")
     for entry in document["keys"]:
         if entry.get("name") == name:
             key = f"lkt_{secrets.token_urlsafe(32)}"
             entry["sha256"] = secret_digest(key)
+            if channels is not None:
+                entry["channels"] = list(channels)
             write_in_place(path, document)
             return key
     raise ValueError(f"no key named {name!r}")

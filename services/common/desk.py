@@ -197,6 +197,7 @@ class _CounterRules(Schema):
     slot_minutes = fields.Integer(strict=True, validate=validate.Range(min=5, max=240))
     desks = fields.Integer(strict=True, validate=validate.Range(min=1))
     bookable_share = fields.Float(validate=validate.Range(min=0, max=1))
+    appointment_grace_minutes = fields.Integer(strict=True, validate=validate.Range(min=0))
 
 
 class _Contact(Schema):

@@ -151,6 +151,43 @@ class Backend:
             headers={"Idempotency-Key": form_id, "Authorization": f"Bearer {kiosk_key}"},
         )
 
+    def appointment_slots(self, category: str) -> Answer:
+        return self._call(
+            "intake",
+            "GET",
+            f"{self.intake_url}/v1/appointments/slots",
+            params={"category": category, "days": 14},
+        )
+
+    def book(self, body: dict[str, Any], form_id: str) -> Answer:
+        """A time at the counter, with the portal's key (its channels include walk_in)."""
+        if not self.api_key:
+            return Answer(503, {})
+        return self._call(
+            "intake",
+            "POST",
+            f"{self.intake_url}/v1/appointments",
+            json=body,
+            headers={"Idempotency-Key": form_id},
+        )
+
+    def cancel_appointment(self, reference: str, token: str) -> Answer:
+        return self._call(
+            "intake",
+            "POST",
+            f"{self.intake_url}/v1/appointments/{quote(reference)}/cancel",
+            params={"token": token},
+        )
+
+    def check_in(self, reference: str, kiosk_key: str) -> Answer:
+        """An appointment's arrival at the kiosk, with the kiosk's own key."""
+        return self._call(
+            "intake",
+            "POST",
+            f"{self.intake_url}/v1/appointments/{quote(reference)}/check-in",
+            headers={"Authorization": f"Bearer {kiosk_key}"},
+        )
+
     def display(self, queue: str | None) -> Answer:
         """The waiting room's screen: the numbers called, to which counter, and the wait."""
         params = {"queue": queue} if queue else {}

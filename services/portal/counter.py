@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from services.portal.pages import (
     CSRF_COOKIE,
+    REFERENCE,
     backend,
     form_is_this_browsers,
     language,
@@ -178,6 +179,39 @@ def take_number() -> Response:
         wait=wait,
         # segno writes only its path and the title, which it escapes: markup of our own.
         qr=Markup(code.replace("<svg ", '<svg role="img" ', 1)),  # noqa: S704
+        return_seconds=NUMBER_SHOWN_SECONDS,
+    )
+    response = make_response(text, status)
+    response.headers["Content-Security-Policy"] = COUNTER_POLICY
+    return response
+
+
+@bp.post("/kiosk/check-in")
+def check_in() -> Response:
+    """An appointment's arrival: its reference typed, or scanned from the confirmation (a
+    scanner types what it reads)."""
+    closed = _kiosk_closed()
+    if closed is not None:
+        return closed
+    if not form_is_this_browsers():
+        return _kiosk_form(400, "form_expired")
+    typed = request.form.get("reference", "").strip().upper()
+    if not REFERENCE.fullmatch(typed):
+        return _kiosk_form(422, "kiosk_not_found")
+    answer = backend().check_in(typed, settings().kiosk_api_key or "")
+    if answer.status == 404:
+        return _kiosk_form(404, "kiosk_not_found")
+    if answer.status == 409:
+        code = (answer.body.get("error") or {}).get("code")
+        return _kiosk_form(409, "kiosk_too_early" if code == "too_early" else "kiosk_not_booked")
+    if answer.status != 200:
+        return _kiosk_form(503, "kiosk_failed")
+    starts = datetime.fromisoformat(answer.body["start"])
+    text, status = page(
+        "counter/checked_in.html",
+        200,
+        number=answer.body["ticket_number"],
+        at=starts.strftime("%H:%M"),
         return_seconds=NUMBER_SHOWN_SECONDS,
     )
     response = make_response(text, status)

@@ -145,6 +145,43 @@ def _just_made(reference: str, token: str) -> bool:
     )
 
 
+def _status_words(status: dict[str, Any], lang: str) -> str:
+    """Where the request stands, in the customer's words; an appointment not yet checked
+    in is booked, not waiting in a line."""
+    booked = status.get("appointment_start") and not status.get("queue_position")
+    if booked and status.get("status") == "queued":
+        return TEXTS[lang]["appointment_booked"]
+    return CUSTOMER_STATUSES[lang].get(status.get("status", ""), status.get("status", ""))
+
+
+def _appointment_words(status: dict[str, Any], lang: str) -> str | None:
+    """ "Mon 7 Dec, 09:00-09:15" in the desk's zone and the customer's language."""
+    if not status.get("appointment_start"):
+        return None
+    zone = settings().desk_zone
+    starts = datetime.fromisoformat(status["appointment_start"]).astimezone(zone)
+    ends = datetime.fromisoformat(status["appointment_end"]).astimezone(zone)
+    return f"{day_name(starts.date(), lang)}, {starts:%H:%M}\N{EN DASH}{ends:%H:%M}"
+
+
+@bp.post("/track/<reference>/cancel")
+def cancel_appointment(reference: str) -> Response | tuple[str, int]:
+    """The customer frees their time at the counter from their status page."""
+    token = request.args.get("token", "")
+    if not form_is_this_browsers():
+        answer = backend().track(reference, token)
+        if answer.status != 200:
+            return _problem(answer)
+        return _status_page(reference, answer.body, errors={"form": "form_expired"}, code=400)
+    done = backend().cancel_appointment(reference, token)
+    if done.status not in (200, 409):
+        return _problem(done)
+    query = urlencode(
+        {"token": token, "lang": language(), "cancelled": "1" if done.status == 200 else "0"}
+    )
+    return redirect(f"/track/{reference}?{query}", code=303)
+
+
 def wait_words(estimate: dict[str, Any], lang: str) -> str | None:
     """An estimate's range as people read it ("10 to 25 minutes"); None while unknown."""
     if estimate.get("estimated_wait_low_seconds") is None:
@@ -165,10 +202,10 @@ def _status_page(
         code,
         f"/track/{reference}",
         status=status,
-        status_words=CUSTOMER_STATUSES[lang].get(
-            status.get("status", ""), status.get("status", "")
-        ),
+        status_words=_status_words(status, lang),
         wait=wait,
+        appointment=_appointment_words(status, lang),
+        cancelled=request.args.get("cancelled") == "1",
         token=request.args.get("token", ""),
         sent=request.args.get("sent") == "1",
         follows=_reference_or_none(request.args.get("follows", "")),
@@ -279,21 +316,27 @@ def answer_survey(token: str) -> Response | tuple[str, int]:
 # Asking a question, and asking to be called back: one form per category for both, the
 # call-back's with a window to choose and the phone number required.
 
-ASKING = {"web": "/ask", "callback": "/call-me-back"}
+ASKING = {"web": "/ask", "callback": "/call-me-back", "walk_in": "/appointments"}
+
+
+def _channel_of_path() -> str:
+    return next((c for c, base in ASKING.items() if request.path.startswith(base)), "web")
+
+
+TITLES = {"web": "ask_title", "callback": "callback_title", "walk_in": "appointment_title"}
 
 
 @bp.get("/ask")
 @bp.get("/call-me-back")
+@bp.get("/appointments")
 def categories() -> tuple[str, int]:
     """Which kind of question: the catalogue's categories, each leading to its form."""
     answer = backend().catalogue(language())
     if answer.status != 200:
         return _problem(answer)
-    channel = "callback" if request.path == ASKING["callback"] else "web"
-    return page(
-        "ask.html", categories=answer.body.get("categories", []), base=ASKING[channel],
-        title="callback_title" if channel == "callback" else "ask_title",
-    )  # fmt: skip
+    channel = _channel_of_path()
+    found = answer.body.get("categories", [])
+    return page("ask.html", categories=found, base=ASKING[channel], title=TITLES[channel])
 
 
 @dataclass
@@ -308,7 +351,7 @@ class Asking:
 
 
 def _asking(category_id: str) -> Asking | Answer:
-    channel = "callback" if request.path.startswith(ASKING["callback"]) else "web"
+    channel = _channel_of_path()
     lang = language()
     catalogue = backend().catalogue(lang)
     category = next(
@@ -319,6 +362,8 @@ def _asking(category_id: str) -> Asking | Answer:
     questions = forms.request_questions(category, TEXTS[lang], phone_required=channel == "callback")
     if channel == "web":
         return Asking(channel, category, questions)
+    if channel == "walk_in":
+        return _booking(category, questions)
     options = backend().callback_hours(lang)
     if options.status != 200:
         return options
@@ -331,8 +376,22 @@ def _asking(category_id: str) -> Asking | Answer:
     return Asking(channel, category, questions, slots, zone)
 
 
+def _booking(category: dict[str, Any], questions: list[forms.Question]) -> Asking | Answer:
+    """An appointment's form: the counter's free times (two weeks), as intake offers them."""
+    free = backend().appointment_slots(category["id"])
+    if free.status != 200:
+        return free
+    slots = [
+        forms.Slot(datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"]))
+        for s in free.body.get("slots", [])
+        if s.get("available", 0) > 0
+    ]
+    return Asking("walk_in", category, questions, slots, settings().desk_zone.key)
+
+
 @bp.get("/ask/<category_id>")
 @bp.get("/call-me-back/<category_id>")
+@bp.get("/appointments/<category_id>")
 def ask_form(category_id: str) -> Response | tuple[str, int]:
     asking = _asking(category_id)
     if isinstance(asking, Answer):
@@ -388,6 +447,7 @@ def _form_id() -> str:
 
 @bp.post("/ask/<category_id>")
 @bp.post("/call-me-back/<category_id>")
+@bp.post("/appointments/<category_id>")
 def send_request(category_id: str) -> Response | tuple[str, int]:
     """Checked here in the customer's words, then once more by intake. A question is
     first offered the knowledge base's best answers (sending stays one click away); a
@@ -403,7 +463,9 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
         answers.values["slot"] = request.form.get("slot", "")
         slot = forms.chosen_slot(asking.slots, answers.values["slot"])
         if slot is None:
-            answers.errors["slot"] = "err_slot"
+            answers.errors["slot"] = (
+                "err_appointment" if asking.channel == "walk_in" else "err_slot"
+            )
     if not form_is_this_browsers():
         answers.errors = {"form": "form_expired"}
     if answers.errors:
@@ -415,7 +477,9 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
         if hits:
             return _request_form(asking, answers, hits)
     body = forms.request_body(asking.questions, answers, category_id, asking.channel, lang)
-    if slot is not None:
+    if slot is not None and asking.channel == "walk_in":
+        body["start"] = slot.starts.isoformat()
+    elif slot is not None:
         body["callback"] = {
             "not_before": slot.starts.astimezone(UTC).isoformat(),
             "not_after": slot.ends.astimezone(UTC).isoformat(),
@@ -425,7 +489,18 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
         refused = _request_form(asking, forms.Answers(answers.values, errors), None, 429)
         refused.headers["Retry-After"] = "3600"
         return refused
-    answer = backend().submit(body, _form_id())
+    if asking.channel == "walk_in":
+        answer = backend().book(body, _form_id())
+    else:
+        answer = backend().submit(body, _form_id())
+    if answer.status == 409 and (answer.body.get("error") or {}).get("code") == "slot_full":
+        # Someone else took the last seat a moment ago: the form again, with the times left.
+        again = _asking(category_id)
+        if isinstance(again, Answer):
+            return _problem(again)
+        return _request_form(
+            again, forms.Answers(answers.values, {"slot": "err_slot_full"}), None, 409
+        )
     if answer.status == 201:
         _request_budget(count=True)  # a form refused or not sent uses up nothing
         made, made_token = answer.body["reference"], answer.body["tracking_token"]

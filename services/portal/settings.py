@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from services.common.config import (
     ConfigError,
@@ -60,6 +61,8 @@ class PortalSettings:
     # in: a number is taken in the building, not from anywhere on the internet.
     kiosk_api_key: str | None = None
     kiosk_networks: tuple[IPv4Network | IPv6Network, ...] = ()
+    # The desk's time zone: the times it promises, as people there read them.
+    desk_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     # The counter's rule before a no-show (desk file `counter`): calls, seconds apart.
     calls_before_no_show: int = 3
     seconds_between_calls: int = 60
@@ -112,6 +115,7 @@ def load_portal_settings(environ: Mapping[str, str] | None = None) -> PortalSett
         if (kiosk := _env(environ, "LOKET_KIOSK_API_KEY"))
         else None,
         kiosk_networks=_networks(environ, "LOKET_KIOSK_NETWORKS", LOCAL_NETWORKS),
+        desk_zone=ZoneInfo((desk.get("opening_hours") or {}).get("timezone", "UTC")),
         calls_before_no_show=(desk.get("counter") or {}).get("calls_before_no_show", 3),
         seconds_between_calls=(desk.get("counter") or {}).get("seconds_between_calls", 60),
         sign_in_storage_url=_limit_storage(environ),

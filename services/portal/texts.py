@@ -60,6 +60,16 @@ PORTAL_MESSAGES: dict[str, str] = {
     "kiosk_follow": N_("Scan to follow your request {reference} on your phone."),
     "kiosk_qr": N_("A code to scan: the page of your request"),
     "kiosk_done": N_("Done"),
+    "kiosk_appointment": N_("Do you have an appointment?"),
+    "kiosk_reference": N_("The reference of your appointment"),
+    "kiosk_reference_hint": N_("It is in your confirmation, such as LKT-000123."),
+    "kiosk_check_in": N_("Check in"),
+    "kiosk_checked_in": N_("You are checked in for {at}"),
+    "kiosk_not_found": N_(
+        "We cannot find that appointment. Check the reference in your confirmation."
+    ),
+    "kiosk_too_early": N_("You are early: you can check in from an hour before your time."),
+    "kiosk_not_booked": N_("This appointment was cancelled. Please take a number instead."),
     "kiosk_returns": N_("For the next visitor, this screen goes back to the start in {seconds} s."),
     "kiosk_stay": N_("Keep it open"),
     "kiosk_off_title": N_("This kiosk is not set up"),
@@ -176,6 +186,24 @@ PORTAL_MESSAGES: dict[str, str] = {
     ),
     "form_problem": N_("Check the form."),
     "callback_title": N_("Ask to be called back"),
+    "appointment_title": N_("Book a time at the counter"),
+    "appointment_intro": N_(
+        "Choose what your question is about; then a time to come to the counter. We send "
+        "you a confirmation by e-mail."
+    ),
+    "appointment_link": N_("Book a time at the counter"),
+    "appointment_slot": N_("When do you come?"),
+    "appointment_hint": N_("Each time is {minutes} minutes at the counter."),
+    "appointment_no_slots": N_("There are no free times at the counter in the coming two weeks."),
+    "err_appointment": N_("Choose a time to come."),
+    "err_slot_full": N_("Someone booked that time a moment ago. Please choose another."),
+    "book": N_("Book this time"),
+    "your_appointment": N_("Your appointment"),
+    "appointment_booked": N_("Booked: check in at the kiosk when you arrive"),
+    "cancel_appointment": N_("Cancel this appointment"),
+    "appointment_cancelled": N_(
+        "Your appointment is cancelled; the time is free for someone else."
+    ),
     "callback_intro": N_("Choose a time when we may call you. Your place in line counts from now."),
     "slot": N_("When may we call you?"),
     "choose_time": N_("Choose a time"),
@@ -273,6 +301,7 @@ CONSOLE_MESSAGES: dict[str, str] = {
     "counter_nobody_present": N_("Nobody waits at the counter."),
     "counter_ticket_number": N_("Number"),
     "counter_waiting_since": N_("Waiting since"),
+    "counter_appointment": N_("appointment at {at}"),
     "counter_elsewhere": N_("Called to another counter"),
     "counter_at": N_("counter {counter}"),
     "counter_no_shows": N_("Did not come in the last hours"),

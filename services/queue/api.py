@@ -520,7 +520,11 @@ def track(reference: str) -> Response:
             ticket.tracking_token_sha256, secret_digest(token)
         ):
             raise NotFound("request")
-        position = storage.queue_position(conn, ticket) if ticket.status == "queued" else None
+        # An appointment joins the line when it checks in; until then it has a time, no place.
+        waiting = ticket.status == "queued" and (
+            ticket.appointment_start is None or ticket.checked_in_at is not None
+        )
+        position = storage.queue_position(conn, ticket) if waiting else None
         estimate = (
             service.ticket_estimate(conn, desk(), ticket, position, now, _activity(conn, now))
             if position
@@ -534,6 +538,8 @@ def track(reference: str) -> Response:
         "reference": ticket.reference,
         "status": ticket.status,
         "ticket_number": ticket.ticket_number,
+        "appointment_start": _utc_or_none(ticket.appointment_start),
+        "appointment_end": _utc_or_none(ticket.appointment_end),
         "queue_position": position,
         "estimated_wait_seconds": estimate.likely if estimate else None,
         "estimated_wait_low_seconds": estimate.low if estimate else None,

@@ -172,6 +172,10 @@ MESSAGES = {
         "counter. Ask at the counter: we put you back in the place you had.",
         "reactivated": "You are back in line, in the place you had.",
         "appointment_cancelled": "Your appointment is cancelled.",
+        "appointment_booked": "Your appointment is booked. When you arrive, check in at the "
+        "kiosk with your reference; the screen then calls your number.",
+        "appointment_missed": "You did not check in for your appointment, so it has lapsed. "
+        "You are welcome to book another time.",
     },
     "nl": {
         "queued": "We hebben uw verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
@@ -192,6 +196,10 @@ MESSAGES = {
         "Meld u bij de balie: dan krijgt u de plek terug die u had.",
         "reactivated": "U staat weer in de rij, op de plek die u had.",
         "appointment_cancelled": "Uw afspraak is geannuleerd.",
+        "appointment_booked": "Uw afspraak staat. Meld u bij aankomst aan bij de zuil met uw "
+        "kenmerk; het scherm roept daarna uw nummer op.",
+        "appointment_missed": "U hebt zich niet gemeld voor uw afspraak; die is daarom "
+        "vervallen. U kunt graag een nieuwe tijd boeken.",
     },
 }
 
@@ -235,6 +243,8 @@ class CounterRules:
 
     calls_before_no_show: int = 3
     seconds_between_calls: int = 60
+    # An appointment not checked in this long after its start did not come.
+    appointment_grace: timedelta = timedelta(minutes=15)
 
     @classmethod
     def from_config(cls, counter: Mapping[str, Any] | None) -> CounterRules:
@@ -242,6 +252,7 @@ class CounterRules:
         return cls(
             counter.get("calls_before_no_show", cls.calls_before_no_show),
             counter.get("seconds_between_calls", cls.seconds_between_calls),
+            timedelta(minutes=counter.get("appointment_grace_minutes", 15)),
         )
 
     def counts(self, last_called: datetime | None, now: datetime) -> bool:

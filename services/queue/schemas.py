@@ -285,6 +285,8 @@ class TrackSchema(Schema):
     reference = fields.String(required=True)
     status = fields.String(required=True)
     ticket_number = fields.String(allow_none=True)
+    appointment_start = Timestamp(allow_none=True)
+    appointment_end = Timestamp(allow_none=True)
     queue_position = fields.Integer(allow_none=True)
     estimated_wait_seconds = fields.Integer(allow_none=True)
     estimated_wait_low_seconds = fields.Integer(allow_none=True)

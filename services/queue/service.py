@@ -153,7 +153,9 @@ def receive_ticket(
         created_at,
         "created",
         "queued",
-        public_message=domain.public_message("queued", language),
+        public_message=domain.public_message(
+            "appointment_booked" if ticket["appointment_start"] else "queued", language
+        ),
     )
     position = storage.queue_position(unit.conn, row)
     learned = (activity or recent_activity)(unit.conn, created_at)
@@ -767,6 +769,17 @@ def check_sla(unit: UnitOfWork, desk: Desk, now: datetime) -> int:
             unit.after_commit(lambda q=queue, t=target: SLA_BREACHES.labels(q, t).inc())
             breached += 1
     return breached
+
+
+def check_missed_appointments(unit: UnitOfWork, desk: Desk, now: datetime) -> int:
+    """An appointment not checked in `counter.appointment_grace_minutes` after its start
+    did not come: it leaves the line, and the customer is told they can book again."""
+    missed = storage.missed_appointments(unit.conn, now - desk.counter.appointment_grace)
+    for ticket in missed:
+        message = domain.public_message("appointment_missed", _language(ticket))
+        _set_status(unit, ticket, "cancelled", message, None, "counter", now)
+        storage.update_ticket(unit.conn, ticket.id, no_show_at=now)
+    return len(missed)
 
 
 # Reading

@@ -343,6 +343,23 @@ def record_call(conn: Connection, ticket: Row, now: datetime) -> None:
     )
 
 
+def missed_appointments(conn: Connection, started_before: datetime, limit: int = 200) -> list[Row]:
+    """Appointments still waiting that began before then and never checked in."""
+    return list(
+        conn.execute(
+            select(tickets)
+            .where(
+                tickets.c.status == "queued",
+                tickets.c.appointment_start < started_before,
+                tickets.c.checked_in_at.is_(None),
+            )
+            .order_by(tickets.c.appointment_start)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
 def last_calls(conn: Connection, queue: str | None, limit: int = 10) -> list[Row]:
     statement = select(counter_calls).order_by(counter_calls.c.at.desc(), counter_calls.c.id.desc())
     if queue is not None:
@@ -374,6 +391,7 @@ def head_of_queue(conn: Connection, queue: str) -> str | None:
 _AHEAD_IN_QUEUE = select(func.count()).where(
     tickets.c.queue == bindparam("queue"),
     tickets.c.status == "queued",
+    PRESENT,  # an appointment not yet in the building is nobody's wait
     or_(
         tickets.c.due_at < bindparam("due_at"),
         and_(
@@ -582,7 +600,7 @@ def waiting_by_queue_and_channel(conn: Connection) -> list[Row]:
                 func.count().label("waiting"),
                 func.min(tickets.c.contact_started_at).label("oldest"),
             )
-            .where(tickets.c.status == "queued")
+            .where(tickets.c.status == "queued", PRESENT)
             .group_by(tickets.c.queue, tickets.c.channel)
         )
     )

@@ -1,4 +1,5 @@
-"""The queue service's worker: consumes events, checks SLA targets, relays its outbox."""
+"""The queue service's worker: consumes events, checks SLA targets and missed appointments,
+relays its outbox."""
 
 from __future__ import annotations
 
@@ -22,11 +23,18 @@ def spec(settings: Settings) -> WorkerSpec:
         with unit_of_work(engine, settings.service, storage.outbox) as unit:
             service.check_sla(unit, desk, utcnow())
 
+    def check_appointments(engine: Engine) -> None:
+        with unit_of_work(engine, settings.service, storage.outbox) as unit:
+            service.check_missed_appointments(unit, desk, utcnow())
+
     return WorkerSpec(
         outbox=storage.outbox,
         inbox=storage.inbox,
         handlers=handlers.handlers(settings),
-        timers=[Timer("sla-check", SLA_CHECK_SECONDS, check_sla)],
+        timers=[
+            Timer("sla-check", SLA_CHECK_SECONDS, check_sla),
+            Timer("appointment-check", SLA_CHECK_SECONDS, check_appointments),
+        ],
     )
 
 

@@ -281,6 +281,47 @@ def test_a_customer_asks_to_be_called_back_in_dutch(desk, page, shots):
     assert all(hour in _text(message) for hour in hours), _text(message)
 
 
+def test_a_customer_books_a_time_at_the_counter_and_cancels_it(desk, page, shots):
+    page.goto(f"{desk.public_url}/?lang=en")
+    page.get_by_role("link", name="Book a time at the counter").click()
+    checked(page, shots, "15-appointment-categories")
+    page.get_by_role("link", name="Network or Wi-Fi not working").click()
+    page.get_by_role("button", name="Book this time").click()
+    expect(page.locator(".error-summary")).to_contain_text("Choose a time to come.")
+    page.get_by_label("Short description").fill("Laptop will not join the Wi-Fi")
+    page.get_by_label("What is the matter?").fill("Please look at it with me.")
+    page.get_by_label("Wi-Fi").check()
+    page.get_by_label("Location").fill("Room 2.07")
+    slot = page.get_by_label("When do you come?")
+    chosen = slot.locator("option").nth(1)
+    when = chosen.inner_text()
+    slot.select_option(chosen.get_attribute("value"))
+    page.get_by_label("Your name").fill("Mo Visser")
+    page.get_by_label("Your e-mail address").fill("mo@example.org")
+    checked(page, shots, "16-appointment-form")
+    page.get_by_role("button", name="Book this time").click()
+    expect(page.locator(".panel")).to_contain_text("we have received your request")
+    start, end = re.findall(r"\d\d:\d\d", when)
+    expect(page.locator("dd.appointment")).to_contain_text(f"{start}\N{EN DASH}{end}")
+    expect(page.locator("dd.status")).to_have_text("Booked: check in at the kiosk when you arrive")
+    expect(page.locator(".updates")).to_contain_text("check in at the kiosk with your reference")
+    checked(page, shots, "17-appointment-booked")
+    reference = re.search(r"LKT-\d+", page.locator("h1").inner_text()).group(0)
+    page.get_by_role("button", name="Cancel this appointment").click()
+    expect(page.locator(".notice")).to_have_text(
+        "Your appointment is cancelled; the time is free for someone else."
+    )
+    token = re.search(r"token=([^&]+)", page.url).group(1)
+    track = f"{desk.urls['queue']}/v1/track/{reference}"
+    wait_until(
+        lambda: (
+            requests.get(track, params={"token": token}, timeout=5).json()["status"] == "cancelled"
+        ),
+        timeout=20,
+        what="the cancelled ticket",
+    )
+
+
 def test_the_forms_work_with_javascript_off(desk, browser, shots):
     context = browser.new_context(java_script_enabled=False, locale="en-GB")
     page = context.new_page()

@@ -10,13 +10,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_network
 
 import pytest
+import requests
+import yaml
 from werkzeug.serving import make_server
 
 from services.intake.app import create_app as create_intake
 from services.portal.app import create_app
 from services.portal.settings import PortalSettings
 from tests.receivers import send_json
-from tests.support import PEOPLE, free_port, require_redis
+from tests.support import PEOPLE, REPO, bearer, free_port, require_redis, valid_request
 
 
 @pytest.fixture
@@ -143,6 +145,41 @@ def test_the_kiosk_gives_numbers_in_the_building_only_and_only_with_its_own_key(
     assert ">C-001<" in taken.text and '<svg role="img"' in taken.text
     unknown = kiosk.post("/counter/kiosk?lang=en", data={"csrf": csrf, "category": "nope"})
     assert unknown.status_code == 422 and "Choose what your question is about." in unknown.text
+
+
+@pytest.fixture
+def open_counter_intake(make_settings, tmp_path):
+    """A real intake of a desk whose counter is always open, served over HTTP."""
+    config = yaml.safe_load((REPO / "config" / "loket.yaml").read_text())
+    config["opening_hours"]["walk_in"] = "always"
+    (tmp_path / "desk.yaml").write_text(yaml.safe_dump(config))
+    app = create_intake(make_settings("intake", LOKET_CONFIG=str(tmp_path / "desk.yaml")))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    app.extensions["loket"].engine.dispose()
+
+
+def test_an_appointment_checks_in_at_the_kiosk_by_its_reference(open_counter_intake, keys):
+    url = f"http://127.0.0.1:{open_counter_intake.server_port}"
+    here = (ip_network("127.0.0.0/8"),)
+    kiosk = _portal_on(open_counter_intake, keys, kiosk_api_key=keys["portal"], kiosk_networks=here)
+    slots = requests.get(f"{url}/v1/appointments/slots", headers=bearer(keys["portal"]), timeout=5)
+    start = slots.json()["slots"][0]["start"]  # within the next quarter of an hour
+    body = {**valid_request(channel="walk_in"), "start": start}
+    booking = requests.post(
+        f"{url}/v1/appointments", json=body, headers=bearer(keys["portal"]), timeout=5
+    )
+    reference = booking.json()["reference"]
+    form = kiosk.get("/counter/kiosk?lang=en")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    check_in = "/counter/kiosk/check-in?lang=en"
+    unknown = kiosk.post(check_in, data={"csrf": csrf, "reference": "LKT-999999"})
+    assert unknown.status_code == 404 and "cannot find that appointment" in unknown.text
+    arrived = kiosk.post(check_in, data={"csrf": csrf, "reference": reference.lower()})
+    assert arrived.status_code == 200, arrived.text
+    assert ">A-001<" in arrived.text and f"checked in for {start[11:16]}" in arrived.text
 
 
 def test_one_address_sends_so_many_requests_an_hour_and_the_next_comes_back_typed(

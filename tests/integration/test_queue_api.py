@@ -965,8 +965,13 @@ def test_an_appointment_is_called_once_it_checked_in_and_is_due_at_its_time(coun
     walk_in = desk.arrive("walk_in", minutes_ago=1, contact_minutes_ago=1, ticket_number="A-001")
     ticket = desk.client.get(f"/v1/tickets/{booked['ticket_id']}", headers=bearer(keys["agent"]))
     assert ticket.json["due_at"] == slot["start"]  # not a day old: due at its time
-    # Booked but not in the building: not called, not counted as waiting.
+    # Booked but not in the building: not called, not counted as waiting, nobody's wait.
     assert desk.client.get("/v1/display?queue=frontoffice").json["waiting"] == 1
+    overview = desk.client.get("/v1/queues", headers=bearer(keys["agent"])).json["queues"]
+    [front] = [q for q in overview if q["id"] == "frontoffice"]
+    assert front["waiting"]["walk_in"] == 1 and front["total_waiting"] == 1
+    assert desk.track(walk_in).json["queue_position"] == 1
+    assert desk.track(booked).json["queue_position"] is None
     assert call(desk, keys["agent"], "3").json["id"] == walk_in["ticket_id"]
     assert call(desk, keys["agent"], "4").status_code == 204
     arrived = {
@@ -989,3 +994,39 @@ def test_an_appointment_is_called_once_it_checked_in_and_is_due_at_its_time(coun
     assert desk.feed("appointment.cancelled", gone) is Outcome.PROCESSED
     assert desk.track(cancelled).json["status"] == "cancelled"
     assert "appointment is cancelled" in desk.track(cancelled).json["updates"][-1]["message"]
+
+
+def test_an_appointment_not_checked_in_after_the_grace_time_lapses_and_the_customer_is_told(
+    desk,
+):
+    now = datetime.now(UTC)
+
+    def booked(minutes_from_now: float) -> dict:
+        start = now + timedelta(minutes=minutes_from_now)
+        slot = {"start": isoformat(start), "end": isoformat(start + timedelta(minutes=15))}
+        return desk.arrive("walk_in", appointment=slot)
+
+    missed, late_but_in_time, came = booked(-20), booked(-10), booked(-30)
+    arrived = {
+        "ticket_id": came["ticket_id"],
+        "reference": came["reference"],
+        "ticket_number": "A-001",
+        "checked_in_at": isoformat(now),
+    }
+    assert desk.feed("appointment.checked_in", arrived) is Outcome.PROCESSED
+    config = service.Desk.from_config(desk.app.extensions["loket"].settings.desk)
+    for _ in range(2):  # a second look finds nothing more to do
+        with unit_of_work(desk.engine, "queue", storage.outbox) as unit:
+            service.check_missed_appointments(unit, config, now)
+    status = {
+        t["reference"]: desk.track(t).json["status"] for t in (missed, late_but_in_time, came)
+    }
+    assert status == {
+        missed["reference"]: "cancelled",
+        late_but_in_time["reference"]: "queued",
+        came["reference"]: "queued",
+    }
+    told = desk.track(missed).json["updates"][-1]["message"]
+    assert "did not check in" in told and "book another time" in told
+    [lapsed] = desk.events("ticket.status_changed")
+    assert lapsed["ticket_id"] == missed["ticket_id"] and lapsed["to"] == "cancelled"
