@@ -97,6 +97,8 @@ def customer_message(event_type: str, data: Mapping[str, Any]) -> str | None:
     if event_type == "ticket.created":
         if data.get("resolved_on_contact"):
             return None
+        if data.get("appointment"):
+            return "appointment"
         return "callback" if data.get("callback") else "received"
     if event_type == "ticket.assigned":
         return "in_progress"

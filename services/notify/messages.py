@@ -30,6 +30,8 @@ TEMPLATES = (
     "reopened",
     "cancelled",
     "survey",
+    "appointment",
+    "appointment_cancelled",
 )
 CONTEXT_KEYS = (
     "reference",
@@ -40,6 +42,8 @@ CONTEXT_KEYS = (
     "window_start",
     "window_end",
     "team",
+    "appointment_when",
+    "counter_place",
 )
 
 

@@ -49,6 +49,11 @@ class TicketEventSchema(EventDataSchema):
     reference = fields.String(required=True, validate=_REFERENCE)
 
 
+class AppointmentSchema(EventDataSchema):
+    start = fields.String(required=True)
+    end = fields.String(required=True)
+
+
 class TicketCreatedSchema(TicketEventSchema):
     subject = fields.String(required=True)
     requester = fields.Nested(RequesterSchema, required=True)
@@ -58,6 +63,12 @@ class TicketCreatedSchema(TicketEventSchema):
     requester_verified = fields.Boolean(load_default=False)
     resolved_on_contact = fields.Boolean(load_default=False)
     callback = fields.Nested(CallbackWindowSchema, load_default=None, allow_none=True)
+    appointment = fields.Nested(AppointmentSchema, load_default=None, allow_none=True)
+
+
+class AppointmentCancelledSchema(TicketEventSchema):
+    start = fields.String(required=True)
+    end = fields.String(load_default=None, allow_none=True)
 
 
 class StatusChangedSchema(TicketEventSchema):

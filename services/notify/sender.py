@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -24,11 +24,13 @@ from sqlalchemy import Engine
 from services.common.broker import WorkQueue
 from services.common.config import Settings
 from services.common.consumer import Outcome, StoppedWaiting, while_database_is_down
+from services.common.desk import channel_contact
 from services.common.events import parse_event, utcnow
 from services.common.labels import Labels
 from services.common.metrics import EVENTS_CONSUMED
 from services.common.secret_box import service_box
 from services.common.unit_of_work import unit_of_work
+from services.common.vocabulary import LANGUAGES
 from services.notify import domain, schemas, service, storage
 from services.notify.messages import Composer, footers_for
 from services.notify.metrics import NOTIFICATIONS, SEND_SECONDS
@@ -69,7 +71,19 @@ def notifier_for(settings: Settings, transports: Transports) -> Notifier:
         lease=lease_for(settings),
         labels=Labels.of(settings.desk),
         mailbox=parseaddr(settings.mail_from)[1] or None,
+        counter_places=counter_places(settings.desk),
     )
+
+
+def counter_places(desk: Mapping[str, Any]) -> dict[str, str]:
+    """Per language, where the counter is: its room and address from the desk file."""
+    places = {}
+    for language in LANGUAGES:
+        counter = channel_contact(desk, "walk_in", language) or {}
+        place = ", ".join(part for part in (counter.get("room"), counter.get("address")) if part)
+        if place:
+            places[language] = place
+    return places
 
 
 def transports_for(settings: Settings) -> Transports:

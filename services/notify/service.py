@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
@@ -30,7 +31,7 @@ from services.common.labels import Labels
 from services.common.outbox import add_events
 from services.common.secret_box import SecretBox
 from services.common.unit_of_work import UnitOfWork
-from services.notify import domain, storage
+from services.notify import calendar, domain, storage
 from services.notify.messages import Composer
 from services.notify.transports import Outgoing, SendFailure
 
@@ -71,6 +72,8 @@ class Notifier:
     mailbox: str | None = None
     # The worker's: without it, every attempt goes through the work queue.
     direct: DirectSender | None = None
+    # Where the counter is, per language ("Counter 3, ground floor, City Hall, ...").
+    counter_places: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def team(self, queue: str | None, language: str) -> str | None:
         return self.labels.queue(queue, language) if queue else None
@@ -81,9 +84,10 @@ class Notifier:
 # Kept with the requester: the name and subject came from someone the desk knows has the
 # address (`requester_verified` of `ticket.created`), so messages may repeat them.
 VERIFIED = "verified"
+APPOINTMENT = "appointment"
 # Anyone can type any address into a web form: the desk confirms a request to one address
 # at most this often, so it cannot be made to flood a mailbox (issue 33, 6).
-CONFIRMATIONS = ("received", "callback")
+CONFIRMATIONS = ("received", "callback", "appointment")
 CONFIRMATIONS_PER_ADDRESS = 5
 CONFIRMATION_WINDOW = timedelta(hours=1)
 
@@ -98,7 +102,12 @@ def handle_event(
             data["ticket_id"],
             data["reference"],
             data["subject"],
-            {**data["requester"], VERIFIED: bool(data.get("requester_verified"))},
+            {
+                **data["requester"],
+                VERIFIED: bool(data.get("requester_verified")),
+                # A booked time: a later cancellation takes it out of the customer's calendar.
+                **({APPOINTMENT: dict(data["appointment"])} if data.get("appointment") else {}),
+            },
             now,
             notifier.box.seal(data["reply_token"]) if data.get("reply_token") else None,
         )
@@ -188,6 +197,9 @@ def _customer_delivery(
     verified = (
         data.get("requester_verified") if created else known and known.requester.get(VERIFIED)
     )
+    booked = data.get("appointment") or (known.requester.get(APPOINTMENT) if known else None)
+    if template == "cancelled" and booked:
+        template = "appointment_cancelled"
     contact = domain.Contact.from_requester(requester)
     if data.get("language") in domain.LANGUAGES:
         contact = dataclasses.replace(contact, language=data["language"])
@@ -223,11 +235,12 @@ def _customer_delivery(
         "action_url": _action_url(notifier, template, data, contact.language),
         "team": notifier.team(data.get("to_queue"), contact.language),
         **_callback_window(notifier, data.get("callback")),
+        **_appointment_words(notifier, booked, contact.language),
     }
     rendered = notifier.composer.render(template, contact.language, values)
     if medium == domain.EMAIL:
         thread = f"<{data['ticket_id']}@{notifier.mail_domain}>"
-        first = template in ("received", "callback")
+        first = template in CONFIRMATIONS
         content = {
             "subject": rendered.subject,
             "text": rendered.text,
@@ -236,6 +249,18 @@ def _customer_delivery(
             "in_reply_to": None if first else thread,
             "reply_to": _reply_to(conn, notifier, data, known),
         }
+        if template in ("appointment", "appointment_cancelled") and booked:
+            cancelled = template == "appointment_cancelled"
+            entry = _calendar_entry(
+                notifier,
+                data["reference"],
+                booked,
+                rendered.subject,
+                values,
+                now,
+                cancelled=cancelled,
+            )
+            content["calendar"] = entry
     else:
         content = {"text": rendered.sms}
     return _delivery_row(
@@ -306,7 +331,7 @@ def _action_url(
     """The customer portal's pages (through the gateway at LOKET_PUBLIC_BASE_URL), in the
     customer's language."""
     base = notifier.public_base_url.rstrip("/")
-    if template in ("received", "callback") and data.get("tracking_token"):
+    if template in CONFIRMATIONS and data.get("tracking_token"):
         query = urlencode({"token": data["tracking_token"], "lang": language})
         return f"{base}/track/{data['reference']}?{query}"
     if template == "survey":
@@ -324,6 +349,47 @@ def _callback_window(notifier: Notifier, window: Mapping[str, Any] | None) -> di
         return f"{at:%d-%m-%Y %H:%M} {at.tzname()}"
 
     return {"window_start": local(window["not_before"]), "window_end": local(window["not_after"])}
+
+
+def _appointment_words(
+    notifier: Notifier, booked: Mapping[str, Any] | None, language: str
+) -> dict[str, str]:
+    """When and where, as the message says them: "Monday 7 December 2026, 09:00-09:15"."""
+    if not booked:
+        return {}
+    start = datetime.fromisoformat(booked["start"]).astimezone(notifier.timezone)
+    end = datetime.fromisoformat(booked["end"]).astimezone(notifier.timezone)
+    day = format_date(start.date(), "EEEE d MMMM y", locale=language)
+    return {
+        "appointment_when": f"{day}, {start:%H:%M}\N{EN DASH}{end:%H:%M}",
+        "counter_place": notifier.counter_places.get(language) or "",
+    }
+
+
+def _calendar_entry(
+    notifier: Notifier,
+    reference: str,
+    booked: Mapping[str, Any],
+    subject: str,
+    values: Mapping[str, Any],
+    now: datetime,
+    cancelled: bool,
+) -> dict[str, str]:
+    start = datetime.fromisoformat(booked["start"]).astimezone(notifier.timezone)
+    end = datetime.fromisoformat(booked["end"]).astimezone(notifier.timezone)
+    entry = calendar.appointment_entry(
+        uid=f"{reference}@{notifier.mail_domain}",
+        start=start,
+        end=end,
+        stamp=now,
+        summary=subject,
+        location=values.get("counter_place") or None,
+        description=f"{reference}\n{values.get('action_url') or ''}".strip(),
+        url=values.get("action_url"),
+        organizer=notifier.mailbox,
+        cancelled=cancelled,
+    )
+    return {"method": "CANCEL" if cancelled else "REQUEST", "ics": entry}
 
 
 def _webhook_deliveries(conn: Connection, event: Event, now: datetime) -> list[dict[str, Any]]:

@@ -43,6 +43,10 @@ UTF8 = Charset("utf-8")
 UTF8.body_encoding = QP
 
 
+# The appointment's calendar entry as a file, for mail programs that show only files.
+CALENDAR_FILE = "appointment.ics"
+
+
 class SendFailure(Exception):
     """A send that did not succeed; `verdict` says whether trying again may help."""
 
@@ -131,10 +135,25 @@ class Transports:
         content = outgoing.content
         if not outgoing.recipient.isascii():
             return self._international_message(outgoing)
-        message = MIMEMultipart("alternative")
+        alternative = MIMEMultipart("alternative")
+        alternative.attach(MIMEText(content["text"], "plain", UTF8))
+        alternative.attach(MIMEText(content["html"], "html", UTF8))
+        calendar = content.get("calendar")
+        if calendar is None:
+            self._headers(alternative, outgoing, _encoded(content["subject"]))
+            return alternative
+        # An appointment: its entry as the calendar alternative (which mail programs offer
+        # to add or remove) and as an attachment for those that only show files.
+        invitation = MIMEText(calendar["ics"], "calendar", UTF8)
+        invitation.set_param("method", calendar["method"])
+        alternative.attach(invitation)
+        message = MIMEMultipart("mixed")
         self._headers(message, outgoing, _encoded(content["subject"]))
-        message.attach(MIMEText(content["text"], "plain", UTF8))
-        message.attach(MIMEText(content["html"], "html", UTF8))
+        message.attach(alternative)
+        attached = MIMEText(calendar["ics"], "calendar", UTF8)
+        attached.set_param("method", calendar["method"])
+        attached.add_header("Content-Disposition", "attachment", filename=CALENDAR_FILE)
+        message.attach(attached)
         return message
 
     def _international_message(self, outgoing: Outgoing) -> EmailMessage:
@@ -145,6 +164,12 @@ class Transports:
         self._headers(message, outgoing, content["subject"])
         message.set_content(content["text"], cte="quoted-printable")
         message.add_alternative(content["html"], subtype="html", cte="quoted-printable")
+        if calendar := content.get("calendar"):
+            params = {"method": calendar["method"]}
+            message.add_alternative(calendar["ics"], subtype="calendar", params=params)
+            message.add_attachment(
+                calendar["ics"], subtype="calendar", filename=CALENDAR_FILE, params=params
+            )
         return message
 
     def _headers(self, message: Message, outgoing: Outgoing, subject: str | Header) -> None:

@@ -307,6 +307,10 @@ def test_a_customer_books_a_time_at_the_counter_and_cancels_it(desk, page, shots
     expect(page.locator(".updates")).to_contain_text("check in at the kiosk with your reference")
     checked(page, shots, "17-appointment-booked")
     reference = re.search(r"LKT-\d+", page.locator("h1").inner_text()).group(0)
+    # The confirmation brings the time into the customer's calendar.
+    confirmation = mail_to(desk, "mo@example.org", f"{start}\N{EN DASH}{end}")
+    calendars = [p for p in confirmation.walk() if p.get_content_type() == "text/calendar"]
+    assert calendars and "METHOD:REQUEST" in calendars[0].get_content()
     page.get_by_role("button", name="Cancel this appointment").click()
     expect(page.locator(".notice")).to_have_text(
         "Your appointment is cancelled; the time is free for someone else."
@@ -320,6 +324,9 @@ def test_a_customer_books_a_time_at_the_counter_and_cancels_it(desk, page, shots
         timeout=20,
         what="the cancelled ticket",
     )
+    withdrawn = mail_to(desk, "mo@example.org", "is cancelled")
+    entries = [p.get_content() for p in withdrawn.walk() if p.get_content_type() == "text/calendar"]
+    assert entries and all("METHOD:CANCEL" in e for e in entries)
 
 
 def test_the_forms_work_with_javascript_off(desk, browser, shots):

@@ -12,7 +12,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import event as sqlalchemy_event
@@ -947,3 +949,54 @@ def test_without_a_mail_transport_the_unsent_confirmation_is_recorded_for_the_ag
     assert logged["last_error"].startswith("not sent")
     app.extensions["loket"].engine.dispose()
     engine.dispose()
+
+
+def _calendar(message) -> tuple[icalendar.Calendar, str]:
+    """The calendar alternative of a mail, and its attached file's name."""
+    parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    inline = [p for p in parts if p.get_content_disposition() != "attachment"]
+    attached = [p for p in parts if p.get_content_disposition() == "attachment"]
+    assert len(inline) == 1 and len(attached) == 1, [p.get_content_type() for p in parts]
+    assert inline[0].get_content().encode() == attached[0].get_content().encode()
+    entry = icalendar.Calendar.from_ical(inline[0].get_content())
+    assert entry["METHOD"] == inline[0].get_param("method")
+    return entry, attached[0].get_filename()
+
+
+def test_an_appointment_is_confirmed_with_its_calendar_entry_and_taken_out_when_cancelled(
+    namespace, worker, smtp
+):
+    start = datetime(2027, 3, 1, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    slot = {"start": start.isoformat(), "end": (start + timedelta(minutes=15)).isoformat()}
+    created = ticket_created(channel="walk_in", appointment=slot)
+    publish(namespace, created)
+    reference = created.data["reference"]
+    booked = wait_until(lambda: smtp.to("ann@example.org"), what="the confirmation")[0]
+    when = "Monday 1 March 2027, 09:00\N{EN DASH}09:15"
+    assert booked["Subject"] == f"[{reference}] Your appointment on {when}"
+    text = booked.get_body(("plain",)).get_content()
+    assert "Counter 3, ground floor, City Hall, Amstel 1, Amsterdam" in text
+    entry, filename = _calendar(booked)
+    assert filename == "appointment.ics" and entry["METHOD"] == "REQUEST"
+    [event] = entry.walk("VEVENT")
+    assert (
+        event.decoded("DTSTART") == start and event["DTSTART"].params["TZID"] == "Europe/Amsterdam"
+    )
+    assert event.decoded("DTEND") == start + timedelta(minutes=15)
+    assert str(event["LOCATION"]).startswith("Counter 3, ground floor")
+    assert f"/track/{reference}?token=" in str(event["URL"])
+    assert entry.walk("VTIMEZONE"), "the zone travels with the entry"
+
+    change = {
+        "from": "queued",
+        "to": "cancelled",
+        "agent": "customer",
+        "public_note": "Your appointment is cancelled.",
+    }
+    publish(namespace, later(created, "ticket.status_changed", **change))
+    cancelled = wait_until(lambda: smtp.to("ann@example.org")[1:], what="the cancellation")[0]
+    assert "is cancelled" in cancelled["Subject"]
+    gone, _ = _calendar(cancelled)
+    [withdrawn] = gone.walk("VEVENT")
+    assert gone["METHOD"] == "CANCEL" and withdrawn["UID"] == event["UID"]
+    assert withdrawn["SEQUENCE"] > event["SEQUENCE"] and withdrawn["STATUS"] == "CANCELLED"
