@@ -33,12 +33,13 @@ BINDINGS: dict[str, tuple[str, ...]] = {
         "ticket.customer_replied",
         "appointment.checked_in",
         "appointment.cancelled",
+        "appointment.moved",
         "feedback.received",
         "problem.resolved",
         "notification.sent",
         "notification.failed",
     ),
-    "notify": ("ticket.*", "survey.requested", "problem.detected"),
+    "notify": ("ticket.*", "appointment.moved", "survey.requested", "problem.detected"),
     "feedback": ("ticket.created", "ticket.resolved"),
 }
 

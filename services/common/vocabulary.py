@@ -27,6 +27,7 @@ EVENTS = {
     "ticket.customer_replied": "intake",
     "appointment.checked_in": "intake",
     "appointment.cancelled": "intake",
+    "appointment.moved": "intake",
     "ticket.queued": "queue",
     "ticket.assigned": "queue",
     "ticket.status_changed": "queue",

@@ -303,6 +303,16 @@ def cancel_appointment(reference: str) -> Response:
     return jsonify(done)
 
 
+@bp.post("/appointments/<reference>/move")
+def move_appointment(reference: str) -> Response:
+    """Another time: no key, the tracking token in the link is the key; body `{start}`."""
+    token = request.args.get("token", "")
+    start = APPOINTMENT_START.load(json_body())["start"]
+    with change() as unit:
+        done = service.move_appointment(unit, context().intake, reference, token, start, utcnow())
+    return jsonify(done)
+
+
 @bp.post("/appointments/<reference>/check-in")
 @require("client")
 def check_in(reference: str) -> Response:

@@ -193,7 +193,8 @@ class AppointmentAcceptedSchema(AcceptedSchema):
 
 class AppointmentStateSchema(Schema):
     reference = fields.String(required=True)
-    status = fields.String(required=True, metadata={"enum": ["cancelled", "checked_in"]})
+    end = fields.String()
+    status = fields.String(required=True, metadata={"enum": ["booked", "cancelled", "checked_in"]})
     ticket_number = fields.String()
     start = fields.String()
 

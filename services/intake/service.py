@@ -178,6 +178,34 @@ def cancel_appointment(
     return {"reference": reference, "status": "cancelled"}
 
 
+def move_appointment(
+    unit: UnitOfWork, intake: Intake, reference: str, token: str, start: datetime, now: datetime
+) -> dict[str, Any]:
+    """Another time for the same appointment, with the link's token: the new seat is taken
+    before the old one is given back, so a move never loses the time it had."""
+    request, booked = _booked(unit, reference)
+    if not hmac.compare_digest(request.tracking_token_sha256, secret_digest(token)):
+        raise NotFound("appointment")
+    if booked.cancelled_at is not None or booked.checked_in_at is not None:
+        raise Conflict("This appointment can no longer be moved.", code="not_movable")
+    slot = None
+    if intake.hours is not None:
+        slot = appointments.slot_at(intake.hours, intake.slot_rules, start, now, BOOKING_DAYS)
+    if slot is None:
+        raise Invalid("start", "Not a time the counter offers: choose one of the slots.")
+    was = to_utc(booked.starts_at)
+    if slot[0] == was:
+        return {"reference": reference, "status": "booked", "start": _local(intake, was)}
+    if not storage.take_seat(unit.conn, slot[0], intake.slot_rules.seats):
+        raise Conflict("This time is fully booked; choose another.", code="slot_full")
+    storage.free_seat(unit.conn, was)
+    utc = (slot[0].astimezone(UTC), slot[1].astimezone(UTC))
+    storage.update_appointment(unit.conn, request.id, starts_at=utc[0], ends_at=utc[1])
+    moved = {"start": _local(intake, slot[0]), "end": _local(intake, slot[1])}
+    unit.emit("appointment.moved", {"ticket_id": request.id, "reference": reference, **moved})
+    return {"reference": reference, "status": "booked", **moved}
+
+
 def check_in(unit: UnitOfWork, intake: Intake, reference: str, now: datetime) -> dict[str, Any]:
     """At the kiosk: the appointment joins the counter's line, with a number of today's."""
     request, booked = _booked(unit, reference)

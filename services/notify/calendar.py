@@ -21,9 +21,10 @@ def appointment_entry(
     url: str | None,
     organizer: str | None,
     cancelled: bool = False,
+    sequence: int = 0,
 ) -> str:
-    """`METHOD:REQUEST` for a booking, `METHOD:CANCEL` (a later `SEQUENCE`) for its
-    cancellation; times with their zone (`TZID`, and its `VTIMEZONE`)."""
+    """`METHOD:REQUEST` for a booking (a later `SEQUENCE` for each move), `METHOD:CANCEL`
+    (one later still) for its cancellation; times with their zone (`TZID`, `VTIMEZONE`)."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Loket//Service desk//EN")
     calendar.add("version", "2.0")
@@ -33,7 +34,7 @@ def appointment_entry(
     event.add("dtstamp", stamp)
     event.add("dtstart", start)
     event.add("dtend", end)
-    event.add("sequence", 1 if cancelled else 0)
+    event.add("sequence", sequence + 1 if cancelled else sequence)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("summary", summary)
     event.add("description", description)

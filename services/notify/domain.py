@@ -33,6 +33,7 @@ DELIVERABLE_TYPES = (
     "ticket.message_added",
     "survey.requested",
     "problem.detected",
+    "appointment.moved",
 )
 
 # Secrets that open a customer's request or survey stay between Loket and that customer:
@@ -107,6 +108,10 @@ def customer_message(event_type: str, data: Mapping[str, Any]) -> str | None:
     if event_type == "ticket.resolved":
         # A contact solved on the spot: the customer was there; the survey follows.
         return None if data.get("created_at") == data.get("resolved_at") else "resolved"
+    if event_type == "notify.appointment_reminder":
+        return "appointment_reminder"
+    if event_type == "appointment.moved":
+        return "appointment_moved"
     return {
         "ticket.message_added": "update",
         "ticket.transferred": "transferred",

@@ -25,6 +25,7 @@ SCHEMAS: dict[str, type[Schema]] = {
     "ticket.message_added": schemas.MessageAddedSchema,
     "survey.requested": schemas.SurveyRequestedSchema,
     "problem.detected": schemas.ProblemDetectedSchema,
+    "appointment.moved": schemas.AppointmentMovedSchema,
 }
 
 

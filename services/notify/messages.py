@@ -32,6 +32,8 @@ TEMPLATES = (
     "survey",
     "appointment",
     "appointment_cancelled",
+    "appointment_reminder",
+    "appointment_moved",
 )
 CONTEXT_KEYS = (
     "reference",

@@ -66,9 +66,9 @@ class TicketCreatedSchema(TicketEventSchema):
     appointment = fields.Nested(AppointmentSchema, load_default=None, allow_none=True)
 
 
-class AppointmentCancelledSchema(TicketEventSchema):
+class AppointmentMovedSchema(TicketEventSchema):
     start = fields.String(required=True)
-    end = fields.String(load_default=None, allow_none=True)
+    end = fields.String(required=True)
 
 
 class StatusChangedSchema(TicketEventSchema):

@@ -236,6 +236,11 @@ class DirectSending:
                 self._waiting -= 1
 
 
+def send_reminders(engine: Engine, notifier: Notifier) -> None:
+    with unit_of_work(engine, "notify", storage.outbox) as unit:
+        service.send_reminders(unit, notifier, utcnow())
+
+
 def requeue_abandoned(engine: Engine) -> None:
     with unit_of_work(engine, "notify", storage.outbox) as unit:
         requeued = service.requeue_abandoned(unit, utcnow())

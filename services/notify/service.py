@@ -85,6 +85,10 @@ class Notifier:
 # address (`requester_verified` of `ticket.created`), so messages may repeat them.
 VERIFIED = "verified"
 APPOINTMENT = "appointment"
+# The messages that bring the appointment's calendar entry, new, moved or withdrawn.
+CALENDAR_TEMPLATES = ("appointment", "appointment_moved", "appointment_cancelled")
+# What causes a reminder: notify's own clock, not an event of the contract.
+REMINDER_EVENT = "notify.appointment_reminder"
 # Anyone can type any address into a web form: the desk confirms a request to one address
 # at most this often, so it cannot be made to flood a mailbox (issue 33, 6).
 CONFIRMATIONS = ("received", "callback", "appointment")
@@ -111,6 +115,12 @@ def handle_event(
             now,
             notifier.box.seal(data["reply_token"]) if data.get("reply_token") else None,
         )
+        if data.get("appointment"):
+            _plan_reminder(unit.conn, data["ticket_id"], data["appointment"]["start"], now)
+    if event.type == "ticket.status_changed" and data.get("to") == "cancelled":
+        storage.drop_reminder(unit.conn, data["ticket_id"], now)
+    if event.type == "appointment.moved":
+        _moved(unit.conn, data, now)
     rows = []
     customer = _customer_delivery(unit.conn, notifier, event, data, now)
     if customer is not None:
@@ -123,6 +133,53 @@ def handle_event(
     if begun is not None and notifier.direct is not None:
         send, start_by = notifier.direct.send, now + notifier.direct.wait_at_most
         unit.after_commit(lambda: send(begun, 1, start_by))
+    for row in rows:
+        if row["state"] == storage.FAILED:
+            _report(unit, FAILED, row, 0, row["last_error"])
+    return len(rows)
+
+
+# The day before an appointment, its reminder; none for one booked later than that.
+REMIND_BEFORE = timedelta(days=1)
+
+
+def _plan_reminder(conn: Connection, ticket_id: str, start: str, now: datetime) -> None:
+    remind_at = datetime.fromisoformat(start) - REMIND_BEFORE
+    if remind_at > now:
+        storage.plan_reminder(conn, ticket_id, remind_at)
+
+
+def _moved(conn: Connection, data: Mapping[str, Any], now: datetime) -> None:
+    """The new time kept with the contact (its calendar entry one version later) and the
+    reminder planned for it."""
+    known = storage.contact(conn, data["ticket_id"])
+    if known is None or not known.requester.get(APPOINTMENT):
+        return
+    was = known.requester[APPOINTMENT]
+    booked = {"start": data["start"], "end": data["end"], "sequence": was.get("sequence", 0) + 1}
+    storage.update_requester(conn, data["ticket_id"], {**known.requester, APPOINTMENT: booked})
+    remind_at = datetime.fromisoformat(data["start"]) - REMIND_BEFORE
+    storage.replan_reminder(conn, data["ticket_id"], remind_at if remind_at > now else None)
+
+
+def send_reminders(unit: UnitOfWork, notifier: Notifier, now: datetime) -> int:
+    """The reminders that are due, each one message to the customer, sent as any other
+    (its own event id: a delivery names what caused it)."""
+    due = storage.due_reminders(unit.conn, now)
+    rows = []
+    for reminder in due:
+        known = storage.contact(unit.conn, reminder.ticket_id)
+        storage.drop_reminder(unit.conn, reminder.ticket_id, now)
+        if known is None:
+            continue
+        data = {"ticket_id": reminder.ticket_id, "reference": known.reference}
+        event = Event(type=REMINDER_EVENT, data=data, source="notify")
+        row = _customer_delivery(unit.conn, notifier, event, data, now)
+        if row is not None:
+            rows.append(row)
+    storage.add_deliveries(unit.conn, rows)
+    to_send = [(row["id"], 1) for row in rows if row["state"] == storage.PENDING]
+    _schedule(unit, to_send, WorkQueue.NOW)
     for row in rows:
         if row["state"] == storage.FAILED:
             _report(unit, FAILED, row, 0, row["last_error"])
@@ -197,7 +254,7 @@ def _customer_delivery(
     verified = (
         data.get("requester_verified") if created else known and known.requester.get(VERIFIED)
     )
-    booked = data.get("appointment") or (known.requester.get(APPOINTMENT) if known else None)
+    booked = (known.requester.get(APPOINTMENT) if known else None) or data.get("appointment")
     if template == "cancelled" and booked:
         template = "appointment_cancelled"
     contact = domain.Contact.from_requester(requester)
@@ -249,7 +306,7 @@ def _customer_delivery(
             "in_reply_to": None if first else thread,
             "reply_to": _reply_to(conn, notifier, data, known),
         }
-        if template in ("appointment", "appointment_cancelled") and booked:
+        if template in CALENDAR_TEMPLATES and booked:
             cancelled = template == "appointment_cancelled"
             entry = _calendar_entry(
                 notifier,
@@ -388,6 +445,7 @@ def _calendar_entry(
         url=values.get("action_url"),
         organizer=notifier.mailbox,
         cancelled=cancelled,
+        sequence=int(booked.get("sequence", 0)),
     )
     return {"method": "CANCEL" if cancelled else "REQUEST", "ics": entry}
 

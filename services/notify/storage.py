@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    delete,
     func,
     insert,
     select,
@@ -53,6 +54,15 @@ contacts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Sealed like webhook secrets: it lets a reply count as the requester's.
     Column("reply_token_sealed", Text, nullable=True),
+)
+
+# The reminder the day before an appointment: when it is due, and whether it went.
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("ticket_id", String(36), primary_key=True),
+    Column("remind_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("done_at", DateTime(timezone=True), nullable=True),
 )
 
 subscriptions = Table(
@@ -146,6 +156,46 @@ def deliveries_to(
             deliveries.c.recipient_sha256 == recipient_sha256,
             deliveries.c.created_at >= since,
             deliveries.c.template.in_(templates),
+        )
+    )
+
+
+def update_requester(conn: Connection, ticket_id: str, requester: Mapping[str, Any]) -> None:
+    conn.execute(
+        update(contacts).where(contacts.c.ticket_id == ticket_id).values(requester=dict(requester))
+    )
+
+
+def replan_reminder(conn: Connection, ticket_id: str, remind_at: datetime | None) -> None:
+    """A moved appointment: its reminder for the new day, or none if that has passed."""
+    conn.execute(delete(reminders).where(reminders.c.ticket_id == ticket_id))
+    if remind_at is not None:
+        plan_reminder(conn, ticket_id, remind_at)
+
+
+def plan_reminder(conn: Connection, ticket_id: str, remind_at: datetime) -> None:
+    """Once per ticket: a redelivered `ticket.created` plans nothing more."""
+    if conn.scalar(select(reminders.c.ticket_id).where(reminders.c.ticket_id == ticket_id)):
+        return
+    conn.execute(insert(reminders).values(ticket_id=ticket_id, remind_at=remind_at.astimezone(UTC)))
+
+
+def drop_reminder(conn: Connection, ticket_id: str, at: datetime) -> None:
+    conn.execute(
+        update(reminders)
+        .where(reminders.c.ticket_id == ticket_id, reminders.c.done_at.is_(None))
+        .values(done_at=at)
+    )
+
+
+def due_reminders(conn: Connection, now: datetime, limit: int = 200) -> list[Row]:
+    return list(
+        conn.execute(
+            select(reminders)
+            .where(reminders.c.remind_at <= now, reminders.c.done_at.is_(None))
+            .order_by(reminders.c.remind_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
     )
 

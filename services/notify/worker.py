@@ -13,6 +13,9 @@ from services.notify import domain, handlers, sender, service, storage
 from services.notify.metrics import start_series_at_zero
 from services.notify.settings import notify_settings
 
+# Reminders are for the day before: a minute late is on time.
+REMINDER_CHECK_SECONDS = 60
+
 
 def spec(settings: Settings) -> WorkerSpec:
     transports = sender.transports_for(settings)
@@ -35,7 +38,12 @@ def spec(settings: Settings) -> WorkerSpec:
                 "abandoned-attempts",
                 notifier.lease.total_seconds() / 3,
                 sender.requeue_abandoned,
-            )
+            ),
+            Timer(
+                "appointment-reminders",
+                REMINDER_CHECK_SECONDS,
+                lambda engine: sender.send_reminders(engine, notifier),
+            ),
         ],
         work=WorkSpec(
             queue=notifier.work,

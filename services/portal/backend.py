@@ -151,12 +151,10 @@ class Backend:
             headers={"Idempotency-Key": form_id, "Authorization": f"Bearer {kiosk_key}"},
         )
 
-    def appointment_slots(self, category: str) -> Answer:
+    def appointment_slots(self, category: str | None = None) -> Answer:
+        params: dict[str, Any] = {"days": 14, **({"category": category} if category else {})}
         return self._call(
-            "intake",
-            "GET",
-            f"{self.intake_url}/v1/appointments/slots",
-            params={"category": category, "days": 14},
+            "intake", "GET", f"{self.intake_url}/v1/appointments/slots", params=params
         )
 
     def book(self, body: dict[str, Any], form_id: str) -> Answer:
@@ -169,6 +167,15 @@ class Backend:
             f"{self.intake_url}/v1/appointments",
             json=body,
             headers={"Idempotency-Key": form_id},
+        )
+
+    def move_appointment(self, reference: str, token: str, start: str) -> Answer:
+        return self._call(
+            "intake",
+            "POST",
+            f"{self.intake_url}/v1/appointments/{quote(reference)}/move",
+            params={"token": token},
+            json={"start": start},
         )
 
     def cancel_appointment(self, reference: str, token: str) -> Answer:

@@ -131,6 +131,22 @@ def fresh_mark(reference: str, token: str, now: float | None = None) -> str:
     return f"{issued}.{_signature(reference, token, issued)}"
 
 
+def moved_mark(reference: str, token: str, start: datetime) -> str:
+    """The new time of a moved appointment, signed for that reference and token."""
+    at = start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{at}.{_signature(reference, token, at)}"
+
+
+def _moved_to(reference: str, token: str) -> datetime | None:
+    at, _, signature = request.args.get("moved", "").partition(".")
+    if not at or not hmac.compare_digest(signature, _signature(reference, token, at)):
+        return None
+    try:
+        return datetime.strptime(at, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def _signature(reference: str, token: str, issued: str) -> str:
     message = f"{reference}\x00{token}\x00{issued}".encode()
     return hmac.new(current_app.secret_key.encode(), message, "sha256").hexdigest()[:32]
@@ -162,6 +178,64 @@ def _appointment_words(status: dict[str, Any], lang: str) -> str | None:
     starts = datetime.fromisoformat(status["appointment_start"]).astimezone(zone)
     ends = datetime.fromisoformat(status["appointment_end"]).astimezone(zone)
     return f"{day_name(starts.date(), lang)}, {starts:%H:%M}\N{EN DASH}{ends:%H:%M}"
+
+
+def _free_times() -> list[forms.Slot] | Answer:
+    free = backend().appointment_slots()
+    if free.status != 200:
+        return free
+    return [
+        forms.Slot(datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"]))
+        for s in free.body.get("slots", [])
+        if s.get("available", 0) > 0
+    ]
+
+
+def _move_form(reference: str, status: dict[str, Any], error: str | None, code: int) -> Response:
+    slots = _free_times()
+    if isinstance(slots, Answer):
+        return _problem(slots)
+    values = {"status": status, "days": _by_day(slots), "error": error}
+    when = _appointment_words(status, language())
+    token = request.args.get("token", "")
+    zone = settings().desk_zone.key
+    path = f"/track/{reference}"
+    return _with_form_cookie(
+        "move.html", code, path, appointment=when, token=token, zone=zone, **values
+    )
+
+
+@bp.get("/track/<reference>/move")
+def move_form(reference: str) -> Response | tuple[str, int]:
+    """Another time for an appointment: the counter's free times of the next two weeks."""
+    answer = backend().track(reference, request.args.get("token", ""))
+    if answer.status != 200 or not answer.body.get("appointment_start"):
+        return _problem(answer if answer.status != 200 else Answer(404, {}))
+    return _move_form(reference, answer.body, None, 200)
+
+
+@bp.post("/track/<reference>/move")
+def move_appointment(reference: str) -> Response | tuple[str, int]:
+    token = request.args.get("token", "")
+    answer = backend().track(reference, token)
+    if answer.status != 200 or not answer.body.get("appointment_start"):
+        return _problem(answer if answer.status != 200 else Answer(404, {}))
+    if not form_is_this_browsers():
+        return _move_form(reference, answer.body, "form_expired", 400)
+    slots = _free_times()
+    chosen = (
+        forms.chosen_slot(slots, request.form.get("slot", "")) if isinstance(slots, list) else None
+    )
+    if chosen is None:
+        return _move_form(reference, answer.body, "err_appointment", 422)
+    done = backend().move_appointment(reference, token, chosen.starts.isoformat())
+    if done.status == 409 and (done.body.get("error") or {}).get("code") == "slot_full":
+        return _move_form(reference, answer.body, "err_slot_full", 409)
+    if done.status != 200:
+        return _problem(done)
+    mark = moved_mark(reference, token, chosen.starts)
+    query = urlencode({"token": token, "lang": language(), "moved": mark})
+    return redirect(f"/track/{reference}?{query}", code=303)
 
 
 @bp.post("/track/<reference>/cancel")
@@ -197,6 +271,19 @@ def _status_page(
 ) -> Response:
     lang = language()
     wait = wait_words(status, lang)
+    moved_to = _moved_to(reference, request.args.get("token", ""))
+    if moved_to is not None and status.get("appointment_start"):
+        # The queue learns of the move a moment later, through the broker: until then the
+        # page shows the time the customer has just chosen, which the link vouches for.
+        length = datetime.fromisoformat(status["appointment_end"]) - datetime.fromisoformat(
+            status["appointment_start"]
+        )
+        ends = moved_to + length
+        status = {
+            **status,
+            "appointment_start": moved_to.isoformat(),
+            "appointment_end": ends.isoformat(),
+        }
     return _with_form_cookie(
         "track.html",
         code,
@@ -206,6 +293,7 @@ def _status_page(
         wait=wait,
         appointment=_appointment_words(status, lang),
         cancelled=request.args.get("cancelled") == "1",
+        moved=moved_to is not None,
         token=request.args.get("token", ""),
         sent=request.args.get("sent") == "1",
         follows=_reference_or_none(request.args.get("follows", "")),

@@ -200,6 +200,13 @@ PORTAL_MESSAGES: dict[str, str] = {
     "book": N_("Book this time"),
     "your_appointment": N_("Your appointment"),
     "appointment_booked": N_("Booked: check in at the kiosk when you arrive"),
+    "move_link": N_("Another time"),
+    "move_title": N_("Another time for your appointment"),
+    "move_now": N_("Your appointment {reference} is now on {when}."),
+    "move_to": N_("When do you come instead?"),
+    "move_button": N_("Move to this time"),
+    "move_keep": N_("Keep the time I have"),
+    "appointment_moved": N_("Your appointment is moved; we sent you the new time by e-mail."),
     "cancel_appointment": N_("Cancel this appointment"),
     "appointment_cancelled": N_(
         "Your appointment is cancelled; the time is free for someone else."

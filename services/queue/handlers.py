@@ -15,6 +15,7 @@ TICKET_CREATED = schemas.TicketCreatedSchema()
 CUSTOMER_REPLIED = schemas.CustomerRepliedSchema()
 CHECKED_IN = schemas.AppointmentCheckedInSchema()
 APPOINTMENT_CANCELLED = schemas.AppointmentCancelledSchema()
+APPOINTMENT_MOVED = schemas.AppointmentMovedSchema()
 FEEDBACK_RECEIVED = schemas.FeedbackReceivedSchema()
 PROBLEM_RESOLVED = schemas.ProblemResolvedSchema()
 NOTIFICATION = schemas.NotificationSchema()
@@ -36,6 +37,9 @@ def handlers(settings: Settings) -> dict[tuple[str, int], Handler]:
     def appointment_cancelled(unit: UnitOfWork, event: Event) -> None:
         service.appointment_cancelled(unit, APPOINTMENT_CANCELLED.load(event.data))
 
+    def appointment_moved(unit: UnitOfWork, event: Event) -> None:
+        service.appointment_moved(unit, APPOINTMENT_MOVED.load(event.data))
+
     def feedback_received(unit: UnitOfWork, event: Event) -> None:
         service.feedback_received(unit, FEEDBACK_RECEIVED.load(event.data), utcnow())
 
@@ -54,6 +58,7 @@ def handlers(settings: Settings) -> dict[tuple[str, int], Handler]:
         ("ticket.customer_replied", 1): customer_replied,
         ("appointment.checked_in", 1): checked_in,
         ("appointment.cancelled", 1): appointment_cancelled,
+        ("appointment.moved", 1): appointment_moved,
         ("feedback.received", 1): feedback_received,
         ("problem.resolved", 1): problem_resolved,
         ("notification.sent", 1): notification("sent"),

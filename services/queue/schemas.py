@@ -83,6 +83,15 @@ class AppointmentCancelledSchema(EventDataSchema):
     cancelled_at = Timestamp(required=True)
 
 
+class AppointmentMovedSchema(EventDataSchema):
+    """`appointment.moved` v1 data."""
+
+    ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    reference = fields.String(required=True)
+    start = Timestamp(required=True)
+    end = Timestamp(required=True)
+
+
 class CustomerRepliedSchema(EventDataSchema):
     """`ticket.customer_replied` v1 data."""
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from services.common.config import ConfigError
-from services.common.events import isoformat, to_utc
+from services.common.events import isoformat, to_utc, utcnow
 from services.common.failures import Conflict, Invalid, NotAllowed, NotFound
 from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import language
@@ -350,6 +350,16 @@ def checked_in(unit: UnitOfWork, data: Mapping[str, Any]) -> None:
         unit.conn, ticket.id, checked_in_at=at, ticket_number=data["ticket_number"], updated_at=at
     )
     storage.add_history(unit.conn, ticket.id, at, "checked_in", ticket.status)
+
+
+def appointment_moved(unit: UnitOfWork, data: Mapping[str, Any]) -> None:
+    """Another time: the ticket is due at it, and waits for its check-in then."""
+    ticket = storage.ticket_by_id(unit.conn, data["ticket_id"], lock=True)
+    if ticket is None or ticket.status != "queued" or ticket.checked_in_at is not None:
+        return
+    start, end = to_utc(data["start"]), to_utc(data["end"])
+    moved = {"appointment_start": start, "appointment_end": end, "due_at": start}
+    storage.update_ticket(unit.conn, ticket.id, updated_at=utcnow(), **moved)
 
 
 def appointment_cancelled(unit: UnitOfWork, data: Mapping[str, Any]) -> None:

@@ -311,6 +311,17 @@ def test_a_customer_books_a_time_at_the_counter_and_cancels_it(desk, page, shots
     confirmation = mail_to(desk, "mo@example.org", f"{start}\N{EN DASH}{end}")
     calendars = [p for p in confirmation.walk() if p.get_content_type() == "text/calendar"]
     assert calendars and "METHOD:REQUEST" in calendars[0].get_content()
+    # Another time, chosen from the status page; the calendar entry moves with it.
+    page.get_by_role("link", name="Another time").click()
+    times = page.get_by_label("When do you come instead?")
+    instead = times.locator("option").nth(2)
+    start, end = re.findall(r"\d\d:\d\d", instead.inner_text())
+    times.select_option(instead.get_attribute("value"))
+    checked(page, shots, "18-appointment-move")
+    page.get_by_role("button", name="Move to this time").click()
+    expect(page.locator(".notice")).to_contain_text("Your appointment is moved")
+    expect(page.locator("dd.appointment")).to_contain_text(f"{start}\N{EN DASH}{end}")
+    mail_to(desk, "mo@example.org", "is now on")
     page.get_by_role("button", name="Cancel this appointment").click()
     expect(page.locator(".notice")).to_have_text(
         "Your appointment is cancelled; the time is free for someone else."

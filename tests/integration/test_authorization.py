@@ -39,6 +39,7 @@ ENDPOINTS = {
         ("get", "/v1/appointments/slots"): "client",
         ("post", "/v1/appointments"): "counter front-end",
         ("post", "/v1/appointments/{reference}/cancel"): "public",  # the tracking token
+        ("post", "/v1/appointments/{reference}/move"): "public",  # the tracking token
         ("post", "/v1/appointments/{reference}/check-in"): "counter front-end",
     },
     "queue": {

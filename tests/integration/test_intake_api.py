@@ -887,3 +887,27 @@ def test_a_booking_names_a_slot_and_a_check_in_gives_todays_number(open_counter,
     cancel = f"/v1/appointments/{booked['reference']}/cancel"
     refused = client.post(cancel, query_string={"token": booked["tracking_token"]})
     assert refused.status_code == 409  # checked in: the counter's to handle now
+
+
+def test_an_appointment_moves_to_a_free_time_and_keeps_its_own_when_the_new_one_is_full(
+    intake, keys
+):
+    client, app = intake
+    first, second, third = (s["start"] for s in _slots(client, keys["portal"])[:3])
+    booked = _book(client, keys["portal"], first).json
+    other = {"name": "Bo", "email": "bo@example.org", "language": "en"}
+    assert _book(client, keys["portal"], third, requester=other).status_code == 201
+    move = f"/v1/appointments/{booked['reference']}/move"
+    token = {"token": booked["tracking_token"]}
+    wrong = client.post(move, query_string={"token": "x" * 43}, json={"start": second})
+    assert wrong.status_code == 404
+    full = client.post(move, query_string=token, json={"start": third})
+    assert full.status_code == 409 and full.json["error"]["code"] == "slot_full"
+    moved = client.post(move, query_string=token, json={"start": second})
+    assert moved.status_code == 200 and moved.json["start"] == second
+    free = {s["start"]: s["available"] for s in _slots(client, keys["portal"])}
+    assert (free[first], free[second], free[third]) == (1, 0, 0)
+    [event] = events(app, "appointment.moved")
+    assert event["data"]["start"] == second and event["data"]["reference"] == booked["reference"]
+    off = client.post(move, query_string=token, json={"start": "2020-01-01T09:00:00+01:00"})
+    assert off.status_code == 422

@@ -951,6 +951,9 @@ def test_without_a_mail_transport_the_unsent_confirmation_is_recorded_for_the_ag
     engine.dispose()
 
 
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
 def _calendar(message) -> tuple[icalendar.Calendar, str]:
     """The calendar alternative of a mail, and its attached file's name."""
     parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
@@ -987,6 +990,19 @@ def test_an_appointment_is_confirmed_with_its_calendar_entry_and_taken_out_when_
     assert f"/track/{reference}?token=" in str(event["URL"])
     assert entry.walk("VTIMEZONE"), "the zone travels with the entry"
 
+    later_start = start + timedelta(days=1)
+    new_end = later_start + timedelta(minutes=15)
+    move = later(
+        created, "appointment.moved", start=later_start.isoformat(), end=new_end.isoformat()
+    )
+    publish(namespace, move)
+    moved = wait_until(lambda: smtp.to("ann@example.org")[1:], what="the move")[0]
+    assert "moved to Tuesday 2 March 2027, 09:00" in moved["Subject"]
+    again, _ = _calendar(moved)
+    [shifted] = again.walk("VEVENT")
+    assert again["METHOD"] == "REQUEST" and shifted["UID"] == event["UID"]
+    assert shifted.decoded("DTSTART") == later_start and shifted["SEQUENCE"] == 1
+
     change = {
         "from": "queued",
         "to": "cancelled",
@@ -994,9 +1010,40 @@ def test_an_appointment_is_confirmed_with_its_calendar_entry_and_taken_out_when_
         "public_note": "Your appointment is cancelled.",
     }
     publish(namespace, later(created, "ticket.status_changed", **change))
-    cancelled = wait_until(lambda: smtp.to("ann@example.org")[1:], what="the cancellation")[0]
+    cancelled = wait_until(lambda: smtp.to("ann@example.org")[2:], what="the cancellation")[0]
     assert "is cancelled" in cancelled["Subject"]
     gone, _ = _calendar(cancelled)
     [withdrawn] = gone.walk("VEVENT")
     assert gone["METHOD"] == "CANCEL" and withdrawn["UID"] == event["UID"]
-    assert withdrawn["SEQUENCE"] > event["SEQUENCE"] and withdrawn["STATUS"] == "CANCELLED"
+    assert withdrawn["SEQUENCE"] == 2 and withdrawn["STATUS"] == "CANCELLED"
+    assert withdrawn.decoded("DTSTART") == later_start  # the time it had when cancelled
+
+
+def test_the_day_before_an_appointment_its_customer_is_reminded_once_unless_it_was_cancelled(
+    namespace, worker, settings, smtp
+):
+    def booked(email: str) -> Event:
+        start = (datetime.now(UTC) + timedelta(days=1, hours=2)).astimezone(AMSTERDAM)
+        slot = {"start": start.isoformat(), "end": (start + timedelta(minutes=15)).isoformat()}
+        created = ticket_created(channel="walk_in", appointment=slot, email=email)
+        publish(namespace, created)
+        wait_until(lambda: smtp.to(email), what="the confirmation")
+        return created
+
+    kept, cancelled = booked("kept@example.org"), booked("gone@example.org")
+    change = {"from": "queued", "to": "cancelled", "agent": "customer"}
+    publish(namespace, later(cancelled, "ticket.status_changed", **change))
+    wait_until(lambda: smtp.to("gone@example.org")[1:], what="the cancellation")
+    notifier = notifier_for(settings, transports_for(settings))
+    engine = make_engine(settings.database_url)
+    try:
+        for hours_later in (1, 3, 4):  # not yet; then due; then already sent
+            with unit_of_work(engine, "notify", storage.outbox) as unit:
+                now = datetime.now(UTC) + timedelta(hours=hours_later)
+                planned = service.send_reminders(unit, notifier, now)
+            assert planned == (1 if hours_later == 3 else 0)
+    finally:
+        engine.dispose()
+    reminder = wait_until(lambda: smtp.to("kept@example.org")[1:], what="the reminder")[0]
+    assert reminder["Subject"].startswith(f"[{kept.data['reference']}] Reminder: your appointment")
+    assert len(smtp.to("gone@example.org")) == 2  # the confirmation and the cancellation only

@@ -974,6 +974,16 @@ def test_an_appointment_is_called_once_it_checked_in_and_is_due_at_its_time(coun
     assert desk.track(booked).json["queue_position"] is None
     assert call(desk, keys["agent"], "3").json["id"] == walk_in["ticket_id"]
     assert call(desk, keys["agent"], "4").status_code == 204
+    later_slot = start + timedelta(minutes=30)
+    moved = {
+        "ticket_id": booked["ticket_id"],
+        "reference": booked["reference"],
+        "start": isoformat(later_slot),
+        "end": isoformat(later_slot + timedelta(minutes=15)),
+    }
+    assert desk.feed("appointment.moved", moved) is Outcome.PROCESSED
+    ticket = desk.client.get(f"/v1/tickets/{booked['ticket_id']}", headers=bearer(keys["agent"]))
+    assert ticket.json["due_at"] == moved["start"] == ticket.json["appointment_start"]
     arrived = {
         "ticket_id": booked["ticket_id"],
         "reference": booked["reference"],

@@ -105,6 +105,9 @@ def ticket_events() -> list[Event]:
         ("intake", "appointment.checked_in", {
             **ticket, "ticket_number": "A-001", "checked_in_at": isoformat(now),
         }),
+        ("intake", "appointment.moved", {
+            **ticket, "start": isoformat(now), "end": isoformat(now + timedelta(minutes=15)),
+        }),
         ("intake", "appointment.cancelled", {**ticket, "cancelled_at": isoformat(now)}),
     ]  # fmt: skip
     return [Event(type=type, data=data, source=source) for source, type, data in flow]
