@@ -139,7 +139,15 @@ def book_appointment(
     """A request with a time at the counter: only a slot the counter offers, and only
     while it has a seat free (the seat and the request commit together)."""
     wanted = dict(submitted)
-    start = wanted.pop("start")
+    slot = _seat_at(unit, intake, wanted.pop("start"), now)
+    return submit_request(unit, intake, wanted, submitted_by, now, appointment=slot)
+
+
+def _seat_at(
+    unit: UnitOfWork, intake: Intake, start: datetime, now: datetime
+) -> tuple[datetime, datetime]:
+    """A seat of the slot that begins at `start`: 422 for a time the counter does not
+    offer, 409 when its seats are taken."""
     slot = None
     if intake.hours is not None:
         slot = appointments.slot_at(intake.hours, intake.slot_rules, start, now, BOOKING_DAYS)
@@ -147,14 +155,20 @@ def book_appointment(
         raise Invalid("start", "Not a time the counter offers: choose one of the slots.")
     if not storage.take_seat(unit.conn, slot[0], intake.slot_rules.seats):
         raise Conflict("This time is fully booked; choose another.", code="slot_full")
-    return submit_request(unit, intake, wanted, submitted_by, now, appointment=slot)
+    return slot
 
 
-def _booked(unit: UnitOfWork, reference: str) -> tuple[Any, Any]:
+def _booked(unit: UnitOfWork, reference: str, token: str | None = None) -> tuple[Any, Any]:
+    """The request and its appointment, locked; with `token`, only for its tracking token
+    (a wrong one answers as an unknown reference does)."""
     seq = domain.sequence_of(reference)
     request = storage.request_by_sequence(unit.conn, seq) if seq else None
     booked = storage.appointment_of(unit.conn, request.id, lock=True) if request else None
     if request is None or booked is None:
+        raise NotFound("appointment")
+    if token is not None and not hmac.compare_digest(
+        request.tracking_token_sha256, secret_digest(token)
+    ):
         raise NotFound("appointment")
     return request, booked
 
@@ -163,9 +177,7 @@ def cancel_appointment(
     unit: UnitOfWork, intake: Intake, reference: str, token: str, now: datetime
 ) -> dict[str, Any]:
     """The customer frees their seat with the link's token (a wrong one: 404)."""
-    request, booked = _booked(unit, reference)
-    if not hmac.compare_digest(request.tracking_token_sha256, secret_digest(token)):
-        raise NotFound("appointment")
+    request, booked = _booked(unit, reference, token)
     if booked.cancelled_at is not None:
         return {"reference": reference, "status": "cancelled"}  # once is enough
     if booked.checked_in_at is not None:
@@ -183,21 +195,13 @@ def move_appointment(
 ) -> dict[str, Any]:
     """Another time for the same appointment, with the link's token: the new seat is taken
     before the old one is given back, so a move never loses the time it had."""
-    request, booked = _booked(unit, reference)
-    if not hmac.compare_digest(request.tracking_token_sha256, secret_digest(token)):
-        raise NotFound("appointment")
+    request, booked = _booked(unit, reference, token)
     if booked.cancelled_at is not None or booked.checked_in_at is not None:
         raise Conflict("This appointment can no longer be moved.", code="not_movable")
-    slot = None
-    if intake.hours is not None:
-        slot = appointments.slot_at(intake.hours, intake.slot_rules, start, now, BOOKING_DAYS)
-    if slot is None:
-        raise Invalid("start", "Not a time the counter offers: choose one of the slots.")
     was = to_utc(booked.starts_at)
-    if slot[0] == was:
+    if start == was:
         return {"reference": reference, "status": "booked", "start": _local(intake, was)}
-    if not storage.take_seat(unit.conn, slot[0], intake.slot_rules.seats):
-        raise Conflict("This time is fully booked; choose another.", code="slot_full")
+    slot = _seat_at(unit, intake, start, now)
     storage.free_seat(unit.conn, was)
     utc = (slot[0].astimezone(UTC), slot[1].astimezone(UTC))
     storage.update_appointment(unit.conn, request.id, starts_at=utc[0], ends_at=utc[1])

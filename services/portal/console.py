@@ -569,7 +569,7 @@ def _desk_local() -> Callable[[str | None], str]:
 
 
 def _counter_line(at: str, queue: str) -> dict[str, Any] | None:
-    walk_ins = {"queue": queue, "channel": "walk_in"}
+    walk_ins = {"queue": queue, "channel": "walk_in", "limit": 200}
     waiting = _as_person("queue", "GET", "/v1/tickets", params={**walk_ins, "status": "queued"})
     if waiting.status != 200:
         return None

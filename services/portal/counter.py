@@ -51,10 +51,7 @@ def display() -> Response:
         "counter/_board.html" if request.args.get("part") == "board" else "counter/display.html"
     )
     values = {"board": board, "queue": queue, "refresh_seconds": REFRESH_SECONDS, "spoken": spoken}
-    text, code = page(template, 200, shown=SHOWN, **values)
-    response = refreshed(make_response(text, code))
-    response.headers["Content-Security-Policy"] = COUNTER_POLICY
-    return response
+    return refreshed(_counter_page(template, 200, shown=SHOWN, **values))
 
 
 def _board(display: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +143,8 @@ def take_number() -> Response:
     name = request.form.get("name", "").strip()[:200]
     lang = language()
     catalogue = backend().catalogue(lang)
-    names = {c["id"]: c["name"] for c in catalogue.body.get("categories", [])}
+    found = {c["id"]: c for c in catalogue.body.get("categories", [])}
+    names = {key: c["name"] for key, c in found.items()}
     if category not in names:
         return _kiosk_form(422, "kiosk_choose")
     texts = TEXTS[lang]
@@ -167,11 +165,11 @@ def take_number() -> Response:
     answer = backend().take_number(body, form_id, settings().kiosk_api_key or "")
     if answer.status != 201:
         return _kiosk_form(503 if answer.unavailable else 422, "kiosk_failed")
-    shown = backend().display(None)
+    shown = backend().display(found[category].get("queue"))  # the wait of the number's queue
     wait = wait_words(shown.body.get("expected_wait") or {}, lang) if shown.status == 200 else None
     link = answer.body["status_url"]
     code = segno.make(link, error="m").svg_inline(scale=5, title=texts["kiosk_qr"])
-    text, status = page(
+    return _counter_page(
         "counter/number.html",
         201,
         number=answer.body.get("ticket_number") or answer.body["reference"],
@@ -181,6 +179,11 @@ def take_number() -> Response:
         qr=Markup(code.replace("<svg ", '<svg role="img" ', 1)),  # noqa: S704
         return_seconds=NUMBER_SHOWN_SECONDS,
     )
+
+
+def _counter_page(template: str, code: int, **values: Any) -> Response:
+    """A page of the counter's, which loads the portal's own scripts."""
+    text, status = page(template, code, **values)
     response = make_response(text, status)
     response.headers["Content-Security-Policy"] = COUNTER_POLICY
     return response
@@ -207,13 +210,10 @@ def check_in() -> Response:
     if answer.status != 200:
         return _kiosk_form(503, "kiosk_failed")
     starts = datetime.fromisoformat(answer.body["start"])
-    text, status = page(
+    return _counter_page(
         "counter/checked_in.html",
         200,
         number=answer.body["ticket_number"],
         at=starts.strftime("%H:%M"),
         return_seconds=NUMBER_SHOWN_SECONDS,
     )
-    response = make_response(text, status)
-    response.headers["Content-Security-Policy"] = COUNTER_POLICY
-    return response

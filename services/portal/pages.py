@@ -180,8 +180,9 @@ def _appointment_words(status: dict[str, Any], lang: str) -> str | None:
     return f"{day_name(starts.date(), lang)}, {starts:%H:%M}\N{EN DASH}{ends:%H:%M}"
 
 
-def _free_times() -> list[forms.Slot] | Answer:
-    free = backend().appointment_slots()
+def _free_times(category: str | None = None) -> list[forms.Slot] | Answer:
+    """The counter's times with a seat free in the next two weeks, as intake offers them."""
+    free = backend().appointment_slots(category)
     if free.status != 200:
         return free
     return [
@@ -465,15 +466,10 @@ def _asking(category_id: str) -> Asking | Answer:
 
 
 def _booking(category: dict[str, Any], questions: list[forms.Question]) -> Asking | Answer:
-    """An appointment's form: the counter's free times (two weeks), as intake offers them."""
-    free = backend().appointment_slots(category["id"])
-    if free.status != 200:
-        return free
-    slots = [
-        forms.Slot(datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"]))
-        for s in free.body.get("slots", [])
-        if s.get("available", 0) > 0
-    ]
+    """An appointment's form: the request's questions and the counter's free times."""
+    slots = _free_times(category["id"])
+    if isinstance(slots, Answer):
+        return slots
     return Asking("walk_in", category, questions, slots, settings().desk_zone.key)
 
 

@@ -250,10 +250,12 @@ def display() -> Response:
     with reading(runtime().engine) as conn:
         calls = storage.last_calls(conn, query["queue"])
         waiting = storage.waiting_at_counter(conn, query["queue"])
-        queue = query["queue"] or next(iter(desk().queues))
-        estimate = service.estimate_for(
-            desk(), _activity(conn, now), queue, service.NEW_ARRIVAL_PRIORITY, waiting + 1, now
-        )
+        # A new number's wait is its queue's: unknown for a screen of every queue.
+        estimate = None
+        if query["queue"] is not None:
+            learned = _activity(conn, now)
+            new = service.NEW_ARRIVAL_PRIORITY
+            estimate = service.estimate_for(desk(), learned, query["queue"], new, waiting + 1, now)
     view = {
         "called": [
             {"ticket_number": c.ticket_number, "counter": c.counter, "called_at": to_utc(c.at)}

@@ -309,8 +309,7 @@ def no_show(unit: UnitOfWork, desk: Desk, ticket_id: str, agent: str, now: datet
     if refused:
         raise Conflict(refused, code="not_called_enough")
     message = domain.public_message("no_show", _language(ticket), calls=str(ticket.counted_calls))
-    cancelled = _set_status(unit, ticket, "cancelled", message, None, agent, now)
-    return storage.update_ticket(unit.conn, cancelled.id, no_show_at=now)
+    return _set_status(unit, ticket, "cancelled", message, None, agent, now, no_show_at=now)
 
 
 def reactivate(unit: UnitOfWork, ticket_id: str, reason: str, agent: str, now: datetime) -> Row:
@@ -480,9 +479,11 @@ def _set_status(
     internal_note: str | None,
     agent: str,
     now: datetime,
+    **also: Any,
 ) -> Row:
-    """A status change with its history, its events and, when resolved, its metric."""
-    values: dict[str, Any] = {"status": to, "updated_at": now}
+    """A status change with its history, its events and, when resolved, its metric;
+    `also` are columns changed with it (a no-show's moment)."""
+    values: dict[str, Any] = {"status": to, "updated_at": now, **also}
     if to == "queued":
         values.update(NOT_CALLED)
     if to == "in_progress":
@@ -787,8 +788,7 @@ def check_missed_appointments(unit: UnitOfWork, desk: Desk, now: datetime) -> in
     missed = storage.missed_appointments(unit.conn, now - desk.counter.appointment_grace)
     for ticket in missed:
         message = domain.public_message("appointment_missed", _language(ticket))
-        _set_status(unit, ticket, "cancelled", message, None, "counter", now)
-        storage.update_ticket(unit.conn, ticket.id, no_show_at=now)
+        _set_status(unit, ticket, "cancelled", message, None, "counter", now, no_show_at=now)
     return len(missed)
 
 

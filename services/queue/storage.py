@@ -166,6 +166,13 @@ counter_calls = Table(
 FAIR_ORDER = (tickets.c.due_at, tickets.c.created_at, tickets.c.id)
 # In the building: a walk-in, or an appointment that checked in.
 PRESENT = or_(tickets.c.appointment_start.is_(None), tickets.c.checked_in_at.is_not(None))
+# Waiting in the building for a counter to call them: the counter's line.
+AT_COUNTER = and_(
+    tickets.c.status == "queued",
+    tickets.c.channel == "walk_in",
+    tickets.c.called_at.is_(None),
+    PRESENT,
+)
 
 
 _TICKET_EXISTS = select(tickets.c.id).where(tickets.c.id == bindparam("ticket_id"))
@@ -286,13 +293,7 @@ def next_present(queue: str) -> Any:
     a subquery (PostgreSQL skips rows another counter's transaction holds)."""
     return (
         select(tickets.c.id)
-        .where(
-            tickets.c.queue == queue,
-            tickets.c.status == "queued",
-            tickets.c.channel == "walk_in",
-            tickets.c.called_at.is_(None),
-            PRESENT,
-        )
+        .where(tickets.c.queue == queue, AT_COUNTER)
         .order_by(*FAIR_ORDER)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -331,13 +332,18 @@ def called_at_counter(conn: Connection, counter: str) -> Row | None:
     ).first()
 
 
+NO_NUMBER = "\N{EN DASH}"
+
+
 def record_call(conn: Connection, ticket: Row, now: datetime) -> None:
     conn.execute(
         insert(counter_calls).values(
             queue=ticket.queue,
             counter=ticket.counter,
             ticket_id=ticket.id,
-            ticket_number=ticket.ticket_number or ticket.reference,
+            # A screen everyone reads never shows a reference; a walk-in from before
+            # numbers were given has none to show.
+            ticket_number=ticket.ticket_number or NO_NUMBER,
             at=now,
         )
     )
@@ -368,12 +374,7 @@ def last_calls(conn: Connection, queue: str | None, limit: int = 10) -> list[Row
 
 
 def waiting_at_counter(conn: Connection, queue: str | None) -> int:
-    statement = select(func.count()).where(
-        tickets.c.status == "queued",
-        tickets.c.channel == "walk_in",
-        tickets.c.called_at.is_(None),
-        PRESENT,
-    )
+    statement = select(func.count()).where(AT_COUNTER)
     if queue is not None:
         statement = statement.where(tickets.c.queue == queue)
     return conn.scalar(statement) or 0

@@ -25,7 +25,7 @@ from services.common.db import make_engine, transaction
 from services.common.events import Event, isoformat, parse_event
 from services.common.unit_of_work import unit_of_work
 from services.common.worker import run_worker
-from services.notify import service, storage, transports
+from services.notify import calendar, service, storage, transports
 from services.notify.app import create_app
 from services.notify.sender import AttemptProcessor, notifier_for, transports_for
 from services.notify.settings import notify_settings
@@ -1047,3 +1047,32 @@ def test_the_day_before_an_appointment_its_customer_is_reminded_once_unless_it_w
     reminder = wait_until(lambda: smtp.to("kept@example.org")[1:], what="the reminder")[0]
     assert reminder["Subject"].startswith(f"[{kept.data['reference']}] Reminder: your appointment")
     assert len(smtp.to("gone@example.org")) == 2  # the confirmation and the cancellation only
+
+
+@pytest.mark.parametrize("recipient", ["zoe@x.org", "jürgen@example.org"])
+def test_an_appointment_entry_beyond_ascii_arrives_whole_on_either_way_a_mail_is_built(
+    recipient,
+):
+    start = datetime(2027, 3, 1, 9, 0, tzinfo=AMSTERDAM)
+    entry = calendar.appointment_entry(
+        uid="LKT-000123@x.org",
+        start=start,
+        end=start + timedelta(minutes=15),
+        stamp=datetime(2027, 2, 1, tzinfo=UTC),
+        summary="Uw afspraak \u2013 één kwartier",
+        location="Balie 3, Stadhuis, Nüenen",
+        description="LKT-000123",
+        url=None,
+        organizer=None,
+    )
+    calendar_part = {"method": "REQUEST", "ics": entry}
+    outgoing = _an_email(1, recipient, subject="Uw afspraak", calendar=calendar_part)
+    with smtp_receiver() as receiver, _sender(receiver) as sender:
+        sender.send(outgoing)
+        [message] = receiver.messages
+    parsed, filename = _calendar(message)
+    [event] = parsed.walk("VEVENT")
+    assert filename == "appointment.ics" and parsed["METHOD"] == "REQUEST"
+    assert str(event["LOCATION"]) == "Balie 3, Stadhuis, Nüenen"
+    assert str(event["SUMMARY"]) == "Uw afspraak \u2013 één kwartier"
+    assert message.get_body(("plain",)) is not None  # the text is still the body

@@ -902,6 +902,16 @@ def test_the_counter_calls_those_present_in_fair_order_and_the_display_shows_onl
         assert f'"{private}"' not in shown.text
     everyone = desk.client.get("/v1/display").json
     assert everyone["waiting"] == 1 and len(everyone["called"]) == 2
+    # A new number's wait is its queue's: a screen of every queue names none.
+    assert everyone["expected_wait"]["estimated_wait_seconds"] is None
+    # A walk-in from before numbers were given is called without showing its reference.
+    numberless = desk.arrive("walk_in", queue="it_backoffice")
+    assert (
+        call(desk, keys["agent"], "7", queue="it_backoffice").json["id"] == numberless["ticket_id"]
+    )
+    shown_it = desk.client.get("/v1/display?queue=it_backoffice")
+    assert shown_it.json["called"][0]["ticket_number"] == "\N{EN DASH}"
+    assert numberless["reference"] not in shown_it.text
     assert elsewhere["ticket_id"] not in json.dumps(everyone)
     assert desk.client.get("/v1/display?queue=nope").status_code == 404
     no_queue = desk.client.post("/v1/counters/3/call", json={}, headers=bearer(keys["agent"]))
