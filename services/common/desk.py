@@ -198,6 +198,8 @@ class _CounterRules(Schema):
     desks = fields.Integer(strict=True, validate=validate.Range(min=1))
     bookable_share = fields.Float(validate=validate.Range(min=0, max=1))
     appointment_grace_minutes = fields.Integer(strict=True, validate=validate.Range(min=0))
+    # A number from home: its customer is told their turn nears with this many ahead.
+    notify_when_ahead = fields.Integer(strict=True, validate=validate.Range(min=0))
 
 
 class _Contact(Schema):

@@ -36,6 +36,7 @@ EVENTS = {
     "ticket.reopened": "queue",
     "ticket.sla_breached": "queue",
     "ticket.message_added": "queue",
+    "ticket.turn_near": "queue",
     "survey.requested": "feedback",
     "feedback.received": "feedback",
     "problem.detected": "feedback",

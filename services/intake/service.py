@@ -211,7 +211,12 @@ def move_appointment(
 
 
 def check_in(unit: UnitOfWork, intake: Intake, reference: str, now: datetime) -> dict[str, Any]:
-    """At the kiosk: the appointment joins the counter's line, with a number of today's."""
+    """At the kiosk: the appointment joins the counter's line, with a number of today's;
+    a number taken from home today says it is in the building."""
+    seq = domain.sequence_of(reference)
+    request = storage.request_by_sequence(unit.conn, seq) if seq else None
+    if request is not None and storage.appointment_of(unit.conn, request.id) is None:
+        return _arrived_with_number(unit, intake, request, reference, now)
     request, booked = _booked(unit, reference)
     if booked.cancelled_at is not None:
         raise Conflict("This appointment was cancelled.", code="cancelled")
@@ -228,6 +233,31 @@ def check_in(unit: UnitOfWork, intake: Intake, reference: str, now: datetime) ->
         number = request.ticket_number
     answer = {"reference": reference, "status": "checked_in", "ticket_number": number}
     return answer | {"start": _local(intake, starts)}
+
+
+# A request the queue told intake it no longer waits: no check-in for it.
+DONE_WITH = ("resolved", "closed", "cancelled")
+
+
+def _arrived_with_number(
+    unit: UnitOfWork, intake: Intake, request: Any, reference: str, now: datetime
+) -> dict[str, Any]:
+    """A number from home, in the building: the queue need not tell them their turn
+    nears. Its number counts only on the day it was given."""
+    if request.channel != "walk_in" or not request.ticket_number:
+        raise NotFound("appointment")
+    given_on = domain.counter_day(to_utc(request.created_at), intake.zone)
+    if given_on != domain.counter_day(now, intake.zone):
+        raise Conflict("This number was for an earlier day.", code="number_expired")
+    if request.status in DONE_WITH:
+        raise Conflict(f"This request is {request.status}.", code="not_waiting")
+    arrived = {
+        "ticket_id": request.id,
+        "reference": reference,
+        "ticket_number": request.ticket_number,
+    }
+    unit.emit("appointment.checked_in", arrived | {"checked_in_at": isoformat(now)})
+    return {"reference": reference, "status": "checked_in", "ticket_number": request.ticket_number}
 
 
 def reply_on_request(

@@ -31,6 +31,7 @@ DELIVERABLE_TYPES = (
     "ticket.reopened",
     "ticket.sla_breached",
     "ticket.message_added",
+    "ticket.turn_near",
     "survey.requested",
     "problem.detected",
     "appointment.moved",
@@ -112,6 +113,8 @@ def customer_message(event_type: str, data: Mapping[str, Any]) -> str | None:
         return "appointment_reminder"
     if event_type == "appointment.moved":
         return "appointment_moved"
+    if event_type == "ticket.turn_near":
+        return "turn_near"
     return {
         "ticket.message_added": "update",
         "ticket.transferred": "transferred",

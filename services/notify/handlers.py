@@ -26,6 +26,7 @@ SCHEMAS: dict[str, type[Schema]] = {
     "survey.requested": schemas.SurveyRequestedSchema,
     "problem.detected": schemas.ProblemDetectedSchema,
     "appointment.moved": schemas.AppointmentMovedSchema,
+    "ticket.turn_near": schemas.TurnNearSchema,
 }
 
 

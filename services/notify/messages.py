@@ -34,6 +34,7 @@ TEMPLATES = (
     "appointment_cancelled",
     "appointment_reminder",
     "appointment_moved",
+    "turn_near",
 )
 CONTEXT_KEYS = (
     "reference",
@@ -46,6 +47,9 @@ CONTEXT_KEYS = (
     "team",
     "appointment_when",
     "counter_place",
+    "ticket_number",
+    "ahead",
+    "wait_minutes",
 )
 
 

@@ -71,6 +71,12 @@ class AppointmentMovedSchema(TicketEventSchema):
     end = fields.String(required=True)
 
 
+class TurnNearSchema(TicketEventSchema):
+    ticket_number = fields.String(load_default=None, allow_none=True)
+    ahead = fields.Integer(required=True, validate=validate.Range(min=0))
+    estimated_wait_seconds = fields.Integer(load_default=None, allow_none=True)
+
+
 class StatusChangedSchema(TicketEventSchema):
     to = fields.String(required=True)
     public_note = fields.String(load_default=None, allow_none=True)

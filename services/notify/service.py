@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -292,6 +293,7 @@ def _customer_delivery(
         "action_url": _action_url(notifier, template, data, contact.language),
         "team": notifier.team(data.get("to_queue"), contact.language),
         **_callback_window(notifier, data.get("callback")),
+        **_turn_words(data),
         **_appointment_words(notifier, booked, contact.language),
     }
     rendered = notifier.composer.render(template, contact.language, values)
@@ -406,6 +408,16 @@ def _callback_window(notifier: Notifier, window: Mapping[str, Any] | None) -> di
         return f"{at:%d-%m-%Y %H:%M} {at.tzname()}"
 
     return {"window_start": local(window["not_before"]), "window_end": local(window["not_after"])}
+
+
+def _turn_words(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A number for the counter, and how near its turn is."""
+    words: dict[str, Any] = {"ticket_number": data.get("ticket_number") or ""}
+    if "ahead" in data:
+        seconds = data.get("estimated_wait_seconds")
+        words["ahead"] = data["ahead"]
+        words["wait_minutes"] = max(1, math.ceil(seconds / 60)) if seconds is not None else None
+    return words
 
 
 def _appointment_words(

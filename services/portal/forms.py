@@ -36,6 +36,9 @@ class Question:
     max: float | None = None
     autocomplete: str | None = None
     hint: str | None = None
+    # Not required, but not "optional" either: needed as another answer decides (its hint
+    # says when).
+    marked_optional: bool = True
 
 
 @dataclass

@@ -201,7 +201,7 @@ def _move_form(reference: str, status: dict[str, Any], error: str | None, code: 
     token = request.args.get("token", "")
     zone = settings().desk_zone.key
     path = f"/track/{reference}"
-    return _with_form_cookie(
+    return with_form_cookie(
         "move.html", code, path, appointment=when, token=token, zone=zone, **values
     )
 
@@ -285,7 +285,7 @@ def _status_page(
             "appointment_start": moved_to.isoformat(),
             "appointment_end": ends.isoformat(),
         }
-    return _with_form_cookie(
+    return with_form_cookie(
         "track.html",
         code,
         f"/track/{reference}",
@@ -360,13 +360,13 @@ def survey(token: str) -> Response | tuple[str, int]:
 def _survey_form(
     token: str, survey: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> Response:
-    return _with_form_cookie(
+    return with_form_cookie(
         "survey.html", status, f"/survey/{token}", survey=survey, token=token, errors=errors,
         typed=request.form,
     )  # fmt: skip
 
 
-def _with_form_cookie(template: str, code: int, path: str, **values: Any) -> Response:
+def with_form_cookie(template: str, code: int, path: str, **values: Any) -> Response:
     """A page with a form: its CSRF token goes in the form and in a cookie only this
     page's address receives; a post must carry both, the same."""
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
@@ -489,16 +489,16 @@ def _request_form(
     suggestions: list[dict[str, Any]] | None,
     code: int = 200,
 ) -> Response:
-    return _with_form_cookie(
+    return with_form_cookie(
         "ask_form.html", code, request.path, asking=asking, category=asking.category,
         questions=asking.questions, answers=answers,
-        messages=_worded(asking.questions, answers.errors), suggestions=suggestions,
+        messages=worded(asking.questions, answers.errors), suggestions=suggestions,
         days=_by_day(asking.slots) if asking.slots is not None else None,
-        form_id=_form_id(),
+        form_id=idempotency_key(),
     )  # fmt: skip
 
 
-def _worded(questions: list[forms.Question], errors: dict[str, str]) -> dict[str, str]:
+def worded(questions: list[forms.Question], errors: dict[str, str]) -> dict[str, str]:
     """Each error in the customer's language, naming the question it concerns."""
     texts, by_id = TEXTS[language()], {q.id: q for q in questions}
     worded = {}
@@ -522,7 +522,7 @@ def _by_day(slots: list[forms.Slot]) -> list[tuple[str, list[forms.Slot]]]:
     return list(days.items())
 
 
-def _form_id() -> str:
+def idempotency_key() -> str:
     """One id per filled-in form, kept across its re-displays: it is the Idempotency-Key,
     so a double click or a reload makes one request."""
     sent = request.form.get("form_id", "")
@@ -568,15 +568,15 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
             "not_before": slot.starts.astimezone(UTC).isoformat(),
             "not_after": slot.ends.astimezone(UTC).isoformat(),
         }
-    if not _request_budget(count=False):
+    if not request_budget(count=False):
         errors = {"form": "too_many_requests"}
         refused = _request_form(asking, forms.Answers(answers.values, errors), None, 429)
         refused.headers["Retry-After"] = "3600"
         return refused
     if asking.channel == "walk_in":
-        answer = backend().book(body, _form_id())
+        answer = backend().book(body, idempotency_key())
     else:
-        answer = backend().submit(body, _form_id())
+        answer = backend().submit(body, idempotency_key())
     if answer.status == 409 and (answer.body.get("error") or {}).get("code") == "slot_full":
         # Someone else took the last seat a moment ago: the form again, with the times left.
         again = _asking(category_id)
@@ -586,12 +586,8 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
             again, forms.Answers(answers.values, {"slot": "err_slot_full"}), None, 409
         )
     if answer.status == 201:
-        _request_budget(count=True)  # a form refused or not sent uses up nothing
-        made, made_token = answer.body["reference"], answer.body["tracking_token"]
-        query = urlencode(
-            {"token": made_token, "lang": lang, "new": "1", "fresh": fresh_mark(made, made_token)}
-        )
-        return redirect(f"/track/{made}?{query}", code=303)
+        request_budget(count=True)  # a form refused or not sent uses up nothing
+        return to_status_page(answer.body["reference"], answer.body["tracking_token"], lang)
     if answer.status == 422:
         # Intake's own check found what this one did not: each error at its question.
         fields = (answer.body.get("error") or {}).get("fields") or {}
@@ -601,7 +597,15 @@ def send_request(category_id: str) -> Response | tuple[str, int]:
     return _request_form(asking, forms.Answers(answers.values, {"form": "not_sent"}), None, 503)
 
 
-def _request_budget(*, count: bool) -> bool:
+def to_status_page(reference: str, token: str, lang: str) -> Response:
+    """After a request is made: its status page, which waits for it to reach the queue."""
+    query = urlencode(
+        {"token": token, "lang": lang, "new": "1", "fresh": fresh_mark(reference, token)}
+    )
+    return redirect(f"/track/{reference}?{query}", code=303)
+
+
+def request_budget(*, count: bool) -> bool:
     """Whether this client address may send another request this hour; `count` counts
     one that was sent."""
     s = current_app.extensions["portal.settings"]

@@ -60,13 +60,18 @@ PORTAL_MESSAGES: dict[str, str] = {
     "kiosk_follow": N_("Scan to follow your request {reference} on your phone."),
     "kiosk_qr": N_("A code to scan: the page of your request"),
     "kiosk_done": N_("Done"),
-    "kiosk_appointment": N_("Do you have an appointment?"),
-    "kiosk_reference": N_("The reference of your appointment"),
+    "kiosk_appointment": N_("Do you have an appointment or a number from home?"),
+    "kiosk_reference": N_("The reference in your confirmation"),
     "kiosk_reference_hint": N_("It is in your confirmation, such as LKT-000123."),
     "kiosk_check_in": N_("Check in"),
     "kiosk_checked_in": N_("You are checked in for {at}"),
     "kiosk_not_found": N_(
-        "We cannot find that appointment. Check the reference in your confirmation."
+        "We cannot find that appointment or number. Check the reference in your confirmation."
+    ),
+    "kiosk_arrived": N_("Welcome: you are checked in"),
+    "kiosk_number_expired": N_("This number was for an earlier day. Please take a new one."),
+    "kiosk_not_waiting": N_(
+        "This request no longer waits for the counter. Please take a number if you need one."
     ),
     "kiosk_too_early": N_("You are early: you can check in from an hour before your time."),
     "kiosk_not_booked": N_("This appointment was cancelled. Please take a number instead."),
@@ -192,6 +197,27 @@ PORTAL_MESSAGES: dict[str, str] = {
         "you a confirmation by e-mail."
     ),
     "appointment_link": N_("Book a time at the counter"),
+    "from_home_link": N_("Take a number from home"),
+    "from_home_title": N_("Take a number for the counter"),
+    "from_home_intro": N_(
+        "Take your place in line before you leave home. We tell you by e-mail or text "
+        "message when your turn nears; then come to the waiting room and check in at the "
+        "kiosk with your reference."
+    ),
+    "from_home_closed_title": N_("The counter is closed now"),
+    "from_home_closed_body": N_(
+        "A number from home is for today's line, so you can take one while the counter is "
+        "open. You can also book a time, or send us your question."
+    ),
+    "from_home_button": N_("Take a number"),
+    "from_home_description": N_("Taken a number from home."),
+    "q_from_home_about": N_("What would you like to ask at the counter?"),
+    "q_tell_by": N_("How shall we tell you that your turn nears?"),
+    "tell_by_email": N_("By e-mail"),
+    "tell_by_sms": N_("By text message"),
+    "q_mobile": N_("Your mobile number"),
+    "q_email_for_turn": N_("If you chose e-mail."),
+    "q_mobile_for_turn": N_("If you chose text message."),
     "appointment_slot": N_("When do you come?"),
     "appointment_hint": N_("Each time is {minutes} minutes at the counter."),
     "appointment_no_slots": N_("There are no free times at the counter in the coming two weeks."),
@@ -309,6 +335,7 @@ CONSOLE_MESSAGES: dict[str, str] = {
     "counter_ticket_number": N_("Number"),
     "counter_waiting_since": N_("Waiting since"),
     "counter_appointment": N_("appointment at {at}"),
+    "counter_on_the_way": N_("taken from home, not checked in yet"),
     "counter_elsewhere": N_("Called to another counter"),
     "counter_at": N_("counter {counter}"),
     "counter_no_shows": N_("Did not come in the last hours"),

@@ -84,6 +84,7 @@ def _summary(ticket: Any) -> dict[str, Any]:
         "appointment_start": _utc_or_none(ticket.appointment_start),
         "appointment_end": _utc_or_none(ticket.appointment_end),
         "checked_in_at": _utc_or_none(ticket.checked_in_at),
+        "on_the_way": ticket.channel == "walk_in" and service.on_the_way(ticket),
     }
 
 
@@ -195,7 +196,9 @@ def call_next(counter: str) -> Response | tuple[str, int]:
     _known_queue(body["queue"])
     counter = _known_counter(counter)
     with change() as unit:
-        ticket = service.call_next(unit, body["queue"], counter, current_principal().name, utcnow())
+        ticket = service.call_next(
+            unit, desk(), body["queue"], counter, current_principal().name, utcnow(), _activity
+        )
         view = _ticket_view(unit.conn, ticket) if ticket is not None else None
     if view is None:
         return "", 204

@@ -176,6 +176,10 @@ MESSAGES = {
         "kiosk with your reference; the screen then calls your number.",
         "appointment_missed": "You did not check in for your appointment, so it has lapsed. "
         "You are welcome to book another time.",
+        "from_home": "You have your number for the counter. We send you a message when your "
+        "turn nears; then come to the waiting room and check in at the kiosk with your "
+        "reference.",
+        "arrived": "You are checked in at the kiosk: watch the screen for your number.",
     },
     "nl": {
         "queued": "We hebben uw verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
@@ -200,6 +204,10 @@ MESSAGES = {
         "kenmerk; het scherm roept daarna uw nummer op.",
         "appointment_missed": "U hebt zich niet gemeld voor uw afspraak; die is daarom "
         "vervallen. U kunt graag een nieuwe tijd boeken.",
+        "from_home": "U hebt uw nummer voor de balie. We sturen u een bericht als u bijna "
+        "aan de beurt bent; kom dan naar de wachtruimte en meld u bij de zuil aan met uw "
+        "kenmerk.",
+        "arrived": "U bent aangemeld bij de zuil: let op het scherm voor uw nummer.",
     },
 }
 
@@ -245,6 +253,10 @@ class CounterRules:
     seconds_between_calls: int = 60
     # An appointment not checked in this long after its start did not come.
     appointment_grace: timedelta = timedelta(minutes=15)
+    # A number taken from home is told its turn nears with this many people ahead, or
+    # once its wait is below `turn_near_wait`, whichever comes first.
+    notify_when_ahead: int = 3
+    turn_near_wait: timedelta = timedelta(minutes=10)
 
     @classmethod
     def from_config(cls, counter: Mapping[str, Any] | None) -> CounterRules:
@@ -253,6 +265,15 @@ class CounterRules:
             counter.get("calls_before_no_show", cls.calls_before_no_show),
             counter.get("seconds_between_calls", cls.seconds_between_calls),
             timedelta(minutes=counter.get("appointment_grace_minutes", 15)),
+            counter.get("notify_when_ahead", cls.notify_when_ahead),
+        )
+
+    def turn_near(self, ahead: int, likely_wait_seconds: int | None) -> bool:
+        """Whether someone with `ahead` people before them should set out now."""
+        if ahead <= self.notify_when_ahead:
+            return True
+        return likely_wait_seconds is not None and (
+            likely_wait_seconds < self.turn_near_wait.total_seconds()
         )
 
     def counts(self, last_called: datetime | None, now: datetime) -> bool:

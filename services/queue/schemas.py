@@ -236,6 +236,9 @@ class TicketSummarySchema(Schema):
     appointment_start = Timestamp(allow_none=True)
     appointment_end = Timestamp(allow_none=True)
     checked_in_at = Timestamp(allow_none=True)
+    on_the_way = fields.Boolean(
+        metadata={"description": "A number taken from home, not yet checked in at the kiosk."}
+    )
 
 
 class HistoryEntrySchema(Schema):

@@ -153,13 +153,13 @@ def receive_ticket(
         created_at,
         "created",
         "queued",
-        public_message=domain.public_message(
-            "appointment_booked" if ticket["appointment_start"] else "queued", language
-        ),
+        public_message=domain.public_message(_arrival_message(row), language),
     )
     position = storage.queue_position(unit.conn, row)
     learned = (activity or recent_activity)(unit.conn, created_at)
     estimate = ticket_estimate(unit.conn, desk, row, position, created_at, learned)
+    if row.channel == "walk_in":
+        tell_turns_near(unit, desk, row.queue, created_at, lambda _conn, _now: learned)
     unit.emit(
         "ticket.queued",
         {
@@ -171,6 +171,12 @@ def receive_ticket(
             "estimated_wait_seconds": estimate.likely if estimate else None,
         },
     )
+
+
+def _arrival_message(ticket: Row) -> str:
+    if ticket.appointment_start is not None:
+        return "appointment_booked"
+    return "from_home" if ticket.channel == "walk_in" and on_the_way(ticket) else "queued"
 
 
 def _resolved_data(ticket: Row, agent: str) -> dict[str, Any]:
@@ -280,10 +286,80 @@ def _called(unit: UnitOfWork, ticket: Row, agent: str, now: datetime) -> Row:
     return ticket
 
 
-def call_next(unit: UnitOfWork, queue: str, counter: str, agent: str, now: datetime) -> Row | None:
-    """The next person present for the queue, in fair order, called to the counter."""
+def call_next(
+    unit: UnitOfWork,
+    desk: Desk,
+    queue: str,
+    counter: str,
+    agent: str,
+    now: datetime,
+    activity: Activity | None = None,
+) -> Row | None:
+    """The next person present for the queue, in fair order, called to the counter; those
+    with a number from home whose turn now nears are told."""
     ticket = storage.call(unit.conn, storage.next_present(queue), counter, now)
-    return _called(unit, ticket, agent, now) if ticket is not None else None
+    if ticket is None:
+        return None
+    tell_turns_near(unit, desk, queue, now, activity)
+    return _called(unit, ticket, agent, now)
+
+
+def on_the_way(ticket: Row) -> bool:
+    """A number taken from home, not yet in the building, with an address to tell."""
+    return (
+        ticket.appointment_start is None
+        and ticket.checked_in_at is None
+        and (ticket.requester or {}).get("preferred_contact", "none") != "none"
+    )
+
+
+def tell_turns_near(
+    unit: UnitOfWork, desk: Desk, queue: str, now: datetime, activity: Activity | None = None
+) -> int:
+    """`ticket.turn_near`, once, for each number from home whose turn nears: few people
+    ahead, or a short wait. Looked at from the front of the line, and no further than
+    the first person whose turn does not near (everyone behind waits longer still)."""
+    rules = desk.counter
+    line = storage.counter_line(unit.conn, queue, LINE_LOOKED_AT)
+    learned = (activity or recent_activity)(unit.conn, now)
+    told = 0
+    for ahead, ticket in enumerate(line):
+        estimate = None
+        if ahead > rules.notify_when_ahead:
+            estimate = estimate_for(desk, learned, queue, ticket.priority, ahead + 1, now)
+            if not rules.turn_near(ahead, estimate.likely if estimate else None):
+                break
+        if ticket.turn_near_at is not None or not on_the_way(ticket):
+            continue
+        storage.update_ticket(unit.conn, ticket.id, turn_near_at=now)
+        estimate = estimate or estimate_for(desk, learned, queue, ticket.priority, ahead + 1, now)
+        unit.emit(
+            "ticket.turn_near",
+            {
+                "ticket_id": ticket.id,
+                "reference": ticket.reference,
+                "ticket_number": ticket.ticket_number,
+                "ahead": ahead,
+                "estimated_wait_seconds": estimate.likely if estimate else None,
+            },
+        )
+        told += 1
+    return told
+
+
+# How far into a counter's line the "turn nears" rule looks: past three or ten minutes'
+# worth of people, nobody's turn nears.
+LINE_LOOKED_AT = 100
+
+
+def check_turns_near(unit: UnitOfWork, desk: Desk, now: datetime) -> int:
+    """The worker's look at every counter line: a wait can shorten without a call (more
+    agents at work, a ticket taken at a desk behind the counter)."""
+    learned = recent_activity(unit.conn, now)
+    return sum(
+        tell_turns_near(unit, desk, queue, now, lambda _conn, _now: learned)
+        for queue in desk.queues
+    )
 
 
 def call_again(unit: UnitOfWork, desk: Desk, counter: str, agent: str, now: datetime) -> Row:
@@ -339,8 +415,9 @@ def reactivate(unit: UnitOfWork, ticket_id: str, reason: str, agent: str, now: d
 
 
 def checked_in(unit: UnitOfWork, data: Mapping[str, Any]) -> None:
-    """The person with the appointment is in the building: present for a call, with the
-    number the display will show."""
+    """The person with the appointment, or with a number taken from home, is in the
+    building: present for a call (an appointment), with the number the display will show,
+    and nobody to tell that their turn nears."""
     ticket = storage.ticket_by_id(unit.conn, data["ticket_id"], lock=True)
     if ticket is None or ticket.checked_in_at is not None:
         return
@@ -348,7 +425,11 @@ def checked_in(unit: UnitOfWork, data: Mapping[str, Any]) -> None:
     storage.update_ticket(
         unit.conn, ticket.id, checked_in_at=at, ticket_number=data["ticket_number"], updated_at=at
     )
-    storage.add_history(unit.conn, ticket.id, at, "checked_in", ticket.status)
+    from_home = ticket.appointment_start is None
+    message = domain.public_message("arrived", _language(ticket)) if from_home else None
+    storage.add_history(
+        unit.conn, ticket.id, at, "checked_in", ticket.status, public_message=message
+    )
 
 
 def appointment_moved(unit: UnitOfWork, data: Mapping[str, Any]) -> None:

@@ -103,6 +103,8 @@ tickets = Table(
     Column("appointment_start", DateTime(timezone=True), nullable=True),
     Column("appointment_end", DateTime(timezone=True), nullable=True),
     Column("checked_in_at", DateTime(timezone=True), nullable=True),
+    # A number taken from home: when its customer was told their turn nears (once).
+    Column("turn_near_at", DateTime(timezone=True), nullable=True),
     Index("ix_tickets_fair_order", "queue", "status", "due_at", "created_at", "id"),
     Index("ix_tickets_requester", "requester_key", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),
@@ -164,7 +166,8 @@ counter_calls = Table(
 )
 
 FAIR_ORDER = (tickets.c.due_at, tickets.c.created_at, tickets.c.id)
-# In the building: a walk-in, or an appointment that checked in.
+# In line: a walk-in (in the building, or on the way with a number taken from home), or
+# an appointment that checked in.
 PRESENT = or_(tickets.c.appointment_start.is_(None), tickets.c.checked_in_at.is_not(None))
 # Waiting in the building for a counter to call them: the counter's line.
 AT_COUNTER = and_(
@@ -301,6 +304,18 @@ def next_present(queue: str) -> Any:
     )
 
 
+def counter_line(conn: Connection, queue: str, limit: int) -> list[Row]:
+    """The first `limit` people in the queue's counter line, in fair order."""
+    return list(
+        conn.execute(
+            select(tickets)
+            .where(tickets.c.queue == queue, AT_COUNTER)
+            .order_by(*FAIR_ORDER)
+            .limit(limit)
+        )
+    )
+
+
 def call(conn: Connection, which: Any, counter: str, now: datetime) -> Row | None:
     """Call one waiting person to a counter in a single statement; the updated row back."""
     return conn.execute(
@@ -408,10 +423,17 @@ _AHEAD_IN_QUEUE = select(func.count()).where(
 )
 
 
+# The counter calls only those in its line: a walk-in's place is among them.
+_AHEAD_AT_COUNTER = _AHEAD_IN_QUEUE.where(
+    tickets.c.channel == "walk_in", tickets.c.called_at.is_(None)
+)
+
+
 def queue_position(conn: Connection, ticket: Row) -> int:
-    """1 + the waiting tickets of the same queue that come first in fair order."""
+    """1 + the waiting tickets of the same queue that come first in fair order (for a
+    walk-in, of the counter's line)."""
     ahead = conn.scalar(
-        _AHEAD_IN_QUEUE,
+        _AHEAD_AT_COUNTER if ticket.channel == "walk_in" else _AHEAD_IN_QUEUE,
         {
             "queue": ticket.queue,
             "due_at": ticket.due_at,

@@ -1,5 +1,5 @@
-"""The queue service's worker: consumes events, checks SLA targets and missed appointments,
-relays its outbox."""
+"""The queue service's worker: consumes events, checks SLA targets, missed appointments and
+whose turn at the counter nears, relays its outbox."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def spec(settings: Settings) -> WorkerSpec:
     def check_appointments(engine: Engine) -> None:
         with unit_of_work(engine, settings.service, storage.outbox) as unit:
             service.check_missed_appointments(unit, desk, utcnow())
+        with unit_of_work(engine, settings.service, storage.outbox) as unit:
+            service.check_turns_near(unit, desk, utcnow())
 
     return WorkerSpec(
         outbox=storage.outbox,

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
-from services.common.config import SERVICES
+from services.common.config import DEFAULT_CONFIG_FILE, SERVICES
 from tests import support
 from tests.receivers import SmtpReceiver, smtp_receiver
 
@@ -58,6 +59,17 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
         # Rate limits and the console's sign-in failures counted across web processes.
         "LOKET_RATE_LIMIT_STORAGE_URL": support.require_redis(),
     }
+    changes = getattr(request.module, "DESK_CHANGES", None)
+    if changes:  # a module's own desk file: the sample's, with what it changes
+        config = yaml.safe_load(DEFAULT_CONFIG_FILE.read_text())
+        for dotted, value in changes.items():
+            *path, last = dotted.split(".")
+            place = config
+            for key in path:
+                place = place[key]
+            place[last] = value
+        (state / "loket.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+        env["LOKET_CONFIG"] = str(state / "loket.yaml")
     urls, metrics_urls = {}, {}
     for service in SERVICES:
         port, metrics_port = support.free_port(), support.free_port()

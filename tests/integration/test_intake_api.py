@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -911,3 +911,44 @@ def test_an_appointment_moves_to_a_free_time_and_keeps_its_own_when_the_new_one_
     assert event["data"]["start"] == second and event["data"]["reference"] == booked["reference"]
     off = client.post(move, query_string=token, json={"start": "2020-01-01T09:00:00+01:00"})
     assert off.status_code == 422
+
+
+def test_a_number_from_home_checks_in_at_the_kiosk_on_its_own_day_while_it_waits(intake, keys):
+    client, app = intake
+    home = {"name": "Ann", "email": "ann@example.org", "language": "en",
+            "preferred_contact": "email"}  # fmt: skip
+    taken = [
+        post(client, keys["portal"], valid_request(channel="walk_in", requester=home)).json
+        for _ in range(3)
+    ]
+    asked = post(client, keys["portal"], valid_request()).json  # a question, no number
+    assert [t["ticket_number"] for t in taken] == ["A-001", "A-002", "A-003"]
+
+    def check_in(reference):
+        url = f"/v1/appointments/{reference}/check-in"
+        return client.post(url, headers=bearer(keys["portal"]))
+
+    arrived = check_in(taken[0]["reference"])
+    assert arrived.status_code == 200
+    assert arrived.json == {"reference": taken[0]["reference"], "status": "checked_in",
+                            "ticket_number": "A-001"}  # fmt: skip
+    [event] = events(app, "appointment.checked_in")
+    assert event["data"]["ticket_id"] == taken[0]["id"]
+    assert check_in(asked["reference"]).status_code == 404
+    assert check_in("LKT-999999").status_code == 404
+    with app.extensions["loket"].engine.begin() as conn:
+        yesterday = datetime.now(UTC) - timedelta(days=1, hours=1)
+        conn.execute(
+            storage.requests.update()
+            .where(storage.requests.c.id == taken[1]["id"])
+            .values(created_at=yesterday)
+        )
+        conn.execute(
+            storage.requests.update()
+            .where(storage.requests.c.id == taken[2]["id"])
+            .values(status="cancelled")
+        )
+    expired, gone = check_in(taken[1]["reference"]), check_in(taken[2]["reference"])
+    assert expired.status_code == 409 and expired.json["error"]["code"] == "number_expired"
+    assert gone.status_code == 409 and gone.json["error"]["code"] == "not_waiting"
+    assert len(events(app, "appointment.checked_in")) == 1

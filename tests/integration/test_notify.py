@@ -1076,3 +1076,36 @@ def test_an_appointment_entry_beyond_ascii_arrives_whole_on_either_way_a_mail_is
     assert str(event["LOCATION"]) == "Balie 3, Stadhuis, Nüenen"
     assert str(event["SUMMARY"]) == "Uw afspraak \u2013 één kwartier"
     assert message.get_body(("plain",)) is not None  # the text is still the body
+
+
+def text_of(message) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def test_a_number_from_home_is_confirmed_with_its_number_and_told_when_its_turn_nears(
+    namespace, worker, gateway, smtp
+):
+    created = ticket_created(channel="walk_in", ticket_number="B-014")
+    publish(namespace, created)
+    confirmation = wait_until(lambda: smtp.to("ann@example.org"), what="the confirmation")[0]
+    assert "Your number for the counter is B-014." in text_of(confirmation)
+    near = later(created, "ticket.turn_near", ticket_number="B-014", ahead=2,
+                 estimated_wait_seconds=400)  # fmt: skip
+    publish(namespace, near)
+    told = wait_until(lambda: smtp.to("ann@example.org")[1:], what="the turn nearing")[0]
+    assert told["Subject"] == (
+        f"[{created.data['reference']}] Your turn at the counter is near: number B-014"
+    )
+    words = text_of(told)
+    assert "2 people are ahead of you, about 7 minutes to go." in words
+    assert "check in at the kiosk with your reference" in words
+    # By text message, in Dutch, when that is what the customer chose.
+    by_sms = ticket_created(channel="walk_in", ticket_number="B-015", language="nl",
+                            preferred_contact="sms")  # fmt: skip
+    publish(namespace, by_sms)
+    publish(namespace, later(by_sms, "ticket.turn_near", ticket_number="B-015", ahead=0,
+                             estimated_wait_seconds=None))  # fmt: skip
+    texts = wait_until(lambda: gateway.requests()[1:], what="the SMS")
+    assert (
+        texts[-1].json()["text"].startswith("U bent bijna aan de beurt aan de balie: nummer B-015.")
+    )

@@ -6,14 +6,18 @@ from __future__ import annotations
 import re
 import threading
 import time
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_network
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 import yaml
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from services.intake import storage as intake_storage
 from services.intake.app import create_app as create_intake
 from services.portal.app import create_app
 from services.portal.settings import PortalSettings
@@ -180,6 +184,14 @@ def test_an_appointment_checks_in_at_the_kiosk_by_its_reference(open_counter_int
     arrived = kiosk.post(check_in, data={"csrf": csrf, "reference": reference.lower()})
     assert arrived.status_code == 200, arrived.text
     assert ">A-001<" in arrived.text and f"checked in for {start[11:16]}" in arrived.text
+    # A number taken from home checks in the same way, with the number it has.
+    walk_in = valid_request(channel="walk_in")
+    taken = requests.post(f"{url}/v1/requests", json=walk_in, headers=bearer(keys["portal"]),
+                          timeout=5).json()  # fmt: skip
+    here_now = kiosk.post(check_in, data={"csrf": csrf, "reference": taken["reference"]})
+    assert here_now.status_code == 200, here_now.text
+    assert "Welcome: you are checked in" in here_now.text
+    assert f">{taken['ticket_number']}<" in here_now.text
 
 
 def test_one_address_sends_so_many_requests_an_hour_and_the_next_comes_back_typed(
@@ -490,3 +502,51 @@ def test_sessions_nobody_ended_are_swept_at_most_once_a_minute(tmp_path):
     assert store.get("short") is not None
     store.put("agent", Session("ben", 100.0, 161.0), expires_in=3600)
     assert store.get("short") is None and store.get("agent").person == "ben"
+
+
+def test_a_number_taken_from_home_asks_how_to_tell_the_customer_and_gives_the_number(
+    open_counter_intake, keys
+):
+    portal = _portal_on(open_counter_intake, keys)
+    assert '<a href="/counter/from-home?lang=en">Take a number from home</a>' in (
+        portal.get("/?lang=en").text
+    )
+    listed = portal.get("/counter/from-home?lang=en")
+    assert listed.status_code == 200 and 'href="/counter/from-home/room_temperature' in listed.text
+    form = portal.get("/counter/from-home/room_temperature?lang=en")
+    assert form.status_code == 200 and "How shall we tell you that your turn nears?" in form.text
+    typed = {name: re.search(rf'name="{name}" value="([^"]+)"', form.text).group(1)
+             for name in ("csrf", "form_id")}  # fmt: skip
+    typed |= {"name": "Ann", "tell_by": "sms", "email": "ann@example.org"}
+    no_number = portal.post("/counter/from-home/room_temperature?lang=en", data=typed)
+    assert no_number.status_code == 422
+    assert 'href="#phone">Your mobile number' in no_number.text
+    assert 'value="ann@example.org"' in no_number.text  # what was typed stays
+    typed |= {"tell_by": "email", "description": "A key for room 3.14"}
+    taken = portal.post("/counter/from-home/room_temperature?lang=en", data=typed)
+    assert taken.status_code == 303 and taken.headers["Location"].startswith("/track/LKT-")
+    with open_counter_intake.app.extensions["loket"].engine.connect() as conn:
+        made = conn.execute(select(intake_storage.requests)).one()
+    assert (made.channel, made.ticket_number) == ("walk_in", "C-001")
+    assert made.requester["preferred_contact"] == "email"
+    assert (made.subject, made.description) == ("Room too cold or too warm", "A key for room 3.14")
+
+
+def test_no_number_from_home_while_the_counter_is_closed(make_settings, tmp_path, keys):
+    config = yaml.safe_load((REPO / "config" / "loket.yaml").read_text())
+    tomorrow = (datetime.now(ZoneInfo("Europe/Amsterdam")) + timedelta(days=1)).strftime("%a")
+    config["opening_hours"]["walk_in"] = {tomorrow.lower(): "09:00-12:00"}
+    (tmp_path / "desk.yaml").write_text(yaml.safe_dump(config))
+    app = create_intake(make_settings("intake", LOKET_CONFIG=str(tmp_path / "desk.yaml")))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        portal = _portal_on(server, keys)
+        assert "/counter/from-home" not in portal.get("/?lang=en").text
+        for path in ("/counter/from-home", "/counter/from-home/room_temperature"):
+            closed = portal.get(f"{path}?lang=en")
+            assert closed.status_code == 200 and "The counter is closed now" in closed.text
+            assert 'href="/appointments?lang=en"' in closed.text
+    finally:
+        server.shutdown()
+        app.extensions["loket"].engine.dispose()

@@ -1050,3 +1050,47 @@ def test_an_appointment_not_checked_in_after_the_grace_time_lapses_and_the_custo
     assert "did not check in" in told and "book another time" in told
     [lapsed] = desk.events("ticket.status_changed")
     assert lapsed["ticket_id"] == missed["ticket_id"] and lapsed["to"] == "cancelled"
+
+
+def test_a_number_from_home_is_told_once_when_its_turn_nears_and_not_once_it_arrived(
+    counter_desk, keys
+):
+    desk = counter_desk
+    in_the_room = {"name": "Visitor", "language": "en", "preferred_contact": "none"}
+    room = [
+        desk.arrive("walk_in", minutes_ago=20 - n, requester=in_the_room, ticket_number=f"A-00{n}")
+        for n in range(1, 7)
+    ]
+    home = {
+        "name": "Ann",
+        "email": "ann@example.org",
+        "language": "en",
+        "preferred_contact": "email",
+    }
+    away = desk.arrive("walk_in", minutes_ago=1, requester=home, ticket_number="A-007")
+    came = desk.arrive("walk_in", minutes_ago=0.5, requester=home, ticket_number="A-008")
+    arrived = {"ticket_id": came["ticket_id"], "reference": came["reference"],
+               "ticket_number": "A-008", "checked_in_at": isoformat(datetime.now(UTC))}  # fmt: skip
+    assert desk.feed("appointment.checked_in", arrived) is Outcome.PROCESSED
+    # Its place is in the counter's line: six people ahead, nobody yet to tell.
+    assert desk.track(away).json["queue_position"] == 7
+    assert desk.events("ticket.turn_near") == []
+    for _ in range(2):
+        call(desk, keys["agent"], "3")
+    assert desk.events("ticket.turn_near") == []  # four ahead still
+    call(desk, keys["agent"], "3")  # three ahead: time to set out
+    told = desk.events("ticket.turn_near")
+    assert [(t["reference"], t["ticket_number"], t["ahead"]) for t in told] == [
+        (away["reference"], "A-007", 3)
+    ]
+    assert "estimated_wait_seconds" in told[0]
+    # Once: neither later calls nor the worker's look tell them again; the one who
+    # checked in at the kiosk is in the building and is told nothing.
+    config = service.Desk.from_config(desk.app.extensions["loket"].settings.desk)
+    for _ in range(3):
+        call(desk, keys["agent"], "3")
+        with unit_of_work(desk.engine, "queue", storage.outbox) as unit:
+            service.check_turns_near(unit, config, datetime.now(UTC))
+    assert len(desk.events("ticket.turn_near")) == 1
+    assert [desk.track(t).json["ticket_number"] for t in room] == [f"A-00{n}" for n in range(1, 7)]
+    assert desk.track(came).json["queue_position"] == 2  # behind the number on its way

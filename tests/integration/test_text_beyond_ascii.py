@@ -66,6 +66,9 @@ def ticket_events() -> list[Event]:
             "public_note": TEXT, "agent": TEXT[:60],
         }),
         ("queue", "ticket.message_added", {**ticket, "message": TEXT, "agent": TEXT[:60]}),
+        ("queue", "ticket.turn_near", {
+            **ticket, "ticket_number": "Ä-001", "ahead": 2, "estimated_wait_seconds": 300,
+        }),
         ("queue", "ticket.transferred", {
             **ticket, "from_queue": "frontoffice", "to_queue": "backoffice", "note": TEXT,
             "transfer_count": 1,
