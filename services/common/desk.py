@@ -202,6 +202,24 @@ class _CounterRules(Schema):
     notify_when_ahead = fields.Integer(strict=True, validate=validate.Range(min=0))
 
 
+class _CallRules(Schema):
+    """The phone system's calls: `calls` in the desk file."""
+
+    class Meta:
+        unknown = RAISE
+
+    # Where numbers without a country code are from ("020 555 0100" in NL).
+    default_region = fields.String(validate=validate.OneOf(sorted(phonenumbers.SUPPORTED_REGIONS)))
+    # No call-back for a caller someone spoke to on another call this recently.
+    callback_grace_minutes = fields.Integer(strict=True, validate=validate.Range(min=0))
+    # The share of calls answered within this many seconds: the phone's service level.
+    service_level_seconds = fields.Integer(strict=True, validate=validate.Range(min=1))
+    # The catalogue's category of a call-back made for a caller who hung up.
+    category = fields.String(validate=validate.Length(min=1, max=64))
+    # The queue a call's answer time is counted for.
+    queue = fields.String(validate=validate.Length(min=1, max=64))
+
+
 class _Contact(Schema):
     class Meta:
         unknown = RAISE
@@ -223,6 +241,7 @@ class DeskSchema(Schema):
     opening_hours = fields.Nested(_OpeningHours, required=True)
     contact = fields.Nested(_Contact)
     counter = fields.Nested(_CounterRules)
+    calls = fields.Nested(_CallRules)
     questions = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
     catalogue = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
     default_language = fields.String(validate=validate.OneOf(LANGUAGES))

@@ -374,6 +374,44 @@ def download_attachment(attachment_id: str) -> Response:
     return response
 
 
+# The phone system
+
+CALL_EVENT = schemas.CallEventSchema()
+FORM = "application/x-www-form-urlencoded"
+
+
+@bp.post("/calls")
+@require("client")
+def call_event() -> tuple[Response, int]:
+    """One event of the phone system (Zammad's generic CTI), answered at once."""
+    principal = current_principal()
+    if not principal.may_submit("phone"):
+        raise ApiError(403, "channel_not_allowed", "This key may not report calls (channel phone).")
+    sent = request.form.to_dict() if request.mimetype == FORM else json_body()
+    event = CALL_EVENT.load(sent)
+    ctx = context()
+    with change() as unit:
+        answer = service.call_event(
+            unit, ctx.intake, event, principal.name, utcnow(), ctx.validator.load
+        )
+    return jsonify(answer), 200
+
+
+@bp.get("/calls")
+@require("agent")
+def list_calls() -> Response:
+    """The screen pop: an agent's calls, each with who is probably calling and their
+    requests. An agent sees their own; a supervisor anyone's."""
+    query = schemas.CallsQuerySchema().load(request.args)
+    principal = current_principal()
+    agent = query["agent"] or (principal.name if not principal.has_role("supervisor") else None)
+    if agent != principal.name and not principal.has_role("supervisor"):
+        raise ApiError(403, "forbidden", "An agent sees their own calls.")
+    with reading(runtime().engine) as conn:
+        found = service.calls_view(conn, agent, query["state"])
+    return jsonify(schemas.CallsSchema().dump({"calls": found}))
+
+
 @bp.after_request
 def _count_rejections(response: Response) -> Response:
     if response.status_code >= 400 and request.endpoint in COUNTED_ENDPOINTS:

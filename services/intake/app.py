@@ -14,6 +14,7 @@ from services.common.vocabulary import desk_language
 from services.common.web import create_service_app
 from services.intake import api, language, schemas, service, storage
 from services.intake.appointments import SlotRules
+from services.intake.calls import CallRules
 from services.intake.catalogue import load_catalogue
 from services.intake.contact_options import load_opening_hours
 
@@ -33,6 +34,8 @@ def openapi() -> dict:
             "Slots": schemas.SlotsSchema,
             "AppointmentAccepted": schemas.AppointmentAcceptedSchema,
             "AppointmentState": schemas.AppointmentStateSchema,
+            "CallEvent": schemas.CallEventSchema,
+            "Calls": schemas.CallsSchema,
         },
     )
 
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         zone=hours.timezone,
         hours=hours,
         slot_rules=SlotRules.from_config(settings.desk.get("counter")),
+        call_rules=CallRules.from_config(settings.desk.get("calls")),
     )
     app.extensions["intake"] = api.IntakeContext(app, intake, hours)
     app.register_blueprint(api.bp)

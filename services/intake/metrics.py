@@ -18,3 +18,16 @@ CONTACT_WAIT = Histogram(
     ["channel"],
     buckets=WAIT_BUCKETS,
 )
+CALLS = Counter(
+    "loket_calls_total",
+    "Calls the phone system reported, per direction and how they ended",
+    ["direction", "outcome"],
+)
+# Seconds from the call coming in until an agent answered; its bucket at the desk file's
+# `calls.service_level_seconds` (20) gives the service level.
+CALL_ANSWER = Histogram(
+    "loket_call_answer_seconds",
+    "Time until an agent answered a call, per queue",
+    ["queue"],
+    buckets=(5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200),
+)

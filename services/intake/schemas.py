@@ -8,11 +8,21 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from services.common.auth import CHANNELS
 from services.common.events import Timestamp, utcnow
 from services.common.vocabulary import LANGUAGES, LEVELS
+from services.intake import calls
 from services.intake.catalogue import Catalogue, Category, FormField
 
 CONTACT_MEDIA = ("email", "sms", "phone", "none")
@@ -290,3 +300,77 @@ class StatusChangedSchema(Schema):
 
     ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
     to = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class CallEventSchema(Schema):
+    """One event of the phone system, Zammad's generic CTI: form fields or the same names
+    as JSON. What else a phone system sends (its own fields) is left aside."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    event = fields.String(required=True, validate=validate.OneOf(calls.EVENTS))
+    call_id = fields.String(
+        data_key="callId", required=True, validate=validate.Length(min=1, max=128)
+    )
+    direction = fields.String(load_default="in", validate=validate.OneOf(calls.DIRECTIONS))
+    from_ = fields.String(data_key="from", load_default=None, validate=validate.Length(max=64))
+    to = fields.String(load_default=None, validate=validate.Length(max=64))
+    user = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    cause = fields.String(load_default=None, validate=validate.OneOf(calls.CAUSES))
+
+    @post_load
+    def _named_as_sent(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        data["from"] = data.pop("from_")
+        return data
+
+
+class CallsQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    agent = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    state = fields.String(
+        load_default=None, validate=validate.OneOf((calls.RINGING, calls.ANSWERED, calls.ENDED))
+    )
+
+
+class CallerRequestSchema(Schema):
+    reference = fields.String(required=True)
+    channel = fields.String(required=True)
+    subject = fields.String(required=True)
+    status = fields.String(allow_none=True, metadata={"description": "null until queued"})
+    created_at = fields.String(required=True)
+
+
+class CallerSchema(Schema):
+    name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+
+
+class CallSchema(Schema):
+    call_id = fields.String(required=True)
+    direction = fields.String(required=True)
+    from_ = fields.String(data_key="from", allow_none=True, metadata={"description": "E.164"})
+    to = fields.String(allow_none=True)
+    agent = fields.String(allow_none=True)
+    state = fields.String(required=True, metadata={"enum": ["ringing", "answered", "ended"]})
+    cause = fields.String(allow_none=True)
+    started_at = fields.String(required=True)
+    answered_at = fields.String(allow_none=True)
+    ended_at = fields.String(allow_none=True)
+    callback_reference = fields.String(
+        allow_none=True, metadata={"description": "the call-back a caller who hung up got"}
+    )
+    caller = fields.Nested(
+        CallerSchema, allow_none=True, metadata={"description": "who it probably is"}
+    )
+    requests = fields.List(
+        fields.Nested(CallerRequestSchema),
+        metadata={"description": "the caller's requests by their number, the newest first"},
+    )
+
+
+class CallsSchema(Schema):
+    calls = fields.List(fields.Nested(CallSchema), required=True)

@@ -18,10 +18,11 @@ from services.common.events import isoformat, to_utc
 from services.common.failures import Conflict, Invalid, NotFound
 from services.common.hashing import secret_digest
 from services.common.unit_of_work import UnitOfWork
-from services.intake import appointments, domain, storage
+from services.intake import appointments, calls, domain, storage
 from services.intake.catalogue import Catalogue
 from services.intake.contact_options import OpeningHours
 from services.intake.inbound_email import InboundEmail
+from services.intake.metrics import CALL_ANSWER, CALLS
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Intake:
     # The counter's opening hours and slots, for appointments.
     hours: OpeningHours | None = None
     slot_rules: appointments.SlotRules = field(default_factory=appointments.SlotRules)
+    # The phone system's calls: the numbers' region, the call-backs for callers who hung up.
+    call_rules: calls.CallRules = field(default_factory=calls.CallRules)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ def submit_request(
     category = intake.catalogue.categories[submitted["category"]]
     new = domain.new_request(
         submitted, category, intake.catalogue, submitted_by, now, intake.default_language
+    )
+    new.row["requester_phone"] = calls.e164(
+        new.row["requester"].get("phone"), intake.call_rules.default_region
     )
     if domain.needs_counter_number(submitted) and appointment is None:
         new.row["ticket_number"] = _counter_number(unit, intake, new.row["queue"], now)
@@ -258,6 +264,127 @@ def _arrived_with_number(
     }
     unit.emit("appointment.checked_in", arrived | {"checked_in_at": isoformat(now)})
     return {"reference": reference, "status": "checked_in", "ticket_number": request.ticket_number}
+
+
+# The phone system's calls
+
+
+def call_event(
+    unit: UnitOfWork,
+    intake: Intake,
+    event: Mapping[str, Any],
+    submitted_by: str,
+    now: datetime,
+    validate: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """One CTI event (`newCall`, `answer`, `hangup`); the same event twice changes
+    nothing. A caller who hung up before anyone answered gets a call-back that keeps the
+    place they had while waiting (`validate` checks its request as any other)."""
+    rules = intake.call_rules
+    if event["event"] == "newCall":
+        storage.add_call(
+            unit.conn,
+            {
+                "call_id": event["call_id"],
+                "direction": event["direction"],
+                "from_number": calls.e164(event.get("from"), rules.default_region),
+                "to_number": calls.e164(event.get("to"), rules.default_region),
+                "agent": event.get("user"),
+                "state": calls.RINGING,
+                "started_at": now,
+            },
+        )
+        return {"call_id": event["call_id"]}
+    call = storage.call_by_id(unit.conn, event["call_id"])
+    if call is None:
+        raise NotFound("call")
+    started = to_utc(call.started_at)
+    if event["event"] == "answer" and call.state == calls.RINGING:
+        storage.update_call(
+            unit.conn,
+            call.call_id,
+            state=calls.ANSWERED,
+            agent=event.get("user") or call.agent,
+            answered_at=now,
+        )
+        waited, queue = (now - started).total_seconds(), rules.queue or "unknown"
+        unit.after_commit(lambda: CALL_ANSWER.labels(queue).observe(waited))
+    if event["event"] == "hangup" and call.state != calls.ENDED:
+        cause = event.get("cause")
+        storage.update_call(unit.conn, call.call_id, state=calls.ENDED, cause=cause, ended_at=now)
+        answered = call.answered_at is not None
+        outcome = calls.outcome(call.direction, answered, cause)
+        unit.after_commit(lambda: CALLS.labels(call.direction, outcome).inc())
+        if calls.deserves_callback(call.direction, answered, cause, call.from_number):
+            made = _callback_for(unit, intake, call, now, submitted_by, validate)
+            if made is not None:
+                storage.update_call(unit.conn, call.call_id, request_id=made)
+    return {"call_id": call.call_id}
+
+
+def calls_view(conn: Any, agent: str | None, state: str | None) -> list[dict[str, Any]]:
+    """Calls as the screen pop shows them: who it probably is (their last request's
+    name and address) and their requests, the newest first."""
+    shown = []
+    for call in storage.calls_of(conn, agent, state):
+        earlier = storage.requests_of_number(conn, call.from_number) if call.from_number else []
+        made = next((r for r in earlier if r.id == call.request_id), None)
+        last = earlier[0].requester if earlier else None
+        shown.append(
+            {
+                "call_id": call.call_id,
+                "direction": call.direction,
+                "from_": call.from_number,
+                "to": call.to_number,
+                "agent": call.agent,
+                "state": call.state,
+                "cause": call.cause,
+                "started_at": isoformat(to_utc(call.started_at)),
+                "answered_at": isoformat(to_utc(call.answered_at)) if call.answered_at else None,
+                "ended_at": isoformat(to_utc(call.ended_at)) if call.ended_at else None,
+                "callback_reference": domain.reference_for(made.seq) if made else None,
+                "caller": {k: last.get(k) for k in ("name", "email", "language")} if last else None,
+                "requests": [
+                    {
+                        "reference": domain.reference_for(r.seq),
+                        "channel": r.channel,
+                        "subject": r.subject,
+                        "status": r.status,
+                        "created_at": isoformat(to_utc(r.created_at)),
+                    }
+                    for r in earlier
+                ],
+            }
+        )
+    return shown
+
+
+def _callback_for(
+    unit: UnitOfWork,
+    intake: Intake,
+    call: Any,
+    now: datetime,
+    submitted_by: str,
+    validate: Callable[[dict[str, Any]], dict[str, Any]],
+) -> str | None:
+    """The call-back a caller who hung up is owed: none when someone spoke to that number
+    on another call within the grace time, the one already waiting when there is one
+    (it keeps its earlier place), else a new one."""
+    rules, number = intake.call_rules, call.from_number
+    since = to_utc(call.started_at) - rules.callback_grace
+    if storage.answered_since(unit.conn, number, since, call.call_id):
+        return None
+    earlier = storage.requests_of_number(unit.conn, number)
+    waiting = next(
+        (r for r in earlier if r.channel == "callback" and r.status not in DONE_WITH), None
+    )
+    if waiting is not None:
+        return waiting.id
+    known = earlier[0].requester if earlier else None
+    body = calls.missed_call_request(
+        number, to_utc(call.started_at), now, known, rules, intake.default_language, intake.zone
+    )
+    return submit_request(unit, intake, validate(body), submitted_by, now).body["id"]
 
 
 def reply_on_request(

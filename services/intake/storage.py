@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -72,6 +73,9 @@ requests = Table(
     Column("status", String(32), nullable=True),
     Column("status_at", DateTime(timezone=True), nullable=True),
     Column("settled_at", DateTime(timezone=True), nullable=True),
+    # The requester's phone number in E.164: how a caller is found by their number.
+    Column("requester_phone", String(32), nullable=True),
+    Index("ix_requests_requester_phone", "requester_phone", "seq"),
 )
 
 messages = Table(
@@ -126,6 +130,26 @@ appointment_seats = Table(
     metadata,
     Column("slot", String(20), primary_key=True),
     Column("taken", Integer, nullable=False),
+)
+
+# The phone system's calls, one row per call it told the desk about.
+calls = Table(
+    "calls",
+    metadata,
+    Column("call_id", String(128), primary_key=True),
+    Column("direction", String(3), nullable=False),
+    Column("from_number", String(32), nullable=True),
+    Column("to_number", String(32), nullable=True),
+    Column("agent", String(64), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("cause", String(32), nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    # The call-back the call made or found (a caller who hung up).
+    Column("request_id", String(36), nullable=True),
+    Index("ix_calls_from_started", "from_number", "started_at"),
+    Index("ix_calls_agent_state", "agent", "state"),
 )
 
 idempotency_keys = Table(
@@ -224,6 +248,63 @@ def set_ticket_number(conn: Connection, request_id: str, number: str) -> None:
 
 def request_by_sequence(conn: Connection, seq: int) -> Row | None:
     return conn.execute(select(requests).where(requests.c.seq == seq)).first()
+
+
+# Calls
+
+
+def add_call(conn: Connection, call: dict[str, Any]) -> bool:
+    """A new call; False when the phone system told of it before (nothing changes)."""
+    dialect = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    made = conn.execute(dialect(calls).values(**call).on_conflict_do_nothing())
+    return made.rowcount == 1
+
+
+def call_by_id(conn: Connection, call_id: str) -> Row | None:
+    """The call, locked until the change to it commits (two hangups at once: one wins)."""
+    return conn.execute(select(calls).where(calls.c.call_id == call_id).with_for_update()).first()
+
+
+def update_call(conn: Connection, call_id: str, **values: Any) -> None:
+    conn.execute(update(calls).where(calls.c.call_id == call_id).values(**values))
+
+
+def answered_since(conn: Connection, number: str, since: datetime, other_than: str) -> bool:
+    """Whether another call of this number was answered since `since`."""
+    return (
+        conn.scalar(
+            select(calls.c.call_id)
+            .where(
+                calls.c.from_number == number,
+                calls.c.answered_at >= since,
+                calls.c.call_id != other_than,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def requests_of_number(conn: Connection, number: str, limit: int = 20) -> list[Row]:
+    """The requests of whoever has this phone number, the newest first."""
+    return list(
+        conn.execute(
+            select(requests)
+            .where(requests.c.requester_phone == number)
+            .order_by(requests.c.seq.desc())
+            .limit(limit)
+        )
+    )
+
+
+def calls_of(conn: Connection, agent: str | None, state: str | None, limit: int = 50) -> list[Row]:
+    """Calls, the newest first; of one agent, in one state, when asked."""
+    query = select(calls).order_by(calls.c.started_at.desc()).limit(limit)
+    if agent is not None:
+        query = query.where(calls.c.agent == agent)
+    if state is not None:
+        query = query.where(calls.c.state == state)
+    return list(conn.execute(query))
 
 
 def record_status(

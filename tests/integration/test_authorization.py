@@ -24,6 +24,7 @@ ALLOWED = {
     "client": {"client", "portal"},
     "e-mail gateway": {"client"},
     "counter front-end": {"client"},  # a client key with channel walk_in
+    "phone system": {"client"},  # a client key with channel phone
     "agent": {role for role in STAFF} | {f"{role} via portal" for role in STAFF},
     "supervisor": {"supervisor", "admin", "supervisor via portal", "admin via portal"},
     "admin": {"admin", "admin via portal"},
@@ -41,6 +42,8 @@ ENDPOINTS = {
         ("post", "/v1/appointments/{reference}/cancel"): "public",  # the tracking token
         ("post", "/v1/appointments/{reference}/move"): "public",  # the tracking token
         ("post", "/v1/appointments/{reference}/check-in"): "counter front-end",
+        ("post", "/v1/calls"): "phone system",
+        ("get", "/v1/calls"): "agent",
     },
     "queue": {
         ("get", "/v1/queues"): "agent",
@@ -157,6 +160,7 @@ def test_every_endpoint_answers_each_role_as_the_table_says(service_app, keys):
                 channel_rule = caller == "portal" and protection in (
                     "e-mail gateway",
                     "counter front-end",
+                    "phone system",
                 )
                 expected = "channel_not_allowed" if channel_rule else "forbidden"
                 assert answer.json["error"]["code"] == expected, where

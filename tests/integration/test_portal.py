@@ -3,6 +3,7 @@ not answer. Its pages against a whole running desk are in tests/e2e."""
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 import time
@@ -550,3 +551,42 @@ def test_no_number_from_home_while_the_counter_is_closed(make_settings, tmp_path
     finally:
         server.shutdown()
         app.extensions["loket"].engine.dispose()
+
+
+class _DisplayQueue(BaseHTTPRequestHandler):
+    """A queue service whose display does not change."""
+
+    def do_GET(self):
+        send_json(self, 200, {
+            "called": [{"ticket_number": "A-001", "counter": "3",
+                        "called_at": "2026-12-04T10:00:00+00:00"}],
+            "waiting": 2,
+            "expected_wait": {"estimated_wait_seconds": 300, "estimated_wait_low_seconds": 200,
+                              "estimated_wait_high_seconds": 400},
+        })  # fmt: skip
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_waiting_rooms_screen_refreshes_for_nothing_while_nothing_changes():
+    """The screen asks twice a second: an unchanged board answers 204 (bench/counter.py
+    found every refresh answered whole while its digest was written into the link
+    encoded)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DisplayQueue)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        settings = PortalSettings(
+            http_host="127.0.0.1", http_port=0, intake_url=url, queue_url=url,
+            feedback_url=url, default_language="en", backend_timeout_seconds=2.0,
+        )  # fmt: skip
+        portal = create_app(settings).test_client()
+        board = portal.get("/counter/display?queue=frontoffice&part=board&lang=en")
+        assert board.status_code == 200 and ">A-001<" in board.text
+        again = html.unescape(re.search(r'hx-get="([^"]+)"', board.text).group(1))
+        assert re.search(r"shown=[0-9a-f]{16}$", again), again
+        assert portal.get(again).status_code == 204
+    finally:
+        server.shutdown()
+        server.server_close()
