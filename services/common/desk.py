@@ -220,6 +220,18 @@ class _CallRules(Schema):
     queue = fields.String(validate=validate.Length(min=1, max=64))
 
 
+class _CallbackRules(Schema):
+    """How the desk calls people back: `callback` in the desk file."""
+
+    class Meta:
+        unknown = RAISE
+
+    # A call that did not reach the customer is tried again this much later, inside
+    # their window, at most this many times; then they are asked for another time.
+    retry_minutes = fields.Integer(strict=True, validate=validate.Range(min=1))
+    max_attempts = fields.Integer(strict=True, validate=validate.Range(min=1))
+
+
 class _Contact(Schema):
     class Meta:
         unknown = RAISE
@@ -242,6 +254,7 @@ class DeskSchema(Schema):
     contact = fields.Nested(_Contact)
     counter = fields.Nested(_CounterRules)
     calls = fields.Nested(_CallRules)
+    callback = fields.Nested(_CallbackRules)
     questions = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
     catalogue = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
     default_language = fields.String(validate=validate.OneOf(LANGUAGES))

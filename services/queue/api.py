@@ -85,6 +85,7 @@ def _summary(ticket: Any) -> dict[str, Any]:
         "appointment_end": _utc_or_none(ticket.appointment_end),
         "checked_in_at": _utc_or_none(ticket.checked_in_at),
         "on_the_way": ticket.channel == "walk_in" and service.on_the_way(ticket),
+        "callback_attempts": ticket.callback_attempts,
     }
 
 
@@ -230,6 +231,21 @@ def no_show(ticket_id: str) -> Response:
     return _ticket_change(
         ticket_id, lambda unit: service.no_show(unit, desk(), ticket_id, agent, now)
     )
+
+
+@bp.post("/tickets/<ticket_id>/callback-attempts")
+@require("agent")
+def callback_attempt(ticket_id: str) -> Response:
+    """The agent holding a call-back called the customer: how it went."""
+    body = schemas.CallbackAttemptSchema().load(json_body())
+    agent, now, lead = current_principal().name, utcnow(), _lead()
+
+    def record(unit: UnitOfWork) -> Any:
+        return service.callback_attempt(
+            unit, desk(), ticket_id, body["outcome"], body["note"], agent, now, lead=lead
+        )
+
+    return _ticket_change(ticket_id, record)
 
 
 @bp.post("/tickets/<ticket_id>/reactivate")

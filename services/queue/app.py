@@ -38,6 +38,7 @@ def openapi() -> dict:
             "PriorityChange": schemas.PriorityChangeSchema,
             "Call": schemas.CallSchema,
             "Reactivate": schemas.ReactivateSchema,
+            "CallbackAttempt": schemas.CallbackAttemptSchema,
             "Display": schemas.DisplaySchema,
         },
     )

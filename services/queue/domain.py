@@ -180,6 +180,9 @@ MESSAGES = {
         "turn nears; then come to the waiting room and check in at the kiosk with your "
         "reference.",
         "arrived": "You are checked in at the kiosk: watch the screen for your number.",
+        "callback_retry": "We called you but could not reach you; we will try again.",
+        "callback_new_time": "We called you {n} times but could not reach you. Please tell "
+        "us on your status page when we can call you, or call us.",
     },
     "nl": {
         "queued": "We hebben uw verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
@@ -208,6 +211,9 @@ MESSAGES = {
         "aan de beurt bent; kom dan naar de wachtruimte en meld u bij de zuil aan met uw "
         "kenmerk.",
         "arrived": "U bent aangemeld bij de zuil: let op het scherm voor uw nummer.",
+        "callback_retry": "We hebben u gebeld maar niet bereikt; we proberen het opnieuw.",
+        "callback_new_time": "We hebben u {n} keer gebeld maar niet bereikt. Laat op uw "
+        "statuspagina weten wanneer we u kunnen bellen, of bel ons.",
     },
 }
 
@@ -298,6 +304,38 @@ class CounterRules:
         if not self.counts(last_called, now):
             return f"Give the person {self.seconds_between_calls} s after the last call."
         return None
+
+
+@dataclass(frozen=True)
+class CallbackRules:
+    """How the desk calls people back (the desk file's `callback`)."""
+
+    retry: timedelta = timedelta(minutes=20)
+    max_attempts: int = 3
+
+    @classmethod
+    def from_config(cls, callback: Mapping[str, Any] | None) -> CallbackRules:
+        callback = callback or {}
+        return cls(
+            timedelta(minutes=callback.get("retry_minutes", 20)),
+            callback.get("max_attempts", cls.max_attempts),
+        )
+
+    def next_try(
+        self, attempts: int, window_end: datetime | None, now: datetime
+    ) -> datetime | None:
+        """When to call again after `attempts` calls that did not reach the customer, or
+        None when the desk should ask them for another time: the attempts used up, or no
+        time left in the window they chose."""
+        if attempts >= self.max_attempts:
+            return None
+        again = now + self.retry
+        if window_end is not None and again >= window_end:
+            return None
+        return again
+
+
+CALLBACK_OUTCOMES = ("reached", "not_reached", "voicemail")
 
 
 def status_after_reply(

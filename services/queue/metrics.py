@@ -30,6 +30,11 @@ RESOLUTION = Histogram(
     buckets=WAIT_BUCKETS,
 )
 QUEUE_JUMPS = Counter("loket_queue_jumps_total", "Claims out of fair order", ["channel", "queue"])
+CALLBACK_ATTEMPTS = Counter(
+    "loket_callback_attempts_total",
+    "Calls made for call-backs, per queue and outcome (reached, not_reached, voicemail)",
+    ["queue", "outcome"],
+)
 TRANSFERS = Counter("loket_transfers_total", "Handoffs between queues", ["from_queue", "to_queue"])
 REPEAT_CONTACTS = Counter(
     "loket_repeat_contacts_total",

@@ -10,6 +10,7 @@ from services.common.auth import CHANNELS
 from services.common.events import EventDataSchema, Timestamp
 from services.common.periods import ReportQuerySchema
 from services.common.vocabulary import STATUSES
+from services.queue.domain import CALLBACK_OUTCOMES
 
 # Events (unknown fields ignored: producers may add fields).
 
@@ -164,6 +165,11 @@ class CallSchema(_Body):
     queue = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+class CallbackAttemptSchema(_Body):
+    outcome = fields.String(required=True, validate=validate.OneOf(CALLBACK_OUTCOMES))
+    note = fields.String(load_default=None, validate=validate.Length(min=1, max=2000))
+
+
 class ReactivateSchema(_Body):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
 
@@ -236,6 +242,9 @@ class TicketSummarySchema(Schema):
     appointment_start = Timestamp(allow_none=True)
     appointment_end = Timestamp(allow_none=True)
     checked_in_at = Timestamp(allow_none=True)
+    callback_attempts = fields.Integer(
+        metadata={"description": "A call-back's calls that did not reach the customer."}
+    )
     on_the_way = fields.Boolean(
         metadata={"description": "A number taken from home, not yet checked in at the kiosk."}
     )

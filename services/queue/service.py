@@ -24,6 +24,7 @@ from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import language
 from services.queue import domain, storage, waits
 from services.queue.metrics import (
+    CALLBACK_ATTEMPTS,
     QUEUE_JUMPS,
     REPEAT_CONTACTS,
     RESOLUTION,
@@ -55,6 +56,7 @@ class Desk:
     # Per queue, what a wait estimate starts from before the queue has learned.
     plans: Mapping[str, waits.QueuePlan] = field(default_factory=dict)
     counter: domain.CounterRules = field(default_factory=domain.CounterRules)
+    callback: domain.CallbackRules = field(default_factory=domain.CallbackRules)
 
     @classmethod
     def from_config(cls, desk: Mapping[str, Any]) -> Desk:
@@ -64,6 +66,7 @@ class Desk:
             timedelta(days=float(desk.get("reopen_window_days", 14))),
             {q["id"]: _plan(q, desk) for q in desk["queues"]},
             domain.CounterRules.from_config(desk.get("counter")),
+            domain.CallbackRules.from_config(desk.get("callback")),
         )
 
 
@@ -477,6 +480,55 @@ def _take_over(unit: UnitOfWork, ticket: Row, agent: str, reason: str, now: date
     labels = _labels(ticket)
     unit.after_commit(lambda: QUEUE_JUMPS.labels(*labels).inc())
     return taken
+
+
+def callback_attempt(
+    unit: UnitOfWork,
+    desk: Desk,
+    ticket_id: str,
+    outcome: str,
+    note: str | None,
+    agent: str,
+    now: datetime,
+    *,
+    lead: bool = False,
+) -> Row:
+    """The agent holding a call-back called: reached, they go on with it; not reached
+    (or a voicemail left), it goes back to the line with its place, offered again after
+    `callback.retry_minutes` inside the customer's window, and after
+    `callback.max_attempts` it waits for the customer to choose another time."""
+    ticket = _get(unit.conn, ticket_id)
+    _check_holder(ticket, agent, lead)
+    if ticket.channel != "callback" or ticket.status != "in_progress":
+        raise Conflict("Record a call on a call-back you are working on.")
+    labels = (ticket.queue, outcome)
+    unit.after_commit(lambda: CALLBACK_ATTEMPTS.labels(*labels).inc())
+    language = _language(ticket)
+    if outcome == "reached":
+        storage.add_history(
+            unit.conn, ticket.id, now, "callback_reached", ticket.status, internal_note=note,
+            actor=agent,
+        )  # fmt: skip
+        return storage.update_ticket(unit.conn, ticket.id, updated_at=now)
+    attempts = ticket.callback_attempts + 1
+    window_end = to_utc(ticket.callback_not_after) if ticket.callback_not_after else None
+    again = desk.callback.next_try(attempts, window_end, now)
+    storage.add_history(
+        unit.conn, ticket.id, now, f"callback_{outcome}", ticket.status, internal_note=note,
+        actor=agent,
+    )  # fmt: skip
+    if again is None:
+        message = domain.public_message("callback_new_time", language, n=str(attempts))
+        return _set_status(
+            unit, ticket, "waiting_on_customer", message, note, agent, now,
+            callback_attempts=attempts,
+        )  # fmt: skip
+    message = domain.public_message("callback_retry", language)
+    # Back in line with its place (its due time unchanged), not to be taken before `again`.
+    return _set_status(
+        unit, ticket, "queued", message, note, agent, now, callback_attempts=attempts,
+        callback_not_before=again,
+    )  # fmt: skip
 
 
 def _check_holder(ticket: Row, agent: str, lead: bool) -> None:

@@ -105,6 +105,8 @@ tickets = Table(
     Column("checked_in_at", DateTime(timezone=True), nullable=True),
     # A number taken from home: when its customer was told their turn nears (once).
     Column("turn_near_at", DateTime(timezone=True), nullable=True),
+    # A call-back's calls that did not reach the customer.
+    Column("callback_attempts", Integer, nullable=False, server_default="0"),
     Index("ix_tickets_fair_order", "queue", "status", "due_at", "created_at", "id"),
     Index("ix_tickets_requester", "requester_key", "created_at"),
     Index("ix_tickets_status_due", "status", "due_at"),

@@ -64,6 +64,7 @@ ENDPOINTS = {
         ("post", "/v1/counters/{counter}/recall"): "agent",
         ("post", "/v1/tickets/{ticket_id}/no-show"): "agent",
         ("post", "/v1/tickets/{ticket_id}/reactivate"): "agent",
+        ("post", "/v1/tickets/{ticket_id}/callback-attempts"): "agent",
         ("get", "/v1/display"): "public",  # numbers and counters only: it hangs on a wall
     },
     "notify": {

@@ -1094,3 +1094,47 @@ def test_a_number_from_home_is_told_once_when_its_turn_nears_and_not_once_it_arr
     assert len(desk.events("ticket.turn_near")) == 1
     assert [desk.track(t).json["ticket_number"] for t in room] == [f"A-00{n}" for n in range(1, 7)]
     assert desk.track(came).json["queue_position"] == 2  # behind the number on its way
+
+
+def test_a_call_back_not_reached_keeps_its_place_is_tried_again_later_and_then_asks_a_time(
+    desk, keys
+):
+    def attempt(ticket, outcome, key="agent", note="No answer"):
+        url = f"/v1/tickets/{ticket['ticket_id']}/callback-attempts"
+        return desk.client.post(url, json={"outcome": outcome, "note": note},
+                                headers=bearer(keys[key]))  # fmt: skip
+
+    missed = desk.arrive("callback", minutes_ago=30, contact_minutes_ago=30)
+    desk.arrive("web", minutes_ago=10)  # behind it in fair order
+    assert desk.next(keys["agent"]).json["id"] == missed["ticket_id"]
+    web = desk.arrive("web", minutes_ago=0)
+    assert attempt(web, "reached").status_code == 409  # not a call-back in progress
+    assert attempt(missed, "reached", key="other_agent").status_code == 403  # not theirs
+    assert attempt(missed, "maybe").status_code == 422
+    reached = attempt(missed, "reached", note="Spoke briefly; calls back with the serial")
+    assert reached.status_code == 200 and reached.json["status"] == "in_progress"
+    for n in (1, 2):
+        gone = attempt(missed, "not_reached" if n == 1 else "voicemail")
+        assert gone.status_code == 200, gone.text
+        assert (gone.json["status"], gone.json["callback_attempts"]) == ("queued", n)
+        # Back with its place, but not offered again before the retry time.
+        assert desk.track(missed).json["queue_position"] == 1
+        taken = desk.next(keys["agent"])  # the web requests behind it, first `later`
+        assert taken.status_code == 200 and taken.json["id"] != missed["ticket_id"]
+        config = service.Desk.from_config(desk.app.extensions["loket"].settings.desk)
+        with unit_of_work(desk.engine, "queue", storage.outbox) as unit:
+            after_retry = datetime.now(UTC) + config.callback.retry + timedelta(seconds=1)
+            assert (
+                service.claim_next(unit, "frontoffice", "alice", after_retry).id
+                == (missed["ticket_id"])
+            )
+    asked = attempt(missed, "not_reached")
+    assert (asked.json["status"], asked.json["callback_attempts"]) == ("waiting_on_customer", 3)
+    told = desk.events("ticket.status_changed")[-1]
+    assert told["to"] == "waiting_on_customer"
+    assert "3 times but could not reach you" in told["public_note"]
+    shown = desk.client.get(f"/v1/tickets/{missed['ticket_id']}", headers=bearer(keys["agent"]))
+    kinds = [h["kind"] for h in shown.json["history"]]
+    assert kinds.count("callback_not_reached") == 2 and "callback_voicemail" in kinds
+    assert "callback_reached" in kinds
+    assert sample("loket_callback_attempts_total", queue="frontoffice", outcome="voicemail") >= 1
