@@ -106,7 +106,10 @@ HISTORY_KINDS = {
         "sla_breached": "Termijn overschreden",
         "called": "Opgeroepen naar de balie",
         "reactivated": "Teruggezet in de rij",
-        "checked_in": "Aangemeld voor de afspraak",
+        "checked_in": "Aangemeld bij de zuil",
+        "callback_reached": "Teruggebeld: bereikt",
+        "callback_not_reached": "Teruggebeld: niet bereikt",
+        "callback_voicemail": "Teruggebeld: voicemail ingesproken",
     },
     "en": {
         "created": "Created",
@@ -128,7 +131,10 @@ HISTORY_KINDS = {
         "sla_breached": "Target missed",
         "called": "Called to the counter",
         "reactivated": "Put back in line",
-        "checked_in": "Checked in for the appointment",
+        "checked_in": "Checked in at the kiosk",
+        "callback_reached": "Called back: reached",
+        "callback_not_reached": "Called back: not reached",
+        "callback_voicemail": "Called back: voicemail left",
     },
 }
 

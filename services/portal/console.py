@@ -874,7 +874,7 @@ def _kept(typed: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     return {action: dict(typed.get(action, {})) for action in ACTIONS}
 
 
-ACTIONS = ("claim", "reply", "status", "priority", "transfer")
+ACTIONS = ("claim", "reply", "status", "priority", "transfer", "callback")
 # The reply box's second half: the status the ticket takes with the message, in one change.
 REPLY_THEN = ("waiting_on_customer", "resolved")
 
@@ -884,6 +884,8 @@ def _endpoint(action: str, form: Any) -> str:
     status with the message as its note when a status is chosen with it."""
     if action == "reply":
         return "status" if form.get("then") in REPLY_THEN else "messages"
+    if action == "callback":
+        return "callback-attempts"
     return action
 
 
@@ -909,6 +911,11 @@ def _action_body(action: str, form: Any) -> dict[str, Any]:
         # isdigit() alone takes "²", which int() does not (a 500, found by an outside tester).
         given = int(priority) if priority.isascii() and priority.isdigit() else 0
         return {"priority": given, "reason": text.get("reason", "")}
+    if action == "callback":
+        called: dict[str, Any] = {"outcome": text.get("outcome", "")}
+        if text.get("note"):
+            called["note"] = text["note"]
+        return called
     return {"to_queue": text.get("to_queue", ""), "note": text.get("note", "")}
 
 

@@ -506,29 +506,52 @@ def callback_attempt(
     language = _language(ticket)
     if outcome == "reached":
         storage.add_history(
-            unit.conn, ticket.id, now, "callback_reached", ticket.status, internal_note=note,
+            unit.conn,
+            ticket.id,
+            now,
+            "callback_reached",
+            ticket.status,
+            internal_note=note,
             actor=agent,
-        )  # fmt: skip
+        )
         return storage.update_ticket(unit.conn, ticket.id, updated_at=now)
     attempts = ticket.callback_attempts + 1
     window_end = to_utc(ticket.callback_not_after) if ticket.callback_not_after else None
     again = desk.callback.next_try(attempts, window_end, now)
     storage.add_history(
-        unit.conn, ticket.id, now, f"callback_{outcome}", ticket.status, internal_note=note,
+        unit.conn,
+        ticket.id,
+        now,
+        f"callback_{outcome}",
+        ticket.status,
+        internal_note=note,
         actor=agent,
-    )  # fmt: skip
+    )
     if again is None:
         message = domain.public_message("callback_new_time", language, n=str(attempts))
         return _set_status(
-            unit, ticket, "waiting_on_customer", message, note, agent, now,
+            unit,
+            ticket,
+            "waiting_on_customer",
+            message,
+            None,
+            agent,
+            now,
             callback_attempts=attempts,
-        )  # fmt: skip
+        )
     message = domain.public_message("callback_retry", language)
     # Back in line with its place (its due time unchanged), not to be taken before `again`.
     return _set_status(
-        unit, ticket, "queued", message, note, agent, now, callback_attempts=attempts,
+        unit,
+        ticket,
+        "queued",
+        message,
+        None,
+        agent,
+        now,
+        callback_attempts=attempts,
         callback_not_before=again,
-    )  # fmt: skip
+    )
 
 
 def _check_holder(ticket: Row, agent: str, lead: bool) -> None:

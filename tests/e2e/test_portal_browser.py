@@ -728,6 +728,45 @@ def test_a_customer_takes_a_number_from_home_and_is_told_when_their_turn_nears(d
     assert sum("bijna aan de beurt" in m["Subject"] for m in told) == 1
 
 
+def test_a_caller_who_hung_up_is_called_back_and_not_reached_goes_back_in_line(
+    desk, page, shots, people
+):
+    # The phone system: a call that rang until the caller gave up.
+    calls = f"{desk.urls['intake']}/v1/calls"
+    ringing = {"event": "newCall", "callId": "pbx-4711", "from": "0687654321", "to": "0205550100",
+               "direction": "in"}  # fmt: skip
+    for event in (ringing, {"event": "hangup", "callId": "pbx-4711", "cause": "cancel"}):
+        sent = requests.post(calls, data=event, headers=bearer(desk.keys["phone"]), timeout=5)
+        assert sent.status_code == 200, sent.text
+    tickets = f"{desk.urls['queue']}/v1/tickets"
+
+    def the_call_back() -> dict | None:
+        wanted = {"requester": "+31687654321", "channel": "callback"}
+        found = requests.get(
+            tickets, params=wanted, headers=bearer(desk.keys["agent"]), timeout=5
+        ).json()["tickets"]
+        return found[0] if found else None
+
+    callback = wait_until(the_call_back, timeout=20, what="the call-back in the queue")
+    sign_in(page, desk, "ann", people["ann"][1])
+    page.goto(f"{desk.public_url}/desk/tickets/{callback['id']}")
+    page.get_by_label("Why out of order (recorded)").fill("calling back the missed call")
+    page.get_by_role("button", name="Take this ticket").click()
+    expect(page.get_by_role("link", name="Call +31687654321")).to_have_attribute(
+        "href", "tel:+31687654321"
+    )
+    at_work(page, shots, "71-call-back")
+    page.get_by_label("Not reached: try again later").check()
+    page.locator("#callback-note").fill("Rang eight times")
+    page.get_by_role("button", name="Record the call").click()
+    expect(page.locator(".notice")).to_have_text("The call is recorded.")
+    expect(page.locator("dd.status")).to_have_text("In the queue")
+    expect(page.locator(".thread")).to_contain_text("Called back: not reached")
+    assert page.locator(".thread").inner_text().count("Rang eight times") == 1
+    expect(page.locator("dd.callback")).to_have_text(re.compile(r"^\w{3} \d+ \w{3} \d\d:\d\d$"))
+    at_work(page, shots, "72-call-back-not-reached")
+
+
 def test_two_people_on_one_ticket_the_stale_change_comes_back_with_its_text(
     desk, browser, page, shots, people
 ):
