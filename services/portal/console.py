@@ -425,6 +425,7 @@ def tickets() -> Response:
         more=more,
         chosen=chosen,
         clock=lambda ticket: sla_clock(ticket, now),
+        local=_desk_local(),
         sort_link=lambda column: _sort_link(chosen, column),
         list_url="/desk/?"
         + urlencode({**{k: v for k, v in chosen.items() if v or k == "status"}, "part": "list"}),

@@ -584,6 +584,7 @@ CONSOLE_MESSAGES: dict[str, str] = {
     "callback_voicemail": N_("Left a voicemail: try again later"),
     "callback_record": N_("Record the call"),
     "callback_again": N_("Call again from"),
+    "callback_tried_short": N_("tried {n}x"),
     "times_in": N_("Times in {zone}."),
     "reports": N_("Reports"),
     "waits_title": N_("Waits over the day"),

@@ -765,6 +765,12 @@ def test_a_caller_who_hung_up_is_called_back_and_not_reached_goes_back_in_line(
     assert page.locator(".thread").inner_text().count("Rang eight times") == 1
     expect(page.locator("dd.callback")).to_have_text(re.compile(r"^\w{3} \d+ \w{3} \d\d:\d\d$"))
     at_work(page, shots, "72-call-back-not-reached")
+    # The worklist: call-backs waiting, each with when to call again and how often tried.
+    page.get_by_role("link", name="Call-backs waiting").click()
+    row = page.locator("tr", has=page.get_by_role("link", name=callback["reference"]))
+    expect(row.locator(".callback")).to_contain_text("Call again from")
+    expect(row.locator(".callback")).to_contain_text("tried 1x")
+    at_work(page, shots, "73-call-backs-waiting")
 
 
 def test_two_people_on_one_ticket_the_stale_change_comes_back_with_its_text(
