@@ -221,9 +221,11 @@ def check_in(unit: UnitOfWork, intake: Intake, reference: str, now: datetime) ->
     a number taken from home today says it is in the building."""
     seq = domain.sequence_of(reference)
     request = storage.request_by_sequence(unit.conn, seq) if seq else None
-    if request is not None and storage.appointment_of(unit.conn, request.id) is None:
+    booked = storage.appointment_of(unit.conn, request.id, lock=True) if request else None
+    if request is None:
+        raise NotFound("appointment")
+    if booked is None:
         return _arrived_with_number(unit, intake, request, reference, now)
-    request, booked = _booked(unit, reference)
     if booked.cancelled_at is not None:
         raise Conflict("This appointment was cancelled.", code="cancelled")
     starts = to_utc(booked.starts_at)

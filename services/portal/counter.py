@@ -4,6 +4,7 @@ takes a number."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime
 from ipaddress import ip_address
 from typing import Any
@@ -32,6 +33,16 @@ from services.portal.parts import SHOWN, refreshed
 from services.portal.texts import TEXTS
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
+NOT_FOUND = (404, "not_found_title", "not_found_body")
+UNAVAILABLE = (503, "unavailable_title", "unavailable_body")
+
+
+def _message(code: int, title: str, body: str) -> Response:
+    """A page of one message: a title and a sentence, in the visitor's language."""
+    text, status = page("message.html", code, title=title, body=body)
+    return make_response(text, status)
+
+
 # The display and the kiosk load the portal's own scripts (and htmx), nothing else.
 COUNTER_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -51,8 +62,7 @@ def display() -> Response:
     queue = request.args.get("queue") or None
     answer = backend().display(queue)
     if answer.status == 404:
-        text, code = page("message.html", 404, title="not_found_title", body="not_found_body")
-        return make_response(text, code)
+        return _message(*NOT_FOUND)
     board = _board(answer.body) if answer.status == 200 else None
     template = (
         "counter/_board.html" if request.args.get("part") == "board" else "counter/display.html"
@@ -103,11 +113,9 @@ def _kiosk_closed() -> Response | None:
     """The kiosk works with its own key, from the desk's own networks only: a number is
     for someone in the waiting room, not a way to fill the counter's line from afar."""
     if settings().kiosk_api_key is None:
-        text, code = page("message.html", 503, title="kiosk_off_title", body="kiosk_off_body")
-        return make_response(text, code)
+        return _message(503, "kiosk_off_title", "kiosk_off_body")
     if not _in_the_building():
-        text, code = page("message.html", 403, title="kiosk_away_title", body="kiosk_away_body")
-        return make_response(text, code)
+        return _message(403, "kiosk_away_title", "kiosk_away_body")
     return None
 
 
@@ -117,8 +125,7 @@ def _kiosk_form(code: int = 200, error: str | None = None) -> Response:
         return closed
     catalogue = backend().catalogue(language())
     if catalogue.status != 200:
-        text, code = page("message.html", 503, title="unavailable_title", body="unavailable_body")
-        return make_response(text, code)
+        return _message(*UNAVAILABLE)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     categories = [c for c in catalogue.body.get("categories", []) if c["id"] != SOMETHING_ELSE]
     values = {"categories": categories, "error": error, "something_else": SOMETHING_ELSE}
@@ -255,8 +262,7 @@ def _from_home_closed() -> Response | None:
     up)."""
     open_now = _counter_open(language())
     if open_now is None:
-        text, code = page("message.html", 503, title="unavailable_title", body="unavailable_body")
-        return make_response(text, code)
+        return _message(*UNAVAILABLE)
     if not open_now:
         text, code = page("counter/from_home_closed.html", 200)
         return make_response(text, code)
@@ -271,8 +277,7 @@ def from_home() -> Response:
         return closed
     catalogue = backend().catalogue(language())
     if catalogue.status != 200:
-        text, code = page("message.html", 503, title="unavailable_title", body="unavailable_body")
-        return make_response(text, code)
+        return _message(*UNAVAILABLE)
     found = catalogue.body.get("categories", [])
     text, code = page("ask.html", categories=found, base=FROM_HOME, title="from_home_title")
     return make_response(text, code)
@@ -281,19 +286,31 @@ def from_home() -> Response:
 def _from_home_questions(texts: dict[str, str]) -> list[forms.Question]:
     """Fewer than a request's: the counter asks the rest. An address is asked for the
     message that the turn nears, by the medium the customer chooses."""
-    Q = forms.Question
+    name, email, phone = forms.requester_questions(texts, phone_required=False)
     return [
-        Q("description", "description", texts["q_from_home_about"], "textarea", False,
-          max_length=forms.MAX_DESCRIPTION),
-        Q("name", "requester.name", texts["q_name"], "text", True, max_length=forms.MAX_NAME,
-          autocomplete="name"),
-        Q("tell_by", "tell_by", texts["q_tell_by"], "choice", True,
-          options=(("email", texts["tell_by_email"]), ("sms", texts["tell_by_sms"]))),
-        Q("email", "requester.email", texts["q_email"], "email", False, max_length=254,
-          autocomplete="email", hint=texts["q_email_for_turn"], marked_optional=False),
-        Q("phone", "requester.phone", texts["q_mobile"], "phone", False, max_length=24,
-          autocomplete="tel", hint=texts["q_mobile_for_turn"], marked_optional=False),
-    ]  # fmt: skip
+        forms.Question(
+            "description",
+            "description",
+            texts["q_from_home_about"],
+            "textarea",
+            False,
+            max_length=forms.MAX_DESCRIPTION,
+        ),
+        name,
+        forms.Question(
+            "tell_by",
+            "tell_by",
+            texts["q_tell_by"],
+            "choice",
+            True,
+            options=(("email", texts["tell_by_email"]), ("sms", texts["tell_by_sms"])),
+        ),
+        # Needed as the choice above decides: their hints say when, not "optional".
+        replace(email, required=False, hint=texts["q_email_for_turn"], marked_optional=False),
+        replace(
+            phone, label=texts["q_mobile"], hint=texts["q_mobile_for_turn"], marked_optional=False
+        ),
+    ]
 
 
 # The question that holds the address for each way of telling.
@@ -321,8 +338,7 @@ def from_home_form(category_id: str) -> Response:
         return closed
     category = _category(category_id)
     if category is None:
-        text, code = page("message.html", 404, title="not_found_title", body="not_found_body")
-        return make_response(text, code)
+        return _message(*NOT_FOUND)
     return _from_home_form(category, forms.Answers({}))
 
 
@@ -335,8 +351,7 @@ def take_number_from_home(category_id: str) -> Response:
         return closed
     category = _category(category_id)
     if category is None:
-        text, code = page("message.html", 404, title="not_found_title", body="not_found_body")
-        return make_response(text, code)
+        return _message(*NOT_FOUND)
     lang = language()
     texts = TEXTS[lang]
     questions = _from_home_questions(texts)

@@ -117,7 +117,7 @@ def test_no_call_back_for_a_number_someone_spoke_to_on_another_call_just_before(
 def test_the_screen_pop_shows_who_is_probably_calling_and_their_requests(intake, keys, keys_file):
     _, url = intake
     earlier = valid_request(
-        requester={"name": "Joke de Wit", "email": "joke@example.org", "language": "nl",
+        requester={"name": "Jöke dé Wít", "email": "joke@example.org", "language": "nl",
                    "phone": "+31 6 12345678"},
     )  # fmt: skip
     made = requests.post(f"{url}/v1/requests", json=earlier, headers=bearer(keys["portal"]),
@@ -130,7 +130,7 @@ def test_the_screen_pop_shows_who_is_probably_calling_and_their_requests(intake,
     assert pop.status_code == 200, pop.text
     [call] = pop.json()["calls"]
     assert (call["from"], call["agent"], call["state"]) == ("+31612345678", "alice", "answered")
-    assert call["caller"] == {"name": "Joke de Wit", "email": "joke@example.org", "language": "nl"}
+    assert call["caller"] == {"name": "Jöke dé Wít", "email": "joke@example.org", "language": "nl"}
     assert [r["reference"] for r in call["requests"]] == [made["reference"]]
     # An agent sees their own calls; a supervisor anyone's.
     others = requests.get(f"{url}/v1/calls", params={"agent": "alice"},

@@ -518,11 +518,11 @@ def test_a_number_taken_from_home_asks_how_to_tell_the_customer_and_gives_the_nu
     assert form.status_code == 200 and "How shall we tell you that your turn nears?" in form.text
     typed = {name: re.search(rf'name="{name}" value="([^"]+)"', form.text).group(1)
              for name in ("csrf", "form_id")}  # fmt: skip
-    typed |= {"name": "Ann", "tell_by": "sms", "email": "ann@example.org"}
+    typed |= {"name": "Zoë Ñúñez-Öztürk", "tell_by": "sms", "email": "zoë@exämple.org"}
     no_number = portal.post("/counter/from-home/room_temperature?lang=en", data=typed)
     assert no_number.status_code == 422
     assert 'href="#phone">Your mobile number' in no_number.text
-    assert 'value="ann@example.org"' in no_number.text  # what was typed stays
+    assert 'value="zoë@exämple.org"' in no_number.text  # what was typed stays
     typed |= {"tell_by": "email", "description": "A key for room 3.14"}
     taken = portal.post("/counter/from-home/room_temperature?lang=en", data=typed)
     assert taken.status_code == 303 and taken.headers["Location"].startswith("/track/LKT-")
@@ -530,6 +530,7 @@ def test_a_number_taken_from_home_asks_how_to_tell_the_customer_and_gives_the_nu
         made = conn.execute(select(intake_storage.requests)).one()
     assert (made.channel, made.ticket_number) == ("walk_in", "C-001")
     assert made.requester["preferred_contact"] == "email"
+    assert made.requester["name"] == "Zoë Ñúñez-Öztürk"
     assert (made.subject, made.description) == ("Room too cold or too warm", "A key for room 3.14")
 
 
