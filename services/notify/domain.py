@@ -125,6 +125,8 @@ def customer_message(event_type: str, data: Mapping[str, Any]) -> str | None:
 
 def _status_message(data: Mapping[str, Any]) -> str | None:
     to, came_from = data.get("to"), data.get("from")
+    if to == "waiting_on_customer" and data.get("reason") == "callback_not_reached":
+        return "callback_new_time"
     if to == "waiting_on_customer":
         return "waiting_on_customer"
     if to == "cancelled":

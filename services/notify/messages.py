@@ -35,6 +35,7 @@ TEMPLATES = (
     "appointment_reminder",
     "appointment_moved",
     "turn_near",
+    "callback_new_time",
 )
 CONTEXT_KEYS = (
     "reference",

@@ -80,6 +80,7 @@ class TurnNearSchema(TicketEventSchema):
 class StatusChangedSchema(TicketEventSchema):
     to = fields.String(required=True)
     public_note = fields.String(load_default=None, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True)
 
 
 class MessageAddedSchema(TicketEventSchema):

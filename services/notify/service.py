@@ -115,6 +115,7 @@ def handle_event(
             },
             now,
             notifier.box.seal(data["reply_token"]) if data.get("reply_token") else None,
+            notifier.box.seal(data["tracking_token"]),
         )
         if data.get("appointment"):
             _plan_reminder(unit.conn, data["ticket_id"], data["appointment"]["start"], now)
@@ -290,7 +291,7 @@ def _customer_delivery(
         "name": contact.name if verified else "",
         "subject": (data.get("subject") or (known.subject if known else "")) if verified else "",
         "note": data.get("public_note") or data.get("message") or data.get("resolution"),
-        "action_url": _action_url(notifier, template, data, contact.language),
+        "action_url": _action_url(notifier, template, data, contact.language, known),
         "team": notifier.team(data.get("to_queue"), contact.language),
         **_callback_window(notifier, data.get("callback")),
         **_turn_words(data),
@@ -385,7 +386,7 @@ def _reply_to(
 
 
 def _action_url(
-    notifier: Notifier, template: str, data: Mapping[str, Any], language: str
+    notifier: Notifier, template: str, data: Mapping[str, Any], language: str, known: Any
 ) -> str | None:
     """The customer portal's pages (through the gateway at LOKET_PUBLIC_BASE_URL), in the
     customer's language."""
@@ -395,6 +396,13 @@ def _action_url(
         return f"{base}/track/{data['reference']}?{query}"
     if template == "survey":
         return f"{base}/survey/{data['survey_token']}?lang={language}"
+    if template == "callback_new_time" and known is not None and known.tracking_token_sealed:
+        try:
+            token = notifier.box.open(known.tracking_token_sealed)
+        except ValueError:  # sealed under a key since replaced: the message says "call us"
+            return None
+        query = urlencode({"token": token, "lang": language})
+        return f"{base}/track/{data['reference']}/callback?{query}"
     return None
 
 

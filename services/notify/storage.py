@@ -54,6 +54,8 @@ contacts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Sealed like webhook secrets: it lets a reply count as the requester's.
     Column("reply_token_sealed", Text, nullable=True),
+    # Sealed too: the link of a later message that opens the customer's own page.
+    Column("tracking_token_sealed", Text, nullable=True),
 )
 
 # The reminder the day before an appointment: when it is due, and whether it went.
@@ -130,6 +132,7 @@ def save_contact(
     requester: Mapping[str, Any],
     created_at: datetime,
     reply_token_sealed: str | None = None,
+    tracking_token_sealed: str | None = None,
 ) -> None:
     if contact(conn, ticket_id) is None:
         conn.execute(
@@ -141,6 +144,7 @@ def save_contact(
                 "requester": dict(requester),
                 "created_at": created_at,
                 "reply_token_sealed": reply_token_sealed,
+                "tracking_token_sealed": tracking_token_sealed,
             },
         )
 

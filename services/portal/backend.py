@@ -178,6 +178,15 @@ class Backend:
             json={"start": start},
         )
 
+    def choose_callback_window(self, reference: str, token: str, window: dict[str, str]) -> Answer:
+        return self._call(
+            "queue",
+            "POST",
+            f"{self.queue_url}/v1/track/{quote(reference)}/callback-window",
+            params={"token": token},
+            json=window,
+        )
+
     def cancel_appointment(self, reference: str, token: str) -> Answer:
         return self._call(
             "intake",

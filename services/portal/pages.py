@@ -174,10 +174,21 @@ def _appointment_words(status: dict[str, Any], lang: str) -> str | None:
     """ "Mon 7 Dec, 09:00-09:15" in the desk's zone and the customer's language."""
     if not status.get("appointment_start"):
         return None
+    return _period_words(status["appointment_start"], status["appointment_end"], lang)
+
+
+def _period_words(start: str, end: str, lang: str) -> str:
     zone = settings().desk_zone
-    starts = datetime.fromisoformat(status["appointment_start"]).astimezone(zone)
-    ends = datetime.fromisoformat(status["appointment_end"]).astimezone(zone)
+    starts = datetime.fromisoformat(start).astimezone(zone)
+    ends = datetime.fromisoformat(end).astimezone(zone)
     return f"{day_name(starts.date(), lang)}, {starts:%H:%M}\N{EN DASH}{ends:%H:%M}"
+
+
+def _callback_window_words(status: dict[str, Any], lang: str) -> str | None:
+    """ "Mon 7 Dec, 10:00-11:00": when the desk will call, while it is still to call."""
+    if not status.get("callback_not_before") or status.get("status") != "queued":
+        return None
+    return _period_words(status["callback_not_before"], status["callback_not_after"], lang)
 
 
 def _free_times(category: str | None = None) -> list[forms.Slot] | Answer:
@@ -257,6 +268,80 @@ def cancel_appointment(reference: str) -> Response | tuple[str, int]:
     return redirect(f"/track/{reference}?{query}", code=303)
 
 
+def _callback_times() -> tuple[list[forms.Slot], str] | Answer:
+    """The call-back hours' windows a customer can choose, and the zone they are in."""
+    options = backend().callback_hours(language())
+    if options.status != 200:
+        return options
+    hours = next(
+        (c.get("opening_hours") for c in options.body.get("channels", [])
+         if c.get("channel") == "callback"), None,
+    )  # fmt: skip
+    zone = options.body.get("timezone", "UTC")
+    return forms.callback_slots(hours, zone, datetime.now(UTC)), zone
+
+
+def _asks_a_time(status: dict[str, Any]) -> bool:
+    """A call-back the desk could not reach: the customer chooses another time."""
+    return status.get("channel") == "callback" and status.get("status") == "waiting_on_customer"
+
+
+def _callback_form(
+    reference: str, status: dict[str, Any], error: str | None, code: int
+) -> Response:
+    times = _callback_times()
+    if isinstance(times, Answer):
+        return _problem(times)
+    slots, zone = times
+    token = request.args.get("token", "")
+    return with_form_cookie(
+        "callback_time.html", code, f"/track/{reference}", status=status,
+        days=_by_day(slots), error=error, token=token, zone=zone,
+    )  # fmt: skip
+
+
+@bp.get("/track/<reference>/callback")
+def callback_form(reference: str) -> Response | tuple[str, int]:
+    """Another time to be called, after the desk's calls did not reach the customer: the
+    link in that message. Any other request's link opens its status page."""
+    token = request.args.get("token", "")
+    answer = backend().track(reference, token)
+    if answer.status != 200:
+        return _problem(answer)
+    if not _asks_a_time(answer.body):
+        return to_status_page(reference, token, language())
+    return _callback_form(reference, answer.body, None, 200)
+
+
+@bp.post("/track/<reference>/callback")
+def choose_callback_time(reference: str) -> Response | tuple[str, int]:
+    token = request.args.get("token", "")
+    answer = backend().track(reference, token)
+    if answer.status != 200:
+        return _problem(answer)
+    if not _asks_a_time(answer.body):
+        return to_status_page(reference, token, language())
+    if not form_is_this_browsers():
+        return _callback_form(reference, answer.body, "form_expired", 400)
+    times = _callback_times()
+    if isinstance(times, Answer):
+        return _problem(times)
+    chosen = forms.chosen_slot(times[0], request.form.get("slot", ""))
+    if chosen is None:
+        return _callback_form(reference, answer.body, "err_slot", 422)
+    window = {
+        "not_before": chosen.starts.astimezone(UTC).isoformat(),
+        "not_after": chosen.ends.astimezone(UTC).isoformat(),
+    }
+    done = backend().choose_callback_window(reference, token, window)
+    if done.status == 409:  # chosen a moment ago, in another tab: the page says when
+        return to_status_page(reference, token, language())
+    if done.status != 200:
+        return _problem(done)
+    query = urlencode({"token": token, "lang": language(), "called": "1"})
+    return redirect(f"/track/{reference}?{query}", code=303)
+
+
 def wait_words(estimate: dict[str, Any], lang: str) -> str | None:
     """An estimate's range as people read it ("10 to 25 minutes"); None while unknown."""
     if estimate.get("estimated_wait_low_seconds") is None:
@@ -293,6 +378,9 @@ def _status_page(
         status_words=_status_words(status, lang),
         wait=wait,
         appointment=_appointment_words(status, lang),
+        callback_window=_callback_window_words(status, lang),
+        asks_a_time=_asks_a_time(status),
+        called=request.args.get("called") == "1",
         cancelled=request.args.get("cancelled") == "1",
         moved=moved_to is not None,
         token=request.args.get("token", ""),
@@ -453,16 +541,10 @@ def _asking(category_id: str) -> Asking | Answer:
         return Asking(channel, category, questions)
     if channel == "walk_in":
         return _booking(category, questions)
-    options = backend().callback_hours(lang)
-    if options.status != 200:
-        return options
-    hours = next(
-        (c.get("opening_hours") for c in options.body.get("channels", [])
-         if c.get("channel") == "callback"), None,
-    )  # fmt: skip
-    zone = options.body.get("timezone", "UTC")
-    slots = forms.callback_slots(hours, zone, datetime.now(UTC))
-    return Asking(channel, category, questions, slots, zone)
+    times = _callback_times()
+    if isinstance(times, Answer):
+        return times
+    return Asking(channel, category, questions, *times)
 
 
 def _booking(category: dict[str, Any], questions: list[forms.Question]) -> Asking | Answer:

@@ -241,6 +241,17 @@ PORTAL_MESSAGES: dict[str, str] = {
     "slot": N_("When may we call you?"),
     "choose_time": N_("Choose a time"),
     "no_slots": N_("There are no call-back times in the coming days."),
+    "callback_again_title": N_("We could not reach you by phone"),
+    "callback_again_body": N_(
+        "We tried to call you about {reference} but could not reach you. Choose a time that "
+        "suits you: you keep your place in line, and we call you in that time."
+    ),
+    "callback_again_button": N_("Call me at this time"),
+    "callback_again_link": N_("Choose a time for us to call you"),
+    "callback_again_or": N_("Or call us yourself; keep your reference {reference} at hand."),
+    "callback_again_back": N_("Back to my request"),
+    "your_callback": N_("We call you"),
+    "callback_chosen": N_("Thank you: we will call you in the time you chose."),
     "received_title": N_("Thank you, we have received your request"),
     "received_body": N_(
         "Your reference is {reference}. You will get a confirmation by e-mail with the link "

@@ -565,6 +565,30 @@ def track(reference: str) -> Response:
         "estimated_wait_seconds": estimate.likely if estimate else None,
         "estimated_wait_low_seconds": estimate.low if estimate else None,
         "estimated_wait_high_seconds": estimate.high if estimate else None,
+        "channel": ticket.channel,
+        "callback_not_before": _utc_or_none(ticket.callback_not_before),
+        "callback_not_after": _utc_or_none(ticket.callback_not_after),
         "updates": updates,
     }
     return jsonify(TRACK.dump(status))
+
+
+@bp.post("/track/<reference>/callback-window")
+def choose_callback_window(reference: str) -> Response:
+    """No key: the tracking token in the link is the key (a wrong one: 404). A call-back
+    the desk could not reach takes the time the customer chooses."""
+    token = request.args.get("token", "")
+    body = schemas.CallbackWindowChoiceSchema().load(json_body())
+    window = body["not_before"], body["not_after"]
+    with change() as unit:
+        ticket = service.choose_callback_window(
+            unit, desk(), reference, token, window, _desk_zone(), utcnow()
+        )
+    return jsonify(
+        {
+            "reference": ticket.reference,
+            "status": ticket.status,
+            "callback_not_before": isoformat(to_utc(ticket.callback_not_before)),
+            "callback_not_after": isoformat(to_utc(ticket.callback_not_after)),
+        }
+    )

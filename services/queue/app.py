@@ -39,6 +39,7 @@ def openapi() -> dict:
             "Call": schemas.CallSchema,
             "Reactivate": schemas.ReactivateSchema,
             "CallbackAttempt": schemas.CallbackAttemptSchema,
+            "CallbackWindowChoice": schemas.CallbackWindowChoiceSchema,
             "Display": schemas.DisplaySchema,
         },
     )

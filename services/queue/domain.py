@@ -183,6 +183,7 @@ MESSAGES = {
         "callback_retry": "We called you but could not reach you; we will try again.",
         "callback_new_time": "We called you {n} times but could not reach you. Please tell "
         "us on your status page when we can call you, or call us.",
+        "callback_window_chosen": "Thank you: we will call you on {day} between {start} and {end}.",
     },
     "nl": {
         "queued": "We hebben uw verzoek ontvangen; het wacht op de eerstvolgende medewerker.",
@@ -214,6 +215,7 @@ MESSAGES = {
         "callback_retry": "We hebben u gebeld maar niet bereikt; we proberen het opnieuw.",
         "callback_new_time": "We hebben u {n} keer gebeld maar niet bereikt. Laat op uw "
         "statuspagina weten wanneer we u kunnen bellen, of bel ons.",
+        "callback_window_chosen": "Dank u: we bellen u op {day} tussen {start} en {end}.",
     },
 }
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.auth import CHANNELS
-from services.common.events import EventDataSchema, Timestamp
+from services.common.events import EventDataSchema, Timestamp, utcnow
 from services.common.periods import ReportQuerySchema
 from services.common.vocabulary import STATUSES
 from services.queue.domain import CALLBACK_OUTCOMES
@@ -170,6 +170,29 @@ class CallbackAttemptSchema(_Body):
     note = fields.String(load_default=None, validate=validate.Length(min=1, max=2000))
 
 
+# A customer's promise the desk can keep: a window ahead, at most a month out, at most a day
+# long (intake's rule for the first window, and a working day's hours at the longest).
+MAX_WINDOW_AHEAD = dt.timedelta(days=30)
+MAX_WINDOW_LENGTH = dt.timedelta(days=1)
+
+
+class CallbackWindowChoiceSchema(_Body):
+    not_before = Timestamp(required=True)
+    not_after = Timestamp(required=True)
+
+    @validates_schema
+    def _a_window(self, data: dict, **_: object) -> None:
+        if data["not_after"] <= data["not_before"]:
+            raise ValidationError("Must be after not_before.", "not_after")
+        now = utcnow()
+        if data["not_after"] <= now:
+            raise ValidationError("The window has already passed.", "not_after")
+        if data["not_before"] > now + MAX_WINDOW_AHEAD:
+            raise ValidationError("At most 30 days ahead.", "not_before")
+        if data["not_after"] - data["not_before"] > MAX_WINDOW_LENGTH:
+            raise ValidationError("At most a day long.", "not_after")
+
+
 class ReactivateSchema(_Body):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
 
@@ -312,6 +335,9 @@ class TrackSchema(Schema):
     estimated_wait_seconds = fields.Integer(allow_none=True)
     estimated_wait_low_seconds = fields.Integer(allow_none=True)
     estimated_wait_high_seconds = fields.Integer(allow_none=True)
+    channel = fields.String(required=True)
+    callback_not_before = Timestamp(allow_none=True)
+    callback_not_after = Timestamp(allow_none=True)
     updates = fields.List(fields.Nested(UpdateSchema), required=True)
 
 

@@ -7,6 +7,7 @@ observations for after the commit. Rules are the domain's, statements the storag
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,12 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_date
 from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from services.common.config import ConfigError
 from services.common.events import isoformat, to_utc, utcnow
 from services.common.failures import Conflict, Invalid, NotAllowed, NotFound
+from services.common.hashing import secret_digest
 from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import language
 from services.queue import domain, storage, waits
@@ -537,6 +540,7 @@ def callback_attempt(
             None,
             agent,
             now,
+            reason=CALLBACK_NOT_REACHED,
             callback_attempts=attempts,
         )
     message = domain.public_message("callback_retry", language)
@@ -551,6 +555,64 @@ def callback_attempt(
         now,
         callback_attempts=attempts,
         callback_not_before=again,
+    )
+
+
+# Why a status changed, when the customer's message depends on it (the event's `reason`).
+CALLBACK_NOT_REACHED = "callback_not_reached"
+CALLBACK_WINDOW_CHOSEN = "callback_window_chosen"
+
+
+def choose_callback_window(
+    unit: UnitOfWork,
+    desk: Desk,
+    reference: str,
+    token: str,
+    window: tuple[datetime, datetime],
+    zone: ZoneInfo,
+    now: datetime,
+) -> Row:
+    """The customer the desk could not reach chooses another time to be called: the
+    call-back goes back to the line with the place it had (its due time from the same
+    first contact, within the new window), to be tried afresh."""
+    ticket = storage.ticket_by_reference(unit.conn, reference)
+    if ticket is None or not hmac.compare_digest(
+        ticket.tracking_token_sha256, secret_digest(token)
+    ):
+        raise NotFound("request")
+    ticket = _get(unit.conn, ticket.id)
+    if ticket.channel != "callback" or ticket.status != "waiting_on_customer":
+        raise Conflict(
+            "Only a call-back the desk could not reach takes another time.",
+            code="not_waiting_on_customer",
+        )
+    starts, ends = window
+    due = domain.callback_due(
+        domain.due_at(to_utc(ticket.contact_started_at), ticket.priority, ticket.channel, desk.sla),
+        starts,
+        ends,
+    )
+    local, language = (starts.astimezone(zone), ends.astimezone(zone)), _language(ticket)
+    message = domain.public_message(
+        "callback_window_chosen",
+        language,
+        day=format_date(local[0], "EEEE d MMMM", locale=language),
+        start=local[0].strftime("%H:%M"),
+        end=local[1].strftime("%H:%M"),
+    )
+    return _set_status(
+        unit,
+        ticket,
+        "queued",
+        message,
+        None,
+        "customer",
+        now,
+        reason=CALLBACK_WINDOW_CHOSEN,
+        callback_attempts=0,
+        callback_not_before=starts,
+        callback_not_after=ends,
+        due_at=due,
     )
 
 
@@ -635,10 +697,12 @@ def _set_status(
     internal_note: str | None,
     agent: str,
     now: datetime,
+    reason: str | None = None,
     **also: Any,
 ) -> Row:
     """A status change with its history, its events and, when resolved, its metric;
-    `also` are columns changed with it (a no-show's moment)."""
+    `also` are columns changed with it (a no-show's moment); `reason` tells notify which
+    message fits when the status alone does not say it."""
     values: dict[str, Any] = {"status": to, "updated_at": now, **also}
     if to == "queued":
         values.update(NOT_CALLED)
@@ -671,6 +735,8 @@ def _set_status(
     }
     if public_note:
         data["public_note"] = public_note
+    if reason:
+        data["reason"] = reason
     unit.emit("ticket.status_changed", data)
     if to == "resolved":
         unit.emit("ticket.resolved", _resolved_data(updated, agent))

@@ -11,7 +11,7 @@ import yaml
 
 from services.common.config import DEFAULT_CONFIG_FILE, SERVICES
 from tests import support
-from tests.receivers import SmtpReceiver, smtp_receiver
+from tests.receivers import HttpReceiver, SmtpReceiver, http_receiver, smtp_receiver
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Desk:
     env: dict[str, str]
     public_url: str  # the gateway's public address: what customers' links open
     portal_url: str
+    sms: HttpReceiver  # the test SMS gateway: every text message the desk sends
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +35,14 @@ def smtp():
         yield receiver
 
 
+@pytest.fixture(scope="module")
+def sms():
+    with http_receiver() as receiver:
+        yield receiver
+
+
 @pytest.fixture(scope="module", params=support.BACKENDS)
-def desk(request, namespaces, databases, tmp_path_factory, smtp):
+def desk(request, namespaces, databases, tmp_path_factory, smtp, sms):
     backend = request.param
     support.require_broker()
     if backend == "postgresql":
@@ -53,6 +60,7 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
         "GUNICORN_WORKERS": "2",
         "LOKET_ACCESS_LOG": "0",
         "LOKET_SMTP_URL": smtp.url,
+        "LOKET_SMS_GATEWAY_URL": f"http://127.0.0.1:{sms.port}/sms",
         # The tests' webhook receivers listen on loopback.
         "LOKET_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "LOKET_MAIL_FROM": "Desk <desk@example.org>",
@@ -115,7 +123,7 @@ def desk(request, namespaces, databases, tmp_path_factory, smtp):
             support.wait_until(lambda h=health: support.http_ok(h), timeout=30, what=health)
         yield Desk(
             namespace, urls, metrics_urls, keys, process, database_urls, smtp, env, public_url,
-            portal_url,
+            portal_url, sms,
         )  # fmt: skip
     finally:
         status = process.stop(timeout=40)

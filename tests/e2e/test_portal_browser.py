@@ -771,6 +771,70 @@ def test_a_caller_who_hung_up_is_called_back_and_not_reached_goes_back_in_line(
     expect(row.locator(".callback")).to_contain_text("Call again from")
     expect(row.locator(".callback")).to_contain_text("tried 1x")
     at_work(page, shots, "73-call-backs-waiting")
+    # Two more calls that do not reach the caller: the desk asks, by SMS as the phone
+    # system gave only the number (in the desk's language), for another time, with the
+    # link to choose it.
+    not_reached_again(desk, callback["id"], times=2)
+    link = f"{desk.public_url}/track/{callback['reference']}/callback?token="
+
+    def the_sms() -> dict | None:
+        texts = [received.json() for received in desk.sms.requests()]
+        return next((text for text in texts if link in text["text"]), None)
+
+    asked = wait_until(the_sms, timeout=30, what="the SMS asking for another time")
+    assert asked["to"] == "+31687654321"
+    assert asked["text"].startswith("We konden u niet telefonisch bereiken")
+
+
+def not_reached_again(desk, ticket_id: str, times: int) -> None:
+    """An agent takes the call-back out of order, calls, and does not reach the caller."""
+    agent = bearer(desk.keys["agent"])
+    for _ in range(times):
+        taken = requests.post(
+            f"{desk.urls['queue']}/v1/tickets/{ticket_id}/claim",
+            json={"reason": "calling back"},
+            headers=agent,
+            timeout=5,
+        )
+        assert taken.status_code == 200, taken.text
+        called = requests.post(
+            f"{desk.urls['queue']}/v1/tickets/{ticket_id}/callback-attempts",
+            json={"outcome": "not_reached", "note": "No answer"}, headers=agent, timeout=5,
+        )  # fmt: skip
+        assert called.status_code == 200, called.text
+
+
+def test_a_customer_the_desk_could_not_reach_chooses_another_time_from_the_e_mail(
+    desk, page, shots
+):
+    asked = submit_request(desk, "callback", "rosa@example.org",
+                           requester={"name": "Rosa", "email": "rosa@example.org",
+                                      "phone": "+31612345678", "language": "en"})  # fmt: skip
+    wait_until(lambda: tracked(desk, asked), timeout=30, what="the call-back in the queue")
+    found = requests.get(
+        f"{desk.urls['queue']}/v1/tickets",
+        params={"requester": "rosa@example.org"},
+        headers=bearer(desk.keys["agent"]),
+        timeout=5,
+    )
+    ticket = found.json()["tickets"][0]
+    not_reached_again(desk, ticket["id"], times=3)
+    message = mail_to(desk, "rosa@example.org", "Choose a time for us to call")
+    page.goto(link_in(message, f"/track/{asked['reference']}/callback"))
+    expect(page.locator("h1")).to_have_text("We could not reach you by phone")
+    checked(page, shots, "74-callback-another-time")
+    page.get_by_role("button", name="Call me at this time").click()
+    expect(page.locator("#slot-error")).to_be_visible()
+    checked(page, shots, "75-callback-another-time-error")
+    first = page.locator("#slot option").nth(1)
+    page.locator("#slot").select_option(first.get_attribute("value"))
+    page.get_by_role("button", name="Call me at this time").click()
+    expect(page.locator(".notice")).to_contain_text("we will call you")
+    expect(page.locator("dd.callback-window")).to_be_visible()
+    checked(page, shots, "76-callback-another-time-chosen")
+    status = requests.get(f"{desk.urls['queue']}/v1/track/{asked['reference']}",
+                          params={"token": asked["tracking_token"]}, timeout=5).json()  # fmt: skip
+    assert status["status"] == "queued" and status["callback_not_before"]
 
 
 def test_two_people_on_one_ticket_the_stale_change_comes_back_with_its_text(

@@ -60,6 +60,7 @@ ENDPOINTS = {
         ("get", "/v1/reports/service-levels"): "supervisor",
         ("get", "/v1/reports/board"): "supervisor",
         ("get", "/v1/track/{reference}"): "public",  # the tracking token is the key
+        ("post", "/v1/track/{reference}/callback-window"): "public",  # the tracking token
         ("post", "/v1/counters/{counter}/call"): "agent",
         ("post", "/v1/counters/{counter}/recall"): "agent",
         ("post", "/v1/tickets/{ticket_id}/no-show"): "agent",

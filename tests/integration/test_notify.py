@@ -503,6 +503,33 @@ def test_a_survey_invitation_links_to_the_survey(namespace, worker, smtp):
     assert "https://desk.example.org/survey/sv_" + "y" * 30 + "?lang=" in survey.as_string()
 
 
+def test_a_call_back_the_desk_could_not_reach_asks_for_another_time_with_a_link(
+    namespace, worker, smtp, gateway
+):
+    by_mail = ticket_created(channel="callback")
+    by_text = ticket_created(channel="callback", preferred_contact="sms", language="nl")
+    for created in (by_mail, by_text):
+        publish(namespace, created)
+    wait_until(lambda: smtp.to("ann@example.org") and gateway.requests(), what="confirmations")
+    for created in (by_mail, by_text):
+        publish(
+            namespace,
+            later(created, "ticket.status_changed", to="waiting_on_customer",
+                  **{"from": "queued"}, agent="alice", reason="callback_not_reached",
+                  public_note="We called you 3 times but could not reach you."),
+        )  # fmt: skip
+    asked = wait_until(lambda: smtp.to("ann@example.org")[1:], what="the e-mail")[0]
+    assert "We could not reach you" in asked["Subject"]
+    link = (
+        f"https://desk.example.org/track/{by_mail.data['reference']}/callback?"
+        f"token={by_mail.data['tracking_token']}&lang=en"
+    )
+    assert link in text_of(asked)
+    sms = wait_until(lambda: gateway.requests()[1:], what="the SMS")[0].json()["text"]
+    assert sms.startswith(f"We konden u niet telefonisch bereiken ({by_text.data['reference']})")
+    assert f"/track/{by_text.data['reference']}/callback?token=" in sms and len(sms) <= 306
+
+
 # Webhooks
 
 

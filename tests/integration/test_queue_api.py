@@ -1138,3 +1138,62 @@ def test_a_call_back_not_reached_keeps_its_place_is_tried_again_later_and_then_a
     assert kinds.count("callback_not_reached") == 2 and "callback_voicemail" in kinds
     assert "callback_reached" in kinds
     assert sample("loket_callback_attempts_total", queue="frontoffice", outcome="voicemail") >= 1
+
+
+def test_a_customer_the_desk_could_not_reach_chooses_another_time_and_keeps_their_place(desk, keys):
+    missed = desk.arrive("callback", minutes_ago=30, contact_minutes_ago=30)
+    assert desk.next(keys["agent"]).json["id"] == missed["ticket_id"]
+    url = f"/v1/tickets/{missed['ticket_id']}/callback-attempts"
+    config = service.Desk.from_config(desk.app.extensions["loket"].settings.desk)
+    for _ in range(config.callback.max_attempts):
+        if desk.track(missed).json["status"] == "queued":
+            with unit_of_work(desk.engine, "queue", storage.outbox) as unit:
+                later = datetime.now(UTC) + config.callback.retry + timedelta(seconds=1)
+                service.claim_next(unit, "frontoffice", "alice", later)
+        desk.client.post(url, json={"outcome": "not_reached"}, headers=bearer(keys["agent"]))
+    asked = desk.events("ticket.status_changed")[-1]
+    assert (asked["to"], asked["reason"]) == ("waiting_on_customer", "callback_not_reached")
+    assert desk.track(missed).json["channel"] == "callback"
+
+    def choose(starts_in_minutes, length_minutes=60, token=None):
+        starts = datetime.now(UTC) + timedelta(minutes=starts_in_minutes)
+        window = {"not_before": isoformat(starts),
+                  "not_after": isoformat(starts + timedelta(minutes=length_minutes))}  # fmt: skip
+        return desk.client.post(
+            f"/v1/track/{missed['reference']}/callback-window",
+            query_string={"token": missed["tracking_token"] if token is None else token},
+            json=window,
+        ), window
+
+    assert choose(60, token="wrong-token-0000000")[0].status_code == 404
+    assert choose(-120)[0].status_code == 422  # passed already
+    assert choose(60, length_minutes=-5)[0].status_code == 422
+    assert choose(60, length_minutes=25 * 60)[0].status_code == 422
+    assert choose(60 * 24 * 31)[0].status_code == 422
+    chosen, window = choose(60)
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json == {"reference": missed["reference"], "status": "queued",
+                           "callback_not_before": window["not_before"],
+                           "callback_not_after": window["not_after"]}  # fmt: skip
+    told = desk.events("ticket.status_changed")[-1]
+    assert (told["from"], told["to"], told["reason"]) == (
+        "waiting_on_customer",
+        "queued",
+        "callback_window_chosen",
+    )
+    assert told["public_note"].startswith("Thank you: we will call you on ")
+    shown = desk.client.get(f"/v1/tickets/{missed['ticket_id']}", headers=bearer(keys["agent"]))
+    assert shown.json["callback_attempts"] == 0 and shown.json["assigned_to"] is None
+    # Its place: due by the end of the new window, not pushed behind later arrivals.
+    assert datetime.fromisoformat(shown.json["due_at"]) <= datetime.fromisoformat(
+        window["not_after"]
+    )
+    later = desk.arrive("web", minutes_ago=0)
+    with unit_of_work(desk.engine, "queue", storage.outbox) as unit:
+        in_window = datetime.now(UTC) + timedelta(minutes=61)
+        assert service.claim_next(unit, "frontoffice", "alice", in_window).id == missed["ticket_id"]
+    assert desk.track(later).json["queue_position"] == 1
+    # Chosen once: a second choice (another tab) finds it no longer waiting on them.
+    again, _ = choose(90)
+    assert again.status_code == 409
+    assert again.json["error"]["code"] == "not_waiting_on_customer"
