@@ -31,6 +31,8 @@ ROLES = ("client", "portal", "agent", "supervisor", "admin")
 # Keys that submit requests for customers: a front-end's, or Loket's own portal's.
 SUBMITTING_ROLES = frozenset({"client", "portal"})
 STAFF_RANK = {"agent": 1, "supervisor": 2, "admin": 3}
+# The contacts an agent takes by voice or face and records in the console as they happen.
+RECORDED_BY_STAFF = frozenset({"phone", "walk_in"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class Principal:
     channels: frozenset[str] = frozenset()
 
     def may_submit(self, channel: str) -> bool:
+        if self.role in STAFF_RANK:
+            return channel in RECORDED_BY_STAFF
         return self.role in SUBMITTING_ROLES and channel in self.channels
 
     def has_role(self, role: str) -> bool:
@@ -159,16 +163,17 @@ def presented_principal() -> Principal | None:
     return g.loket_key
 
 
-def require(role: str) -> Callable[[F], F]:
-    """Allow callers with `role` (or, for staff roles, a higher one)."""
-    if role not in ROLES:
-        raise ValueError(role)
+def require(role: str, *or_roles: str) -> Callable[[F], F]:
+    """Allow callers with `role` or one of `or_roles` (for staff roles, or a higher one)."""
+    roles = (role, *or_roles)
+    if not set(roles) <= set(ROLES):
+        raise ValueError(roles)
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not current_principal().has_role(role):
-                raise ApiError(403, "forbidden", f"This needs the {role} role.")
+            if not any(current_principal().has_role(r) for r in roles):
+                raise ApiError(403, "forbidden", f"This needs the {' or '.join(roles)} role.")
             return view(*args, **kwargs)
 
         wrapped.required_role = role  # type: ignore[attr-defined]

@@ -167,7 +167,7 @@ def _count(channel: str, category: str, contact_wait: float | None) -> None:
 
 
 @bp.post("/requests")
-@require("client")
+@require("client", "agent")  # an agent records a phone or counter contact
 def submit_request() -> tuple[Response, int]:
     ctx = context()
     body = json_body()

@@ -26,6 +26,8 @@ ALLOWED = {
     "counter front-end": {"client"},  # a client key with channel walk_in
     "phone system": {"client"},  # a client key with channel phone
     "agent": {role for role in STAFF} | {f"{role} via portal" for role in STAFF},
+    # A front-end, or an agent recording a phone or counter contact in the console.
+    "client or agent": {"client", "portal"} | STAFF | {f"{role} via portal" for role in STAFF},
     "supervisor": {"supervisor", "admin", "supervisor via portal", "admin via portal"},
     "admin": {"admin", "admin via portal"},
 }
@@ -33,7 +35,7 @@ ENDPOINTS = {
     "intake": {
         ("get", "/v1/catalogue"): "public",
         ("get", "/v1/contact-options"): "public",
-        ("post", "/v1/requests"): "client",
+        ("post", "/v1/requests"): "client or agent",
         ("post", "/v1/inbound/email"): "e-mail gateway",  # a client key with channel email
         ("post", "/v1/requests/{reference}/replies"): "public",  # the tracking token is the key
         ("get", "/v1/attachments/{attachment_id}"): "agent",

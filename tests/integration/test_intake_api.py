@@ -151,6 +151,29 @@ def test_a_contact_solved_on_the_spot_is_stored_published_and_its_wait_measured(
     )
 
 
+def test_an_agent_records_the_phone_and_counter_contacts_they_take_and_no_other(intake, keys):
+    client, app = intake
+    started = utcnow() - timedelta(minutes=6)
+    solved = valid_request(
+        channel="phone",
+        resolved_on_contact=True,
+        resolution="Unlocked the account on the phone.",
+        contact_started_at=isoformat(started),
+        contact_wait_seconds=42,
+    )
+    assert post(client, keys["agent"], solved).status_code == 201
+    portal_for_ann = {"X-Loket-On-Behalf-Of": "ann"}
+    at_the_counter = valid_request(channel="walk_in")
+    assert post(client, keys["portal_app"], at_the_counter, **portal_for_ann).status_code == 201
+    refused = post(client, keys["agent"], valid_request(channel="web"))
+    assert refused.status_code == 403
+    assert refused.json["error"]["code"] == "channel_not_allowed"
+    assert [r.submitted_by for r in rows(app)] == ["alice", "ann"]
+    first = events(app)[0]["data"]
+    assert first["resolved_on_contact"] is True and first["contact_wait_seconds"] == 42
+    assert first["contact_started_at"] == isoformat(started)
+
+
 def test_a_walk_in_gets_a_number_counting_up_per_queue_and_day(intake, keys):
     client, app = intake
     walk_in = valid_request(channel="walk_in")
