@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import metrics
 from services.portal import console, counter, pages
+from services.portal import contacts as _contacts  # noqa: F401  (its views are the console's)
 from services.portal.backend import Backend
 from services.portal.catalogues import language_name
 from services.portal.settings import PortalSettings, load_portal_settings

@@ -294,6 +294,9 @@ def _navigation() -> dict[str, Any] | None:
         "queue", "GET", "/v1/tickets", params={"mine": "true", "open": "true", "limit": 200}
     )
     queues = overview.body.get("queues", [])
+    # The screen pop: the calls this agent answered and is on now (intake shows an agent
+    # their own); a phone system not linked, or intake not answering, shows none.
+    calls = _as_person("intake", "GET", "/v1/calls", params={"state": "answered"})
     waiting = {
         channel: sum((q.get("waiting") or {}).get(channel, 0) for q in queues)
         for channel in ("callback", "chat", "walk_in")
@@ -302,6 +305,7 @@ def _navigation() -> dict[str, Any] | None:
         "queues": queues,
         "mine": len(mine.body.get("tickets", [])) if mine.status == 200 else None,
         "waiting": waiting,
+        "calls": calls.body.get("calls", [])[:2] if calls.status == 200 else [],
         "here": request.full_path.rstrip("?"),
     }
 
@@ -432,9 +436,18 @@ def tickets() -> Response:
         refresh=REFRESH_SECONDS,
         here_queue=chosen["queue"],
         empty=request.args.get("empty"),
+        recorded=_recorded(),
         queue_ids=[queue["id"] for queue in _queue_names()],
         statuses=STATUSES,
     )
+
+
+def _recorded() -> str | None:
+    """After a contact was recorded (services/portal/contacts.py): what became of it."""
+    done, reference = request.args.get("recorded"), request.args.get("reference", "")
+    if done not in ("recorded_solved", "recorded_in_line") or not REFERENCE.fullmatch(reference):
+        return None
+    return DESK_TEXTS[language()][done].format(reference=reference)
 
 
 def _sorted(tickets: list[dict[str, Any]], column: str, descending: bool) -> list[dict[str, Any]]:

@@ -50,7 +50,11 @@ class Answers:
 
 
 def request_questions(
-    category: Mapping[str, Any], texts: Mapping[str, str], *, phone_required: bool = False
+    category: Mapping[str, Any],
+    texts: Mapping[str, str],
+    *,
+    phone_required: bool = False,
+    email_required: bool | None = None,
 ) -> list[Question]:
     """The form for one category: what it is about, the category's own questions, the
     impact and urgency questions (they set the priority), then who is asking (for a
@@ -77,14 +81,21 @@ def request_questions(
                     max=item.get("max"),
                 )
             )
-    return questions + requester_questions(texts, phone_required=phone_required)
+    return questions + requester_questions(
+        texts, phone_required=phone_required, email_required=email_required
+    )
 
 
-def requester_questions(texts: Mapping[str, str], *, phone_required: bool) -> list[Question]:
+def requester_questions(
+    texts: Mapping[str, str], *, phone_required: bool, email_required: bool | None = None
+) -> list[Question]:
+    """Who is asking; an e-mail address is needed unless a phone number is (or the
+    caller says otherwise: an agent records a contact with what the customer gives)."""
+    needs_email = not phone_required if email_required is None else email_required
     return [
         Question("name", "requester.name", texts["q_name"], "text", True, max_length=MAX_NAME,
                  autocomplete="name"),
-        Question("email", "requester.email", texts["q_email"], "email", not phone_required,
+        Question("email", "requester.email", texts["q_email"], "email", needs_email,
                  max_length=254, autocomplete="email", hint=texts["q_email_hint"]),
         Question("phone", "requester.phone", texts["q_phone"], "phone", phone_required,
                  max_length=24, autocomplete="tel"),
@@ -148,6 +159,25 @@ def request_body(
             body[head] = value
     body["requester"]["preferred_contact"] = "email" if body["requester"].get("email") else "phone"
     return body
+
+
+def worded(
+    questions: list[Question], errors: Mapping[str, str], texts: Mapping[str, str]
+) -> dict[str, str]:
+    """Each error in the page's words (`texts`), naming the question it concerns."""
+    by_id = {q.id: q for q in questions}
+    worded = {}
+    for question_id, key in errors.items():
+        q = by_id.get(question_id)
+        worded[question_id] = texts[key].format(
+            label=q.label if q else "", n=q.max_length if q else "",
+            min=_number(q.min if q else None), max=_number(q.max if q else None),
+        )  # fmt: skip
+    return worded
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
 
 
 def place_errors(questions: list[Question], intake_fields: Mapping[str, Any]) -> dict[str, str]:

@@ -582,19 +582,7 @@ def _request_form(
 
 def worded(questions: list[forms.Question], errors: dict[str, str]) -> dict[str, str]:
     """Each error in the customer's language, naming the question it concerns."""
-    texts, by_id = TEXTS[language()], {q.id: q for q in questions}
-    worded = {}
-    for question_id, key in errors.items():
-        q = by_id.get(question_id)
-        worded[question_id] = texts[key].format(
-            label=q.label if q else "", n=q.max_length if q else "",
-            min=_number(q.min if q else None), max=_number(q.max if q else None),
-        )  # fmt: skip
-    return worded
-
-
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+    return forms.worded(questions, errors, TEXTS[language()])
 
 
 def _by_day(slots: list[forms.Slot]) -> list[tuple[str, list[forms.Slot]]]:

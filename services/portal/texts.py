@@ -524,7 +524,7 @@ CONSOLE_MESSAGES: dict[str, str] = {
     "find_label": N_("Reference, requester or words"),
     "find_hint": N_(
         "A reference like LKT-000123, the requester's e-mail address or phone number, or "
-        "words from the subject or description."
+        "words from their name, the subject or the description."
     ),
     "nothing_found": N_("No ticket matches."),
     "any": N_("any"),
@@ -652,6 +652,63 @@ CONSOLE_MESSAGES: dict[str, str] = {
     "problem_title": N_("Not resolved"),
     "problem_body": N_(
         "Write a resolution of at least three characters; it goes to every linked customer."
+    ),
+    "on_the_phone": N_("On the phone"),
+    "probably": N_("Probably {name}"),
+    "unknown_caller": N_("A number the desk does not know yet"),
+    "record_this_call": N_("Record this call"),
+    "record_contact": N_("Record a contact"),
+    "record_contact_intro": N_(
+        "A call or a visit at the counter, recorded as it happens: solved during the "
+        "contact, or a ticket in line that keeps the wait the customer already had."
+    ),
+    "contact_by": N_("How did the customer reach you?"),
+    "find_customer": N_("Find the customer"),
+    "find_by": N_("Phone number, e-mail address or name"),
+    "look_up": N_("Look up"),
+    "found_nobody": N_("No requests of this customer yet: fill in their details below."),
+    "use_details": N_("Use these details"),
+    "their_requests": N_("Their requests"),
+    "what_about": N_("What is it about?"),
+    "choose_category": N_("Choose"),
+    "q_subject": N_("Short description"),
+    "q_description": N_("What is the matter?"),
+    "q_description_hint": N_("What the customer tells you and what was tried already."),
+    "q_name": N_("Name"),
+    "q_email": N_("E-mail address"),
+    "q_email_hint": N_("The confirmation, the link to the request and the survey go here."),
+    "q_phone": N_("Phone number"),
+    "optional": N_("(optional)"),
+    "at_most": N_("At most {n} characters."),
+    "between": N_("Between {min} and {max}."),
+    "err_required": N_("{label}: enter an answer."),
+    "err_choose": N_("{label}: choose an answer."),
+    "err_too_long": N_("{label}: too long (at most {n} characters)."),
+    "err_email": N_("Enter an e-mail address like name@example.com."),
+    "err_phone": N_("Enter a phone number like +31 20 123 4567."),
+    "err_date": N_("{label}: enter a date."),
+    "err_number": N_("{label}: enter a number."),
+    "err_range": N_("{label}: enter a number between {min} and {max}."),
+    "err_check": N_("{label}: check your answer."),
+    "outcome": N_("Outcome"),
+    "solved_now": N_("Solved during the contact"),
+    "ticket_in_line": N_("A ticket in line, for whoever is next to follow it up"),
+    "contact_resolution": N_("What solved it"),
+    "contact_resolution_hint": N_("Kept with the request; the customer is asked how it went."),
+    "err_outcome": N_("Choose the outcome."),
+    "err_resolution": N_("What solved it: enter an answer."),
+    "waited_minutes": N_("Waited before you answered (minutes)"),
+    "waited_from_call": N_("The phone system says: {wait}."),
+    "err_waited": N_("Waited: enter a number of minutes between 0 and 1440."),
+    "err_refused": N_("Not recorded: the desk refused the answers. Check them and try again."),
+    "record": N_("Record"),
+    "recorded_solved": N_("Recorded and resolved: {reference}."),
+    "recorded_in_line": N_(
+        "Recorded: {reference} waits in line, counting the time the customer already waited."
+    ),
+    "not_recorded": N_(
+        "Not recorded yet: the desk's services do not answer. What you typed is still "
+        "here; try again shortly."
     ),
     "back": N_("Back to the queues"),
 }

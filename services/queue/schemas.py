@@ -223,7 +223,7 @@ class TicketQuerySchema(Schema):
     flagged = fields.Boolean(load_default=False)
     # Only tickets still open (not resolved, closed or cancelled): the console's list.
     open = fields.Boolean(load_default=False)
-    # Words in the subject or the description.
+    # Words in the subject, the description or the requester's name.
     q = fields.String(load_default=None, validate=validate.Length(min=2, max=200))
     # Only those recorded as not come to the counter since then (the counter's list).
     no_show_since = Timestamp(load_default=None)

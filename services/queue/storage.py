@@ -657,8 +657,8 @@ def list_tickets(
     no_show_since: datetime | None = None,
 ) -> list[Row]:
     """A page of tickets in fair order; keyset pagination stays fast on big tables. `text`
-    is found in the subject or the description (a scan: narrow it with the other
-    filters on a big desk)."""
+    is found in the subject, the description or the requester's name (a scan: narrow it
+    with the other filters on a big desk)."""
     query = select(tickets).order_by(*FAIR_ORDER).limit(limit)
     if flagged:
         query = query.where(tickets.c.needs_supervisor.is_(True))
@@ -670,7 +670,8 @@ def list_tickets(
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(
             or_(tickets.c.subject.ilike(pattern, escape="\\"),
-                tickets.c.description.ilike(pattern, escape="\\"))
+                tickets.c.description.ilike(pattern, escape="\\"),
+                tickets.c.requester["name"].as_string().ilike(pattern, escape="\\"))
         )  # fmt: skip
     for column, value in (
         (tickets.c.queue, queue),

@@ -837,6 +837,110 @@ def test_a_customer_the_desk_could_not_reach_chooses_another_time_from_the_e_mai
     assert status["status"] == "queued" and status["callback_not_before"]
 
 
+def test_an_agent_on_the_phone_sees_the_caller_and_records_the_call_solved_on_it(
+    desk, page, shots, people
+):
+    # The caller asked before, from the same number: the desk knows who it probably is.
+    earlier = submit_request(desk, "web", "piet@example.org",
+                             requester={"name": "Piet Jansen", "email": "piet@example.org",
+                                        "phone": "+31 6 1111 2222", "language": "en"})  # fmt: skip
+    wait_until(lambda: tracked(desk, earlier), timeout=30, what="the earlier request")
+    calls = f"{desk.urls['intake']}/v1/calls"
+    for event in (
+        {"event": "newCall", "callId": "pbx-5150", "from": "0611112222", "to": "0205550100",
+         "direction": "in"},
+        {"event": "answer", "callId": "pbx-5150", "user": "ann"},
+    ):  # fmt: skip
+        sent = requests.post(calls, json=event, headers=bearer(desk.keys["phone"]), timeout=5)
+        assert sent.status_code == 200, sent.text
+    sign_in(page, desk, "ann", people["ann"][1])
+    pop = page.locator(".screen-pop")
+    expect(pop).to_contain_text("Probably Piet Jansen")
+    expect(pop.get_by_role("link", name=earlier["reference"])).to_be_visible()
+    at_work(page, shots, "77-screen-pop")
+    pop.get_by_role("link", name="Record this call").click()
+    expect(page.locator("h1")).to_have_text("Record a contact")
+    expect(page.locator(".contact-who")).to_contain_text(earlier["reference"])
+    page.get_by_label("Category").select_option(label="Password reset")
+    page.get_by_role("button", name="Choose", exact=True).click()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Piet Jansen")
+    expect(page.locator("#phone")).to_have_value("+31611112222")
+    expect(page.get_by_label("Phone", exact=True)).to_be_checked()
+    at_work(page, shots, "78-record-a-call")
+    page.get_by_label("Short description").fill("Locked out after the holidays")
+    page.get_by_label("What is the matter?").fill("Typed the old password three times.")
+    page.get_by_label("User name").fill("pjansen")
+    page.get_by_label("Workstation").check()
+    page.get_by_role("button", name="Record", exact=True).click()
+    expect(page.locator(".error-summary")).to_contain_text("Choose the outcome.")
+    at_work(page, shots, "79-record-a-call-errors")
+    page.get_by_label("Solved during the contact").check()
+    page.get_by_label("What solved it").fill("Reset the password; he signed in while on the phone.")
+    page.get_by_role("button", name="Record", exact=True).click()
+    notice = page.locator(".notice")
+    expect(notice).to_contain_text("Recorded and resolved: LKT-")
+    at_work(page, shots, "80-call-recorded")
+    reference = re.search(r"LKT-\d+", notice.inner_text()).group(0)
+
+    def resolved() -> dict | None:
+        found = requests.get(f"{desk.urls['queue']}/v1/tickets/{reference}",
+                             headers=bearer(desk.keys["supervisor"]), timeout=5)  # fmt: skip
+        return found.json() if found.status_code == 200 else None
+
+    ticket = wait_until(resolved, timeout=30, what="the recorded call in the queue")
+    assert (ticket["channel"], ticket["status"]) == ("phone", "resolved")
+    assert ticket["requester"]["email"] == "piet@example.org"
+    # The contact started when the call came in: the wait is the phone system's.
+    shown = requests.get(calls, params={"agent": "ann"}, headers=bearer(desk.keys["supervisor"]),
+                         timeout=5).json()["calls"]  # fmt: skip
+    call = next(c for c in shown if c["call_id"] == "pbx-5150")
+    assert ticket["contact_started_at"][:19] == call["started_at"][:19]
+
+
+def test_an_agent_at_the_counter_finds_the_customer_by_name_and_records_a_ticket_in_line(
+    desk, page, shots, people
+):
+    earlier = submit_request(desk, "web", "ines@example.org",
+                             requester={"name": "Inês Würtz", "email": "ines@example.org",
+                                        "language": "en"})  # fmt: skip
+    wait_until(lambda: tracked(desk, earlier), timeout=30, what="the earlier request")
+    sign_in(page, desk, "ann", people["ann"][1])
+    page.get_by_role("link", name="Record a contact").click()
+    page.get_by_label("Phone number, e-mail address or name").fill("Würtz")
+    page.get_by_role("button", name="Look up").click()
+    found = page.locator(".found li", has=page.get_by_role("link", name=earlier["reference"]))
+    expect(found).to_contain_text("Inês Würtz")
+    at_work(page, shots, "81-record-a-visit-found")
+    found.get_by_role("link", name="Use these details").click()
+    page.get_by_label("Category").select_option(label="Broken laptop")
+    page.get_by_role("button", name="Choose", exact=True).click()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Inês Würtz")
+    page.get_by_label("Walk-in counter").check()
+    page.get_by_label("Short description").fill("Laptop does not start")
+    page.get_by_label("What is the matter?").fill("Brought it to the counter.")
+    page.get_by_label("Asset tag").fill("NB-0042")
+    page.get_by_label("Does not start").check()
+    page.get_by_label("Waited before you answered (minutes)").fill("12")
+    page.get_by_label("A ticket in line").check()
+    page.get_by_role("button", name="Record", exact=True).click()
+    notice = page.locator(".notice")
+    expect(notice).to_contain_text("waits in line")
+    reference = re.search(r"LKT-\d+", notice.inner_text()).group(0)
+
+    def queued() -> dict | None:
+        found = requests.get(f"{desk.urls['queue']}/v1/tickets/{reference}",
+                             headers=bearer(desk.keys["agent"]), timeout=5)  # fmt: skip
+        return found.json() if found.status_code == 200 else None
+
+    ticket = wait_until(queued, timeout=30, what="the recorded visit in the queue")
+    assert (ticket["channel"], ticket["status"]) == ("walk_in", "queued")
+    # Its place counts from when the customer began to wait, twelve minutes before.
+    waited = datetime.fromisoformat(ticket["created_at"]) - datetime.fromisoformat(
+        ticket["contact_started_at"]
+    )
+    assert timedelta(minutes=11) < waited < timedelta(minutes=13)
+
+
 def test_two_people_on_one_ticket_the_stale_change_comes_back_with_its_text(
     desk, browser, page, shots, people
 ):

@@ -30,7 +30,10 @@ def test_channels_limit_what_a_client_may_submit():
     ivr = Principal("phone-ivr", "client", frozenset({"phone", "callback"}))
     assert ivr.may_submit("phone")
     assert not ivr.may_submit("walk_in")
-    assert not Principal("alice", "agent").may_submit("phone")
+    # Staff record the contacts they take by voice or face, and only those.
+    alice = Principal("alice", "agent")
+    assert alice.may_submit("phone") and alice.may_submit("walk_in")
+    assert not any(alice.may_submit(c) for c in ("web", "email", "chat", "callback"))
     portal = Principal("loket-portal", "portal", frozenset({"web", "callback"}))
     assert portal.may_submit("web") and not portal.may_submit("walk_in")
 

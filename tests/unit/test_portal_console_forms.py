@@ -40,3 +40,28 @@ def test_the_reply_box_writes_a_message_or_changes_the_status_with_it_in_one_cha
         "to": "resolved"
     }
     assert _endpoint("reply", {"to": "customer", "message": "x", "then": "closed"}) == "messages"
+
+
+def test_a_recorded_contacts_outcome_and_typed_wait_are_checked_in_the_agents_words():
+    from services.portal.contacts import _checked_extra, _from_call
+
+    assert _checked_extra("", "", "") == {"outcome": "err_outcome"}
+    assert _checked_extra("solved", "", "") == {"resolution": "err_resolution"}
+    assert _checked_extra("solved", "Reset it.", "2,5") == {}
+    assert _checked_extra("ticket", "", "12") == {}
+    for wrong in ("-1", "1441", "twelve", "1e9", "nan"):
+        assert _checked_extra("ticket", "", wrong) == {"waited": "err_waited"}, wrong
+    # The screen pop's call: who it probably is, when it came in, how long they waited.
+    call = {"call_id": "c1", "from": "+31611112222", "started_at": "2026-12-05T09:00:00.000Z",
+            "answered_at": "2026-12-05T09:01:30.000Z",
+            "caller": {"name": "Piet", "email": None, "language": "en"}}  # fmt: skip
+    assert _from_call(call) == {
+        "channel": "phone",
+        "phone": "+31611112222",
+        "name": "Piet",
+        "email": "",
+        "language": "en",
+        "started_at": "2026-12-05T09:00:00.000Z",
+        "waited": "1.5",
+    }
+    assert _from_call({**call, "answered_at": None, "caller": None})["waited"] == ""
