@@ -101,7 +101,11 @@ def customer_message(event_type: str, data: Mapping[str, Any]) -> str | None:
             return None
         if data.get("appointment"):
             return "appointment"
-        return "callback" if data.get("callback") else "received"
+        if data.get("callback"):
+            return "callback"
+        # A call-back for no particular time (a caller who hung up, say): they keep their
+        # place, and may choose a time.
+        return "callback_any_time" if data.get("channel") == "callback" else "received"
     if event_type == "ticket.assigned":
         return "in_progress"
     if event_type == "ticket.status_changed":

@@ -36,6 +36,7 @@ TEMPLATES = (
     "appointment_moved",
     "turn_near",
     "callback_new_time",
+    "callback_any_time",
 )
 CONTEXT_KEYS = (
     "reference",

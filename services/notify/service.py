@@ -92,7 +92,7 @@ CALENDAR_TEMPLATES = ("appointment", "appointment_moved", "appointment_cancelled
 REMINDER_EVENT = "notify.appointment_reminder"
 # Anyone can type any address into a web form: the desk confirms a request to one address
 # at most this often, so it cannot be made to flood a mailbox (issue 33, 6).
-CONFIRMATIONS = ("received", "callback", "appointment")
+CONFIRMATIONS = ("received", "callback", "callback_any_time", "appointment")
 CONFIRMATIONS_PER_ADDRESS = 5
 CONFIRMATION_WINDOW = timedelta(hours=1)
 
@@ -393,7 +393,9 @@ def _action_url(
     base = notifier.public_base_url.rstrip("/")
     if template in CONFIRMATIONS and data.get("tracking_token"):
         query = urlencode({"token": data["tracking_token"], "lang": language})
-        return f"{base}/track/{data['reference']}?{query}"
+        # A call-back for no particular time links to where the customer may choose one.
+        page = "/callback" if template == "callback_any_time" else ""
+        return f"{base}/track/{data['reference']}{page}?{query}"
     if template == "survey":
         return f"{base}/survey/{data['survey_token']}?lang={language}"
     if template == "callback_new_time" and known is not None and known.tracking_token_sealed:

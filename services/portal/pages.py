@@ -282,8 +282,14 @@ def _callback_times() -> tuple[list[forms.Slot], str] | Answer:
 
 
 def _asks_a_time(status: dict[str, Any]) -> bool:
-    """A call-back the desk could not reach: the customer chooses another time."""
-    return status.get("channel") == "callback" and status.get("status") == "waiting_on_customer"
+    """A call-back the desk could not reach, or one in line for no particular time (a
+    caller who hung up): the customer may choose when to be called (the queue's rule,
+    `takes_a_callback_window`)."""
+    if status.get("channel") != "callback":
+        return False
+    return status.get("status") == "waiting_on_customer" or (
+        status.get("status") == "queued" and not status.get("callback_not_after")
+    )
 
 
 def _callback_form(

@@ -246,6 +246,11 @@ PORTAL_MESSAGES: dict[str, str] = {
         "We tried to call you about {reference} but could not reach you. Choose a time that "
         "suits you: you keep your place in line, and we call you in that time."
     ),
+    "callback_any_time_title": N_("Choose a time for us to call you"),
+    "callback_any_time_body": N_(
+        "We call you about {reference} as soon as it is your turn. Would a particular time "
+        "suit you better? Choose it: you keep your place in line, and we call you in that time."
+    ),
     "callback_again_button": N_("Call me at this time"),
     "callback_again_link": N_("Choose a time for us to call you"),
     "callback_again_or": N_("Or call us yourself; keep your reference {reference} at hand."),

@@ -142,6 +142,15 @@ def new_ticket(
     }
 
 
+def takes_a_callback_window(channel: str, status: str, window_ends: datetime | None) -> bool:
+    """Whether the customer may choose when to be called: a call-back the desk could not
+    reach (waiting on them), or one in line for no particular time (a window's end is
+    only ever set by a window)."""
+    if channel != "callback":
+        return False
+    return status == "waiting_on_customer" or (status == "queued" and window_ends is None)
+
+
 def requester_key(requester: Mapping[str, Any]) -> str | None:
     """Who the requester is, for repeat contacts: their e-mail, else their phone digits."""
     email = (requester.get("email") or "").strip().lower()

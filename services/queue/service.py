@@ -572,18 +572,20 @@ def choose_callback_window(
     zone: ZoneInfo,
     now: datetime,
 ) -> Row:
-    """The customer the desk could not reach chooses another time to be called: the
-    call-back goes back to the line with the place it had (its due time from the same
-    first contact, within the new window), to be tried afresh."""
+    """The customer chooses a time to be called: after the desk could not reach them, or
+    for a call-back of no particular time (a caller who hung up) still waiting in line.
+    The call-back goes (back) to the line with the place it had (its due time from the
+    same first contact, within the new window), to be tried afresh."""
     ticket = storage.ticket_by_reference(unit.conn, reference)
     if ticket is None or not hmac.compare_digest(
         ticket.tracking_token_sha256, secret_digest(token)
     ):
         raise NotFound("request")
     ticket = _get(unit.conn, ticket.id)
-    if ticket.channel != "callback" or ticket.status != "waiting_on_customer":
+    if not domain.takes_a_callback_window(ticket.channel, ticket.status, ticket.callback_not_after):
         raise Conflict(
-            "Only a call-back the desk could not reach takes another time.",
+            "Only a call-back the desk could not reach, or one still waiting for no "
+            "particular time, takes a time.",
             code="not_waiting_on_customer",
         )
     starts, ends = window

@@ -779,11 +779,44 @@ def test_a_caller_who_hung_up_is_called_back_and_not_reached_goes_back_in_line(
 
     def the_sms() -> dict | None:
         texts = [received.json() for received in desk.sms.requests()]
-        return next((text for text in texts if link in text["text"]), None)
+        asking = (t for t in texts if link in t["text"] and "niet telefonisch" in t["text"])
+        return next(asking, None)
 
     asked = wait_until(the_sms, timeout=30, what="the SMS asking for another time")
     assert asked["to"] == "+31687654321"
     assert asked["text"].startswith("We konden u niet telefonisch bereiken")
+
+
+def test_a_caller_who_hung_up_chooses_a_time_from_the_sms_and_keeps_their_place(desk, page, shots):
+    calls = f"{desk.urls['intake']}/v1/calls"
+    for event in (
+        {"event": "newCall", "callId": "pbx-0800", "from": "+31 6 5555 0800", "to": "0205550100",
+         "direction": "in"},
+        {"event": "hangup", "callId": "pbx-0800", "cause": "noAnswer"},
+    ):  # fmt: skip
+        sent = requests.post(calls, json=event, headers=bearer(desk.keys["phone"]), timeout=5)
+        assert sent.status_code == 200, sent.text
+
+    def the_sms() -> dict | None:
+        texts = [r.json() for r in desk.sms.requests() if r.json()["to"] == "+31655550800"]
+        return texts[0] if texts else None
+
+    told = wait_until(the_sms, timeout=30, what="the SMS that the desk calls back")
+    assert told["text"].startswith("We bellen u terug (LKT-")
+    link = re.search(r"(http\S+/callback\?\S+)", told["text"]).group(1)
+    page.goto(link.replace("lang=nl", "lang=en"))
+    expect(page.locator("h1")).to_have_text("Choose a time for us to call you")
+    checked(page, shots, "74a-callback-any-time")
+    first = page.locator("#slot option").nth(1)
+    page.locator("#slot").select_option(first.get_attribute("value"))
+    page.get_by_role("button", name="Call me at this time").click()
+    expect(page.locator(".notice")).to_contain_text("we will call you")
+    expect(page.locator("dd.callback-window")).to_be_visible()
+    # Chosen: the link now opens the status page, which offers no second choice.
+    page.goto(link)
+    expect(page).to_have_url(re.compile(r"/track/LKT-\d+\?"))
+    expect(page.get_by_role("link", name="Kies een tijd waarop we u bellen")).to_have_count(0)
+    expect(page.locator("dd.callback-window")).to_be_visible()
 
 
 def not_reached_again(desk, ticket_id: str, times: int) -> None:

@@ -503,6 +503,20 @@ def test_a_survey_invitation_links_to_the_survey(namespace, worker, smtp):
     assert "https://desk.example.org/survey/sv_" + "y" * 30 + "?lang=" in survey.as_string()
 
 
+def test_a_call_back_for_no_particular_time_is_confirmed_with_a_link_to_choose_one(
+    namespace, worker, gateway
+):
+    missed = ticket_created(channel="callback", preferred_contact="sms", language="nl")
+    publish(namespace, missed)
+    sms = wait_until(lambda: gateway.requests(), what="the SMS")[0].json()["text"]
+    assert sms.startswith(f"We bellen u terug ({missed.data['reference']})")
+    link = (
+        f"https://desk.example.org/track/{missed.data['reference']}/callback?"
+        f"token={missed.data['tracking_token']}&lang=nl"
+    )
+    assert link in sms and len(sms) <= 306
+
+
 def test_a_call_back_the_desk_could_not_reach_asks_for_another_time_with_a_link(
     namespace, worker, smtp, gateway
 ):

@@ -1197,3 +1197,34 @@ def test_a_customer_the_desk_could_not_reach_chooses_another_time_and_keeps_thei
     again, _ = choose(90)
     assert again.status_code == 409
     assert again.json["error"]["code"] == "not_waiting_on_customer"
+
+
+def test_a_call_back_for_no_particular_time_takes_one_while_in_line_and_only_once(desk, keys):
+    missed = desk.arrive("callback", minutes_ago=5, contact_minutes_ago=5)
+    starts = datetime.now(UTC) + timedelta(hours=2)
+    window = {"not_before": isoformat(starts), "not_after": isoformat(starts + timedelta(hours=1))}
+    url = f"/v1/track/{missed['reference']}/callback-window"
+    token = {"token": missed["tracking_token"]}
+    chosen = desk.client.post(url, query_string=token, json=window)
+    assert chosen.status_code == 200, chosen.text
+    told = desk.events("ticket.status_changed")[-1]
+    assert (told["to"], told["reason"]) == ("queued", "callback_window_chosen")
+    assert desk.track(missed).json["callback_not_after"] == window["not_after"]
+    # A window chosen (here, or with the request) is kept: the customer does not move it.
+    assert desk.client.post(url, query_string=token, json=window).status_code == 409
+    booked = desk.arrive("callback", callback=window)
+    again = desk.client.post(
+        f"/v1/track/{booked['reference']}/callback-window",
+        query_string={"token": booked["tracking_token"]},
+        json=window,
+    )
+    assert again.status_code == 409
+    # Nor while an agent is calling.
+    held = desk.arrive("callback", minutes_ago=60, contact_minutes_ago=60)
+    assert desk.next(keys["agent"]).json["id"] == held["ticket_id"]
+    busy = desk.client.post(
+        f"/v1/track/{held['reference']}/callback-window",
+        query_string={"token": held["tracking_token"]},
+        json=window,
+    )
+    assert busy.status_code == 409

@@ -43,6 +43,8 @@ def test_without_an_address_on_any_available_medium_nobody_is_messaged():
     [
         ("ticket.created", {}, "received"),
         ("ticket.created", {"callback": {"not_before": "x"}}, "callback"),
+        ("ticket.created", {"channel": "callback"}, "callback_any_time"),
+        ("ticket.created", {"channel": "callback", "callback": {"not_before": "x"}}, "callback"),
         ("ticket.created", {"resolved_on_contact": True}, None),
         ("ticket.queued", {}, None),
         ("ticket.assigned", {}, "in_progress"),
