@@ -18,11 +18,12 @@ from services.common.errors import ApiError
 from services.common.events import utcnow
 from services.common.failures import Conflict
 from services.common.hashing import secret_digest
+from services.common.periods import ReportQuerySchema, report_period
 from services.common.secret_box import SecretBox, service_box
 from services.common.unit_of_work import UnitOfWork
 from services.common.vocabulary import LANGUAGES
 from services.common.web import body_bytes, change, content_disposition, json_body, runtime
-from services.intake import domain, inbound_email, schemas, service, storage
+from services.intake import calls, domain, inbound_email, schemas, service, storage
 from services.intake.contact_options import (
     OpeningHours,
     WaitEstimates,
@@ -410,6 +411,21 @@ def list_calls() -> Response:
     with reading(runtime().engine) as conn:
         found = service.calls_view(conn, agent, query["state"])
     return jsonify(schemas.CallsSchema().dump({"calls": found}))
+
+
+@bp.get("/reports/calls")
+@require("supervisor")
+def calls_report() -> Response:
+    """The phone's service level: inbound calls offered, answered (within the desk
+    file's `calls.service_level_seconds`) and abandoned, with the call-backs those got,
+    per day in the desk's zone and for the period."""
+    query = ReportQuerySchema().load(request.args.to_dict())
+    intake = context().intake
+    since, until = report_period(query, intake.zone, utcnow())
+    with reading(runtime().engine) as conn:
+        inbound = storage.inbound_calls_between(conn, since, until)
+    report = calls.calls_report(inbound, intake.call_rules, intake.zone)
+    return jsonify(schemas.CallsReportSchema().dump({"since": since, "until": until, **report}))
 
 
 @bp.after_request

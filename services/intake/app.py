@@ -36,6 +36,7 @@ def openapi() -> dict:
             "AppointmentState": schemas.AppointmentStateSchema,
             "CallEvent": schemas.CallEventSchema,
             "Calls": schemas.CallsSchema,
+            "CallsReport": schemas.CallsReportSchema,
         },
     )
 

@@ -3,14 +3,14 @@ the call-back a caller who hung up gets. Plain rules, free of Flask and SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import phonenumbers
 
-from services.common.events import isoformat
+from services.common.events import isoformat, to_utc
 
 # Zammad's generic CTI: the events, directions and hangup causes a phone system sends.
 EVENTS = ("newCall", "answer", "hangup")
@@ -64,6 +64,83 @@ def outcome(direction: str, answered: bool, cause: str | None) -> str:
     if cause == "forwarded":
         return "forwarded"
     return "abandoned" if direction == "in" else "not_reached"
+
+
+@dataclass
+class CallCounts:
+    """One day's (or the period's) inbound calls as the supervisor reads them."""
+
+    offered: int = 0  # every call that came in and ended, but a forwarded one
+    answered: int = 0
+    answered_in_time: int = 0  # within the desk file's calls.service_level_seconds
+    abandoned: int = 0
+    callbacks: int = 0  # call-backs the abandoned calls made or found
+    answer_seconds: float = 0.0
+
+    def add(self, call: Any, in_time: timedelta) -> None:
+        if call.cause == "forwarded" and call.answered_at is None:
+            return
+        if call.answered_at is None and call.ended_at is None:
+            return  # still ringing: not yet answered nor abandoned
+        self.offered += 1
+        if call.answered_at is not None:
+            waited = call.answered_at - call.started_at
+            self.answered += 1
+            self.answered_in_time += waited <= in_time
+            self.answer_seconds += waited.total_seconds()
+        else:
+            self.abandoned += 1
+            self.callbacks += call.request_id is not None
+
+    def shown(self) -> dict[str, Any]:
+        return {
+            "offered": self.offered,
+            "answered": self.answered,
+            "answered_in_time": self.answered_in_time,
+            "abandoned": self.abandoned,
+            "callbacks": self.callbacks,
+            "service_level": self.answered_in_time / self.offered if self.offered else None,
+            "abandoned_share": self.abandoned / self.offered if self.offered else None,
+            "mean_answer_seconds": (
+                round(self.answer_seconds / self.answered, 1) if self.answered else None
+            ),
+        }
+
+
+def calls_report(inbound: Iterable[Any], rules: CallRules, zone: tzinfo) -> dict[str, Any]:
+    """Inbound calls per day (in the desk's zone) and for the whole period: offered,
+    answered (and within the service level's seconds), abandoned and the call-backs they
+    got. The service level is the share of offered calls answered in time; a forwarded
+    call was not the desk's to answer."""
+    in_time = timedelta(seconds=rules.service_level_seconds)
+    days: dict[str, CallCounts] = {}
+    total = CallCounts()
+    for call in inbound:
+        started = _utc(call.started_at)
+        call = _Call(started, _utc(call.answered_at), _utc(call.ended_at), call.cause,
+                     call.request_id)  # fmt: skip
+        days.setdefault(started.astimezone(zone).date().isoformat(), CallCounts()).add(
+            call, in_time
+        )
+        total.add(call, in_time)
+    return {
+        "service_level_seconds": rules.service_level_seconds,
+        "days": [{"day": day, **counts.shown()} for day, counts in sorted(days.items())],
+        "total": total.shown(),
+    }
+
+
+@dataclass(frozen=True)
+class _Call:
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    cause: str | None
+    request_id: str | None
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return to_utc(moment) if moment is not None else None
 
 
 def deserves_callback(

@@ -31,3 +31,10 @@ CALL_ANSWER = Histogram(
     ["queue"],
     buckets=(5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200),
 )
+# Counted when the call ends, as `loket_calls_total` is: the service level is these over
+# the inbound calls answered or abandoned.
+CALLS_IN_TIME = Counter(
+    "loket_calls_answered_in_time_total",
+    "Inbound calls an agent answered within the desk file's calls.service_level_seconds",
+    ["queue"],
+)

@@ -374,3 +374,32 @@ class CallSchema(Schema):
 
 class CallsSchema(Schema):
     calls = fields.List(fields.Nested(CallSchema), required=True)
+
+
+class CallCountsSchema(Schema):
+    offered = fields.Integer(
+        metadata={"description": "inbound calls that ended or were answered, forwarded ones aside"}
+    )
+    answered = fields.Integer()
+    answered_in_time = fields.Integer(
+        metadata={"description": "within calls.service_level_seconds"}
+    )
+    abandoned = fields.Integer()
+    callbacks = fields.Integer(metadata={"description": "call-backs the abandoned calls got"})
+    service_level = fields.Float(
+        allow_none=True, metadata={"description": "answered_in_time / offered"}
+    )
+    abandoned_share = fields.Float(allow_none=True)
+    mean_answer_seconds = fields.Float(allow_none=True)
+
+
+class CallDaySchema(CallCountsSchema):
+    day = fields.String(metadata={"description": "the desk's day (its time zone)"})
+
+
+class CallsReportSchema(Schema):
+    since = Timestamp()
+    until = Timestamp()
+    service_level_seconds = fields.Integer()
+    days = fields.List(fields.Nested(CallDaySchema))
+    total = fields.Nested(CallCountsSchema)

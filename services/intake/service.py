@@ -22,7 +22,7 @@ from services.intake import appointments, calls, domain, storage
 from services.intake.catalogue import Catalogue
 from services.intake.contact_options import OpeningHours
 from services.intake.inbound_email import InboundEmail
-from services.intake.metrics import CALL_ANSWER, CALLS
+from services.intake.metrics import CALL_ANSWER, CALLS, CALLS_IN_TIME
 
 
 @dataclass(frozen=True)
@@ -317,6 +317,11 @@ def call_event(
         answered = call.answered_at is not None
         outcome = calls.outcome(call.direction, answered, cause)
         unit.after_commit(lambda: CALLS.labels(call.direction, outcome).inc())
+        if call.direction == "in" and answered:
+            waited = to_utc(call.answered_at) - started
+            if waited <= timedelta(seconds=rules.service_level_seconds):
+                queue = rules.queue or "unknown"
+                unit.after_commit(lambda: CALLS_IN_TIME.labels(queue).inc())
         if calls.deserves_callback(call.direction, answered, cause, call.from_number):
             made = _callback_for(unit, intake, call, now, submitted_by, validate)
             if made is not None:

@@ -150,6 +150,7 @@ calls = Table(
     Column("request_id", String(36), nullable=True),
     Index("ix_calls_from_started", "from_number", "started_at"),
     Index("ix_calls_agent_state", "agent", "state"),
+    Index("ix_calls_direction_started", "direction", "started_at"),
 )
 
 idempotency_keys = Table(
@@ -304,6 +305,18 @@ def calls_of(conn: Connection, agent: str | None, state: str | None, limit: int 
         query = query.where(calls.c.agent == agent)
     if state is not None:
         query = query.where(calls.c.state == state)
+    return list(conn.execute(query))
+
+
+def inbound_calls_between(conn: Connection, since: datetime, until: datetime) -> list[Row]:
+    """Every inbound call that came in in [since, until) (the report's period)."""
+    query = (
+        select(calls.c.started_at, calls.c.answered_at, calls.c.ended_at, calls.c.cause,
+               calls.c.request_id)
+        .where(calls.c.direction == "in", calls.c.started_at >= since,
+               calls.c.started_at < until)
+        .order_by(calls.c.started_at)
+    )  # fmt: skip
     return list(conn.execute(query))
 
 

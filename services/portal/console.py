@@ -1091,6 +1091,7 @@ def _report_tables(days: int) -> dict[str, list[report_tables.Table]] | Answer:
             )
             for group in ("channel", "queue", "agent", "day")
         },
+        "calls": _as_person("intake", "GET", "/v1/reports/calls", params=period),
         **{
             f"reasons_{group}": _as_person(
                 "feedback",
@@ -1135,6 +1136,7 @@ def _report_tables(days: int) -> dict[str, list[report_tables.Table]] | Answer:
             )
             for group in ("category", "channel")
         ],
+        "calls": [report_tables.calls_table(asked["calls"].body, label["day"], texts, numbers)],
     }
 
 

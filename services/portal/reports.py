@@ -73,6 +73,9 @@ class Numbers:
             return NONE
         return self.texts["n_min"].format(n=self.decimal(seconds / 60, 1))
 
+    def seconds(self, value: float | None) -> str:
+        return NONE if value is None else self.texts["n_s"].format(n=self.decimal(value, 0))
+
     def signed(self, n: int) -> str:
         return ("+" if n > 0 else "") + self.count(n)
 
@@ -187,6 +190,57 @@ def reasons_table(
     return Table(
         f"contact-reasons-by-{grouping}", texts[f"reasons_by_{grouping}"], columns, rows, chart, top
     )
+
+
+def calls_table(
+    report: Mapping[str, Any],
+    day: Callable[[str], str],
+    texts: Mapping[str, str],
+    numbers: Numbers,
+) -> Table:
+    """The phone per day: calls offered, the service level (answered within the desk
+    file's seconds), abandoned calls and the call-backs they got, the mean answer time;
+    the period's total last."""
+    seconds = report.get("service_level_seconds", 20)
+
+    def row(name: str, counts: Mapping[str, Any]) -> list[str]:
+        level = NONE
+        if counts["offered"]:
+            level = texts["sl_met_of"].format(
+                share=numbers.share(counts["service_level"]),
+                met=numbers.count(counts["answered_in_time"]),
+                of=numbers.count(counts["offered"]),
+            )
+        abandoned = numbers.count(counts["abandoned"])
+        if counts["abandoned"]:
+            abandoned += f" ({numbers.share(counts['abandoned_share'])})"
+        return [
+            name,
+            numbers.count(counts["offered"]),
+            numbers.count(counts["answered"]),
+            level,
+            abandoned,
+            numbers.count(counts["callbacks"]),
+            numbers.seconds(counts["mean_answer_seconds"]),
+        ]
+
+    days = report.get("days", [])
+    rows = [row(day(d["day"]), d) for d in days]
+    if days:
+        rows.append(row(texts["sl_total"], report["total"]))
+    chart = [
+        {"label": day(d["day"]), "value": round((d["service_level"] or 0) * 100)} for d in days
+    ]
+    columns = [
+        texts["group_day"],
+        texts["calls_offered"],
+        texts["calls_answered"],
+        texts["calls_in_time"].format(n=seconds),
+        texts["calls_abandoned"],
+        texts["calls_callbacks"],
+        texts["calls_answer_time"],
+    ]
+    return Table("phone-by-day", texts["calls_by_day"], columns, rows, chart, 100, "%")
 
 
 def waits_table(

@@ -658,6 +658,20 @@ CONSOLE_MESSAGES: dict[str, str] = {
     "problem_body": N_(
         "Write a resolution of at least three characters; it goes to every linked customer."
     ),
+    "phone_report": N_("The phone"),
+    "phone_report_intro": N_(
+        "Calls that came in, per day: how many an agent answered within the service "
+        "level's seconds, how many callers hung up before anyone answered (each gets a "
+        "call-back that keeps their place) and how long answering took on average."
+    ),
+    "calls_by_day": N_("Calls per day"),
+    "calls_offered": N_("Calls"),
+    "calls_answered": N_("Answered"),
+    "calls_in_time": N_("Answered within {n} s"),
+    "calls_abandoned": N_("Hung up before an answer"),
+    "calls_callbacks": N_("Call-backs for them"),
+    "calls_answer_time": N_("Mean time to answer"),
+    "n_s": N_("{n} s"),
     "on_the_phone": N_("On the phone"),
     "probably": N_("Probably {name}"),
     "unknown_caller": N_("A number the desk does not know yet"),

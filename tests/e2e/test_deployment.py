@@ -167,6 +167,21 @@ def test_every_metric_the_dashboard_and_alerts_read_is_exported(desk, gateway):
     answer = requests.post(f"{gateway.public}/v1/requests", json=again, headers=portal, timeout=10)
     assert answer.status_code == 201, answer.text
 
+    # The phone system through the gateway's internal side: a call answered, one given up.
+    phone = bearer(desk.keys["phone"])
+    for event in (
+        {"event": "newCall", "callId": f"in-{desk.namespace}", "from": "0612340001",
+         "to": "0205550100", "direction": "in"},
+        {"event": "answer", "callId": f"in-{desk.namespace}", "user": "alice"},
+        {"event": "hangup", "callId": f"in-{desk.namespace}", "cause": "normalClearing"},
+        {"event": "newCall", "callId": f"gone-{desk.namespace}", "from": "0612340002",
+         "to": "0205550100", "direction": "in"},
+        {"event": "hangup", "callId": f"gone-{desk.namespace}", "cause": "cancel"},
+    ):  # fmt: skip
+        sent = requests.post(f"{gateway.internal}/intake/v1/calls", json=event, headers=phone,
+                             timeout=10)  # fmt: skip
+        assert sent.status_code == 200, sent.text
+
     dashboard = json.loads((REPO / "deploy/grafana/dashboards/loket-desk.json").read_text())
     rules = yaml.safe_load((REPO / "deploy/prometheus/rules/loket.yml").read_text())
     wanted = queried_metrics(

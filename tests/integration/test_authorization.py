@@ -36,6 +36,7 @@ ENDPOINTS = {
         ("get", "/v1/catalogue"): "public",
         ("get", "/v1/contact-options"): "public",
         ("post", "/v1/requests"): "client or agent",
+        ("get", "/v1/reports/calls"): "supervisor",
         ("post", "/v1/inbound/email"): "e-mail gateway",  # a client key with channel email
         ("post", "/v1/requests/{reference}/replies"): "public",  # the tracking token is the key
         ("get", "/v1/attachments/{attachment_id}"): "agent",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -144,3 +144,39 @@ def test_the_screen_pop_shows_who_is_probably_calling_and_their_requests(intake,
     refused = requests.post(f"{url}/v1/calls", json={"event": "newCall", "callId": "c1"},
                             headers=bearer(keys["portal_app"]), timeout=5)  # fmt: skip
     assert refused.status_code == 403
+
+
+def test_the_supervisors_report_gives_the_service_level_and_the_abandoned_calls(intake, keys):
+    app, url = intake
+    phone = PhoneSystem(url, keys["phone"])
+    quick = phone.call("0611110001")
+    phone.send(event="answer", callId=quick, user="alice")
+    phone.send(event="hangup", callId=quick, cause="normalClearing")
+    # Answered after the desk file's service level (20 s): the moment it came in moved back.
+    slow = phone.call("0611110002")
+    with app.extensions["loket"].engine.begin() as conn:
+        storage.update_call(conn, slow, started_at=datetime.now(UTC) - timedelta(seconds=45))
+    phone.send(event="answer", callId=slow, user="alice")
+    gave_up = phone.call("0611110003")
+    phone.send(event="hangup", callId=gave_up, cause="cancel")
+    elsewhere = phone.call("0611110004")
+    phone.send(event="hangup", callId=elsewhere, cause="forwarded")
+    phone.call("0611110005")  # still ringing: not counted yet
+    report = f"{url}/v1/reports/calls"
+    assert requests.get(report, headers=bearer(keys["agent"]), timeout=5).status_code == 403
+    answer = requests.get(report, headers=bearer(keys["supervisor"]), timeout=5)
+    assert answer.status_code == 200, answer.text
+    shown = answer.json()
+    assert shown["service_level_seconds"] == 20
+    total = shown["total"]
+    assert {k: total[k] for k in ("offered", "answered", "answered_in_time", "abandoned",
+                                  "callbacks")} == {
+        "offered": 3, "answered": 2, "answered_in_time": 1, "abandoned": 1, "callbacks": 1,
+    }  # fmt: skip
+    assert total["service_level"] == pytest.approx(1 / 3)
+    assert total["mean_answer_seconds"] >= 22
+    # Per day in the desk's zone (around midnight, two days): the same calls.
+    assert sum(day["offered"] for day in shown["days"]) == 3
+    wrong = requests.get(report, params={"since": "yesterday"},
+                         headers=bearer(keys["supervisor"]), timeout=5)  # fmt: skip
+    assert wrong.status_code == 422

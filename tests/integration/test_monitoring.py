@@ -76,7 +76,8 @@ def test_the_dashboard_shows_what_operators_asked_for():
         "loket_estimated_wait_seconds", "loket_requests_total", "loket_queue_jumps_total",
         "loket_transfers_total", "loket_sla_breaches_total", "loket_csat_score",
         "loket_problems_open", "loket_events_published_total", "loket_events_consumed_total",
-        "loket_outbox_backlog",
+        "loket_outbox_backlog", "loket_calls_total", "loket_calls_answered_in_time_total",
+        "loket_call_answer_seconds",
     } <= queried  # fmt: skip
     percentiles = [e for e in dashboard_expressions() if "loket_wait_seconds_bucket" in e]
     for quantile in ("0.5", "0.9", "0.99"):
