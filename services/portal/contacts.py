@@ -9,8 +9,6 @@ Its views are the console's (its sign-in, forms' tokens and headers): `console.b
 
 from __future__ import annotations
 
-import re
-import secrets
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +27,7 @@ from services.portal.console import (
     settings,
     workspace,
 )
+from services.portal.pages import idempotency_key
 from services.portal.texts import DESK_TEXTS
 
 CHANNELS = ("phone", "walk_in")
@@ -91,7 +90,7 @@ def record_contact() -> Response:
     if outcome == "solved":
         body.update(resolved_on_contact=True, resolution=resolution)
     sent = _as_person("intake", "POST", "/v1/requests", json=body,
-                      headers={"Idempotency-Key": _form_id()})  # fmt: skip
+                      headers={"Idempotency-Key": idempotency_key()})  # fmt: skip
     if sent.status == 201:
         done = "recorded_solved" if outcome == "solved" else "recorded_in_line"
         query = urlencode({"recorded": done, "reference": sent.body["reference"]})
@@ -134,10 +133,8 @@ def _call(call_id: str) -> dict[str, Any] | None:
 def _from_call(call: dict[str, Any]) -> dict[str, str]:
     """Who it probably is, when the call came in and how long the caller waited."""
     caller = call.get("caller") or {}
-    waited = ""
-    if call.get("answered_at"):
-        seconds = (_moment(call["answered_at"]) - _moment(call["started_at"])).total_seconds()
-        waited = f"{max(0.0, seconds) / 60:.1f}".removesuffix(".0")
+    seconds = _call_wait_seconds(call)
+    waited = f"{seconds / 60:.1f}".removesuffix(".0") if seconds is not None else ""
     return {
         "channel": "phone",
         "phone": call.get("from") or "",
@@ -147,6 +144,13 @@ def _from_call(call: dict[str, Any]) -> dict[str, str]:
         "started_at": call["started_at"],
         "waited": waited,
     }
+
+
+def _call_wait_seconds(call: dict[str, Any]) -> float | None:
+    """How long the caller waited until an agent answered; None before an answer."""
+    if not call.get("answered_at"):
+        return None
+    return max(0.0, (_moment(call["answered_at"]) - _moment(call["started_at"])).total_seconds())
 
 
 def _moment(text: str) -> datetime:
@@ -201,11 +205,6 @@ def _checked_extra(outcome: str, resolution: str, waited: str) -> dict[str, str]
     return errors
 
 
-def _form_id() -> str:
-    sent = request.form.get("form_id", "")
-    return sent if re.fullmatch(r"[A-Za-z0-9_-]{16,64}", sent) else secrets.token_urlsafe(16)
-
-
 def _page(
     kept: dict[str, str],
     call: dict[str, Any] | None,
@@ -221,12 +220,11 @@ def _page(
     errors = {**answers.errors, **extra}
     messages = forms.worded(questions, answers.errors, texts)
     messages.update({name: texts[key] for name, key in extra.items()})
-    if call and call.get("answered_at"):
-        seconds = (_moment(call["answered_at"]) - _moment(call["started_at"])).total_seconds()
-        minutes, rest = divmod(round(max(0.0, seconds)), 60)
+    seconds = _call_wait_seconds(call) if call else None
+    call_wait = None
+    if seconds is not None:
+        minutes, rest = divmod(round(seconds), 60)
         call_wait = f"{minutes} min {rest} s" if minutes else f"{rest} s"
-    else:
-        call_wait = None
     values = {**_answers_of(kept), **answers.values}
     return workspace(
         "desk/contact.html",
@@ -242,7 +240,7 @@ def _page(
         values=values,
         errors=errors,
         messages=messages,
-        form_id=_form_id(),
+        form_id=idempotency_key(),
         channels=CHANNELS,
         looked_up=lambda ticket: urlencode(
             {**{k: v for k, v in kept.items() if v}, "details": ticket["id"]}

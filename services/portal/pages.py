@@ -306,35 +306,42 @@ def _callback_form(
     )  # fmt: skip
 
 
-@bp.get("/track/<reference>/callback")
-def callback_form(reference: str) -> Response | tuple[str, int]:
-    """Another time to be called, after the desk's calls did not reach the customer: the
-    link in that message. Any other request's link opens its status page."""
-    token = request.args.get("token", "")
+def _call_back_asking(reference: str, token: str) -> dict[str, Any] | Response | tuple[str, int]:
+    """The request's status when it takes a time to be called; otherwise the page to
+    answer instead (its status page, or not found)."""
     answer = backend().track(reference, token)
     if answer.status != 200:
         return _problem(answer)
     if not _asks_a_time(answer.body):
         return to_status_page(reference, token, language())
-    return _callback_form(reference, answer.body, None, 200)
+    return answer.body
+
+
+@bp.get("/track/<reference>/callback")
+def callback_form(reference: str) -> Response | tuple[str, int]:
+    """A time to be called: the link after the desk's calls did not reach the customer,
+    and in a call-back's confirmation for no particular time. Any other request's link
+    opens its status page."""
+    status = _call_back_asking(reference, request.args.get("token", ""))
+    if not isinstance(status, dict):
+        return status
+    return _callback_form(reference, status, None, 200)
 
 
 @bp.post("/track/<reference>/callback")
 def choose_callback_time(reference: str) -> Response | tuple[str, int]:
     token = request.args.get("token", "")
-    answer = backend().track(reference, token)
-    if answer.status != 200:
-        return _problem(answer)
-    if not _asks_a_time(answer.body):
-        return to_status_page(reference, token, language())
+    status = _call_back_asking(reference, token)
+    if not isinstance(status, dict):
+        return status
     if not form_is_this_browsers():
-        return _callback_form(reference, answer.body, "form_expired", 400)
+        return _callback_form(reference, status, "form_expired", 400)
     times = _callback_times()
     if isinstance(times, Answer):
         return _problem(times)
     chosen = forms.chosen_slot(times[0], request.form.get("slot", ""))
     if chosen is None:
-        return _callback_form(reference, answer.body, "err_slot", 422)
+        return _callback_form(reference, status, "err_slot", 422)
     window = {
         "not_before": chosen.starts.astimezone(UTC).isoformat(),
         "not_after": chosen.ends.astimezone(UTC).isoformat(),
